@@ -1,0 +1,80 @@
+"""Callbacks that change the step: gradient clipping, gradient accumulation, stop on NaN."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ..callback import Callback, CancelBatchException, CancelFitException
+
+if TYPE_CHECKING:
+    from ..learner import Learner
+
+__all__ = ["GradientClipCallback", "GradientAccumulationCallback", "TerminateOnNaNCallback"]
+
+
+class GradientClipCallback(Callback):
+    """Clips the gradients' global norm to `max_norm` before each step."""
+
+    def __init__(self, max_norm: float = 1.0) -> None:
+        self.max_norm = max_norm
+
+    def before_step(self, learn: Learner) -> None:
+        nn.utils.clip_grad_norm_(learn.model.parameters(), self.max_norm)
+
+
+class GradientAccumulationCallback(Callback):
+    """Steps every `steps` batches, the gradients summed between: bs 16 accumulated 4 times
+    trains like bs 64 (each batch's loss is divided by `steps`)."""
+
+    order = -10  # scale the loss before anything else sees the backward pass
+
+    def __init__(self, steps: int = 4) -> None:
+        if steps < 1:
+            raise ValueError(f"Expected steps >= 1. Received: {steps}.")
+        self.steps = steps
+
+    def before_fit(self, learn: Learner) -> None:
+        self.count = 0
+
+    def before_backward(self, learn: Learner) -> None:
+        learn.loss_grad = learn.loss_grad / self.steps
+
+    def before_step(self, learn: Learner) -> None:
+        self.count += 1
+        if self.count % self.steps != 0 and learn.iter + 1 < learn.n_iter:
+            raise CancelBatchException()  # skips the step and the zero_grad
+        self.count = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Batches accumulated so far."""
+        return {"count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the count."""
+        self.count = state["count"]
+
+
+class TerminateOnNaNCallback(Callback):
+    """Stops at the first NaN or infinite training loss and restores the last good weights
+    (those at the end of the previous epoch, or at the start of the fit)."""
+
+    run_valid = False
+
+    def before_fit(self, learn: Learner) -> None:
+        self._good = copy.deepcopy(learn.model.state_dict())
+
+    def after_loss(self, learn: Learner) -> None:
+        if not bool(torch.isfinite(learn.loss).all()):
+            learn.model.load_state_dict(self._good)
+            learn.opt.zero_grad()
+            print(f"Loss is {learn.loss.item()} at epoch {learn.epoch}, batch {learn.iter}: "
+                  "stopping and restoring the weights of the last good epoch.")
+            self.stopped = True
+            raise CancelFitException()
+
+    def after_epoch(self, learn: Learner) -> None:
+        self._good = copy.deepcopy(learn.model.state_dict())

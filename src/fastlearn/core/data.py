@@ -1,0 +1,548 @@
+"""DataLoaders: a train/valid pair of loaders that put batches on the device and run batch
+transforms there.
+
+Three ways in:
+- `DataLoaders.from_items(items, label_func=..., item_tfms=..., splitter=...)` for lists of
+  items (file names, rows, texts) with per-item transforms;
+- `DataLoaders.from_dsets(train_ds, valid_ds)` for any `torch.utils.data.Dataset` (a
+  `TensorDataset` takes a fast path: a batch is one index slice, no per-item calls);
+- `DataLoaders(train_dl, valid_dl)` for plain `torch.utils.data.DataLoader`s.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import DataLoader as TorchDataLoader
+
+from .sampling import ImbalancedSampler, dataset_targets
+from .splitters import RandomSplitter, Splits
+from .torch_utils import default_device, num_cpus, to_device
+
+__all__ = ["DataLoader", "DataLoaders", "ItemDataset", "Categorize", "MultiCategorize"]
+
+Batch = Any
+
+
+class Categorize:
+    """Labels <-> class indices, with the vocabulary learned from the training labels (sorted)."""
+
+    def __init__(self, vocab: Sequence[Any] | None = None) -> None:
+        self.vocab = list(vocab) if vocab is not None else None
+
+    def setup(self, labels: Iterable[Any]) -> Categorize:
+        """Learn the vocabulary (sorted unique labels) if none was given."""
+        if self.vocab is None:
+            self.vocab = sorted(set(labels), key=lambda v: (str(type(v)), v))
+        self._index = {v: i for i, v in enumerate(self.vocab)}
+        return self
+
+    def encode(self, labels: Iterable[Any]) -> torch.Tensor:
+        """Class indices of `labels`; a label outside the vocabulary is a clear error."""
+        if not hasattr(self, "_index"):
+            self.setup([])
+        out = []
+        for label in labels:
+            if label not in self._index:
+                raise KeyError(
+                    f"Label {label!r} is not in the vocabulary learned from the "
+                    f"training set ({self.vocab[:10]}...). Fix: make sure every "
+                    "validation label also occurs in training."
+                )
+            out.append(self._index[label])
+        return torch.tensor(out, dtype=torch.long)
+
+    def decode(self, index: int | torch.Tensor) -> Any:
+        """The label of a class index."""
+        return self.vocab[int(index)]
+
+
+class MultiCategorize(Categorize):
+    """Lists of labels <-> multi-hot float vectors (multi-label classification)."""
+
+    def setup(self, labels: Iterable[Sequence[Any]]) -> MultiCategorize:
+        """Learn the vocabulary from every label of every item."""
+        if self.vocab is None:
+            self.vocab = sorted({v for ls in labels for v in ls}, key=lambda v: (str(type(v)), v))
+        self._index = {v: i for i, v in enumerate(self.vocab)}
+        return self
+
+    def encode(self, labels: Iterable[Sequence[Any]]) -> torch.Tensor:
+        """A (N, n_classes) multi-hot float tensor; unknown labels are ignored."""
+        labels = list(labels)
+        out = torch.zeros(len(labels), len(self.vocab))
+        for i, ls in enumerate(labels):
+            for v in ls:
+                if v in self._index:
+                    out[i, self._index[v]] = 1.0
+        return out
+
+    def decode(self, multi_hot: torch.Tensor) -> list[Any]:
+        """The labels whose entry is set."""
+        return [self.vocab[i] for i in torch.nonzero(multi_hot).flatten().tolist()]
+
+
+class ItemDataset(Dataset):
+    """Items passed through item transforms, with pre-computed targets.
+
+    A transform that fails on one item (a corrupt file, say) is reported with the item and,
+    when `skip_bad` is true, the item is replaced by the next one, so a long run never dies
+    on one bad file. The bad items are listed in `bad_items`.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Any],
+        targets: torch.Tensor | None = None,
+        tfms: Sequence[Callable[[Any], Any]] = (),
+        *,
+        skip_bad: bool = True,
+    ) -> None:
+        self.items, self.targets, self.tfms = list(items), targets, list(tfms)
+        self.skip_bad = skip_bad
+        self.bad_items: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _load(self, item: Any) -> Any:
+        for tfm in self.tfms:
+            item = tfm(item)
+        return item
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        for attempt in range(min(len(self.items), 10)):
+            j = (i + attempt) % len(self.items)
+            try:
+                x = self._load(self.items[j])
+            except Exception as e:  # noqa: BLE001 (any failure of user or decode code)
+                if not self.skip_bad:
+                    raise RuntimeError(f"Could not load item {self.items[j]!r}: {e}") from e
+                if self.items[j] not in self.bad_items:
+                    self.bad_items.append(self.items[j])
+                    warnings.warn(
+                        f"Skipping item {self.items[j]!r}: {type(e).__name__}: {e}", stacklevel=2
+                    )
+                continue
+            return (x,) if self.targets is None else (x, self.targets[j])
+        raise RuntimeError(
+            f"10 items in a row failed to load, from {self.items[i]!r}. "
+            "Fix: check the files (see verify_images for images)."
+        )
+
+    def new_test(self, items: Sequence[Any]) -> ItemDataset:
+        """The same item transforms over new, unlabelled items."""
+        return ItemDataset(items, None, self.tfms, skip_bad=False)
+
+
+def _usable_workers(num_workers: int, dataset: Any) -> int:
+    """`num_workers`, or 0 with a warning where worker processes cannot run."""
+    if num_workers <= 0:
+        return 0
+    try:
+        ctx = multiprocessing.get_context()
+        ctx.Lock()  # fails where there is no usable shared memory / semaphores
+        if ctx.get_start_method() != "fork":
+            import pickle
+
+            pickle.dumps(dataset)  # spawned workers receive the dataset pickled
+    except Exception as e:  # noqa: BLE001
+        warnings.warn(
+            f"DataLoader workers are unavailable here ({type(e).__name__}: {e}); "
+            "loading in the main process (num_workers=0).",
+            stacklevel=3,
+        )
+        return 0
+    return num_workers
+
+
+class DataLoader:
+    """Batches of a dataset on `device`, batch transforms applied there.
+
+    `batch_tfms` are callables taking and returning the whole batch tuple; a transform with
+    `train_only = True` (augmentation) runs only when `augment` is true (the training loader).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset | None = None,
+        bs: int = 64,
+        *,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        num_workers: int = 0,
+        collate_fn: Callable | None = None,
+        sampler: Any = None,
+        batch_tfms: Sequence[Callable] = (),
+        augment: bool = False,
+        device: torch.device | str | None = None,
+        pin_memory: bool | None = None,
+        n_inp: int = 1,
+        loader: Iterable | None = None,
+    ) -> None:
+        if dataset is None and loader is None:
+            raise ValueError("Expected a dataset or a loader. Received neither.")
+        if bs is not None and bs < 1:
+            raise ValueError(f"Expected a batch size of at least 1. Received: bs={bs}.")
+        self.dataset = dataset if dataset is not None else getattr(loader, "dataset", None)
+        self.bs, self.shuffle, self.drop_last = bs, shuffle, drop_last
+        self.num_workers, self.collate_fn, self.sampler = num_workers, collate_fn, sampler
+        self.batch_tfms, self.augment, self.n_inp = list(batch_tfms), augment, n_inp
+        self.device = torch.device(device) if device is not None else None
+        self.pin_memory = pin_memory
+        self._loader = loader if loader is not None else self._make_loader()
+
+    def _fast_tensors(self) -> tuple[torch.Tensor, ...] | None:
+        if (
+            isinstance(self.dataset, TensorDataset)
+            and self.sampler is None
+            and self.collate_fn is None
+        ):
+            return self.dataset.tensors
+        return None
+
+    def _make_loader(self) -> Iterable:
+        if self._fast_tensors() is not None:
+            return _TensorBatches(self._fast_tensors(), self.bs, self.shuffle, self.drop_last)
+        workers = _usable_workers(self.num_workers, self.dataset)
+        pin = (
+            self.pin_memory
+            if self.pin_memory is not None
+            else self.device is not None and self.device.type == "cuda"
+        )
+        return TorchDataLoader(
+            self.dataset,
+            batch_size=self.bs,
+            shuffle=self.shuffle if self.sampler is None else False,
+            sampler=self.sampler,
+            drop_last=self.drop_last,
+            num_workers=workers,
+            collate_fn=self.collate_fn,
+            pin_memory=pin,
+            persistent_workers=workers > 0,
+        )
+
+    @classmethod
+    def from_torch(
+        cls,
+        loader: Iterable,
+        *,
+        device: torch.device | str | None = None,
+        batch_tfms: Sequence[Callable] = (),
+        n_inp: int = 1,
+    ) -> DataLoader:
+        """Wrap a plain torch DataLoader (or any iterable of batches with a length)."""
+        if isinstance(loader, DataLoader):
+            return loader
+        return cls(
+            loader=loader,
+            bs=getattr(loader, "batch_size", None),
+            device=device,
+            batch_tfms=batch_tfms,
+            n_inp=n_inp,
+            shuffle=isinstance(getattr(loader, "sampler", None), torch.utils.data.RandomSampler),
+        )
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+    def __iter__(self) -> Iterator[Batch]:
+        non_blocking = self.device is not None and self.device.type == "cuda"
+        tfms = [t for t in self.batch_tfms if self.augment or not getattr(t, "train_only", False)]
+        for batch in self._loader:
+            batch = to_device(batch, self.device, non_blocking)
+            for tfm in tfms:
+                batch = tfm(batch)
+            yield batch
+
+    def one_batch(self) -> Batch:
+        """The first batch (for inspection)."""
+        for batch in self:
+            return batch
+        raise ValueError(
+            "This DataLoader yields no batch (empty dataset, or drop_last with "
+            "fewer items than the batch size)."
+        )
+
+    def new(self, **kwargs: Any) -> DataLoader:
+        """A copy with some settings changed, e.g. `dl.new(bs=128, shuffle=False)`."""
+        if "dataset" not in kwargs and self.dataset is None:
+            raise TypeError(
+                "This DataLoader wraps a plain loader; it can't be rebuilt with new "
+                "settings. Fix: build it from a Dataset."
+            )
+        args = dict(
+            dataset=self.dataset,
+            bs=self.bs,
+            shuffle=self.shuffle,
+            drop_last=self.drop_last,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            sampler=self.sampler,
+            batch_tfms=self.batch_tfms,
+            augment=self.augment,
+            device=self.device,
+            pin_memory=self.pin_memory,
+            n_inp=self.n_inp,
+        )
+        args.update(kwargs)
+        return type(self)(**args)
+
+    def to(self, device: torch.device | str) -> DataLoader:
+        """Send batches to `device` from now on (tensor tables move there once)."""
+        self.device = torch.device(device)
+        if isinstance(self._loader, _TensorBatches):
+            self._loader.to(self.device)
+        return self
+
+
+class _TensorBatches:
+    """Batches of in-memory tensors: each batch is one index slice (no per-item calls)."""
+
+    max_device_bytes = 2**30  # tables smaller than this live on the device itself
+
+    def __init__(
+        self, tensors: Sequence[torch.Tensor], bs: int, shuffle: bool, drop_last: bool
+    ) -> None:
+        self.tensors, self.bs, self.shuffle, self.drop_last = list(tensors), bs, shuffle, drop_last
+        self.n = len(self.tensors[0])
+
+    def to(self, device: torch.device) -> None:
+        size = sum(t.numel() * t.element_size() for t in self.tensors)
+        if device.type == "cpu" or size <= self.max_device_bytes:
+            self.tensors = [t.to(device) for t in self.tensors]
+
+    def __len__(self) -> int:
+        return self.n // self.bs if self.drop_last else -(-self.n // self.bs)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        stop = len(self) * self.bs
+        if not self.shuffle:
+            for i in range(0, stop, self.bs):
+                yield tuple(t[i : i + self.bs] for t in self.tensors)
+            return
+        perm = torch.randperm(self.n, device=self.tensors[0].device)
+        for i in range(0, stop, self.bs):
+            idx = perm[i : i + self.bs]
+            yield tuple(t[idx] for t in self.tensors)
+
+
+class DataLoaders:
+    """The training and validation loaders, on one device."""
+
+    def __init__(
+        self,
+        train: Iterable,
+        valid: Iterable | None = None,
+        *,
+        device: torch.device | str | None = None,
+        vocab: Any = None,
+        n_inp: int | None = None,
+    ) -> None:
+        device = torch.device(device) if device is not None else default_device()
+        self.train = DataLoader.from_torch(train, device=device, n_inp=n_inp or 1)
+        self.valid = (
+            DataLoader.from_torch(valid, device=device, n_inp=n_inp or 1)
+            if valid is not None
+            else None
+        )
+        for dl in self.loaders:
+            dl.to(device)
+            if n_inp is not None:
+                dl.n_inp = n_inp
+        self.vocab = vocab
+        self._check_nonempty()
+
+    def _check_nonempty(self) -> None:
+        if self.train.dataset is not None and len(self.train.dataset) == 0:
+            raise ValueError(
+                "The training set is empty. Received: 0 items. Fix: check the "
+                "path, file pattern or filter that built the items."
+            )
+        if len(self.train) == 0:
+            raise ValueError(
+                f"The training loader yields no batch: {len(self.train.dataset)} "
+                f"items, bs={self.train.bs}, drop_last=True. Fix: lower bs."
+            )
+
+    @property
+    def loaders(self) -> list[DataLoader]:
+        """The loaders that exist: [train] or [train, valid]."""
+        return [dl for dl in (self.train, self.valid) if dl is not None]
+
+    def __getitem__(self, i: int) -> DataLoader:
+        return self.loaders[i]
+
+    @property
+    def device(self) -> torch.device:
+        """Where batches are sent."""
+        return self.train.device
+
+    def to(self, device: torch.device | str) -> DataLoaders:
+        """Send every loader's batches to `device`."""
+        for dl in self.loaders:
+            dl.to(device)
+        return self
+
+    @property
+    def n_inp(self) -> int:
+        """How many leading batch elements are model inputs (the rest are targets)."""
+        return self.train.n_inp
+
+    def one_batch(self) -> Batch:
+        """The first training batch."""
+        return self.train.one_batch()
+
+    def new(self, **kwargs: Any) -> DataLoaders:
+        """Both loaders rebuilt with some settings changed, e.g. `dls.new(bs=32)`."""
+        train = self.train.new(**kwargs)
+        valid_kwargs = {k: v for k, v in kwargs.items() if k not in ("shuffle", "drop_last")}
+        valid = self.valid.new(**valid_kwargs) if self.valid is not None else None
+        dls = type(self).__new__(type(self))
+        dls.__dict__.update(self.__dict__)
+        dls.train, dls.valid = train, valid
+        return dls
+
+    def test_dl(
+        self, items: Any, *, bs: int | None = None, with_labels: bool = False
+    ) -> DataLoader:
+        """A loader over new items with the validation transforms (for predictions)."""
+        ref = self.valid or self.train
+        ds = self.train.dataset
+        if hasattr(ds, "new_test") and not with_labels:
+            test_ds = ds.new_test(items)
+        elif isinstance(items, Dataset):
+            test_ds = items
+        elif isinstance(items, torch.Tensor):
+            test_ds = TensorDataset(items)
+        elif isinstance(items, tuple) and all(isinstance(t, torch.Tensor) for t in items):
+            test_ds = TensorDataset(*items)  # several input tensors, one row per item
+        elif isinstance(items, list) and items and all(isinstance(t, torch.Tensor) for t in items):
+            test_ds = TensorDataset(torch.stack(items))  # a list of single items
+        else:
+            raise TypeError(
+                f"test_dl can't build a dataset from {type(items).__name__} for a "
+                f"{type(ds).__name__} training set. Fix: pass a tensor or a Dataset."
+            )
+        return ref.new(
+            dataset=test_ds,
+            bs=bs or ref.bs or 64,
+            shuffle=False,
+            drop_last=False,
+            sampler=None,
+            augment=False,
+            loader=None,
+        )
+
+    def resampled(
+        self, mode: str = "over", ratio: float = 1.0, seed: int | None = None
+    ) -> DataLoaders:
+        """The same loaders with a training set re-balanced by class (see ImbalancedSampler)."""
+        sampler = ImbalancedSampler(dataset_targets(self.train.dataset), mode, ratio, seed)
+        dls = self.new()
+        dls.train = self.train.new(sampler=sampler, shuffle=False)
+        return dls
+
+    @classmethod
+    def from_dsets(
+        cls,
+        train_ds: Dataset,
+        valid_ds: Dataset | None = None,
+        *,
+        bs: int = 64,
+        val_bs: int | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        num_workers: int = 0,
+        collate_fn: Callable | None = None,
+        batch_tfms: Sequence[Callable] = (),
+        device: torch.device | str | None = None,
+        vocab: Any = None,
+        n_inp: int = 1,
+    ) -> DataLoaders:
+        """Loaders over two datasets: the training one shuffled and augmented."""
+        if len(train_ds) == 0:
+            raise ValueError("The training set is empty. Received: 0 items.")
+        device = torch.device(device) if device is not None else default_device()
+        common = dict(
+            num_workers=num_workers,
+            collate_fn=collate_fn,
+            batch_tfms=batch_tfms,
+            device=device,
+            n_inp=n_inp,
+        )
+        train = DataLoader(
+            train_ds, bs, shuffle=shuffle, drop_last=drop_last, augment=True, **common
+        )
+        valid = (
+            DataLoader(valid_ds, val_bs or bs, **common)
+            if valid_ds is not None and len(valid_ds)
+            else None
+        )
+        return cls(train, valid, device=device, vocab=vocab)
+
+    @classmethod
+    def from_items(
+        cls,
+        items: Sequence[Any],
+        *,
+        labels: Sequence[Any] | None = None,
+        label_func: Callable[[Any], Any] | None = None,
+        item_tfms: Sequence[Callable] = (),
+        splitter: Callable | None = None,
+        valid_pct: float = 0.2,
+        seed: int | None = None,
+        multi_label: bool = False,
+        vocab: Sequence[Any] | None = None,
+        num_workers: int | None = None,
+        **kwargs: Any,
+    ) -> DataLoaders:
+        """Loaders over a list of items labelled by `labels` or `label_func(item)`."""
+        items = list(items)
+        if not items:
+            raise ValueError(
+                "Expected at least one item. Received an empty list. Fix: check "
+                "the path or pattern that produced the items."
+            )
+        if labels is None and label_func is not None:
+            labels = [_apply_label(label_func, item) for item in items]
+        if labels is None:
+            raise ValueError("Expected `labels` or `label_func`. Received neither.")
+        splits: Splits = (splitter or RandomSplitter(valid_pct, seed))(items)
+        cat = MultiCategorize(vocab) if multi_label else Categorize(vocab)
+        cat.setup([labels[i] for i in splits[0]])
+        targets = cat.encode(labels) if multi_label else _encode_split(cat, labels, splits)
+        dsets = [ItemDataset([items[i] for i in idx], targets[idx], item_tfms) for idx in splits]
+        workers = min(num_cpus(), 8) if num_workers is None else num_workers
+        return cls.from_dsets(dsets[0], dsets[1], num_workers=workers, vocab=cat.vocab, **kwargs)
+
+
+def _apply_label(label_func: Callable[[Any], Any], item: Any) -> Any:
+    try:
+        return label_func(item)
+    except Exception as e:
+        name = getattr(label_func, "__name__", repr(label_func))
+        raise ValueError(
+            f"label_func {name} failed on item {item!r}: {type(e).__name__}: {e}. "
+            "Fix: make it handle this item, or filter the items first."
+        ) from e
+
+
+def _encode_split(cat: Categorize, labels: Sequence[Any], splits: Splits) -> torch.Tensor:
+    """Encode labels; a validation label unseen in training is a clear error."""
+    targets = torch.empty(len(labels), dtype=torch.long)
+    train_idx = torch.tensor(splits[0], dtype=torch.long)
+    targets[train_idx] = cat.encode([labels[i] for i in splits[0]])
+    unseen = sorted({str(labels[i]) for i in splits[1] if labels[i] not in cat._index})
+    if unseen:
+        raise ValueError(
+            f"Validation labels never seen in training: {unseen[:10]}. Fix: use a "
+            "stratified split, or drop those items."
+        )
+    targets[torch.tensor(splits[1], dtype=torch.long)] = cat.encode([labels[i] for i in splits[1]])
+    return targets

@@ -1,0 +1,472 @@
+"""The Learner: data, model, loss, optimiser and callbacks; `fit -> epoch -> batch`.
+
+    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
+    learn.fit_one_cycle(3, 1e-2)
+
+Each step of the loop is wrapped in events (see `callback.EVENTS`) that callbacks handle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .callback import (
+    Callback,
+    CancelBackwardException,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+    annotate,
+    handlers_for,
+    sort_callbacks,
+)
+from .callbacks.progress import ProgressCallback
+from .callbacks.recorder import Recorder
+from .callbacks.schedule import LRFinderCallback, ParamScheduler, SuggestedLRs
+from .data import DataLoader, DataLoaders
+from .io import atomic_save
+from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
+from .metrics import as_metric
+from .optim import NORM_TYPES, Adam, OptimWrapper, lr_range, make_optimizer, trainable_params
+from .schedule import flat_cos, one_cycle_lr, one_cycle_mom
+from .torch_utils import to_detach
+
+__all__ = ["Learner"]
+
+_CANCELS = (CancelBatchException, CancelBackwardException, CancelStepException,
+            CancelTrainException, CancelValidException, CancelEpochException, CancelFitException)
+
+
+def _listify(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+class Learner:
+    """Trains `model` on `dls` with `loss_func`, an optimiser from `opt_func`, and callbacks."""
+
+    def __init__(self, dls: DataLoaders | Sequence[Any], model: nn.Module,
+                 loss_func: Callable | None = None, opt_func: Callable = Adam, lr: float = 1e-3,
+                 splitter: Callable[[nn.Module], list] = trainable_params,
+                 cbs: Callback | Sequence[Callback] | None = None, metrics: Any = None,
+                 wd: float | None = None, *, wd_bn_bias: bool = False, train_bn: bool = True,
+                 moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
+                 path: str | Path = ".", model_dir: str = "models",
+                 show_progress: bool = True) -> None:
+        if not isinstance(dls, DataLoaders):
+            if isinstance(dls, (tuple, list)) and 1 <= len(dls) <= 2:
+                dls = DataLoaders(*dls)
+            else:
+                raise TypeError(f"Expected DataLoaders or a (train, valid) pair of loaders. "
+                                f"Received: {type(dls).__name__}.")
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"Expected an nn.Module. Received: {type(model).__name__}.")
+        self.dls, self.model = dls, model.to(dls.device)
+        self.loss_func = loss_func if loss_func is not None else _infer_loss_func(dls)
+        self.opt_func, self.lr, self.splitter, self.moms = opt_func, lr, splitter, moms
+        self.wd = 0.01 if wd is None else wd
+        self.wd_bn_bias, self.train_bn = wd_bn_bias, train_bn
+        self.metrics = [as_metric(m) for m in _listify(metrics)]
+        self.path, self.model_dir = Path(path), model_dir
+        self.opt: OptimWrapper | None = None
+        self.cbs: list[Callback] = []
+        self.recorder = Recorder()
+        self.add_cbs([self.recorder] + ([ProgressCallback()] if show_progress else []))
+        self.add_cbs(_listify(cbs))
+        self.training = self.in_fit = self.interrupted = False
+        self.epoch = self.iter = self.train_iter = 0
+        self.n_epoch, self.n_iter, self.total_iters = 1, 0, 0
+        self.xb: tuple = ()
+        self.yb: tuple = ()
+        self._loss_checked = False
+
+    # ---------------------------------------------------------------- callbacks
+    def add_cbs(self, cbs: Sequence[Callback]) -> Learner:
+        """Add callbacks (an instance, or a Callback class to instantiate)."""
+        for cb in cbs:
+            cb = cb() if isinstance(cb, type) else cb
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Expected a Callback. Received: {type(cb).__name__}.")
+            self.cbs.append(cb)
+        self._sort_handlers()
+        return self
+
+    def remove_cbs(self, cbs: Sequence[Callback]) -> Learner:
+        """Remove callbacks."""
+        for cb in cbs:
+            if cb in self.cbs:
+                self.cbs.remove(cb)
+        self._sort_handlers()
+        return self
+
+    @contextlib.contextmanager
+    def added_cbs(self, cbs: Sequence[Callback]) -> Iterator[Learner]:
+        """Callbacks present only inside the `with` block."""
+        cbs = [cb() if isinstance(cb, type) else cb for cb in cbs]
+        self.add_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.remove_cbs(cbs)
+
+    def get_cb(self, kind: type) -> Callback | None:
+        """The first callback of type `kind`, or None."""
+        return next((cb for cb in self.cbs if isinstance(cb, kind)), None)
+
+    def _sort_handlers(self) -> None:
+        from .callback import EVENTS
+
+        ordered = sort_callbacks(self.cbs)
+        self._handlers = {e: handlers_for(ordered, e) for e in EVENTS + ("after_backward",)}
+
+    def __call__(self, event: str) -> None:
+        """Fire `event`: run every callback that handles it, in order."""
+        for cb, method in self._handlers[event]:
+            if cb.run_train if self.training else cb.run_valid:
+                try:
+                    method(self)
+                except _CANCELS:
+                    raise
+                except Exception as e:
+                    raise annotate(e, cb, event)
+
+    def _with_events(self, f: Callable[[], None], name: str, cancel: type) -> None:
+        try:
+            self("before_" + name)
+            f()
+        except cancel:
+            self("after_cancel_" + name)
+        self("after_" + name)
+
+    # ---------------------------------------------------------------- the loop
+    def fit(self, n_epoch: int, lr: float | slice | None = None, wd: float | None = None,
+            cbs: Callback | Sequence[Callback] | None = None, reset_opt: bool = False) -> None:
+        """Train for `n_epoch` epochs at a constant learning rate (or as callbacks schedule)."""
+        if n_epoch < 1:
+            raise ValueError(f"Expected n_epoch >= 1. Received: {n_epoch}.")
+        with self.added_cbs(_listify(cbs)):
+            if reset_opt or self.opt is None:
+                self.create_opt()
+            if wd is not None:
+                self.opt.set_hyper("wd", wd)
+            self.opt.set_hyper("lr", lr_range(self.lr if lr is None else lr, self.n_groups))
+            self.n_epoch, self.train_iter = n_epoch, 0
+            self.total_iters = n_epoch * len(self.dls.train)
+            self.in_fit, self.interrupted = True, False
+            try:
+                self._with_events(self._do_fit, "fit", CancelFitException)
+            except KeyboardInterrupt:
+                self._interrupt()
+            finally:
+                self.in_fit, self.training = False, False
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: end the fit cleanly, keeping the weights and history so far."""
+        self.interrupted, self.training = True, False
+        self.model.eval()
+        if self.opt is not None:
+            self.opt.zero_grad()
+        self("after_cancel_fit")
+        self("after_fit")
+        print(f"Interrupted at epoch {self.epoch}, batch {self.iter}: the learner keeps its "
+              "weights and history.")
+
+    def _do_fit(self) -> None:
+        for epoch in range(self.start_epoch, self.n_epoch):
+            self.epoch = epoch
+            self._with_events(self._do_epoch, "epoch", CancelEpochException)
+
+    @property
+    def start_epoch(self) -> int:
+        """First epoch of this fit (after a resume, the one to continue from)."""
+        return getattr(self, "_start_epoch", 0)
+
+    def _do_epoch(self) -> None:
+        self.dl = self.dls.train
+        self.training = True
+        self.model.train()
+        self._with_events(self._all_batches, "train", CancelTrainException)
+        self._do_validate()
+
+    def _do_validate(self, dl: DataLoader | None = None) -> None:
+        dl = dl if dl is not None else self.dls.valid
+        if dl is None:
+            return
+        self.dl, self.training = dl, False
+        self.model.eval()
+        with torch.no_grad():
+            self._with_events(self._all_batches, "validate", CancelValidException)
+
+    def _all_batches(self) -> None:
+        self.n_iter = len(self.dl)
+        for self.iter, batch in enumerate(self.dl):
+            self._split(batch)
+            self._with_events(self._do_one_batch, "batch", CancelBatchException)
+            if self.training:
+                self.train_iter += 1
+
+    def _split(self, batch: Any) -> None:
+        if isinstance(batch, (tuple, list)):
+            n_inp = self.dl.n_inp
+            self.xb, self.yb = tuple(batch[:n_inp]), tuple(batch[n_inp:])
+        else:  # a dict of model inputs (e.g. transformers), targets inside
+            self.xb, self.yb = (batch,), ()
+
+    def _do_one_batch(self) -> None:
+        self.pred = self.model(*self.xb)
+        self("after_pred")
+        if self.yb:
+            self.loss_grad = (self.loss_func(self.pred, *self.yb) if self._loss_checked
+                              else self._first_loss())
+            self.loss = self.loss_grad.detach()
+        self("after_loss")
+        if not self.training or not self.yb:
+            return
+        self._with_events(self._backward, "backward", CancelBackwardException)
+        self._with_events(self.opt.step, "step", CancelStepException)
+        self.opt.zero_grad()
+
+    def _first_loss(self) -> torch.Tensor:
+        """The first batch's loss, with a clear error when outputs and targets don't fit."""
+        pred, targ = self.pred, self.yb[0]
+        name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__)
+        shapes = (f"model output {_describe(pred)} and targets "
+                  f"{', '.join(_describe(y) for y in self.yb)}")
+        elementwise = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.BCEWithLogitsLoss, nn.BCELoss)
+        if (isinstance(self.loss_func, elementwise) and isinstance(pred, torch.Tensor)
+                and isinstance(targ, torch.Tensor) and pred.shape != targ.shape):
+            raise ValueError(f"{name} compares element by element, but got {shapes}: torch "
+                             "would broadcast them into a wrong loss. Fix: make the model output "
+                             "the targets' shape, or use MSELossFlat/BCEWithLogitsLossFlat.")
+        try:
+            loss = self.loss_func(self.pred, *self.yb)
+        except (RuntimeError, ValueError, IndexError, TypeError) as e:
+            raise ValueError(f"loss_func {name} failed on {shapes}: {e}. Fix: check that the "
+                             "model's last layer has one output per class (or per target) and "
+                             "that the targets have the dtype the loss expects (class indices "
+                             "as int64 for cross entropy, floats for regression).") from e
+        if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+            raise ValueError(f"loss_func {name} must return a scalar tensor. Received: "
+                             f"{_describe(loss)}.")
+        self._loss_checked = True
+        return loss
+
+    def _backward(self) -> None:
+        self.loss_grad.backward()
+
+    # ---------------------------------------------------------------- optimiser and freezing
+    def create_opt(self) -> None:
+        """Build the optimiser over the splitter's parameter groups."""
+        groups = self.splitter(self.model)
+        groups = [list(g.parameters()) if isinstance(g, nn.Module) else list(g) for g in groups]
+        self.opt = make_optimizer(self.opt_func, groups, self.model, lr=self.lr, wd=self.wd,
+                                  wd_bn_bias=self.wd_bn_bias)
+
+    @property
+    def n_groups(self) -> int:
+        """Number of parameter groups (the splitter's)."""
+        if self.opt is None:
+            self.create_opt()
+        return len(self.opt.param_groups)
+
+    def freeze_to(self, n: int) -> None:
+        """Train only parameter groups n, n+1, ...; earlier groups frozen (BatchNorm kept)."""
+        if self.opt is None:
+            self.create_opt()
+        groups = [g["params"] for g in self.opt.param_groups]
+        n = n % len(groups) if n < 0 else min(n, len(groups) - 1 if n > 0 else 0)
+        norm_ids = {id(p) for m in self.model.modules() if isinstance(m, NORM_TYPES)
+                    for p in m.parameters(recurse=False)} if self.train_bn else set()
+        for i, group in enumerate(groups):
+            for p in group:
+                p.requires_grad_(i >= n or id(p) in norm_ids)
+
+    def freeze(self) -> None:
+        """Train only the last parameter group (the head), plus BatchNorm layers."""
+        self.freeze_to(-1)
+
+    def unfreeze(self) -> None:
+        """Train every parameter."""
+        self.freeze_to(0)
+
+    # ---------------------------------------------------------------- schedules
+    def fit_one_cycle(self, n_epoch: int, lr_max: float | slice | None = None,
+                      div: float = 25.0, div_final: float = 1e5, pct_start: float = 0.25,
+                      wd: float | None = None, moms: Sequence[float] | None = None,
+                      cbs: Any = None, reset_opt: bool = False) -> None:
+        """Learning rate up (cosine) to lr_max then down; momentum the opposite way."""
+        if self.opt is None or reset_opt:
+            self.create_opt()
+        lrs = lr_range(self.lr if lr_max is None else lr_max, self.n_groups)
+        scheds: dict[str, list] = {"lr": [one_cycle_lr(lr, div=div, div_final=div_final,
+                                                       pct_start=pct_start) for lr in lrs]}
+        if self.opt.has_momentum:
+            scheds["mom"] = [one_cycle_mom(moms or self.moms, pct_start=pct_start)] * len(lrs)
+        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs))
+
+    def fit_flat_cos(self, n_epoch: int, lr: float | slice | None = None,
+                     div_final: float = 1e5, pct_start: float = 0.75, wd: float | None = None,
+                     cbs: Any = None, reset_opt: bool = False) -> None:
+        """Flat learning rate, then cosine annealing over the last 1 - pct_start."""
+        if self.opt is None or reset_opt:
+            self.create_opt()
+        lrs = lr_range(self.lr if lr is None else lr, self.n_groups)
+        scheds = {"lr": [flat_cos(v, pct_start=pct_start, div_final=div_final) for v in lrs]}
+        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs))
+
+    def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1,
+                  lr_mult: float = 100, pct_start: float = 0.3, div: float = 5.0,
+                  **kwargs: Any) -> None:
+        """Transfer learning: train the head (body frozen), then every layer with
+        discriminative learning rates from base_lr/2/lr_mult to base_lr/2."""
+        self.freeze()
+        self.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+        base_lr /= 2
+        self.unfreeze()
+        self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start,
+                           div=div, **kwargs)
+
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100,
+                stop_div: bool = True, show_plot: bool = True,
+                plot_path: str | Path | None = None) -> SuggestedLRs:
+        """Sweep the learning rate exponentially; return (valley, steep, minimum/10)."""
+        n_epoch = max(1, math.ceil(num_it / len(self.dls.train)))
+        finder = LRFinderCallback(start_lr, end_lr, num_it, stop_div)
+        with self.no_progress():
+            self.fit(n_epoch, cbs=[finder])
+        suggestions = finder.suggestions()
+        if show_plot or plot_path is not None:
+            self.recorder.plot_lr_find(finder, suggestions, path=plot_path)
+        return suggestions
+
+    # ---------------------------------------------------------------- inference
+    def get_preds(self, dl: DataLoader | None = None, ds_idx: int = 1, *,
+                  with_input: bool = False, with_loss: bool = False,
+                  with_decoded: bool = False, act: Callable | None = None) -> tuple:
+        """Predictions (after the loss's activation) and targets over a whole loader."""
+        from .callbacks.gather import GatherPredsCallback
+
+        dl = dl if dl is not None else self.dls[ds_idx]
+        gather = GatherPredsCallback(with_input=with_input)
+        with self.added_cbs([gather]):
+            self._do_validate(dl)
+        preds, targs = gather.preds(), gather.targets()
+        act = act or getattr(self.loss_func, "activation", None)
+        out = [act(preds) if act is not None else preds, targs]
+        if with_input:
+            out.insert(0, gather.inputs())
+        if with_decoded:
+            decodes = getattr(self.loss_func, "decodes", None)
+            out.append(decodes(out[-2]) if decodes is not None else out[-2])
+        if with_loss:
+            out.append(self._per_item_loss(preds, targs))
+        return tuple(out)
+
+    def _per_item_loss(self, preds: torch.Tensor, targs: torch.Tensor | None) -> torch.Tensor:
+        if targs is None:
+            raise ValueError("with_loss=True needs a loader with targets.")
+        loss_func = copy.copy(self.loss_func)
+        if hasattr(loss_func, "reduction"):
+            loss_func.reduction = "none"
+        return loss_func(preds, targs)
+
+    def predict(self, item: Any) -> tuple[Any, Any, torch.Tensor]:
+        """(decoded prediction, class index or raw decoded output, probabilities) for one item."""
+        dl = self.dls.test_dl([item])
+        probs, _, decoded = self.get_preds(dl=dl, with_decoded=True)
+        probs, decoded = probs[0], decoded[0]
+        vocab = self.dls.vocab
+        if vocab is not None and decoded.ndim == 0:
+            return vocab[int(decoded)], decoded, probs
+        if vocab is not None and decoded.dtype == torch.bool:  # multi-label
+            return [vocab[i] for i in torch.nonzero(decoded).flatten()], decoded, probs
+        return decoded, decoded, probs
+
+    # ---------------------------------------------------------------- checkpoints
+    def _model_path(self, file: str | Path) -> Path:
+        file = Path(file)
+        if file.suffix == "":
+            file = file.with_suffix(".pth")
+        return file if file.is_absolute() else self.path / self.model_dir / file
+
+    def save(self, file: str | Path, with_opt: bool = True) -> Path:
+        """Save a checkpoint (model, optimiser, epoch) atomically; returns its path."""
+        state: dict[str, Any] = {"model": self.model.state_dict(), "epoch": self.epoch}
+        if with_opt and self.opt is not None:
+            state["opt"] = self.opt.state_dict()
+        path = self._model_path(file)
+        atomic_save(state, path)
+        return path
+
+    def load(self, file: str | Path, with_opt: bool = True, strict: bool = True) -> Learner:
+        """Load a checkpoint written by `save` (read with weights_only: nothing unpickled)."""
+        path = self._model_path(file)
+        if not path.exists():
+            raise FileNotFoundError(f"No checkpoint at {path}. Fix: check the name passed to "
+                                    f"save() (files there: {_ls(path.parent)}).")
+        state = torch.load(path, map_location=self.dls.device, weights_only=True)
+        self.model.load_state_dict(state["model"], strict=strict)
+        self.epoch = state.get("epoch", 0)
+        if with_opt and "opt" in state:
+            if self.opt is None:
+                self.create_opt()
+            self.opt.load_state_dict(state["opt"])
+        return self
+
+    @contextlib.contextmanager
+    def no_progress(self) -> Iterator[None]:
+        """Silence progress bars and the results table inside the block."""
+        cbs = [cb for cb in self.cbs if isinstance(cb, ProgressCallback)]
+        self.remove_cbs(cbs)
+        try:
+            yield
+        finally:
+            self.add_cbs(cbs)
+
+    def __repr__(self) -> str:
+        return (f"Learner(model={type(self.model).__name__}, loss_func={self.loss_func!r}, "
+                f"metrics={[m.name for m in self.metrics]}, cbs={self.cbs})")
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"{tuple(x.shape)} {str(x.dtype).replace('torch.', '')}"
+    return type(x).__name__
+
+
+def _infer_loss_func(dls: DataLoaders) -> nn.Module:
+    """Cross entropy for integer targets, BCE for multi-hot floats, MSE for other floats."""
+    loss_func = getattr(dls, "loss_func", None)
+    if loss_func is not None:
+        return loss_func
+    batch = dls.one_batch()
+    if not isinstance(batch, (tuple, list)) or len(batch) <= dls.n_inp:
+        raise ValueError("Could not infer a loss function: batches carry no targets. Fix: pass "
+                         "loss_func= to the Learner.")
+    targ = batch[dls.n_inp]
+    if not isinstance(targ, torch.Tensor):
+        raise ValueError(f"Could not infer a loss function from targets of type "
+                         f"{type(targ).__name__}. Fix: pass loss_func=.")
+    if not targ.is_floating_point():
+        return CrossEntropyLossFlat()
+    multi_hot = targ.ndim == 2 and bool(((targ == 0) | (targ == 1)).all()) and targ.shape[1] > 1
+    return BCEWithLogitsLossFlat() if multi_hot and dls.vocab is not None else MSELossFlat()
+
+
+def _ls(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))[:10] if folder.exists() else []

@@ -1,0 +1,274 @@
+"""Loss functions that flatten predictions and targets, check their shapes, and know how to
+turn outputs into probabilities (`activation`) and probabilities into labels (`decodes`).
+
+`reduction` is a plain attribute ('mean', 'sum' or 'none') that `get_preds(with_loss=True)` may
+set to 'none' to get one loss per item.
+
+>>> loss_func = CrossEntropyLossFlat(axis=1)  # segmentation: preds (B, C, H, W), targs (B, H, W)
+>>> loss = loss_func(model(xb), yb); probs = loss_func.activation(model(xb))
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "CrossEntropyLossFlat",
+    "BCEWithLogitsLossFlat",
+    "MSELossFlat",
+    "L1LossFlat",
+    "FocalLossFlat",
+    "LabelSmoothingCrossEntropy",
+    "class_weights",
+]
+
+Reduction = Literal["mean", "sum", "none"]
+
+
+def shape_mismatch(loss: str, expected: str, preds: Tensor, targs: Tensor, fix: str) -> ValueError:
+    """A ValueError in the house format for a loss given mismatched shapes."""
+    return ValueError(
+        f"{loss} expected targets of shape {expected} for predictions {tuple(preds.shape)}. "
+        f"Received: targets {tuple(targs.shape)}. Fix: {fix}"
+    )
+
+
+def reduce(loss: Tensor, reduction: Reduction) -> Tensor:
+    """Apply 'mean', 'sum' or 'none' to per-element losses."""
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+class CrossEntropyLossFlat(nn.Module):
+    """Cross entropy over the class `axis` (-1 for (N, C) or (B, T, V); 1 for (B, C, H, W)).
+
+    Predictions are flattened to (N, C) and targets (class indices) to (N,).
+    """
+
+    def __init__(
+        self,
+        *,
+        axis: int = -1,
+        weight: Tensor | None = None,
+        label_smoothing: float = 0.0,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ):
+        super().__init__()
+        self.axis, self.label_smoothing, self.ignore_index = axis, label_smoothing, ignore_index
+        self.reduction = reduction
+        self.register_buffer("weight", weight, persistent=False)
+
+    def flatten(self, preds: Tensor, targs: Tensor) -> tuple[Tensor, Tensor]:
+        """preds (N, C) with the class axis last, targs (N,), after checking they match."""
+        name = type(self).__name__
+        n_classes = preds.shape[self.axis]
+        rows = preds.numel() // max(n_classes, 1)
+        if targs.numel() != rows:
+            raise shape_mismatch(
+                name,
+                f"(N,) with N = {rows}",
+                preds,
+                targs,
+                f"give one class index per prediction row (class axis = {self.axis}); "
+                "for one-hot or multi-label targets use BCEWithLogitsLossFlat.",
+            )
+        if targs.is_floating_point():
+            raise TypeError(
+                f"{name} expected integer class indices (torch.long). Received: targets of "
+                f"dtype {targs.dtype}. Fix: use class indices (targs.long()), or a regression "
+                "loss such as MSELossFlat for continuous targets."
+            )
+        preds = preds.movedim(self.axis, -1).reshape(rows, n_classes)
+        return preds, targs.reshape(rows).long()
+
+    def forward(self, preds: Tensor, targs: Tensor) -> Tensor:
+        """Cross entropy of the flattened predictions and targets."""
+        preds, targs = self.flatten(preds, targs)
+        return F.cross_entropy(
+            preds,
+            targs,
+            weight=self.class_weight(preds),
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
+
+    def class_weight(self, preds: Tensor) -> Tensor | None:
+        """`weight` on preds' device and dtype (None if unweighted)."""
+        return None if self.weight is None else self.weight.to(preds.device, preds.dtype)
+
+    def activation(self, preds: Tensor) -> Tensor:
+        """Softmax over the class axis."""
+        return F.softmax(preds, dim=self.axis)
+
+    def decodes(self, probs: Tensor) -> Tensor:
+        """The most probable class."""
+        return probs.argmax(dim=self.axis)
+
+
+class LabelSmoothingCrossEntropy(CrossEntropyLossFlat):
+    """Cross entropy against targets smoothed by `eps` spread over all classes."""
+
+    def __init__(
+        self,
+        eps: float = 0.1,
+        *,
+        axis: int = -1,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ):
+        super().__init__(
+            axis=axis,
+            weight=weight,
+            label_smoothing=eps,
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )
+        self.eps = eps
+
+
+class FocalLossFlat(CrossEntropyLossFlat):
+    """Focal loss: cross entropy scaled by (1 - p_target) ** gamma to focus on hard examples.
+
+    With gamma=0 it equals CrossEntropyLossFlat (same weighting and ignore_index).
+    """
+
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        *,
+        axis: int = -1,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ):
+        super().__init__(axis=axis, weight=weight, ignore_index=ignore_index, reduction=reduction)
+        self.gamma = gamma
+
+    def forward(self, preds: Tensor, targs: Tensor) -> Tensor:
+        """Focal loss of the flattened predictions and targets."""
+        preds, targs = self.flatten(preds, targs)
+        keep = targs != self.ignore_index
+        safe_targs = torch.where(keep, targs, 0)
+        log_p = F.log_softmax(preds.float(), dim=-1).gather(1, safe_targs[:, None])[:, 0]
+        weight = self.class_weight(log_p)
+        w = keep.float() if weight is None else weight[safe_targs] * keep
+        loss = -w * (1 - log_p.exp()) ** self.gamma * log_p
+        if self.reduction == "mean":
+            return loss.sum() / w.sum()
+        return reduce(loss, self.reduction)
+
+
+class BCEWithLogitsLossFlat(nn.Module):
+    """Binary cross entropy on logits, for binary and multi-label targets (cast to float)."""
+
+    def __init__(
+        self,
+        *,
+        thresh: float = 0.5,
+        weight: Tensor | None = None,
+        pos_weight: Tensor | None = None,
+        reduction: Reduction = "mean",
+    ):
+        super().__init__()
+        self.thresh, self.reduction = thresh, reduction
+        self.register_buffer("weight", weight, persistent=False)
+        self.register_buffer("pos_weight", pos_weight, persistent=False)
+
+    def forward(self, preds: Tensor, targs: Tensor) -> Tensor:
+        """BCE of logits `preds` against targets of the same number of elements."""
+        if targs.numel() != preds.numel():
+            raise shape_mismatch(
+                type(self).__name__,
+                str(tuple(preds.shape)),
+                preds,
+                targs,
+                "give one 0/1 target per output (multi-hot (N, L) for multi-label); "
+                "for class indices use CrossEntropyLossFlat.",
+            )
+        targs = targs.reshape(preds.shape).to(preds.dtype)
+        weight, pos_weight = (
+            None if w is None else w.to(preds.device, preds.dtype)
+            for w in (self.weight, self.pos_weight)
+        )
+        return F.binary_cross_entropy_with_logits(
+            preds, targs, weight=weight, pos_weight=pos_weight, reduction=self.reduction
+        )
+
+    def activation(self, preds: Tensor) -> Tensor:
+        """Sigmoid."""
+        return torch.sigmoid(preds)
+
+    def decodes(self, probs: Tensor) -> Tensor:
+        """True where the probability exceeds `thresh`."""
+        return probs > self.thresh
+
+
+class RegressionLossFlat(nn.Module):
+    """Base for MSELossFlat and L1LossFlat: flatten both, check sizes, cast targets to float."""
+
+    def __init__(self, *, reduction: Reduction = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def flatten(self, preds: Tensor, targs: Tensor) -> tuple[Tensor, Tensor]:
+        """Flat preds and targets in a common float dtype (integer targets cast silently)."""
+        if targs.numel() != preds.numel():
+            raise shape_mismatch(
+                type(self).__name__,
+                f"{tuple(preds.shape)} (or any shape of {preds.numel()} elements)",
+                preds,
+                targs,
+                "give the model one output per target value (check the last layer's size).",
+            )
+        dtype = torch.promote_types(preds.dtype, targs.dtype)
+        return preds.reshape(-1).to(dtype), targs.reshape(-1).to(dtype)
+
+    def activation(self, preds: Tensor) -> Tensor:
+        """Identity: regression outputs are the predictions."""
+        return preds
+
+    def decodes(self, probs: Tensor) -> Tensor:
+        """Identity."""
+        return probs
+
+
+class MSELossFlat(RegressionLossFlat):
+    """Mean squared error over flattened predictions and targets."""
+
+    def forward(self, preds: Tensor, targs: Tensor) -> Tensor:
+        """Squared error, reduced."""
+        return F.mse_loss(*self.flatten(preds, targs), reduction=self.reduction)
+
+
+class L1LossFlat(RegressionLossFlat):
+    """Mean absolute error over flattened predictions and targets."""
+
+    def forward(self, preds: Tensor, targs: Tensor) -> Tensor:
+        """Absolute error, reduced."""
+        return F.l1_loss(*self.flatten(preds, targs), reduction=self.reduction)
+
+
+def class_weights(targets: Tensor, n_classes: int) -> Tensor:
+    """Inverse-frequency class weights, n / (n_classes * count), as sklearn's 'balanced'.
+
+    Their mean over samples is 1. Pass them as `CrossEntropyLossFlat(weight=...)`.
+    """
+    targets = torch.as_tensor(targets).reshape(-1).long()
+    counts = torch.bincount(targets, minlength=n_classes).double()
+    if counts.numel() > n_classes or (counts == 0).any():
+        missing = (counts[:n_classes] == 0).nonzero().flatten().tolist()
+        raise ValueError(
+            f"class_weights expected every class 0..{n_classes - 1} at least once and no other. "
+            f"Received: missing classes {missing}, {counts.numel()} classes seen. "
+            "Fix: pass the right n_classes, or weights computed on a set with every class."
+        )
+    weights = targets.numel() / (n_classes * counts)
+    return weights.float()

@@ -1,0 +1,110 @@
+"""The Metric protocol, the batch-averaged wrapper and helpers shared by every metric module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import Tensor
+
+__all__ = ["Metric", "AvgMetric", "shape_error", "rankdata", "function_name"]
+
+
+class Metric:
+    """Accumulates over a whole validation set; computed once per epoch.
+
+    `update` keeps running sums as tensors on the model's device (no `.item()`, no CPU copy),
+    so the only host sync is the single `float(...)` in `compute`.
+
+    >>> m = F1Score(average="macro"); m.reset()
+    >>> for preds, targs in batches: m.update(preds, targs)
+    >>> m.compute()
+    """
+
+    name: str = "metric"
+
+    def reset(self) -> None:
+        """Forget everything accumulated so far."""
+        raise NotImplementedError
+
+    def update(self, preds: Tensor, targs: Tensor) -> None:
+        """Accumulate one batch of raw model outputs and targets."""
+        raise NotImplementedError
+
+    def compute(self) -> float:
+        """The metric over everything seen since the last `reset`."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def function_name(func: Callable) -> str:
+    """The name a metric function shows in the results table (unwrapping `functools.partial`)."""
+    while isinstance(func, partial):
+        func = func.func
+    return getattr(func, "__name__", type(func).__name__)
+
+
+def wide(t: Tensor) -> Tensor:
+    """`t` as float64 for accumulation (float32 on Apple MPS, which has no float64)."""
+    return t.float() if t.device.type == "mps" else t.double()
+
+
+class AvgMetric(Metric):
+    """Mean of `func(preds, targs)` over batches, weighted by batch size (`targs.shape[0]`).
+
+    Exact for any function that is itself a mean over equally sized rows (accuracy, MAE, MSE);
+    not for one such as a square root of a mean (use a dedicated Metric, e.g. `RMSE`).
+    """
+
+    def __init__(self, func: Callable[[Tensor, Tensor], Tensor | float], name: str | None = None):
+        self.func = func
+        self.name = name or function_name(func)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything accumulated so far."""
+        self.total: Tensor | float = 0.0
+        self.count = 0
+
+    def update(self, preds: Tensor, targs: Tensor) -> None:
+        """Add `func(preds, targs)` times the batch size to the running total."""
+        bs = targs.shape[0] if targs.ndim > 0 else 1
+        value = self.func(preds, targs)
+        if isinstance(value, Tensor):
+            value = wide(value.detach())
+        self.total = self.total + value * bs
+        self.count += bs
+
+    def compute(self) -> float:
+        """The batch-size-weighted mean (NaN before any update)."""
+        return float(self.total / self.count) if self.count else float("nan")
+
+
+def shape_error(metric: str, expected: str, preds: Tensor, targs: Tensor, fix: str) -> ValueError:
+    """A ValueError in the house format: what was expected, what was received, the fix."""
+    return ValueError(
+        f"{metric} expected {expected}. Received: preds {tuple(preds.shape)}, "
+        f"targs {tuple(targs.shape)}. Fix: {fix}"
+    )
+
+
+def rankdata(x: Tensor) -> Tensor:
+    """Ranks 1..n of a 1-D tensor as float64, ties given their average rank (like scipy)."""
+    sorted_x, order = torch.sort(x)
+    starts = torch.ones_like(sorted_x, dtype=torch.bool)
+    starts[1:] = sorted_x[1:] != sorted_x[:-1]
+    group = torch.cumsum(starts, 0) - 1  # tie-group id of each sorted position
+    sizes = torch.bincount(group)
+    last = torch.cumsum(sizes, 0)  # 1-based rank of each group's last member
+    average = last.double() - (sizes.double() - 1) / 2
+    ranks = torch.empty(x.numel(), dtype=torch.float64, device=x.device)
+    ranks[order] = average[group]
+    return ranks
+
+
+def safe_divide(num: Tensor, den: Tensor) -> Tensor:
+    """`num / den`, 0 where `den` is 0 (sklearn's `zero_division=0`)."""
+    return torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)), 0.0)

@@ -1,0 +1,515 @@
+"""Text preprocessing: a fast rule-based word tokenizer, fastai's special-token rules,
+parallel cached tokenization of a corpus and a subword tokenizer on HuggingFace `tokenizers`.
+
+    >>> WordTokenizer()("I don't like it!!!!")
+    ['xxbos', 'xxmaj', 'i', 'do', "n't", 'like', 'it', 'xxrep', '4', '!']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import multiprocessing as mp
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+UNK, PAD, BOS, EOS, FLD, REP, WREP, UP, MAJ = (
+    "xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj"
+)  # fmt: skip
+SPECIAL_TOKENS: tuple[str, ...] = (UNK, PAD, BOS, EOS, FLD, REP, WREP, UP, MAJ)
+
+Text = str | Sequence[str]  # one text, or several fields of one text
+
+# Pre-rules, applied to the raw string in this order (as fastai does).
+_RE_BARE_ENTITY = re.compile(r"(?<!&)(#39|#146|#36|amp|nbsp|quot);")
+_BARE_ENTITIES = {"#39": "'", "#146": "'", "#36": "$", "amp": "&", "nbsp": " ", "quot": "'"}
+_RE_BR = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+# Control and invisible characters (not whitespace) become spaces.
+_RE_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b\u2060\ufeff]")
+_RE_REP = re.compile(r"(\S)\1{3,}")  # a character 4+ times
+_RE_WREP = re.compile(r"(?<!\w)(\w++)(?:\s++\1(?!\w)){2,}")  # a word 3+ times in a row
+# Contractions split as spaCy does: "don't" -> "do n't", "it's" -> "it 's" (after a word only).
+_RE_CONTRACTION = re.compile(r"(?i:n['’]t|['’](?:s|m|d|ll|re|ve))(?!\w)")
+_TITLES = "Mr|Mrs|Ms|Dr|Prof|Jr|Sr|St|vs|etc"
+
+
+def fix_html(text: str) -> str:
+    """Unescape HTML entities, turn `<br />` into newlines and undo WikiText's escapes."""
+    if ";" in text:
+        text = _RE_BARE_ENTITY.sub(lambda m: _BARE_ENTITIES[m.group(1)], text)
+        text = html.unescape(text)
+    if "<" in text:
+        text = _RE_BR.sub("\n", text).replace("<unk>", UNK)
+    if " @" in text:
+        text = text.replace(" @-@ ", "-").replace(" @.@ ", ".").replace(" @,@ ", ",")
+    if "\\" in text:
+        text = text.replace("\\n", "\n").replace('\\"', '"')
+    return text
+
+
+def _sub_rep(m: re.Match[str]) -> str:
+    return f" {REP} {len(m.group(0))} {m.group(1)} "
+
+
+def _sub_wrep(m: re.Match[str]) -> str:
+    return f" {WREP} {len(m.group(0).split())} {m.group(1)} "
+
+
+def _split_contractions(text: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        before = text[m.start() - 1] if m.start() else " "
+        return " " + m.group(0) if before.isalnum() or before == "_" else m.group(0)
+
+    return _RE_CONTRACTION.sub(sub, text)
+
+
+@lru_cache(maxsize=1)
+def _token_regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Compile the token pattern (plain, and with URLs/e-mails) once, on first use."""
+    # Combining marks (accents, Devanagari vowel signs, emoji variation selectors...) are not
+    # `\w` in Python's `re`: they are listed so that they stay inside their word.
+    marks = "".join(chr(i) for i in range(0x300, 0x10000) if unicodedata.category(chr(i))[0] == "M")
+    marks = re.escape(marks) + "\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef"
+    word = rf"[\w{marks}\u200c\u200d]"
+    pieces = [
+        r"(?:[^\W\d_]\.){2,}",  # abbreviations: U.S., e.g.
+        rf"(?:{_TITLES})\.(?!\w)",  # Mr. Dr.
+        r"\d+(?:[.,:]\d+)+",  # 1,000.5 and 10:30
+        rf"{word}+(?:['’]{word}+)*",  # words, with inner apostrophes: o'clock, n't
+        r"['’](?i:s|m|d|ll|re|ve)(?!\w)",  # 's 'm 'd 'll 're 've
+        r"\.{2,}|-{2,}",  # ... and --
+        rf"\S[{marks}]*(?:\u200d\S[{marks}]*)*",  # any other character, emoji ZWJ sequences
+    ]
+    web = [
+        r"(?:https?://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]'’]",
+        r"(?=[\w.+-]{1,64}@)[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    ]
+    return re.compile("|".join(pieces)), re.compile("|".join(web + pieces))
+
+
+def _check_text(text: Any, index: int) -> None:
+    if isinstance(text, str):
+        return
+    if isinstance(text, (tuple, list)) and all(isinstance(f, str) for f in text):
+        return
+    raise TypeError(
+        f"Expected text {index} to be a str (or a tuple/list of str fields). "
+        f"Received: {type(text).__name__} {text!r:.60}. "
+        "Fill or drop missing values first, e.g. `df[col].fillna('')`."
+    )
+
+
+@dataclass(frozen=True)
+class WordTokenizer:
+    """Rule-based word tokenizer with fastai's rules (no spaCy); call it on a text.
+
+    Each flag switches one rule: `fix_html` (entities, `<br />`), `replace_rep` (`xxrep n c`
+    for a character 4+ times), `replace_wrep` (`xxwrep n w` for a word 3+ times),
+    `lowercase` (lower-case every token, `xxup` before an all-caps word of 2+ characters,
+    `xxmaj` before a capitalised word or a single capital letter), `add_bos`, `add_eos`.
+    A text with several fields gets `xxfld i` before field i (1-based).
+    """
+
+    fix_html: bool = True
+    replace_rep: bool = True
+    replace_wrep: bool = True
+    lowercase: bool = True
+    add_bos: bool = True
+    add_eos: bool = False
+
+    def __call__(self, text: Text) -> list[str]:
+        """Tokenize one text (a str, or a tuple/list of str fields)."""
+        _check_text(text, 0)
+        return self._tokenize(text)
+
+    def tokenize_batch(self, texts: Sequence[Text]) -> list[list[str]]:
+        """Tokenize many texts in this process."""
+        for i, text in enumerate(texts):
+            _check_text(text, i)
+        return [self._tokenize(t) for t in texts]
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        """Readable text from tokens (see `detokenize`)."""
+        return detokenize(tokens)
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable settings."""
+        return {"type": "word", **asdict(self)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> WordTokenizer:
+        """Rebuild from `to_state()`."""
+        return cls(**{k: v for k, v in state.items() if k != "type"})
+
+    def _tokenize(self, text: Text) -> list[str]:
+        out = [BOS] if self.add_bos else []
+        if isinstance(text, str):
+            self._words(text, out)
+        elif len(text) == 1:
+            self._words(text[0], out)
+        else:
+            for i, field in enumerate(text, 1):
+                out += [FLD, str(i)]
+                self._words(field, out)
+        if self.add_eos:
+            out.append(EOS)
+        return out
+
+    def _words(self, text: str, out: list[str]) -> None:
+        """Append the tokens of one string to `out`."""
+        if self.fix_html:
+            text = fix_html(text)
+        text = _RE_CONTROL.sub(" ", text)
+        if self.replace_rep:
+            text = _RE_REP.sub(_sub_rep, text)
+        if self.replace_wrep:
+            text = _RE_WREP.sub(_sub_wrep, text)
+        if "'" in text or "’" in text:
+            text = _split_contractions(text)
+        plain, web = _token_regexes()
+        web_like = "@" in text or "://" in text or "www." in text
+        tokens = (web if web_like else plain).findall(text)
+        if not self.lowercase:
+            out += tokens
+            return
+        append = out.append
+        for t in tokens:
+            if t.islower():
+                append(t)
+            elif t.isupper():
+                append(UP if len(t) > 1 else MAJ)
+                append(t.lower())
+            elif t[0].isupper() and t[1:].islower():
+                append(MAJ)
+                append(t.lower())
+            else:
+                append(t.lower())
+
+
+_CLOSE = set(".,!?;:%)]}…") | {"...", "n't", "'s", "'m", "'d", "'ll", "'re", "'ve"}
+_OPEN = set("([{$#¿¡")
+_JOIN = {"-", "/"}
+_QUOTES = {'"', "'", "`"}
+
+
+def _restore_case(tokens: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t in (MAJ, UP) and i + 1 < len(tokens):
+            nxt = tokens[i + 1]
+            out.append(nxt.upper() if t == UP else nxt[:1].upper() + nxt[1:])
+            i += 2
+            continue
+        if t not in (BOS, EOS, PAD, MAJ, UP):
+            out.append(t)
+        i += 1
+    return out
+
+
+def _expand_repeats(tokens: list[str], max_repeat: int) -> list[tuple[str, bool]]:
+    """Undo xxrep/xxwrep/xxfld; each word comes with 'glue to the previous word'."""
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(tokens):
+        t, n = tokens[i], tokens[i + 1] if i + 1 < len(tokens) else ""
+        if (
+            t in (REP, WREP, FLD)
+            and n.isascii()
+            and n.isdigit()
+            and (t == FLD or i + 2 < len(tokens))
+        ):
+            if t == FLD:
+                out += [("\n", True)] if out else []
+                i += 2
+                continue
+            count, w = min(int(n), max_repeat), tokens[i + 2]
+            if t == WREP:
+                out += [(w, False)] * count
+            else:
+                glue = w in _CLOSE or (w.isalnum() and bool(out) and out[-1][0][-1:].isalnum())
+                out.append((w * count, glue))
+            i += 3
+            continue
+        out.append((t, False))
+        i += 1
+    return out
+
+
+def detokenize(tokens: Sequence[str], *, max_repeat: int = 10_000) -> str:
+    """Readable text from tokens: undo xxmaj/xxup/xxrep/xxwrep, drop xxbos/xxeos/xxpad,
+    put fields on new lines and join punctuation sensibly (for display, not lossless).
+
+    `xxrep`/`xxwrep` counts above `max_repeat` are clipped (generated text may ask for a lot).
+
+    >>> detokenize(['xxbos', 'xxmaj', 'i', 'do', "n't", 'know', 'xxrep', '4', '!'])
+    "I don't know!!!!"
+    """
+    words = _expand_repeats(_restore_case(tokens), max_repeat)
+    parts: list[str] = []
+    attach, quote_open = True, False  # attach: no space before the next word
+    for w, glue in words:
+        if w in _QUOTES:  # an opening quote sticks to the next word, a closing one to the last
+            parts.append(w if attach or quote_open else " " + w)
+            attach, quote_open = not quote_open, not quote_open
+            continue
+        low = w.lower().replace("’", "'")
+        no_space = attach or glue or w == "\n" or low in _CLOSE or w in _JOIN
+        parts.append(w if no_space else " " + w)
+        attach = w == "\n" or w in _OPEN or w in _JOIN
+    return "".join(parts)
+
+
+class Tokenizer(Protocol):
+    """What `tokenize_texts` needs: batch tokenization and settings naming the output."""
+
+    def tokenize_batch(self, texts: Sequence[Text]) -> list[list[str]]: ...
+
+    def to_state(self) -> dict[str, Any]: ...
+
+
+_CACHE_FORMAT = "fastlearn-tokens-v1"  # bump when the rules change what a text gives
+
+
+def tokenize_texts(
+    texts: Iterable[Text],
+    *,
+    tokenizer: Tokenizer | None = None,
+    n_workers: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    min_parallel_chars: int = 1_000_000,
+) -> list[list[str]]:
+    """Tokenize a corpus, in parallel processes when it is large, with an optional disk cache.
+
+    The output never depends on `n_workers`. Corpora under `min_parallel_chars` characters,
+    `n_workers=1`, and processes that cannot start children fall back to this process.
+    With `cache_dir`, results are stored as plain UTF-8 text (one text per line, tokens
+    separated by spaces; tokens never hold whitespace) under a hash of the texts and the
+    tokenizer's settings, so a second call reads them back instead of tokenizing.
+
+    >>> tokenize_texts(["Hello world", "BIG news"])
+    [['xxbos', 'xxmaj', 'hello', 'world'], ['xxbos', 'xxup', 'big', 'news']]
+    """
+    tok: Tokenizer = WordTokenizer() if tokenizer is None else tokenizer
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        _check_text(text, i)
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"tokens-{_cache_key(texts, tok)}.txt"
+        cached = _read_cache(path, len(texts))
+        if cached is not None:
+            return cached
+    result = _tokenize_parallel(texts, tok, n_workers, min_parallel_chars)
+    if path is not None:
+        _write_cache(path, result)
+    return result
+
+
+def _default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _tokenize_chunk(args: tuple[Tokenizer, list[Text]]) -> str:
+    """Worker: one string per chunk (tokens joined by spaces, texts by newlines): cheap to send."""
+    tok, chunk = args
+    return "\n".join(" ".join(tokens) for tokens in tok.tokenize_batch(chunk))
+
+
+def _tokenize_parallel(
+    texts: list[Text], tok: Tokenizer, n_workers: int | None, min_chars: int
+) -> list[list[str]]:
+    sizes = [len(t) if isinstance(t, str) else sum(map(len, t)) for t in texts]
+    total = sum(sizes)
+    n = _default_workers() if n_workers is None else n_workers
+    n = max(1, min(n, len(texts), 61))  # 61: the most Windows can wait on
+    if n == 1 or total < min_chars or mp.current_process().daemon:
+        return tok.tokenize_batch(texts)
+    # Contiguous chunks of about equal characters, 4 per worker to even out the load.
+    bounds, target, acc = [0], total / (4 * n), 0
+    for i, size in enumerate(sizes):
+        acc += size
+        if acc >= target * len(bounds) and i + 1 < len(texts):
+            bounds.append(i + 1)
+    bounds.append(len(texts))
+    jobs = [(tok, texts[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    # fork: no re-import of the caller's script; elsewhere the platform's default.
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+    try:
+        with ctx.Pool(n) as pool:
+            parts = pool.map(_tokenize_chunk, jobs, chunksize=1)
+    except (OSError, ImportError) as e:  # no semaphores or no fork in this sandbox
+        warnings.warn(f"Tokenizing in this process: worker processes failed ({e}).", stacklevel=3)
+        return tok.tokenize_batch(texts)
+    return [line.split(" ") if line else [] for part in parts for line in part.split("\n")]
+
+
+def _cache_key(texts: list[Text], tok: Tokenizer) -> str:
+    h = hashlib.sha256(_CACHE_FORMAT.encode())
+    h.update(json.dumps(tok.to_state(), sort_keys=True).encode())
+    for text in texts:
+        fields = (text,) if isinstance(text, str) else ("\x00fields", str(len(text)), *text)
+        for f in fields:
+            data = f.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "little"))
+            h.update(data)
+    return h.hexdigest()[:32]
+
+
+def _read_cache(path: Path, n_texts: int) -> list[list[str]] | None:
+    if not path.is_file():
+        return None
+    lines = path.read_bytes().decode("utf-8", "surrogatepass").split("\n")
+    header = json.dumps({"format": _CACHE_FORMAT, "n_texts": n_texts})
+    if lines[0] != header or len(lines) != n_texts + 1:
+        warnings.warn(f"Ignoring unreadable token cache {path}.", stacklevel=3)
+        return None
+    return [line.split(" ") if line else [] for line in lines[1:]]
+
+
+def _write_cache(path: Path, tokens: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = json.dumps({"format": _CACHE_FORMAT, "n_texts": len(tokens)})
+    body = "\n".join([header] + [" ".join(t) for t in tokens])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(body.encode("utf-8", "surrogatepass"))
+    os.replace(tmp, path)  # never leaves a half-written cache under the final name
+
+
+def _import_tokenizers() -> Any:
+    try:
+        import tokenizers
+    except ImportError as e:
+        raise ImportError(
+            "SubwordTokenizer needs HuggingFace tokenizers, which is not installed. "
+            "Install it with `pip install tokenizers` (or `pip install fastlearn[text]`)."
+        ) from e
+    return tokenizers
+
+
+class SubwordTokenizer:
+    """BPE or unigram subword tokenizer (HuggingFace `tokenizers`) after WordTokenizer's rules.
+
+    Texts first go through `rules` (a WordTokenizer: xxbos, xxmaj, xxrep...); the special
+    tokens stay whole and every other word is split into pieces, "▁" marking a word start.
+
+    >>> sub = SubwordTokenizer(vocab_size=100, model="bpe").train(["a tiny corpus"] * 10)
+    >>> sub("A tiny text")[:2]
+    ['xxbos', 'xxmaj']
+    """
+
+    def __init__(
+        self, vocab_size: int = 8000, model: str = "unigram", *, rules: WordTokenizer | None = None
+    ) -> None:
+        if model not in ("bpe", "unigram"):
+            raise ValueError(f"Expected model 'bpe' or 'unigram'. Received: {model!r}.")
+        if vocab_size <= len(SPECIAL_TOKENS):
+            raise ValueError(
+                f"Expected vocab_size > {len(SPECIAL_TOKENS)} (the special tokens). "
+                f"Received: {vocab_size}."
+            )
+        self.vocab_size, self.model = vocab_size, model
+        self.rules = WordTokenizer() if rules is None else rules
+        self._hf: Any = None
+
+    def train(self, texts: Iterable[Text], *, n_workers: int | None = None) -> SubwordTokenizer:
+        """Learn the subword vocabulary from `texts`; returns self."""
+        hf = _import_tokenizers()
+        words = tokenize_texts(texts, tokenizer=self.rules, n_workers=n_workers)
+        specials = [hf.AddedToken(t, single_word=True, special=True) for t in SPECIAL_TOKENS]
+        if self.model == "bpe":
+            tok = hf.Tokenizer(hf.models.BPE(unk_token=UNK))
+            trainer = hf.trainers.BpeTrainer(
+                vocab_size=self.vocab_size, special_tokens=specials, show_progress=False
+            )
+        else:
+            tok = hf.Tokenizer(hf.models.Unigram())
+            trainer = hf.trainers.UnigramTrainer(
+                vocab_size=self.vocab_size,
+                special_tokens=specials,
+                unk_token=UNK,
+                show_progress=False,
+            )
+        pre = hf.pre_tokenizers
+        tok.pre_tokenizer = pre.Sequence([pre.WhitespaceSplit(), pre.Metaspace()])
+        tok.decoder = hf.decoders.Metaspace()
+        tok.train_from_iterator((" ".join(w) for w in words), trainer, length=len(words))
+        self._hf = tok
+        return self
+
+    def __call__(self, text: Text) -> list[str]:
+        """Subword tokens of one text."""
+        return self.tokenize_batch([text])[0]
+
+    def tokenize_batch(self, texts: Sequence[Text]) -> list[list[str]]:
+        """Subword tokens of many texts."""
+        words = self.rules.tokenize_batch(texts)
+        encodings = self._trained().encode_batch(
+            words, is_pretokenized=True, add_special_tokens=False
+        )
+        return [e.tokens for e in encodings]
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        """Readable text from subword tokens."""
+        special = set(SPECIAL_TOKENS)
+        text = "".join(f" {t} " if t in special else t for t in tokens).replace("▁", " ")
+        return detokenize(text.split())
+
+    @property
+    def itos(self) -> list[str]:
+        """The subword vocabulary, by id."""
+        vocab = self._trained().get_vocab()
+        return sorted(vocab, key=vocab.__getitem__)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the trained tokenizer as `tokenizers`' own JSON (rules are not in it)."""
+        self._trained().save(str(path))
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, rules: WordTokenizer | None = None
+    ) -> SubwordTokenizer:
+        """Read a tokenizer written by `save` (or any BPE/unigram `tokenizers` JSON)."""
+        return cls._from_hf(_import_tokenizers().Tokenizer.from_file(str(path)), rules)
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable settings and the trained tokenizer."""
+        return {
+            "type": "subword",
+            "model": self.model,
+            "vocab_size": self.vocab_size,
+            "rules": self.rules.to_state(),
+            "tokenizer": json.loads(self._trained().to_str()),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SubwordTokenizer:
+        """Rebuild from `to_state()`."""
+        hf = _import_tokenizers().Tokenizer.from_str(json.dumps(state["tokenizer"]))
+        return cls._from_hf(hf, WordTokenizer.from_state(state["rules"]))
+
+    @classmethod
+    def _from_hf(cls, hf_tok: Any, rules: WordTokenizer | None) -> SubwordTokenizer:
+        model = json.loads(hf_tok.to_str())["model"]["type"].lower()
+        if model not in ("bpe", "unigram"):
+            raise ValueError(f"Expected a BPE or Unigram tokenizer. Received: {model!r}.")
+        sub = cls(max(hf_tok.get_vocab_size(), len(SPECIAL_TOKENS) + 1), model, rules=rules)
+        sub._hf = hf_tok
+        return sub
+
+    def _trained(self) -> Any:
+        if self._hf is None:
+            raise RuntimeError("This SubwordTokenizer is not trained. Call `.train(texts)` first.")
+        return self._hf
