@@ -330,7 +330,12 @@ def evil_tar(path: Path, kind: str, outside: Path) -> Path:
     "kind",
     ["dotdot", "absolute", "symlink_abs", "symlink_rel", "symlink_chain", "hardlink", "device"],
 )
-def test_unsafe_tar_is_refused(kind: str, home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("python_filter", [True, False], ids=["with_filter", "own_checks_only"])
+def test_unsafe_tar_is_refused(
+    kind: str, python_filter: bool, home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    if not python_filter:  # as on Pythons without tarfile's 'data' filter
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
     outside = tmp_path / "outside"
     outside.mkdir()
     archive = evil_tar(tmp_path / "pkg.tgz", kind, outside)

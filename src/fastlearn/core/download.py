@@ -27,7 +27,7 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 __all__ = [
     "URLs",
@@ -440,7 +440,7 @@ def _extract(archive: Path, dest: Path) -> Path:
             else:
                 _extract_tar(archive, tmp)
         except getattr(tarfile, "FilterError", ()) as e:
-            raise UnsafeArchiveError(_unsafe_message(archive, str(e))) from e
+            _refuse(archive, str(e))
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile) as e:
             raise DownloadError(
                 f"Expected a complete .tgz/.tar/.zip archive at {archive}. Received: {e!r}. "
@@ -476,19 +476,14 @@ def _extract_tar(archive: Path, target: Path) -> None:
             name = _inside(m.name, archive, f"member {m.name!r}")
             parents = name.split("/")
             if any("/".join(parents[:i]) in links for i in range(1, len(parents) + 1)):
-                raise UnsafeArchiveError(
-                    _unsafe_message(archive, f"{m.name!r} goes through a link")
-                )
+                _refuse(archive, f"{m.name!r} goes through a link")
             if m.isdev():
-                raise UnsafeArchiveError(_unsafe_message(archive, f"device file {m.name!r}"))
+                _refuse(archive, f"device file {m.name!r}")
             if m.issym() or m.islnk():
-                # symlink targets are relative to the link's folder, hard links to the root
+                # symlink targets are relative to the link's folder, hard links to the root;
+                # join keeps an absolute target absolute
                 where = posixpath.dirname(name) if m.issym() else ""
-                link = (
-                    posixpath.join(where, m.linkname)
-                    if not m.linkname.startswith("/")
-                    else m.linkname
-                )
+                link = posixpath.join(where, m.linkname)
                 _inside(link, archive, f"link {m.name!r} -> {m.linkname!r}")
                 links.add(name)
         if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 / 3.10.12
@@ -510,12 +505,12 @@ def _inside(name: str, archive: Path, what: str) -> str:
     clean = name.replace("\\", "/")
     norm = posixpath.normpath(clean)
     if clean.startswith("/") or _DRIVE.match(clean) or norm == ".." or norm.startswith("../"):
-        raise UnsafeArchiveError(_unsafe_message(archive, f"{what} points outside it"))
+        _refuse(archive, f"{what} points outside it")
     return norm
 
 
-def _unsafe_message(archive: Path, received: str) -> str:
-    return (
+def _refuse(archive: Path, received: str) -> NoReturn:
+    raise UnsafeArchiveError(
         f"Expected every member of {archive} to stay inside the extraction folder. "
         f"Received: {received}. Fix: nothing was extracted; use an archive from a trusted "
         "source, or inspect and extract it by hand."

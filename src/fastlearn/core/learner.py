@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from .callback import (
+    EVENTS,
+    INNER_EVENTS,
     Callback,
     CancelBackwardException,
     CancelBatchException,
@@ -129,15 +131,15 @@ class Learner:
         return next((cb for cb in self.cbs if isinstance(cb, kind)), None)
 
     def _sort_handlers(self) -> None:
-        from .callback import EVENTS
-
         ordered = sort_callbacks(self.cbs)
-        self._handlers = {e: handlers_for(ordered, e) for e in EVENTS + ("after_backward",)}
+        self._handlers = {e: handlers_for(ordered, e) for e in EVENTS}
 
     def __call__(self, event: str) -> None:
-        """Fire `event`: run every callback that handles it, in order."""
+        """Fire `event`: run every callback that handles it, in order. Batch-level events
+        skip callbacks whose `run_train`/`run_valid` excludes the current phase."""
+        inner = event in INNER_EVENTS
         for cb, method in self._handlers[event]:
-            if cb.run_train if self.training else cb.run_valid:
+            if not inner or (cb.run_train if self.training else cb.run_valid):
                 try:
                     method(self)
                 except _CANCELS:

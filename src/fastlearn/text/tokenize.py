@@ -13,6 +13,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import sys
 import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
@@ -345,8 +346,9 @@ def _tokenize_parallel(
             bounds.append(i + 1)
     bounds.append(len(texts))
     jobs = [(tok, texts[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    # fork: no re-import of the caller's script; elsewhere the platform's default.
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+    # Linux: fork, which does not re-run the caller's script; elsewhere the platform's default
+    # (spawn: the script needs an `if __name__ == "__main__":` guard, as for DataLoader workers).
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else None)
     try:
         with ctx.Pool(n) as pool:
             parts = pool.map(_tokenize_chunk, jobs, chunksize=1)

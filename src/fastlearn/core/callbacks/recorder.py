@@ -51,6 +51,8 @@ class Recorder(Callback):
         values = torch.stack(self._pending).float().tolist()
         self._pending.clear()
         for v in values:
+            if not math.isfinite(v):
+                self._nonfinite = True
             self._count += 1
             self._avg = self.beta * self._avg + (1 - self.beta) * v
             self.losses.append(self._avg / (1 - self.beta**self._count))
@@ -71,6 +73,8 @@ class Recorder(Callback):
 
     def before_epoch(self, learn: Learner) -> None:
         self._start = time.perf_counter()
+        self._nonfinite = False
+        self._valid_sum, self._valid_n = 0.0, 0
 
     def after_batch(self, learn: Learner) -> None:
         if not learn.in_fit:
@@ -105,7 +109,9 @@ class Recorder(Callback):
         self._flush()
         row: list[float] = [self.smooth_loss]
         if learn.dls.valid is not None:
-            row.append((self._valid_sum / max(self._valid_n, 1)).item())
+            valid_loss = float(self._valid_sum / self._valid_n) if self._valid_n else math.nan
+            row.append(valid_loss)
+            self._nonfinite |= bool(self._valid_n) and not math.isfinite(valid_loss)
             for metric in learn.metrics:
                 try:
                     row.append(float(metric.compute()))
@@ -116,7 +122,7 @@ class Recorder(Callback):
         elapsed = time.perf_counter() - self._start
         self.log = [learn.epoch] + row + [elapsed]
         self.history.append(dict(zip(self.metric_names, self.log)))
-        if any(isinstance(v, float) and not math.isfinite(v) for v in row[:2]):
+        if self._nonfinite:
             warnings.warn(f"Epoch {learn.epoch}: the loss is {row[0]} (train) / "
                           f"{row[-1] if len(row) > 1 else '-'} (valid). The learning rate may be "
                           "too high (see lr_find), or the inputs contain NaN. "
