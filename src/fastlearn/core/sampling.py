@@ -56,7 +56,8 @@ class ImbalancedSampler(Sampler[int]):
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
     def _draw(self, ix: torch.Tensor) -> torch.Tensor:
-        n, k = len(ix), self.per_class
+        n = len(ix)
+        k = min(self.per_class, n) if self.mode == "under" else self.per_class
         if k <= n:
             return ix[torch.randperm(n, generator=self.generator)[:k]]
         reps, rest = divmod(k, n)
