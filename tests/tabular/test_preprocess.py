@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import StandardScaler
 
-from fastlearn.tabular.preprocess import (
+from fastlearn.tabular import (
     Categorify,
     FillMissing,
     Normalize,

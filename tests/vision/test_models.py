@@ -7,7 +7,6 @@ import importlib.util
 import json
 import math
 import os
-import sys
 import types
 from functools import cache
 from pathlib import Path
@@ -149,39 +148,30 @@ def test_pickled_objects_are_refused(tmp_path):
         resnet18(weights_path=path)
 
 
-def fake_download_module(home: Path, source: Path, calls: list) -> types.ModuleType:
-    module = types.ModuleType("fastlearn.core.download")
-
-    def download_url(url, dest, sha256=None, show_progress=True):
-        calls.append(url)
-        Path(dest).write_bytes(source.read_bytes())
-        return Path(dest)
-
-    module.download_url = download_url
-    module.fastlearn_home = lambda: home
-    return module
-
-
 def test_pretrained_download_is_cached_and_checked(tmp_path, monkeypatch):
     from fastlearn.vision.models import resnet as resnet_module
 
     reference = resnet18().state_dict()
     source = save_with_hash_name(reference, tmp_path, "resnet18")
-    url = f"https://example.invalid/models/{source.name}"
+    monkeypatch.setenv("FASTLEARN_HOME", str(tmp_path / "home"))
+    url = source.as_uri()  # file://.../resnet18-<sha256[:8]>.pth
     monkeypatch.setitem(resnet_module.RESNET_WEIGHT_URLS, "resnet18", {"imagenet1k_v1": url})
-    calls: list = []
-    fake = fake_download_module(tmp_path / "home", source, calls)
-    monkeypatch.setitem(sys.modules, "fastlearn.core.download", fake)
-    for _ in range(2):
-        model = resnet18(pretrained=True)
-    assert calls == [url]  # the second call used the cache
-    assert (tmp_path / "home" / "models" / source.name).is_file()
-    assert torch.equal(model.conv1.weight, reference["conv1.weight"])
-    # A download whose content does not match the prefix in the URL is refused.
-    bad_url = "https://example.invalid/models/resnet18-00000000.pth"
-    monkeypatch.setitem(resnet_module.RESNET_WEIGHT_URLS, "resnet18", {"imagenet1k_v1": bad_url})
+    model = resnet18(pretrained=True)
+    cached = tmp_path / "home" / "models" / source.name
+    assert cached.is_file() and torch.equal(model.conv1.weight, reference["conv1.weight"])
+    source.unlink()  # the second call must not need the source: it uses the cache
+    assert torch.equal(resnet18(pretrained=True).fc.bias, reference["fc.bias"])
+    # A download whose content does not match the prefix in its file name is refused.
+    bad = tmp_path / "resnet18-00000000.pth"
+    torch.save(reference, bad)
+    monkeypatch.setitem(resnet_module.RESNET_WEIGHT_URLS, "resnet18", {"v": bad.as_uri()})
     with pytest.raises(ValueError, match="start with '00000000'"):
-        resnet18(pretrained=True)
+        resnet18(pretrained=True, weights="v")
+    # Offline: the error says where to put the file and mentions weights_path.
+    gone = (tmp_path / "missing" / "resnet18-11111111.pth").as_uri()
+    monkeypatch.setitem(resnet_module.RESNET_WEIGHT_URLS, "resnet18", {"v": gone})
+    with pytest.raises(OSError, match="weights_path"):
+        resnet18(pretrained=True, weights="v")
 
 
 def test_unknown_weights_name():

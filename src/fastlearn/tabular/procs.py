@@ -61,10 +61,16 @@ def to_float(series: pd.Series, name: str) -> np.ndarray:
         i = int(bad.argmax())
         raise TypeError(
             f"Expected numbers in continuous column {name!r}. Received {series.iloc[i]!r} at row "
-            f"index {series.index[i]!r} ({int(bad.sum())} such rows). Fix: clean the column, e.g. "
+            f"index {index_label(series, i)!r} ({int(bad.sum())} such rows). Fix: clean it, e.g. "
             f"pd.to_numeric(df[{name!r}], errors='coerce'), or list it in cat_names."
         )
     return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def index_label(series: pd.Series, i: int) -> Any:
+    """The index label of position `i`, as a Python value (np.int64(3) -> 3) for messages."""
+    label = series.index[i]
+    return label.item() if isinstance(label, np.generic) else label
 
 
 Row = dict[str, Any]  # column name -> one scalar value
@@ -79,7 +85,7 @@ def row_float(value: Any, name: str) -> float:
     return float(to_float(pd.Series([value], dtype=object), name)[0])  # text, Decimal, ...
 
 
-def _sorted_values(values: Sequence[Any]) -> list[Any]:
+def sorted_values(values: Sequence[Any]) -> list[Any]:
     try:
         return sorted(values)
     except TypeError:  # mixed types (e.g. str and int): group by type, then by text
@@ -267,7 +273,7 @@ class Categorify(TabularProc):
                 seen = set(s.cat.codes[s.cat.codes >= 0].unique().tolist())
                 values = [c for i, c in enumerate(s.cat.categories) if i in seen]
             else:
-                values = _sorted_values(s.dropna().unique().tolist())
+                values = sorted_values(s.dropna().unique().tolist())
             dtype = s.cat.categories.dtype if is_cat else s.dtype
             self.categories[name] = pd.Index(values, dtype=dtype if values else object)
 

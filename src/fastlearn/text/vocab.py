@@ -30,7 +30,7 @@ class Vocab:
     def __init__(self, itos: Sequence[str], *, min_freq: int = 3, max_vocab: int = 60000) -> None:
         itos = list(itos)
         if len(set(itos)) != len(itos):
-            dups = sorted({t for t in itos if itos.count(t) > 1})[:5]
+            dups = [t for t, c in Counter(itos).items() if c > 1][:5]
             raise ValueError(f"Expected unique tokens in itos. Received duplicates: {dups}.")
         if UNK not in itos:
             raise ValueError(f"Expected {UNK!r} in itos. Received: {itos[:10]}...")

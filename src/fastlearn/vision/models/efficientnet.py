@@ -84,7 +84,8 @@ class MBConvBlock(nn.Module):
     ) -> None:
         super().__init__()
         mid = n_in * expand
-        if expand != 1:
+        self.has_expand = expand != 1  # the first stage has no expansion conv
+        if self.has_expand:
             self._expand_conv = _conv(n_in, mid, 1)
             self._bn0 = _bn(mid)
         self._depthwise_conv = _conv(mid, mid, kernel, stride, groups=mid)
@@ -97,7 +98,7 @@ class MBConvBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out = x
-        if hasattr(self, "_expand_conv"):
+        if self.has_expand:
             out = self._act(self._bn0(self._expand_conv(out)))
         out = self._act(self._bn1(self._depthwise_conv(out)))
         out = self._bn2(self._project_conv(out))

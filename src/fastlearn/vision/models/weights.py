@@ -77,7 +77,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
 
 
 def load_state_dict_from_url_or_path(
-    url: str, *, weights_path: str | Path | None = None, show_progress: bool = True
+    url: str, *, weights_path: str | Path | None = None, show_progress: bool | None = None
 ) -> dict[str, Tensor]:
     """Load a state_dict from ``weights_path`` if given, else from ``url`` via the download cache.
 
@@ -87,17 +87,13 @@ def load_state_dict_from_url_or_path(
     if weights_path is not None:
         return load_state_dict_file(weights_path)
     # Imported here: the download module is only needed when weights are fetched.
-    from fastlearn.core.download import download_url, fastlearn_home
+    from fastlearn.core.download import DownloadError, download_url, fastlearn_home
 
     file_name = Path(urlparse(url).path).name
     dest = Path(fastlearn_home()) / "models" / file_name
     if not dest.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            download_url(url, dest, sha256=None, show_progress=show_progress)
+            download_url(url, dest, show_progress=show_progress)
         except OSError as e:
-            raise RuntimeError(
-                f"Could not download {url} ({e}). Offline? Put the file at {dest}, or pass "
-                "weights_path= pointing at a local copy."
-            ) from e
+            raise DownloadError(f"{e} Or pass weights_path= naming a local copy.") from e
     return load_state_dict_file(dest)  # checks the hash prefix in the (URL's) file name
