@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fastlearn import Callback, SGD, lr_range
+from fastlearn import SGD, Callback, lr_range
 from fastlearn.core.callbacks.schedule import minimum, steep, valley
 from fastlearn.core.schedule import combine_scheds, one_cycle_lr, one_cycle_mom, sched_cos
 

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .learner import Learner
+    pass
 
 __all__ = [
     "EVENTS",

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, TensorDataset
 from torch.utils.data import DataLoader as TorchDataLoader
+from torch.utils.data import Dataset, TensorDataset
 
 from .sampling import ImbalancedSampler, dataset_targets
 from .splitters import RandomSplitter, Splits

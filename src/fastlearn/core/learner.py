@@ -43,7 +43,6 @@ from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
 from .metrics import as_metric
 from .optim import NORM_TYPES, Adam, OptimWrapper, lr_range, make_optimizer, trainable_params
 from .schedule import flat_cos, one_cycle_lr, one_cycle_mom
-from .torch_utils import to_detach
 
 __all__ = ["Learner"]
 
@@ -145,7 +144,7 @@ class Learner:
                 except _CANCELS:
                     raise
                 except Exception as e:
-                    raise annotate(e, cb, event)
+                    raise annotate(e, cb, event) from None  # same exception, with a note
 
     def _with_events(self, f: Callable[[], None], name: str, cancel: type) -> None:
         try:
@@ -216,7 +215,8 @@ class Learner:
 
     def _all_batches(self) -> None:
         self.n_iter = len(self.dl)
-        for self.iter, batch in enumerate(self.dl):
+        for i, batch in enumerate(self.dl):
+            self.iter = i
             self._split(batch)
             self._with_events(self._do_one_batch, "batch", CancelBatchException)
             if self.training:

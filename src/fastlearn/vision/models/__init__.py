@@ -18,7 +18,7 @@ from fastlearn.vision.models.heads import (
     num_features_model,
     vision_splitter,
 )
-from fastlearn.vision.models.layers import AdaptiveConcatPool2d, PixelShuffleICNR, SigmoidRange
+from fastlearn.vision.models.layers import AdaptiveConcatPool2d, PixelShuffleICNR
 from fastlearn.vision.models.registry import (
     IMAGENET_STATS,
     Arch,
@@ -51,7 +51,6 @@ __all__ = [
     "EfficientNetLite",
     "PixelShuffleICNR",
     "ResNet",
-    "SigmoidRange",
     "UnknownArchError",
     "adapt_first_conv",
     "body_split_index",

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from fastlearn.vision.models.layers import AdaptiveConcatPool2d, SigmoidRange
+from fastlearn.core.layers import SigmoidRange
+from fastlearn.vision.models.layers import AdaptiveConcatPool2d
 from fastlearn.vision.models.registry import Arch, Cut, get_arch
 
 __all__ = [

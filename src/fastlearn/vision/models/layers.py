@@ -9,7 +9,6 @@ __all__ = [
     "AdaptiveConcatPool2d",
     "PixelShuffleICNR",
     "ResBlock",
-    "SigmoidRange",
     "conv_bn_relu",
     "icnr_",
 ]
@@ -39,20 +38,6 @@ class AdaptiveConcatPool2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([self.max_pool(x), self.avg_pool(x)], dim=1)
-
-
-class SigmoidRange(nn.Module):
-    """Squash outputs into ``(low, high)`` with a scaled sigmoid."""
-
-    def __init__(self, low: float, high: float) -> None:
-        super().__init__()
-        self.low, self.high = low, high
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(x) * (self.high - self.low) + self.low
-
-    def extra_repr(self) -> str:
-        return f"low={self.low}, high={self.high}"
 
 
 def icnr_(weight: Tensor, scale: int = 2) -> Tensor:

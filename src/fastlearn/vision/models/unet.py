@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastlearn.core.layers import SigmoidRange
 from fastlearn.vision.models.heads import body_split_index, dummy_forward
-from fastlearn.vision.models.layers import PixelShuffleICNR, ResBlock, SigmoidRange, conv_bn_relu
+from fastlearn.vision.models.layers import PixelShuffleICNR, ResBlock, conv_bn_relu
 
 __all__ = ["DynamicUnet", "UnetBlock", "encoder_in_channels", "unet_splitter"]
 
