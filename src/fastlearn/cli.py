@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "save, reload and predict.")
     demo.add_argument("--out", default="demo_output", help="folder for plots and the model "
                       "(default: demo_output)")
-    demo.add_argument("--epochs", type=int, default=8, help="training epochs (default: 8)")
+    demo.add_argument("--epochs", type=int, default=6, help="training epochs (default: 6)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     demo.set_defaults(func=_demo)
 
