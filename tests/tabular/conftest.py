@@ -55,5 +55,5 @@ def trained(table):
     set_seed(0)
     learn = tabular_learner(table_dls(table), layers=[32, 16], metrics=accuracy,
                             show_progress=False)
-    learn.fit_one_cycle(4, 1e-2)
+    learn.fit_one_cycle(8, 1e-2)
     return learn

@@ -4,6 +4,7 @@ import datetime as dt
 import decimal
 import json
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -354,3 +355,84 @@ def test_transform_speed_one_million_rows():
     seconds = time.perf_counter() - start
     print(f"\ntransform of {n:,} rows x 10 columns: {seconds:.3f} s")
     assert cats.shape == (n, 10) and conts.shape == (n, 5)
+
+
+# --- One row at a time (the path of predict) ------------------------------------------------
+
+
+def test_encode_row_equals_transform_on_frame_rows(frames):
+    train, valid = frames
+    proc = processor(train)
+    cats, conts = proc.transform(valid)
+    for i in range(len(valid)):
+        row_cats, row_conts = proc.encode_row(valid.iloc[i])
+        assert row_cats == cats[i].tolist()
+        assert torch.equal(torch.tensor(row_conts, dtype=torch.float32), conts[i])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.sampled_from(["a", "b", "c"])),
+            st.integers(0, 4),
+            st.booleans(),
+            st.one_of(st.just(float("nan")), st.floats(-1e6, 1e6)),
+        ),
+        min_size=2,
+        max_size=30,
+    )
+)
+def test_encode_row_equals_transform_property(rows):
+    df = pd.DataFrame(rows, columns=["s", "i", "b", "f"]).assign(n=range(len(rows)))
+    half = len(df) // 2
+    proc = TabularProcessor(["s", "i", "b"], ["f", "n"]).fit(df.iloc[:half])
+    cats, conts = proc.transform(df)
+    for i in range(len(df)):
+        row_cats, row_conts = proc.encode_row(df.iloc[i].to_dict())
+        assert row_cats == cats[i].tolist()
+        assert torch.equal(torch.tensor(row_conts, dtype=torch.float32), conts[i])
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("shop", "paris"), ("shop", "oslo"), ("shop", None), ("shop", np.nan), ("shop", 3),
+        ("code", 3), ("code", 3.0), ("code", True), ("code", "3"), ("code", np.int64(1)),
+        ("flag", True), ("flag", 1), ("flag", 0.0), ("flag", "True"),
+        ("level", 2.5), ("level", 2), ("level", pd.NA),
+        ("when", pd.Timestamp("2020-01-01")), ("when", "2020-01-01"),
+    ],
+)
+def test_encode_row_matches_transform_for_odd_values(column, value):
+    train = pd.DataFrame(
+        {
+            "shop": ["paris", "rome"],
+            "code": [1, 3],
+            "flag": [True, False],
+            "level": [2.5, 2.0],
+            "when": pd.to_datetime(["2020-01-01", "2021-01-01"]),
+            "x": [1.0, 2.0],
+        }
+    )
+    proc = TabularProcessor(["shop", "code", "flag", "level", "when"], ["x"]).fit(train)
+    row = {**train.iloc[0].to_dict(), column: value}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cats, _ = proc.transform(pd.DataFrame([row]))
+    assert proc.encode_row(row)[0] == cats[0].tolist()
+
+
+def test_encode_row_bad_rows(frames):
+    train, _ = frames
+    proc = processor(train)
+    row = train.iloc[0].to_dict()
+    with pytest.raises(KeyError, match=r"'price'.*cont_names.*Received keys"):
+        proc.encode_row({k: v for k, v in row.items() if k != "price"})
+    with pytest.raises(TypeError, match=r"'age'.*'old'"):
+        proc.encode_row({**row, "age": "old"})
+    with pytest.raises(TypeError, match="dict or a pandas row"):
+        proc.encode_row([1, 2])
+    cats, conts = proc.encode_row({**row, "price": None, "age": "42", "extra": 1})
+    assert cats[2] == 2 and conts[1] == pytest.approx((42 - proc.procs[-1].means["age"])
+                                                      / proc.procs[-1].stds["age"])

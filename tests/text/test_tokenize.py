@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 
@@ -211,6 +212,18 @@ def test_parallel_equals_serial() -> None:
     assert serial == [tok(t) for t in CORPUS]
     assert tokenize_texts(CORPUS, n_workers=2, min_parallel_chars=0) == serial
     assert tokenize_texts(CORPUS, n_workers=3, min_parallel_chars=0) == serial
+
+
+class PidTokenizer(WordTokenizer):
+    def tokenize_batch(self, texts):  # type: ignore[no-untyped-def]
+        return [[str(os.getpid())] for _ in texts]
+
+
+def test_parallel_uses_worker_processes() -> None:
+    pids = tokenize_texts(CORPUS, tokenizer=PidTokenizer(), n_workers=2, min_parallel_chars=0)
+    assert len(pids) == len(CORPUS) and str(os.getpid()) not in {p for (p,) in pids}
+    serial = tokenize_texts(CORPUS, tokenizer=PidTokenizer(), min_parallel_chars=10**9)
+    assert {p for (p,) in serial} == {str(os.getpid())}
 
 
 def test_parallel_falls_back_to_serial(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -430,6 +430,25 @@ class Learner:
             self.opt.load_state_dict(state["opt"])
         return self
 
+    def export_config(self) -> dict[str, Any]:
+        """What `export` writes besides the weights; applications override this."""
+        return {"application": "core"}
+
+    def export(self, path: str | Path = "export.fl", *, builder: str | None = None,
+               builder_kwargs: dict[str, Any] | None = None) -> Path:
+        """Write the model and its preprocessing to one safe file (safetensors + JSON).
+
+        Applications know their builder; a custom model names a registered one:
+        `learn.export("m.fl", builder="my_mlp", builder_kwargs={...})`.
+        """
+        from .export import export_learner
+
+        config = self.export_config()
+        if builder is not None:
+            config.update(builder=builder, builder_kwargs=builder_kwargs or {})
+        path = Path(path)
+        return export_learner(self, path if path.is_absolute() else self.path / path, config)
+
     @contextlib.contextmanager
     def no_progress(self) -> Iterator[None]:
         """Silence progress bars and the results table inside the block."""

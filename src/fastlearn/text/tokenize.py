@@ -33,13 +33,17 @@ Text = str | Sequence[str]  # one text, or several fields of one text
 _RE_BARE_ENTITY = re.compile(r"(?<!&)(#39|#146|#36|amp|nbsp|quot);")
 _BARE_ENTITIES = {"#39": "'", "#146": "'", "#36": "$", "amp": "&", "nbsp": " ", "quot": "'"}
 _RE_BR = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
-# Control and invisible characters (not whitespace) become spaces.
-_RE_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b\u2060\ufeff]")
+# Control and invisible characters become spaces, except U+0080-U+009F: in real text these are
+# Windows-1252 read as Latin-1 (IMDb's "\x96", "\x85"), so they become "–", "…", "’"...
+_RE_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x9f\u200b\u2060\ufeff]")
+_CONTROL_MAP = {chr(i): bytes([i]).decode("cp1252", "replace") for i in range(0x80, 0xA0)}
+_CONTROL_MAP = {k: " " if v == "\ufffd" else v for k, v in _CONTROL_MAP.items()}
 _RE_REP = re.compile(r"(\S)\1{3,}")  # a character 4+ times
 _RE_WREP = re.compile(r"(?<!\w)(\w++)(?:\s++\1(?!\w)){2,}")  # a word 3+ times in a row
 # Contractions split as spaCy does: "don't" -> "do n't", "it's" -> "it 's" (after a word only).
 _RE_CONTRACTION = re.compile(r"(?i:n['’]t|['’](?:s|m|d|ll|re|ve))(?!\w)")
-_TITLES = "Mr|Mrs|Ms|Dr|Prof|Jr|Sr|St|vs|etc"
+_RE_CANNOT = re.compile(r"(?i)\b(can)(not)\b")
+_TITLES = "Mr|Mrs|Ms|Dr|Prof|Jr|Sr|St|Mt|Co|Inc|Ltd|vs|etc"
 
 
 def fix_html(text: str) -> str:
@@ -82,11 +86,11 @@ def _token_regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
     word = rf"[\w{marks}\u200c\u200d]"
     pieces = [
         r"(?:[^\W\d_]\.){2,}",  # abbreviations: U.S., e.g.
-        rf"(?:{_TITLES})\.(?!\w)",  # Mr. Dr.
+        rf"(?:{_TITLES})\.(?!\w)|[A-Z]\.(?=\s+[A-Z])",  # Mr. Dr. and initials: J. K. Rowling
         r"\d+(?:[.,:]\d+)+",  # 1,000.5 and 10:30
         rf"{word}+(?:['’]{word}+)*",  # words, with inner apostrophes: o'clock, n't
         r"['’](?i:s|m|d|ll|re|ve)(?!\w)",  # 's 'm 'd 'll 're 've
-        r"\.{2,}|-{2,}",  # ... and --
+        r"\.{2,}|-{2,}|''",  # ... -- and ''
         rf"\S[{marks}]*(?:\u200d\S[{marks}]*)*",  # any other character, emoji ZWJ sequences
     ]
     web = [
@@ -171,13 +175,15 @@ class WordTokenizer:
         """Append the tokens of one string to `out`."""
         if self.fix_html:
             text = fix_html(text)
-        text = _RE_CONTROL.sub(" ", text)
+        text = _RE_CONTROL.sub(lambda m: _CONTROL_MAP.get(m.group(), " "), text)
         if self.replace_rep:
             text = _RE_REP.sub(_sub_rep, text)
         if self.replace_wrep:
             text = _RE_WREP.sub(_sub_wrep, text)
         if "'" in text or "’" in text:
             text = _split_contractions(text)
+        if "annot" in text or "ANNOT" in text:
+            text = _RE_CANNOT.sub(r"\1 \2", text)
         plain, web = _token_regexes()
         web_like = "@" in text or "://" in text or "www." in text
         tokens = (web if web_like else plain).findall(text)
@@ -338,7 +344,8 @@ def _tokenize_parallel(
     sizes = [len(t) if isinstance(t, str) else sum(map(len, t)) for t in texts]
     total = sum(sizes)
     n = _default_workers() if n_workers is None else n_workers
-    n = max(1, min(n, len(texts), 61))  # 61: the most Windows can wait on
+    # No more workers than texts or than halves of min_chars; 61: the most Windows can wait on.
+    n = max(1, min(n, len(texts), 61, total // max(min_chars // 2, 1)))
     if n == 1 or total < min_chars or mp.current_process().daemon:
         return tok.tokenize_batch(texts)
     # Contiguous chunks of about equal characters, 4 per worker to even out the load.

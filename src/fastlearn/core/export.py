@@ -1,0 +1,267 @@
+"""Safe export: one `.fl` file = safetensors tensors + a JSON header. Never pickle.
+
+The header (stored in the safetensors `__metadata__` under the key "fastlearn") names the
+application, the model builder and its arguments, the preprocessing state, the class
+vocabulary in training order and the library version. Loading parses JSON and raw tensor
+bytes only: a file cannot run code. Models are rebuilt by *builders* registered by name:
+
+    @register_builder("my_mlp")
+    def my_mlp(n_in: int, n_out: int) -> nn.Module: ...
+
+    learn.export("model.fl", builder="my_mlp", builder_kwargs={"n_in": 10, "n_out": 2})
+    predictor = load_learner("model.fl")
+    predictor.predict(x)
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from .io import atomic_write
+
+if TYPE_CHECKING:
+    from .learner import Learner
+
+__all__ = ["FORMAT_VERSION", "ExportError", "register_builder", "get_builder",
+           "save_model_file", "read_model_file", "load_learner", "Predictor",
+           "activation_config", "register_application"]
+
+FORMAT_VERSION = 1
+_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the JSON header
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+# Application name -> module that defines `predictor_from_config(config, model, device)`.
+# A fixed table: a file can only choose among these, never name a module to import.
+_APPLICATIONS: dict[str, str] = {
+    "core": "fastlearn.core.export",
+    "vision": "fastlearn.vision.export",
+    "tabular": "fastlearn.tabular.export",
+    "collab": "fastlearn.collab.export",
+    "text": "fastlearn.text.export",
+    "transformers": "fastlearn.text.transformers",
+}
+
+
+class ExportError(ValueError):
+    """A model file that can't be written or loaded safely."""
+
+
+def register_builder(name: str, fn: Callable[..., nn.Module] | None = None) -> Any:
+    """Register `fn(**kwargs) -> nn.Module` under `name` (usable as a decorator)."""
+
+    def decorate(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        _BUILDERS[name] = f
+        return f
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def register_application(name: str, module: str) -> None:
+    """Add an application whose module defines `predictor_from_config` (for extensions)."""
+    _APPLICATIONS[name] = module
+
+
+def get_builder(name: str) -> Callable[..., nn.Module]:
+    """The builder registered as `name`, or a clear error saying how to register it."""
+    if name not in _BUILDERS:
+        raise ExportError(
+            f"The file needs the model builder {name!r}, which is not registered. Known: "
+            f"{sorted(_BUILDERS)}. Fix: import the module that defines it, or register it "
+            f"before loading: fastlearn.core.export.register_builder({name!r}, fn) where "
+            "fn(**builder_kwargs) returns the model.")
+    return _BUILDERS[name]
+
+
+def activation_config(loss_func: Any) -> dict[str, Any]:
+    """How predictions are turned into probabilities and decoded, from the loss function."""
+    name = type(loss_func).__name__
+    if "BCE" in name or "Binary" in name:
+        return {"activation": "sigmoid", "thresh": float(getattr(loss_func, "thresh", 0.5))}
+    if "CrossEntropy" in name or "Focal" in name or isinstance(loss_func, nn.NLLLoss):
+        return {"activation": "softmax", "axis": int(getattr(loss_func, "axis", -1))}
+    return {"activation": "none"}
+
+
+def _check_json(value: Any, where: str = "config") -> None:
+    try:
+        json.dumps(value, allow_nan=True)
+    except TypeError as e:
+        raise ExportError(f"Export needs plain JSON values; {where} holds something else: "
+                          f"{e}. Fix: convert it to lists, numbers and strings.") from e
+
+
+def save_model_file(path: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
+    """Write the model's tensors and `config` as one safetensors file, atomically."""
+    from safetensors.torch import save
+
+    from .. import __version__
+
+    header = {"format_version": FORMAT_VERSION, "library_version": __version__, **config}
+    _check_json(header)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    data = save(tensors, metadata={"fastlearn": json.dumps(header)})
+    path = Path(path)
+    with atomic_write(path) as f:
+        f.write(data)
+    return path
+
+
+def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(config, tensors) from a `.fl` file, refusing anything that is not one."""
+    from safetensors.torch import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file at {path}.")
+    raw = path.read_bytes()
+    if raw[:1] == b"\x80" or raw[:4] == b"PK\x03\x04":
+        raise ExportError(f"{path} is a pickle (or torch.save) file. fastlearn never unpickles, "
+                          "since unpickling can run any code. Fix: export with "
+                          "learn.export(), which writes safetensors + JSON.")
+    if len(raw) < 8:
+        raise ExportError(f"{path} is truncated ({len(raw)} bytes): not a fastlearn file.")
+    n = int.from_bytes(raw[:8], "little")
+    if n > _MAX_HEADER or 8 + n > len(raw):
+        raise ExportError(f"{path} has a header of {n} bytes in a file of {len(raw)}: the file "
+                          "is truncated or not a fastlearn model file.")
+    try:
+        header = json.loads(raw[8:8 + n])
+        config = json.loads(header["__metadata__"]["fastlearn"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ExportError(f"{path} has a damaged or foreign header ({type(e).__name__}: {e}). "
+                          "Fix: export the model again with learn.export().") from e
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ExportError(f"{path} uses format version {version!r}; this fastlearn reads up to "
+                          f"{FORMAT_VERSION}. Fix: upgrade fastlearn.")
+    try:
+        tensors = load(raw)
+    except Exception as e:  # noqa: BLE001 (safetensors raises its own error types)
+        raise ExportError(f"{path} has damaged tensor data: {e}") from e
+    return config, tensors
+
+
+def _build_model(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> nn.Module:
+    builder = get_builder(config["builder"])
+    kwargs = config.get("builder_kwargs", {})
+    model = builder(**kwargs)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [(k, tuple(tensors[k].shape), tuple(v.shape)) for k, v in expected.items()
+             if k in tensors and tensors[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        raise ExportError(
+            f"The file's tensors don't fit the architecture {config['builder']!r}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes "
+            f"(name, file, model) {wrong[:5]}. The file was altered or its builder arguments "
+            "don't match the weights.")
+    model.load_state_dict(tensors)
+    return model.eval()
+
+
+def load_learner(path: str | Path, device: str | torch.device = "cpu") -> Predictor:
+    """Rebuild an exported model and its preprocessing, for inference. Nothing is unpickled."""
+    config, tensors = read_model_file(path)
+    app = config.get("application")
+    if app not in _APPLICATIONS:
+        raise ExportError(f"Unknown application {app!r} in {path}. Known: "
+                          f"{sorted(_APPLICATIONS)}.")
+    try:
+        module = importlib.import_module(_APPLICATIONS[app])
+    except ImportError as e:
+        raise ImportError(f"Loading a {app} model needs fastlearn's {app} extras: {e}. Fix: "
+                          f"pip install 'fastlearn[{app}]'.") from e
+    model = _build_model(config, tensors).to(device)
+    return module.predictor_from_config(config, model, torch.device(device))
+
+
+def export_learner(learn: Learner, path: str | Path, config: dict[str, Any]) -> Path:
+    """Write `learn`'s model with `config` (application, builder, preprocessing)."""
+    config = {**activation_config(learn.loss_func), **config}
+    if "builder" not in config:
+        raise ExportError("Export needs the name of a registered model builder. Fix: "
+                          "learn.export(path, builder='name', builder_kwargs={...}) after "
+                          "register_builder('name', fn).")
+    get_builder(config["builder"])
+    vocab = config.get("vocab", learn.dls.vocab)
+    config["vocab"] = list(vocab) if vocab is not None else None
+    config.setdefault("metrics", learn.recorder.history[-1] if learn.recorder.history else {})
+    model = learn.model.module if hasattr(learn.model, "module") else learn.model
+    return save_model_file(path, model, config)
+
+
+class Predictor:
+    """An exported model ready for inference: `predict(item)`, `predict_batch(items)`.
+
+    The core predictor takes tensors (one item = one tensor without the batch dimension, or
+    a tuple of tensors for several inputs); applications subclass it to accept paths,
+    images, texts or rows and apply their training preprocessing.
+    """
+
+    def __init__(self, model: nn.Module, config: dict[str, Any],
+                 device: torch.device = torch.device("cpu")) -> None:
+        self.model, self.config, self.device = model.eval(), config, device
+        self.vocab = config.get("vocab")
+
+    def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
+        """Items -> the model's input batch."""
+        first = items[0]
+        if isinstance(first, tuple):
+            return tuple(torch.stack([it[i] for it in items]).to(self.device)
+                         for i in range(len(first)))
+        return (torch.stack([torch.as_tensor(it) for it in items]).to(self.device),)
+
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        """Model outputs -> probabilities (or values), as the training loss defines them."""
+        kind = self.config.get("activation", "none")
+        if kind == "softmax":
+            return torch.softmax(out, dim=self.config.get("axis", -1))
+        if kind == "sigmoid":
+            return torch.sigmoid(out)
+        return out
+
+    def decode(self, probs: torch.Tensor) -> tuple[Any, Any]:
+        """(label, raw decoded value) of one item's probabilities."""
+        kind = self.config.get("activation", "none")
+        if kind == "softmax":
+            idx = probs.argmax(dim=self.config.get("axis", -1))
+            label = self.vocab[int(idx)] if self.vocab is not None and idx.ndim == 0 else idx
+            return label, idx
+        if kind == "sigmoid":
+            hot = probs > self.config.get("thresh", 0.5)
+            labels = ([self.vocab[i] for i in torch.nonzero(hot).flatten().tolist()]
+                      if self.vocab is not None else hot)
+            return labels, hot
+        return probs, probs
+
+    @torch.no_grad()
+    def predict_batch(self, items: Sequence[Any]) -> list[tuple[Any, Any, torch.Tensor]]:
+        """(decoded label, index or raw value, probabilities) for each item."""
+        items = list(items)
+        if not items:
+            return []
+        probs = self.activate(self.model(*self.preprocess(items))).cpu()
+        return [(*self.decode(p), p) for p in probs]
+
+    def predict(self, item: Any) -> tuple[Any, Any, torch.Tensor]:
+        """(decoded label, index or raw value, probabilities) for one item."""
+        return self.predict_batch([item])[0]
+
+    def info(self) -> dict[str, Any]:
+        """What the model is (for `GET /info` and the CLI)."""
+        keys = ("application", "builder", "vocab", "metrics", "library_version", "inputs")
+        return {k: self.config.get(k) for k in keys if k in self.config}
+
+
+def predictor_from_config(config: dict[str, Any], model: nn.Module,
+                          device: torch.device) -> Predictor:
+    """The core application: tensors in, decoded predictions out."""
+    return Predictor(model, config, device)
