@@ -402,6 +402,7 @@ def test_encode_row_equals_transform_property(rows):
         ("flag", True), ("flag", 1), ("flag", 0.0), ("flag", "True"),
         ("level", 2.5), ("level", 2), ("level", pd.NA),
         ("when", pd.Timestamp("2020-01-01")), ("when", "2020-01-01"),
+        ("mixed", 1), ("mixed", True), ("mixed", "1"), ("mixed", 1.0), ("mixed", False),
     ],
 )
 def test_encode_row_matches_transform_for_odd_values(column, value):
@@ -412,10 +413,12 @@ def test_encode_row_matches_transform_for_odd_values(column, value):
             "flag": [True, False],
             "level": [2.5, 2.0],
             "when": pd.to_datetime(["2020-01-01", "2021-01-01"]),
+            "mixed": pd.Series([True, "1"], dtype=object),
             "x": [1.0, 2.0],
         }
     )
-    proc = TabularProcessor(["shop", "code", "flag", "level", "when"], ["x"]).fit(train)
+    names = ["shop", "code", "flag", "level", "when", "mixed"]
+    proc = TabularProcessor(names, ["x"]).fit(train)
     row = {**train.iloc[0].to_dict(), column: value}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -67,6 +67,13 @@ RULES = [  # (text, tokens after xxbos)
     ("wait... (yes)", ["wait", "...", "(", "yes", ")"]),
     ("2013 @-@ 14 <unk> 1 @,@ 000", ["2013", "-", "14", "xxunk", "1,000"]),
     ("a\x00b\x07c", ["a", "b", "c"]),
+    ("1990\x962000 ok\x85", ["1990", "–", "2000", "ok", "…"]),  # Windows-1252 mojibake
+    ("I cannot. CANNOT", ["xxmaj", "i", "can", "not", ".", "xxup", "can", "xxup", "not"]),
+    (
+        "J. K. Rowling, Acme Co.",
+        ["xxup", "j.", "xxup", "k.", "xxmaj", "rowling", ",", "xxmaj", "acme", "xxmaj", "co."],
+    ),
+    ("''hi''", ["''", "hi", "''"]),
     ("naïve café", ["naïve", "café"]),
     ("cafe\u0301 नमस्ते", ["cafe\u0301", "नमस्ते"]),
     ("👍🏽 👨\u200d👩\u200d👧!", ["👍🏽", "👨\u200d👩\u200d👧", "!"]),

@@ -297,10 +297,11 @@ class Categorify(TabularProc):
     def _row_lookup(self, name: str) -> tuple[dict[Any, int], tuple[type, ...]]:
         """{category: code} and the value types for which a dict look-up equals `_encode`."""
         if name not in self._lookups:
-            idx = self.categories[name]
-            types: tuple[type, ...] = (str, np.str_, int, np.int64, float, np.float64)
-            if idx.dtype.kind not in "iuf":
-                types += (bool, np.bool_)  # pandas matches no bool against int/float categories
+            idx, text, flags = self.categories[name], (str, np.str_), (bool, np.bool_)
+            numbers = (int, np.int64, float, np.float64)
+            # pandas never matches bools against numbers in a typed index (1 == True in a dict)
+            types = {"b": text + flags, "i": text + numbers, "u": text + numbers,
+                     "f": text + numbers}.get(idx.dtype.kind, text + numbers + flags)
             is_plain = idx.dtype.kind in "biuf" or pd.api.types.is_string_dtype(idx.dtype)
             if name in self.stringified or not is_plain:  # dates, periods...: ask pandas
                 types = ()

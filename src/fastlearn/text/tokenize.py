@@ -81,8 +81,15 @@ def _token_regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Compile the token pattern (plain, and with URLs/e-mails) once, on first use."""
     # Combining marks (accents, Devanagari vowel signs, emoji variation selectors...) are not
     # `\w` in Python's `re`: they are listed so that they stay inside their word.
-    marks = "".join(chr(i) for i in range(0x300, 0x10000) if unicodedata.category(chr(i))[0] == "M")
-    marks = re.escape(marks) + "\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef"
+    ranges: list[list[int]] = []
+    for i in range(0x300, 0x10000):
+        if unicodedata.category(chr(i))[0] == "M":
+            if ranges and ranges[-1][1] == i - 1:
+                ranges[-1][1] = i
+            else:
+                ranges.append([i, i])
+    marks = "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges)
+    marks += "\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef"  # emoji, tags
     word = rf"[\w{marks}\u200c\u200d]"
     pieces = [
         r"(?:[^\W\d_]\.){2,}",  # abbreviations: U.S., e.g.
@@ -207,7 +214,7 @@ class WordTokenizer:
 _CLOSE = set(".,!?;:%)]}…") | {"...", "n't", "'s", "'m", "'d", "'ll", "'re", "'ve"}
 _OPEN = set("([{$#¿¡")
 _JOIN = {"-", "/"}
-_QUOTES = {'"', "'", "`"}
+_QUOTES = {'"', "'", "`", "''", "``"}
 
 
 def _restore_case(tokens: Sequence[str]) -> list[str]:
@@ -321,7 +328,10 @@ def tokenize_texts(
             return cached
     result = _tokenize_parallel(texts, tok, n_workers, min_parallel_chars)
     if path is not None:
-        _write_cache(path, result)
+        try:
+            _write_cache(path, result)
+        except OSError as e:  # a read-only or full disk costs the cache, not the result
+            warnings.warn(f"Could not write the token cache {path}: {e}.", stacklevel=2)
     return result
 
 

@@ -1,0 +1,248 @@
+"""Finding and decoding images: every Pillow mode to a uint8 (C, H, W) tensor.
+
+    >>> files = get_image_files(path)                  # sorted Paths, recursive
+    >>> x = load_image(files[0], draft_size=224)       # uint8 (3, H, W), H and W >= 224
+    >>> bad = verify_images(files)                     # the files Pillow cannot decode
+
+Decoding is Pillow's. A JPEG can be decoded straight at 1/2, 1/4 or 1/8 of its size (the
+decoder skips the fine DCT coefficients, much faster than decoding and then shrinking):
+`draft_size` is the smallest size the later resize needs, and the largest reduction that
+still covers it is used. The EXIF orientation is applied, so a photo taken sideways stands up.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..core.torch_utils import num_cpus
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageSource",
+    "get_image_files",
+    "load_image",
+    "open_image",
+    "image_to_tensor",
+    "open_mask",
+    "verify_images",
+]
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+     ".pgm", ".pbm", ".pnm", ".ico", ".jfif"}
+)
+ImageSource = str | Path | bytes | Image.Image | torch.Tensor
+
+_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSES = {  # EXIF orientation -> the transposition that stands the image up
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def get_image_files(
+    path: str | Path,
+    *,
+    recurse: bool = True,
+    folders: Sequence[str] | None = None,
+    extensions: Iterable[str] = IMAGE_EXTENSIONS,
+) -> list[Path]:
+    """Image files under `path`, sorted; `folders` keeps only those top-level sub-folders.
+
+    Hidden files and folders (names starting with '.') are skipped; the extension test ignores
+    case. A missing `path` or folder is an error; a folder with no image gives an empty list.
+
+        >>> get_image_files(path, folders=["train", "valid"])
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"Expected a folder of images. Received: {str(path)!r}, "
+                                f"which {'is a file' if path.exists() else 'does not exist'}.")
+    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    roots = [path]
+    if folders is not None:
+        roots = [path / f for f in folders]
+        missing = [str(r) for r in roots if not r.is_dir()]
+        if missing:
+            present = sorted(p.name for p in path.iterdir() if p.is_dir())
+            raise FileNotFoundError(f"Folders not found: {missing}. Folders in {str(path)!r}: "
+                                    f"{present}. Fix: pass folders= (or train=/valid=) names "
+                                    "that exist.")
+    files: list[Path] = []
+    for root in roots:
+        files += _files_under(root, exts, recurse)
+    return files
+
+
+def _files_under(root: Path, exts: set[str], recurse: bool) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recurse else []
+        out += [Path(dirpath, f) for f in sorted(filenames)
+                if not f.startswith(".") and os.path.splitext(f)[1].lower() in exts]
+    return out
+
+
+def open_image(
+    source: ImageSource, mode: str | None = "RGB", draft_size: int | tuple[int, int] | None = None
+) -> Image.Image:
+    """A decoded Pillow image, upright, in `mode` ('RGB', 'L', 'LA', 'RGBA', None = as stored).
+
+    Transparent images are composited on white when `mode` drops the alpha channel; 1-bit,
+    palette, CMYK, YCbCr, 16-bit and float images are converted (16-bit values scaled by
+    1/257 so 65535 -> 255). `mode=None` keeps the stored channel count (1, 2, 3 or 4).
+    """
+    if mode is not None and mode not in _CHANNELS:
+        raise ValueError(f"Expected mode 'RGB', 'L', 'LA', 'RGBA' or None. Received: {mode!r}.")
+    if isinstance(source, torch.Tensor):
+        return _tensor_to_image(source, mode)
+    if isinstance(source, Image.Image):
+        return _convert(_upright(_base_mode(source)), mode)
+    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    with Image.open(fp) as img:
+        if draft_size is not None and img.format == "JPEG":
+            _draft(img, draft_size)
+        img.load()
+        return _convert(_upright(_base_mode(img)), mode)
+
+
+def image_to_tensor(img: Image.Image) -> torch.Tensor:
+    """A Pillow image (L, LA, RGB or RGBA) as a uint8 (C, H, W) tensor."""
+    arr = np.array(img, dtype=np.uint8)  # (H, W) or (H, W, C), a writable copy
+    if arr.ndim == 2:
+        arr = arr[None]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def load_image(
+    source: ImageSource, mode: str | None = "RGB", draft_size: int | tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Decode a path, bytes or Pillow image to a uint8 (C, H, W) tensor (see `open_image`).
+
+        >>> load_image("cat.jpg").shape, load_image("cat.jpg", mode="L").shape
+        (torch.Size([3, 375, 500]), torch.Size([1, 375, 500]))
+        >>> load_image("big.jpg", draft_size=224).shape  # decoded at 1/8: (3, 378, 504)
+    """
+    if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 and source.ndim == 3:
+        return source
+    return image_to_tensor(open_image(source, mode, draft_size))
+
+
+def open_mask(source: str | Path | bytes | Image.Image) -> Image.Image:
+    """A segmentation mask of class indices (Pillow mode P, L, I;16 or I), upright, undecoded."""
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            img.load()
+    if img.mode == "1":
+        img = img.convert("L")
+    if img.mode not in ("P", "L", "I", "I;16", "I;16L", "I;16B"):
+        raise ValueError(
+            f"Expected a mask of class indices (Pillow mode P, L or I). Received: mode "
+            f"{img.mode!r} for {_name(source)}. Fix: convert colour-coded masks to one class "
+            "index per pixel."
+        )
+    return _upright(img)
+
+
+def verify_images(files: Iterable[str | Path], *, n_workers: int | None = None) -> list[Path]:
+    """The files that fail to decode (corrupt, truncated, not images), in the order given.
+
+        >>> bad = verify_images(get_image_files(path))
+        >>> for f in bad: f.unlink()
+    """
+    files = [Path(f) for f in files]
+    with ThreadPoolExecutor(n_workers or min(num_cpus(), 8)) as pool:  # decoders drop the GIL
+        ok = list(pool.map(_decodes, files))
+    return [f for f, good in zip(files, ok) if not good]
+
+
+def _decodes(path: Path) -> bool:
+    try:
+        with Image.open(path) as img:
+            img.load()
+        return True
+    except Exception:  # noqa: BLE001 (any decoder failure means a bad file)
+        return False
+
+
+def _draft(img: Image.Image, draft_size: int | tuple[int, int]) -> None:
+    """Ask the JPEG decoder for the largest 1/2^k reduction still covering (h, w) upright."""
+    h, w = (draft_size, draft_size) if isinstance(draft_size, int) else draft_size
+    if img.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8):  # stored sideways
+        h, w = w, h
+    img.draft(None, (int(w), int(h)))
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (no copy when there is none)."""
+    orientation = img.getexif().get(_ORIENTATION_TAG, 1)
+    if orientation in _TRANSPOSES:
+        img = img.transpose(_TRANSPOSES[orientation])
+    return img
+
+
+def _base_mode(img: Image.Image) -> Image.Image:
+    """Any Pillow mode as one of L, LA, RGB, RGBA."""
+    mode = img.mode
+    if mode in _CHANNELS:
+        return img
+    if mode == "1":
+        return img.convert("L")
+    if mode.startswith("I"):  # I;16*, I: 16-bit values, 65535 -> 255
+        arr = np.asarray(img).astype(np.float32) / 257.0
+        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+    if mode == "F":
+        return Image.fromarray(np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8), "L")
+    if mode == "P":
+        return img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if mode in ("PA", "RGBa", "RGBX"):
+        return img.convert("RGBA" if mode != "RGBX" else "RGB")
+    if mode == "La":
+        return img.convert("LA")
+    return img.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+
+
+def _convert(img: Image.Image, mode: str | None) -> Image.Image:
+    """L/LA/RGB/RGBA to `mode`; alpha composited on white when the target has none."""
+    if mode is None or img.mode == mode:
+        return img
+    if img.mode in ("LA", "RGBA") and mode in ("L", "RGB"):
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img.convert("RGBA"))
+    return img.convert(mode)
+
+
+def _tensor_to_image(x: torch.Tensor, mode: str | None) -> Image.Image:
+    """A (C, H, W) or (H, W) tensor (uint8, or float in [0, 1]) as a Pillow image."""
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[0] not in (1, 2, 3, 4):
+        raise ValueError(f"Expected an image tensor (C, H, W) with 1-4 channels. Received: "
+                         f"shape {tuple(x.shape)}.")
+    if x.is_floating_point():
+        x = (x.clamp(0, 1) * 255).round()
+    arr = x.detach().cpu().to(torch.uint8).permute(1, 2, 0).numpy()
+    stored = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+    return _convert(Image.fromarray(arr[..., 0] if stored == "L" else arr, stored), mode)
+
+
+def _name(source: object) -> str:
+    return repr(str(source)) if isinstance(source, (str, Path)) else type(source).__name__
