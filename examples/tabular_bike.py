@@ -20,11 +20,12 @@ def main() -> None:
     path = dataset(URLs.BIKE, args.data, "hour.csv")
     df = pd.read_csv(path / "hour.csv")
     df["date"] = pd.to_datetime(df["dteday"]) + pd.to_timedelta(df["hr"], unit="h")
-    df = add_datepart(df, "date", time=True, drop=False)  # dateYear ... dateHour, dateElapsed
+    df = add_datepart(df, "date", time=True, drop=False)  # Year, Month, ... Hour, Elapsed
     df["log_cnt"] = np.log1p(df["cnt"])
-    # casual + registered = cnt (the answer); instant and dteday repeat the date.
-    features = df.drop(columns=["instant", "dteday", "casual", "registered", "cnt", "log_cnt",
-                                "date", "dateMinute", "dateSecond"])
+    # casual + registered = cnt (the answer); instant, dteday, yr, mnth, hr and weekday repeat
+    # the date, which add_datepart has expanded.
+    features = df.drop(columns=["instant", "dteday", "yr", "mnth", "hr", "weekday", "casual",
+                                "registered", "cnt", "log_cnt", "date", "Minute", "Second"])
     cont_names, cat_names = cont_cat_split(features, max_card=24)
     print(f"categorical: {cat_names}\ncontinuous: {cont_names}")
 

@@ -207,8 +207,8 @@ class Predictor:
     """
 
     def __init__(self, model: nn.Module, config: dict[str, Any],
-                 device: torch.device = torch.device("cpu")) -> None:
-        self.model, self.config, self.device = model.eval(), config, device
+                 device: torch.device | str = "cpu") -> None:
+        self.model, self.config, self.device = model.eval(), config, torch.device(device)
         self.vocab = config.get("vocab")
 
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
