@@ -254,11 +254,18 @@ class DataLoader:
     def __iter__(self) -> Iterator[Batch]:
         non_blocking = self.device is not None and self.device.type == "cuda"
         tfms = [t for t in self.batch_tfms if self.augment or not getattr(t, "train_only", False)]
+        # In-memory tables already live on the device (see `to`): nothing to move per batch.
+        device = None if self._on_device() else self.device
         for batch in self._loader:
-            batch = to_device(batch, self.device, non_blocking)
+            if device is not None:
+                batch = to_device(batch, device, non_blocking)
             for tfm in tfms:
                 batch = tfm(batch)
             yield batch
+
+    def _on_device(self) -> bool:
+        return (isinstance(self._loader, _TensorBatches) and self.device is not None
+                and all(t.device == self.device for t in self._loader.tensors))
 
     def one_batch(self) -> Batch:
         """The first batch (for inspection)."""

@@ -136,8 +136,11 @@ class Learner:
     def __call__(self, event: str) -> None:
         """Fire `event`: run every callback that handles it, in order. Batch-level events
         skip callbacks whose `run_train`/`run_valid` excludes the current phase."""
+        handlers = self._handlers[event]
+        if not handlers:
+            return
         inner = event in INNER_EVENTS
-        for cb, method in self._handlers[event]:
+        for cb, method in handlers:
             if not inner or (cb.run_train if self.training else cb.run_valid):
                 try:
                     method(self)

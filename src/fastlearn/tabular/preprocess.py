@@ -145,6 +145,8 @@ class TabularProcessor:
         cols |= {n: conts[:, j] for j, n in enumerate(self.cont_names)}
         for proc in reversed(self.procs):
             cols = proc.decode(cols)
+        # float32, the precision the values were held in: 206.0, not 206.000001
+        cols |= {n: np.asarray(cols[n], dtype=np.float32) for n in self.cont_names}
         return pd.DataFrame({n: cols[n] for n in self.cat_names + self.cont_names})
 
     def decode_row(self, cats: Array, conts: Array) -> dict[str, Any]:

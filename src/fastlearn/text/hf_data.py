@@ -15,8 +15,6 @@ The model receives `(input_ids, attention_mask[, token_type_ids])` (`n_inp` 3 or
 
 from __future__ import annotations
 
-import base64
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from itertools import chain
@@ -196,3 +194,207 @@ class HFTextDataLoader(DataLoader):
         if isinstance(self.dataset, HFTextDataset) and self.sampler is None:
             return LengthGroupedBatches(self.dataset, self.bs, self.shuffle, self.drop_last)
         return super()._make_loader()
+
+
+class HFTextDataLoaders(DataLoaders):
+    """Training and validation loaders of tokenized texts, with the tokenization that made them.
+
+    Build them with `from_df` or `from_csv`. `tokenize` is the `HFTokenize` (tokenizer,
+    `max_len`, pair or not), `vocab` the classes in training order (None for regression).
+    """
+
+    def __init__(self, train: DataLoader, valid: DataLoader | None = None, *,
+                 tokenize: HFTokenize, text_cols: Sequence[str] = ("text",),
+                 label_col: str | None = "label", regression: bool = False,
+                 vocab: Sequence[Any] | None = None, device: torch.device | str | None = None,
+                 path: str | Path = ".", inference: bool = False) -> None:
+        self.inference = inference  # loaded for predictions only: an empty training set
+        n_inp = 3 if tokenize.with_types else 2
+        super().__init__(train, valid, device=device, vocab=vocab, n_inp=n_inp)
+        self.tokenize, self.text_cols, self.label_col = tokenize, list(text_cols), label_col
+        self.regression, self.path = regression, Path(path)
+
+    def _check_nonempty(self) -> None:
+        if not self.inference:
+            super()._check_nonempty()
+
+    @classmethod
+    def from_df(cls, df: Any, text_col: str | None = None, label_col: str = "label", *,
+                text_cols: Sequence[str] | None = None, tokenizer: str | Path | Any,
+                max_len: int = 256, valid_col: str | None = None, valid_pct: float = 0.2,
+                seed: int | None = None, splits: Splits | None = None,
+                regression: bool | None = None, bs: int = 32, val_bs: int | None = None,
+                drop_last: bool = False, device: torch.device | str | None = None,
+                path: str | Path = ".") -> HFTextDataLoaders:
+        """Loaders over a DataFrame: texts in `text_col` (or a pair in `text_cols=(a, b)`),
+        targets in `label_col`, tokenized once by `tokenizer` (a folder, hub name or object).
+
+        Validation rows: `splits` (train, valid positions), else the boolean `valid_col`,
+        else a random `valid_pct` with `seed`. Numbers with a fraction (float) are regression,
+        other labels classes (`regression=` decides instead). A missing text is read as ""
+        (with a warning); texts longer than `max_len` tokens are truncated.
+
+            >>> dls = HFTextDataLoaders.from_df(df, "text", "label", valid_col="is_valid",
+            ...                                 tokenizer="bert-base-uncased", max_len=128)
+        """
+        cols = _text_columns(df, text_col, text_cols, label_col)
+        train_idx, valid_idx = _split(df, splits, valid_col, valid_pct, seed)
+        labels = _labels(df, label_col)
+        is_regression = (regression if regression is not None
+                         else labels.dtype.kind == "f")
+        y, vocab = _targets(labels, is_regression, train_idx, valid_idx)
+        tokenize = HFTokenize(load_tokenizer(tokenizer), max_len, pair=len(cols) == 2)
+        items = _items(df, cols)
+        device = torch.device(device) if device is not None else default_device()
+        dsets = [HFTextDataset.from_items([items[i] for i in idx], y[idx], tokenize)
+                 for idx in (train_idx, valid_idx)]
+        common = dict(device=device, n_inp=3 if tokenize.with_types else 2)
+        train = HFTextDataLoader(dsets[0], bs, shuffle=True, drop_last=drop_last, augment=True,
+                                 collate_fn=dsets[0].collate, **common)
+        valid = (HFTextDataLoader(dsets[1], val_bs or 2 * bs, collate_fn=dsets[1].collate,
+                                  **common) if valid_idx else None)
+        return cls(train, valid, tokenize=tokenize, text_cols=cols, label_col=label_col,
+                   regression=is_regression, vocab=vocab, device=device, path=path)
+
+    @classmethod
+    def from_csv(cls, csv: str | Path, text_col: str | None = None, label_col: str = "label",
+                 **kwargs: Any) -> HFTextDataLoaders:
+        """`from_df` on `pd.read_csv(csv)`."""
+        import pandas as pd
+
+        return cls.from_df(pd.read_csv(csv), text_col, label_col, **kwargs)
+
+    @property
+    def n_out(self) -> int:
+        """Model outputs: one per class, or one for regression."""
+        return 1 if self.regression else len(self.vocab)
+
+    @property
+    def loss_func(self) -> torch.nn.Module:
+        """Cross entropy for classes, mean squared error for regression."""
+        return MSELossFlat() if self.regression else CrossEntropyLossFlat()
+
+    def test_dl(self, items: Any, *, bs: int | None = None,
+                with_labels: bool = False) -> DataLoader:
+        """A loader over new texts: a list of texts (or (a, b) pairs), or a DataFrame with the
+        training text columns (and, `with_labels`, its label column)."""
+        targets = None
+        if hasattr(items, "columns"):  # a DataFrame
+            cols = _text_columns(items, None, self.text_cols,
+                                 self.label_col if with_labels else None)
+            if with_labels:
+                targets = self._encode_labels(_labels(items, self.label_col))
+            items = _items(items, cols)
+        elif with_labels:
+            raise TypeError(f"with_labels=True expects a DataFrame with columns "
+                            f"{self.text_cols + [self.label_col]}. Received: "
+                            f"{type(items).__name__}.")
+        ds = HFTextDataset.from_items(list(items), targets, self.tokenize)
+        ref = self.valid or self.train
+        return ref.new(dataset=ds, bs=bs or ref.bs, shuffle=False, drop_last=False,
+                       sampler=None, augment=False, collate_fn=ds.collate)
+
+    def _encode_labels(self, labels: Any) -> torch.Tensor:
+        if self.regression:
+            return torch.tensor(labels.to_numpy(dtype="float32"))
+        cat = Categorize(self.vocab).setup([])
+        unseen = sorted({str(v) for v in labels if v not in cat._index})
+        if unseen:
+            raise ValueError(f"Labels never seen in training: {unseen[:10]}. The model knows "
+                             f"only {list(self.vocab)[:10]}. Fix: drop those rows, or retrain "
+                             "with them in the training set.")
+        return cat.encode(labels)
+
+    def decode(self, input_ids: torch.Tensor) -> list[str]:
+        """Texts of a batch of token ids (special tokens and padding removed)."""
+        return self.tokenize.tokenizer.batch_decode(input_ids, skip_special_tokens=True)
+
+    def to_state(self) -> dict[str, Any]:
+        """The preprocessing as plain JSON (the tokenizer itself is saved apart)."""
+        return {"text_cols": self.text_cols, "label_col": self.label_col,
+                "max_len": self.tokenize.max_len, "pair": self.tokenize.pair,
+                "regression": self.regression,
+                "vocab": None if self.vocab is None else _json_values(self.vocab),
+                "bs": (self.valid or self.train).bs}
+
+    @classmethod
+    def for_inference(cls, state: dict[str, Any], tokenizer: Any, *,
+                      device: torch.device | str | None = None) -> HFTextDataLoaders:
+        """Loaders with no data, for predictions only, from `to_state()` and a tokenizer."""
+        tokenize = HFTokenize(tokenizer, state["max_len"], pair=state["pair"])
+        empty = HFTextDataset(tokenize([]), None, tokenize)
+        device = torch.device(device) if device is not None else default_device()
+        train = HFTextDataLoader(empty, state.get("bs", 32), collate_fn=empty.collate,
+                                 device=device, n_inp=3 if tokenize.with_types else 2)
+        return cls(train, None, tokenize=tokenize, text_cols=state["text_cols"],
+                   label_col=state["label_col"], regression=state["regression"],
+                   vocab=state["vocab"], device=device, inference=True)
+
+
+def _text_columns(df: Any, text_col: str | None, text_cols: Sequence[str] | None,
+                  label_col: str | None) -> list[str]:
+    if (text_col is None) == (text_cols is None):
+        raise ValueError(f"Expected text_col='...' or text_cols=('a', 'b'), one of the two. "
+                         f"Received: text_col={text_col!r}, text_cols={text_cols!r}.")
+    cols = [text_col] if text_col is not None else list(text_cols)
+    if not 1 <= len(cols) <= 2:
+        raise ValueError(f"Expected one text column or a pair. Received: {cols}. Fix: join "
+                         "the extra columns into one text first (df.a + ' ' + df.b).")
+    missing = [c for c in cols + ([label_col] if label_col else []) if c not in df.columns]
+    if missing:
+        raise KeyError(f"Columns {missing} are not in the DataFrame. Its columns: "
+                       f"{list(df.columns)[:20]}.")
+    return cols
+
+
+def _items(df: Any, cols: list[str]) -> list[Item]:
+    """Texts (or pairs) of every row; missing values become "" with a warning."""
+    columns = [df[c].tolist() for c in cols]
+    n_missing = sum(int(df[c].isna().sum()) for c in cols)
+    if n_missing:
+        warnings.warn(f"{n_missing} missing texts in {cols} are read as empty texts. Fix: "
+                      "drop those rows (df.dropna(subset=...)) if they carry no meaning.",
+                      stacklevel=3)
+    texts = [[as_text(v) for v in column] for column in columns]
+    return texts[0] if len(texts) == 1 else list(zip(*texts))
+
+
+def _labels(df: Any, label_col: str) -> Any:
+    labels = df[label_col]
+    missing = labels.isna().to_numpy().nonzero()[0]
+    if len(missing):
+        raise ValueError(f"{len(missing)} rows have no label in {label_col!r} (rows "
+                         f"{missing[:10].tolist()}). Fix: drop them (df.dropna(subset="
+                         f"[{label_col!r}])) or fill them.")
+    return labels
+
+
+def _split(df: Any, splits: Splits | None, valid_col: str | None, valid_pct: float,
+           seed: int | None) -> Splits:
+    if splits is not None:
+        return list(splits[0]), list(splits[1])
+    if valid_col is not None:
+        return ColSplitter(valid_col)(df)
+    return RandomSplitter(valid_pct, seed)(range(len(df)))
+
+
+def _targets(labels: Any, regression: bool, train_idx: list[int],
+             valid_idx: list[int]) -> tuple[torch.Tensor, list[Any] | None]:
+    if regression:
+        try:
+            return torch.tensor(labels.to_numpy(dtype="float32")), None
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"Expected numbers for a regression target. Received: "
+                             f"{labels.dtype} values such as {labels.iloc[0]!r}.") from e
+    values = labels.tolist()
+    cat = Categorize().setup([values[i] for i in train_idx])
+    unseen = sorted({str(values[i]) for i in valid_idx if values[i] not in cat._index})
+    if unseen:
+        raise ValueError(f"Validation labels never seen in training: {unseen[:10]}. Fix: use "
+                         "a stratified split, or drop those rows.")
+    return cat.encode(values), _json_values(cat.vocab)
+
+
+def _json_values(values: Sequence[Any]) -> list[Any]:
+    """Numpy scalars as Python values (JSON-serialisable)."""
+    return [v.item() if hasattr(v, "item") and not isinstance(v, str) else v for v in values]

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from .image import image_to_tensor, open_image
+
 __all__ = [
     "ItemTransform",
     "Resize",
@@ -101,8 +103,6 @@ class ItemTransform:
     def __call__(self, img: Image.Image | Tensor, *, train: bool = False) -> Image.Image | Tensor:
         """The transformed image (a Pillow image, or a (C, H, W) uint8 tensor for a tensor)."""
         if isinstance(img, Tensor):
-            from .image import image_to_tensor, open_image
-
             return image_to_tensor(self(open_image(img, mode=None), train=train))
         return self.apply(img, self.geometry(img.size, train), Image.Resampling.BILINEAR)
 
@@ -133,6 +133,7 @@ def _pad(img: Image.Image, geom: _Geometry, pad_mode: str) -> Image.Image:
 
 def _crop_box(src_w: int, src_h: int, cw: float, ch: float, train: bool) -> tuple[float, ...]:
     """A (cw, ch)-pixel region, at random (training) or centred, as fractions of the source."""
+    cw, ch = min(cw, src_w), min(ch, src_h)
     fx, fy = (random.random(), random.random()) if train else (0.5, 0.5)
     left, top = fx * (src_w - cw), fy * (src_h - ch)
     return (left / src_w, top / src_h, (left + cw) / src_w, (top + ch) / src_h)
@@ -350,12 +351,11 @@ class AffineWarp:
         x = _as_float(batch[0])
         out_hw = self.size or tuple(x.shape[-2:])
         grid = self.grid(self.matrices(len(x), x.shape[-2:], out_hw, x.device), out_hw)
-        pad = "border" if self.pad_mode == "border" else self.pad_mode
         out = list(batch)
-        out[0] = F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode=pad,
+        out[0] = F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode=self.pad_mode,
                                align_corners=False)
         for i in _dense_targets(batch):
-            out[i] = _resample_target(batch[i], grid, pad)
+            out[i] = _resample_target(batch[i], grid, self.pad_mode)
         return tuple(out)
 
     def matrices(

@@ -1,0 +1,333 @@
+"""vision_learner, unet_learner and VisionLearner: transfer learning on images.
+
+    >>> dls = ImageDataLoaders.from_name_func(path, files, is_cat, item_tfms=Resize(224))
+    >>> learn = vision_learner(dls, "efficientnet_lite0", metrics=error_rate)
+    >>> learn.fine_tune(1)
+    >>> learn.dls = bigger_dls            # progressive resizing: same weights, larger images
+    >>> learn.fine_tune(1)
+
+`vision_learner` picks the loss from the task (cross entropy, BCE for multi-label, MSE for
+regression), adds `Normalize` with the architecture's statistics when the weights are
+pretrained and the loaders have none, splits the model into three parameter groups (early
+body, late body, head) and freezes the body when pretrained, as fastai does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..core.data import DataLoader, DataLoaders
+from ..core.learner import Learner
+from ..core.losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
+from .augment import Normalize
+from .models import DynamicUnet, create_body, create_vision_model, get_arch
+from .models.heads import ArchLike, vision_splitter
+from .models.registry import Arch, Cut
+from .models.unet import unet_splitter
+
+__all__ = ["VisionLearner", "vision_learner", "cnn_learner", "unet_learner", "find_normalize",
+           "add_normalize", "image_task"]
+
+Stats = tuple[Sequence[float], Sequence[float]]
+_LOSSES: dict[str, Callable[[], nn.Module]] = {
+    "classification": CrossEntropyLossFlat, "multi_label": BCEWithLogitsLossFlat,
+    "regression": MSELossFlat, "segmentation": partial(CrossEntropyLossFlat, axis=1)}
+
+
+# ---------------------------------------------------------------------------- the data's side
+def find_normalize(dls: DataLoaders) -> Normalize | None:
+    """The `Normalize` batch transform of the loaders, or None."""
+    return next((t for dl in dls.loaders for t in dl.batch_tfms if isinstance(t, Normalize)),
+                None)
+
+
+def add_normalize(dls: DataLoaders, mean: Sequence[float], std: Sequence[float]) -> None:
+    """Normalise every loader's batches with (mean, std), after the other transforms."""
+    if callable(getattr(dls, "add_normalize", None)):
+        dls.add_normalize(mean, std)
+        return
+    for dl in dls.loaders:
+        tfms = [t for t in dl.batch_tfms if not isinstance(t, Normalize)]
+        dl.batch_tfms = sorted([*tfms, Normalize(mean, std)], key=lambda t: getattr(t, "order", 50))
+
+
+def _first_batch(dls: DataLoaders) -> tuple[Tensor, ...]:
+    """One validation batch (no augmentation), or a training one."""
+    batch = (dls.valid or dls.train).one_batch()
+    if not isinstance(batch, (tuple, list)) or not isinstance(batch[0], Tensor):
+        raise TypeError(f"Expected batches (images, targets) of tensors. Received: "
+                        f"{type(batch).__name__}.")
+    if batch[0].ndim != 4:
+        raise ValueError(f"Expected image batches of shape (B, C, H, W). Received: "
+                         f"{tuple(batch[0].shape)}. Fix: give images as (C, H, W) tensors.")
+    return tuple(batch)
+
+
+def image_task(dls: DataLoaders, batch: Sequence[Tensor] | None = None) -> str:
+    """'classification', 'multi_label', 'regression' or 'segmentation', from the loaders."""
+    task = getattr(dls, "task", None)
+    if task is not None:
+        return task
+    batch = batch if batch is not None else _first_batch(dls)
+    if len(batch) < 2:
+        raise ValueError("Expected batches with targets to choose a loss. Fix: pass loss_func=.")
+    x, y = batch[0], batch[1]
+    if not y.is_floating_point():
+        return "segmentation" if y.ndim == 3 and y.shape[-2:] == x.shape[-2:] else "classification"
+    multi_hot = y.ndim == 2 and bool(((y == 0) | (y == 1)).all())
+    return "multi_label" if multi_hot and dls.vocab is not None else "regression"
+
+
+def _n_out(dls: DataLoaders, task: str, batch: Sequence[Tensor] | None) -> int:
+    n = getattr(dls, "n_out", None)
+    if n is not None:
+        return int(n)
+    if task != "regression" and dls.vocab is not None:
+        return len(dls.vocab)
+    if task == "regression":
+        y = (batch or _first_batch(dls))[1]
+        return 1 if y.ndim == 1 else int(y.shape[1])
+    raise ValueError(f"The number of outputs of a {task} model is unknown: the loaders have no "
+                     "vocab. Fix: pass n_out= (the number of classes).")
+
+
+def _n_channels(dls: DataLoaders, batch: Sequence[Tensor] | None) -> int:
+    n = getattr(dls, "n_channels", None)
+    return int(n) if n is not None else int((batch or _first_batch(dls))[0].shape[1])
+
+
+# ---------------------------------------------------------------------------- the learner
+class VisionLearner(Learner):
+    """A Learner for image models: export, test-time augmentation, results on images.
+
+    `builder`/`builder_kwargs` name the registered export builder that rebuilds the model
+    (set by `vision_learner` and `unet_learner`; give them for a custom model).
+    `normalize_stats`: (mean, std) added to any loaders assigned later that lack a
+    `Normalize`, so `learn.dls = larger_dls` (progressive resizing) keeps the statistics.
+    """
+
+    def __init__(self, dls: DataLoaders, model: nn.Module, loss_func: Callable | None = None,
+                 *args: Any, task: str | None = None, builder: str | None = None,
+                 builder_kwargs: dict[str, Any] | None = None,
+                 normalize_stats: Stats | None = None, **kwargs: Any) -> None:
+        self.normalize_stats = normalize_stats
+        self.builder, self.builder_kwargs = builder, dict(builder_kwargs or {})
+        self.task = task if task is not None else image_task(dls)
+        if loss_func is None:
+            loss_func = _default_loss(dls, self.task)
+        super().__init__(dls, model, loss_func, *args, **kwargs)
+
+    @property
+    def dls(self) -> DataLoaders:
+        """The loaders; assigning new ones (larger images) keeps the model and optimiser."""
+        return self._dls
+
+    @dls.setter
+    def dls(self, dls: DataLoaders) -> None:
+        if self.normalize_stats is not None and find_normalize(dls) is None:
+            add_normalize(dls, *self.normalize_stats)
+        if hasattr(self, "model"):
+            self.model.to(dls.device)
+        self._dls = dls
+
+    def export_config(self) -> dict[str, Any]:
+        """Builder, task and the exact validation preprocessing, as plain JSON."""
+        from .export import preprocessing_state
+
+        config = {"application": "vision", "task": self.task,
+                  "preprocessing": preprocessing_state(self.dls)}
+        if self.builder is not None:
+            config.update(builder=self.builder, builder_kwargs=self.builder_kwargs)
+        return config
+
+    def tta(self, ds_idx: int = 1, dl: DataLoader | None = None, n: int = 4,
+            beta: float | None = 0.25, use_max: bool = False,
+            augment: Sequence[Callable] | None = None) -> tuple[Tensor, Tensor]:
+        """Test-time augmentation: (predictions, targets) over a loader.
+
+        The loader's images go through the training augmentation (`augment`, default the
+        training loader's augmenting batch transforms, or horizontal flips when it has none)
+        `n` times; the mean of those predictions (max with `use_max`) is blended with the
+        plain predictions: `(1 - beta) * augmented + beta * plain`, as fastai's
+        `torch.lerp(aug, plain, beta)`. `beta=None` returns both (augmented, plain).
+        """
+        if self.task == "segmentation":
+            raise ValueError("tta() averages class predictions; for segmentation the "
+                             "augmentations would move the masks. Fix: use get_preds().")
+        dl = dl if dl is not None else self.dls[ds_idx]
+        aug_dl = dl.new(batch_tfms=_with_augment(dl, self.dls.train, augment), augment=True,
+                        shuffle=False, drop_last=False)
+        with self.no_progress():
+            aug = torch.stack([self.get_preds(dl=aug_dl)[0] for _ in range(n)])
+            preds, targs = self.get_preds(dl=dl)[:2]
+        aug = aug.max(0).values if use_max else aug.mean(0)
+        if use_max:
+            return torch.stack([preds, aug]).max(0).values, targs
+        if beta is None:
+            return (aug, preds), targs
+        return torch.lerp(aug, preds, beta), targs
+
+    def show_results(self, max_n: int = 9, *, ds_idx: int = 1, dl: DataLoader | None = None,
+                     ncols: int = 3, path: str | Path | None = None,
+                     figsize: tuple[float, float] | None = None) -> Any:
+        """Draw `max_n` validation images with actual / predicted labels (or masks)."""
+        from .interpret import show_predictions
+
+        dl = dl if dl is not None else self.dls[ds_idx]
+        return show_predictions(self, dl, max_n=max_n, ncols=ncols, path=path, figsize=figsize)
+
+
+class _RandomFlip:
+    """Flip half the images of a batch left-right (tta's default augmentation)."""
+
+    order, train_only = 10, True
+
+    def __call__(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        x = batch[0]
+        flip = (torch.rand(len(x), device=x.device) < 0.5).view(-1, *([1] * (x.ndim - 1)))
+        return (torch.where(flip, x.flip(-1), x), *batch[1:])
+
+
+def _with_augment(dl: DataLoader, train: DataLoader, augment: Sequence[Callable] | None
+                  ) -> list[Callable]:
+    """`dl`'s validation transforms plus the augmentation, by `order`."""
+    if augment is None:
+        augment = [t for t in train.batch_tfms if getattr(t, "train_only", False)] or [
+            _RandomFlip()]
+    for t in augment:
+        t.train_only = True  # type: ignore[attr-defined]  (they run on the augmented copy only)
+    kept = [t for t in dl.batch_tfms if not getattr(t, "train_only", False)]
+    return sorted([*kept, *augment], key=lambda t: getattr(t, "order", 50))
+
+
+# ---------------------------------------------------------------------------- constructors
+def _setup(dls: DataLoaders, arch: ArchLike, pretrained: bool, normalize: bool,
+           n_in: int | None) -> tuple[Arch, tuple[Tensor, ...] | None, int, Stats | None]:
+    """The registered arch, a first batch when the loaders don't describe themselves, the
+    input channels and the normalisation statistics to add (None: none to add)."""
+    if not isinstance(dls, DataLoaders):
+        raise TypeError(f"Expected DataLoaders. Received: {type(dls).__name__}. Fix: build "
+                        "them with ImageDataLoaders.from_...(...) or DataLoaders.from_dsets.")
+    entry = get_arch(arch)  # an unknown name raises, naming the close ones
+    described = all(getattr(dls, a, None) is not None for a in ("task", "n_channels"))
+    batch = None if described else _first_batch(dls)
+    n_in = n_in if n_in is not None else _n_channels(dls, batch)
+    stats = entry.meta.stats if pretrained and normalize else None
+    if stats is not None and find_normalize(dls) is None:
+        add_normalize(dls, *stats)
+    return entry, batch, n_in, stats
+
+
+def _int_or_none(cut: Cut) -> int | None:
+    return cut if isinstance(cut, int) else None
+
+
+def _split_at(entry: Arch, cut: Cut) -> int | None:
+    return entry.meta.split if cut is None else None  # a custom cut: find it by stride
+
+
+def _export_name(entry: Arch, cut: Cut) -> str | None:
+    """The registered name an export can rebuild from (None for custom builders or cuts)."""
+    try:
+        registered = get_arch(entry.name) is entry
+    except KeyError:  # an unregistered builder function
+        registered = False
+    return entry.name if registered and (cut is None or isinstance(cut, int)) else None
+
+
+def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
+                   metrics: Any = None, n_out: int | None = None,
+                   loss_func: Callable | None = None, normalize: bool = True,
+                   n_in: int | None = None, y_range: tuple[float, float] | None = None, *,
+                   cut: Cut = None, lin_ftrs: Sequence[int] | None = None,
+                   ps: float | Sequence[float] = 0.5, concat_pool: bool = True,
+                   first_bn: bool = True, bn_final: bool = False,
+                   splitter: Callable | None = None, **kwargs: Any) -> VisionLearner:
+    """A Learner over `arch`'s (pretrained) body and a new head for the task of `dls`.
+
+    `arch`: a registered name ('resnet34', 'efficientnet_lite0') or builder (`resnet34`).
+    Other keywords (`opt_func`, `lr`, `cbs`, `wd`, `path`, `show_progress`...) go to Learner.
+
+        >>> learn = vision_learner(dls, resnet34, metrics=error_rate)   # cnn_learner too
+        >>> learn.fine_tune(1)
+    """
+    entry, batch, n_in, stats = _setup(dls, arch, pretrained, normalize, n_in)
+    task = image_task(dls, batch)
+    n_out = n_out if n_out is not None else _n_out(dls, task, batch)
+    head = dict(lin_ftrs=None if lin_ftrs is None else list(lin_ftrs),
+                ps=ps if isinstance(ps, (int, float)) else list(ps), concat_pool=concat_pool,
+                first_bn=first_bn, bn_final=bn_final,
+                y_range=None if y_range is None else list(y_range))
+    model = create_vision_model(entry, n_out, pretrained, n_in=n_in, cut=cut, **head)
+    name = _export_name(entry, cut)
+    spec = dict(arch=name, n_out=n_out, n_in=n_in, cut=_int_or_none(cut), **head)
+    learn = VisionLearner(
+        dls, model, loss_func=loss_func, metrics=metrics,
+        splitter=splitter or partial(vision_splitter, split=_split_at(entry, cut)), task=task,
+        builder="vision_classifier" if name else None, builder_kwargs=spec,
+        normalize_stats=stats, **kwargs)
+    if pretrained:
+        learn.freeze()
+    return learn
+
+
+cnn_learner = vision_learner  # the course's older name
+
+
+def _default_loss(dls: DataLoaders, task: str) -> nn.Module:
+    loss = getattr(dls, "loss_func", None)
+    return loss if loss is not None else _LOSSES[task]()
+
+
+def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
+                 metrics: Any = None, n_out: int | None = None,
+                 loss_func: Callable | None = None, normalize: bool = True,
+                 n_in: int | None = None, y_range: tuple[float, float] | None = None, *,
+                 img_size: int | tuple[int, int] | None = None, blur: bool = False,
+                 last_cross: bool = True, middle_channels: int | None = None,
+                 cut: Cut = None, splitter: Callable | None = None,
+                 **kwargs: Any) -> VisionLearner:
+    """A U-Net over `arch`'s (pretrained) encoder, one output channel per code.
+
+    The loss is `CrossEntropyLossFlat(axis=1)` over pixels (or MSE for float masks with
+    `loss_func=`). `img_size` (default: the batches' size) only sets where the skip
+    connections are found; any input size works afterwards.
+
+        >>> learn = unet_learner(dls, "resnet34", metrics=[Dice(), Jaccard()])
+    """
+    entry, batch, n_in, stats = _setup(dls, arch, pretrained, normalize, n_in)
+    if n_out is None:
+        if dls.vocab is None:
+            raise ValueError("The number of classes is unknown: the loaders have no codes. "
+                             "Fix: pass codes= to SegmentationDataLoaders, or n_out=.")
+        n_out = len(dls.vocab)
+    size = img_size if img_size is not None else _batch_size(dls, batch)
+    size = [size, size] if isinstance(size, int) else [int(s) for s in size]
+    unet = dict(img_size=size, blur=blur, last_cross=last_cross, middle_channels=middle_channels,
+                y_range=None if y_range is None else list(y_range))
+    body = create_body(entry, pretrained, cut=cut, n_in=n_in)
+    model = DynamicUnet(body, n_out, tuple(size), blur=blur, last_cross=last_cross,
+                        y_range=y_range, middle_channels=middle_channels)
+    name = _export_name(entry, cut)
+    spec = dict(arch=name, n_out=n_out, n_in=n_in, cut=_int_or_none(cut), **unet)
+    learn = VisionLearner(
+        dls, model, loss_func=loss_func, metrics=metrics,
+        splitter=splitter or partial(unet_splitter, split=_split_at(entry, cut)),
+        task="segmentation", builder="vision_unet" if name else None, builder_kwargs=spec,
+        normalize_stats=stats, **kwargs)
+    if pretrained:
+        learn.freeze()
+    return learn
+
+
+def _batch_size(dls: DataLoaders, batch: Sequence[Tensor] | None) -> tuple[int, int]:
+    size = getattr(dls, "size", None)
+    if size is not None:
+        return tuple(size)
+    return tuple((batch or _first_batch(dls))[0].shape[-2:])
