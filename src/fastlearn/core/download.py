@@ -10,24 +10,21 @@ sample archives (``URLs.MIRROR_ALIASES``: URLs.PETS finds ``oxford-iiit-pet-samp
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import os
 import posixpath
 import re
-import shutil
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
-import zlib
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import BinaryIO
+
+from .archive import CorruptArchiveError, UnsafeArchiveError, extract_archive
 
 __all__ = [
     "URLs",
@@ -64,10 +61,6 @@ class DownloadError(OSError):
 
 class ChecksumError(DownloadError):
     """A downloaded file whose size or sha256 is not the expected one."""
-
-
-class UnsafeArchiveError(ValueError):
-    """An archive with a member that would land outside the extraction folder."""
 
 
 class _Truncated(Exception):
@@ -205,7 +198,10 @@ def untar_data(
         _fetch_archive(url, archive, sha256, size)
     else:  # placed by hand, or a run that stopped before extracting
         _verify(archive, str(archive), size, sha256)
-    return _extract(archive, dest)
+    try:
+        return extract_archive(archive, dest)
+    except CorruptArchiveError as e:
+        raise DownloadError(str(e)) from e
 
 
 def _check_sha256(sha256: str | None) -> str | None:
@@ -428,90 +424,3 @@ def _human(n: float) -> str:
     while n >= 1000 and unit < 3:
         n, unit = n / 1000, unit + 1
     return f"{n:.0f} B" if unit == 0 else f"{n:.1f} {('KB', 'MB', 'GB')[unit - 1]}"
-
-
-def _extract(archive: Path, dest: Path) -> Path:
-    """Extract into a temporary folder beside dest, check it, then rename it into place."""
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".extracting"))
-    try:
-        try:
-            if zipfile.is_zipfile(archive):
-                _extract_zip(archive, tmp)
-            else:
-                _extract_tar(archive, tmp)
-        except getattr(tarfile, "FilterError", ()) as e:
-            _refuse(archive, str(e))
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile) as e:
-            raise DownloadError(
-                f"Expected a complete .tgz/.tar/.zip archive at {archive}. Received: {e!r}. "
-                "Fix: delete it (or pass force=True) and run again."
-            ) from e
-        entries = [p for p in tmp.iterdir() if p.name != "__MACOSX"]
-        single = len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink()
-        _move_into_place(entries[0] if single else tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
-def _move_into_place(src: Path, dest: Path) -> None:
-    if not dest.exists():
-        try:
-            os.rename(src, dest)
-        except OSError:
-            if not dest.is_dir():  # else another process extracted it first: keep theirs
-                raise
-        return
-    old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".old"))
-    os.replace(dest, old / dest.name)  # force=True: swap, then drop the old copy
-    os.rename(src, dest)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _extract_tar(archive: Path, target: Path) -> None:
-    with tarfile.open(archive, "r:*") as tar:
-        members = tar.getmembers()
-        links: set[str] = set()
-        for m in members:
-            name = _inside(m.name, archive, f"member {m.name!r}")
-            parents = name.split("/")
-            if any("/".join(parents[:i]) in links for i in range(1, len(parents) + 1)):
-                _refuse(archive, f"{m.name!r} goes through a link")
-            if m.isdev():
-                _refuse(archive, f"device file {m.name!r}")
-            if m.issym() or m.islnk():
-                # symlink targets are relative to the link's folder, hard links to the root;
-                # join keeps an absolute target absolute
-                where = posixpath.dirname(name) if m.issym() else ""
-                link = posixpath.join(where, m.linkname)
-                _inside(link, archive, f"link {m.name!r} -> {m.linkname!r}")
-                links.add(name)
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 / 3.10.12
-            # the 'data' filter re-checks each path against the real file system as it extracts
-            tar.extractall(target, members=members, filter="data")
-        else:
-            tar.extractall(target, members=members)
-
-
-def _extract_zip(archive: Path, target: Path) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            _inside(info.filename, archive, f"member {info.filename!r}")
-        zf.extractall(target)
-
-
-def _inside(name: str, archive: Path, what: str) -> str:
-    """The normalised member path; raise if it is absolute or climbs out of the folder."""
-    clean = name.replace("\\", "/")
-    norm = posixpath.normpath(clean)
-    if clean.startswith("/") or _DRIVE.match(clean) or norm == ".." or norm.startswith("../"):
-        _refuse(archive, f"{what} points outside it")
-    return norm
-
-
-def _refuse(archive: Path, received: str) -> NoReturn:
-    raise UnsafeArchiveError(
-        f"Expected every member of {archive} to stay inside the extraction folder. "
-        f"Received: {received}. Fix: nothing was extracted; use an archive from a trusted "
-        "source, or inspect and extract it by hand."
-    )

@@ -44,6 +44,9 @@ __all__ = [
     "CenterResize",
     "Lighting",
     "aug_transforms",
+    "affine_matrices",
+    "identity_params",
+    "sampling_grid",
 ]
 
 Size = int | tuple[int, int]
@@ -341,7 +344,6 @@ class AffineWarp:
                                                                       max_warp, p_affine)
         self.size = _pair(size) if size is not None else None
         self.min_scale, self.ratio, self.mode, self.pad_mode = min_scale, ratio, mode, pad_mode
-        self._grids: dict[tuple, Tensor] = {}
 
     def __repr__(self) -> str:
         return (f"AffineWarp(flip_p={self.flip_p}, max_rotate={self.max_rotate}, "
@@ -350,7 +352,8 @@ class AffineWarp:
     def __call__(self, batch: Batch) -> Batch:
         x = _as_float(batch[0])
         out_hw = self.size or tuple(x.shape[-2:])
-        grid = self.grid(self.matrices(len(x), x.shape[-2:], out_hw, x.device), out_hw)
+        params = self.draw(len(x), tuple(x.shape[-2:]), out_hw, x.device)
+        grid = sampling_grid(affine_matrices(params, out_hw), out_hw)
         out = list(batch)
         out[0] = F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode=self.pad_mode,
                                align_corners=False)
@@ -358,66 +361,92 @@ class AffineWarp:
             out[i] = _resample_target(batch[i], grid, self.pad_mode)
         return tuple(out)
 
-    def matrices(
-        self, n: int, in_hw: Sequence[int], out_hw: Sequence[int], device: torch.device
-    ) -> Tensor:
-        """(n, 3, 3): output pixel (normalised x, y, 1) -> source pixel, before the division."""
-        def rand(lo: float = 0.0, hi: float = 1.0) -> Tensor:
+    def draw(
+        self, n: int, in_hw: tuple[int, int], out_hw: tuple[int, int], device: torch.device
+    ) -> dict[str, Tensor]:
+        """Random parameters for `n` images (see `identity_params` for their meaning)."""
+        def uniform(lo: float, hi: float) -> Tensor:
             return torch.rand(n, device=device) * (hi - lo) + lo
 
         def chosen(p: float) -> Tensor:
-            return rand() < p
+            return (torch.rand(n, device=device) < p).float()
 
-        one, zero = torch.ones(n, device=device), torch.zeros(n, device=device)
-        aspect = out_hw[1] / out_hw[0]  # rotate in square pixels, not normalised units
-        # perspective: (x, y) -> (x, y) / (gx x + gy y + 1)
-        on = chosen(self.p_affine)
-        gx, gy = rand(-self.max_warp, self.max_warp) * on, rand(-self.max_warp, self.max_warp) * on
-        m = _mat(one, zero, zero, zero, one, zero, gx, gy, one)
-        sx = torch.where(chosen(self.flip_p), -one, one)
-        sy = torch.where(chosen(0.5), -one, one) if self.flip_vert else one
-        m = _mat(sx * aspect, zero, zero, zero, sy, zero, zero, zero, one) @ m
-        if self.flip_vert:  # dihedral: also transpose half the time
-            t = chosen(0.5)
-            m = _mat(~t * one, t * one, zero, t * one, ~t * one, zero, zero, zero, one) @ m
-        theta = rand(-self.max_rotate, self.max_rotate) * chosen(self.p_affine) * math.pi / 180
-        zoom = torch.where(chosen(self.p_affine), rand(self.min_zoom, self.max_zoom), one)
-        cos, sin = torch.cos(theta) / zoom, torch.sin(theta) / zoom
+        zoom = 1 + (uniform(self.min_zoom, self.max_zoom) - 1) * chosen(self.p_affine)
         shift = 1 - 1 / zoom  # how far the zoomed window may move and stay inside
-        tx, ty = rand(-1, 1) * shift, rand(-1, 1) * shift
-        m = _mat(cos / aspect, -sin / aspect, tx, sin, cos, ty, zero, zero, one) @ m
-        return self._crop(n, in_hw, out_hw, device) @ m
+        warp_on, vert = chosen(self.p_affine), 0.5 if self.flip_vert else 0.0
+        params = {
+            "flip_x": chosen(self.flip_p), "flip_y": chosen(vert), "transpose": chosen(vert),
+            "rotate": uniform(-self.max_rotate, self.max_rotate) * chosen(self.p_affine),
+            "zoom": zoom, "shift_x": uniform(-1, 1) * shift, "shift_y": uniform(-1, 1) * shift,
+            "warp_x": uniform(-self.max_warp, self.max_warp) * warp_on,
+            "warp_y": uniform(-self.max_warp, self.max_warp) * warp_on,
+        }
+        if self.size is not None:
+            params.update(self._draw_crop(n, in_hw, out_hw, device))
+        return identity_params(n, device) | params
 
-    def _crop(self, n: int, in_hw: Sequence[int], out_hw: Sequence[int], device) -> Tensor:
-        """(n, 3, 3): the random region of the source the output shows (identity: all of it)."""
-        one, zero = torch.ones(n, device=device), torch.zeros(n, device=device)
-        if self.size is None:
-            return _mat(one, zero, zero, zero, one, zero, zero, zero, one)
+    def _draw_crop(
+        self, n: int, in_hw: tuple[int, int], out_hw: tuple[int, int], device: torch.device
+    ) -> dict[str, Tensor]:
+        """A random region: area `min_scale`..1 of the source, aspect `ratio` x the output's."""
         (h, w), (oh, ow) = in_hw, out_hw
         area = (torch.rand(n, device=device) * (1 - self.min_scale) + self.min_scale) * (w * h)
         lo, hi = math.log(self.ratio[0]), math.log(self.ratio[1])
         aspect = torch.exp(torch.rand(n, device=device) * (hi - lo) + lo) * (ow / oh)
-        fw = (torch.sqrt(area * aspect) / w).clamp(max=1.0)  # half-extent, normalised units
-        fh = (torch.sqrt(area / aspect) / h).clamp(max=1.0)
-        cx = (torch.rand(n, device=device) * 2 - 1) * (1 - fw)
-        cy = (torch.rand(n, device=device) * 2 - 1) * (1 - fh)
-        return _mat(fw, zero, cx, zero, fh, cy, zero, zero, one)
+        crop_w = (torch.sqrt(area * aspect) / w).clamp(max=1.0)  # fraction of the width
+        crop_h = (torch.sqrt(area / aspect) / h).clamp(max=1.0)
+        return {"crop_w": crop_w, "crop_h": crop_h,
+                "crop_x": (torch.rand(n, device=device) * 2 - 1) * (1 - crop_w),
+                "crop_y": (torch.rand(n, device=device) * 2 - 1) * (1 - crop_h)}
 
-    def grid(self, mats: Tensor, out_hw: Sequence[int]) -> Tensor:
-        """The sampling grid (n, H, W, 2) of `mats` over an output of `out_hw`."""
-        base = self._base_grid(tuple(out_hw), mats.device)  # (H*W, 3)
-        pts = base @ mats.transpose(1, 2)  # (n, H*W, 3)
-        xy = pts[..., :2] / pts[..., 2:]
-        return xy.view(len(mats), out_hw[0], out_hw[1], 2)
 
-    def _base_grid(self, hw: tuple[int, int], device: torch.device) -> Tensor:
-        key = (hw, device)
-        if key not in self._grids:
-            ys = (torch.arange(hw[0], device=device) * 2 + 1) / hw[0] - 1  # pixel centres
-            xs = (torch.arange(hw[1], device=device) * 2 + 1) / hw[1] - 1
-            gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-            self._grids[key] = torch.stack([gx, gy, torch.ones_like(gx)], -1).view(-1, 3)
-        return self._grids[key]
+def identity_params(n: int, device: torch.device | str = "cpu") -> dict[str, Tensor]:
+    """Parameters (each (n,)) that leave images unchanged.
+
+    flip_x/flip_y/transpose: 0 or 1; rotate: degrees (counter-clockwise on screen); zoom: > 1
+    magnifies; shift_x/y: where the zoomed window sits (normalised units, -1..1 = the image);
+    warp_x/y: perspective strength; crop_w/h: the fraction of the source's width/height shown,
+    crop_x/y: its centre (normalised units).
+    """
+    zero, one = torch.zeros(n, device=device), torch.ones(n, device=device)
+    names_zero = ("flip_x", "flip_y", "transpose", "rotate", "shift_x", "shift_y", "warp_x",
+                  "warp_y", "crop_x", "crop_y")
+    return {k: zero for k in names_zero} | {"zoom": one, "crop_w": one, "crop_h": one}
+
+
+def affine_matrices(p: dict[str, Tensor], out_hw: Sequence[int]) -> Tensor:
+    """(n, 3, 3) homographies: output pixel (x, y, 1), normalised to -1..1, -> source pixel.
+
+    Applied right to left: perspective warp, flips and transpose, rotation and zoom (in square
+    pixels of the output, so a rotation stays a rotation on non-square images), then the crop.
+    """
+    one, zero = torch.ones_like(p["zoom"]), torch.zeros_like(p["zoom"])
+    aspect = out_hw[1] / out_hw[0]
+    m = _mat(one, zero, zero, zero, one, zero, p["warp_x"], p["warp_y"], one)
+    sx, sy, t = 1 - 2 * p["flip_x"], 1 - 2 * p["flip_y"], p["transpose"]
+    m = _mat(sx * aspect, zero, zero, zero, sy, zero, zero, zero, one) @ m
+    m = _mat(1 - t, t, zero, t, 1 - t, zero, zero, zero, one) @ m
+    theta = p["rotate"] * math.pi / 180  # y points down: positive turns the content ccw
+    cos, sin = torch.cos(theta) / p["zoom"], torch.sin(theta) / p["zoom"]
+    m = _mat(cos / aspect, -sin / aspect, p["shift_x"], sin, cos, p["shift_y"],
+             zero, zero, one) @ m
+    return _mat(p["crop_w"], zero, p["crop_x"], zero, p["crop_h"], p["crop_y"],
+                zero, zero, one) @ m
+
+
+_BASE_GRIDS: dict[tuple, Tensor] = {}
+
+
+def sampling_grid(mats: Tensor, out_hw: Sequence[int]) -> Tensor:
+    """The `grid_sample` grid (n, H, W, 2) of homographies `mats` over an output of `out_hw`."""
+    key = (tuple(out_hw), mats.device)
+    if key not in _BASE_GRIDS:
+        ys = (torch.arange(out_hw[0], device=mats.device) * 2 + 1) / out_hw[0] - 1  # centres
+        xs = (torch.arange(out_hw[1], device=mats.device) * 2 + 1) / out_hw[1] - 1
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        _BASE_GRIDS[key] = torch.stack([gx, gy, torch.ones_like(gx)], -1).view(-1, 3)
+    pts = _BASE_GRIDS[key] @ mats.transpose(1, 2)  # (n, H*W, 3)
+    return (pts[..., :2] / pts[..., 2:]).view(len(mats), out_hw[0], out_hw[1], 2)
 
 
 def _mat(*entries: Tensor) -> Tensor:
