@@ -24,15 +24,35 @@ def main() -> None:
     df["log_cnt"] = np.log1p(df["cnt"])
     # casual + registered = cnt (the answer); instant, dteday, yr, mnth, hr and weekday repeat
     # the date, which add_datepart has expanded.
-    features = df.drop(columns=["instant", "dteday", "yr", "mnth", "hr", "weekday", "casual",
-                                "registered", "cnt", "log_cnt", "date", "Minute", "Second"])
+    features = df.drop(
+        columns=[
+            "instant",
+            "dteday",
+            "yr",
+            "mnth",
+            "hr",
+            "weekday",
+            "casual",
+            "registered",
+            "cnt",
+            "log_cnt",
+            "date",
+            "Minute",
+            "Second",
+        ]
+    )
     cont_names, cat_names = cont_cat_split(features, max_card=24)
     print(f"categorical: {cat_names}\ncontinuous: {cont_names}")
 
     set_seed(args.seed)
-    dls = TabularDataLoaders.from_df(df, cat_names=cat_names, cont_names=cont_names,
-                                     y_names="log_cnt", splitter=TimeSplitter("date", 0.2),
-                                     bs=args.bs)
+    dls = TabularDataLoaders.from_df(
+        df,
+        cat_names=cat_names,
+        cont_names=cont_names,
+        y_names="log_cnt",
+        splitter=TimeSplitter("date", 0.2),
+        bs=args.bs,
+    )
     dls.show_batch(3)
     y_max = float(df["log_cnt"].max()) * 1.2
     learn = tabular_learner(dls, y_range=(0, y_max), metrics=rmse)
@@ -47,8 +67,10 @@ def main() -> None:
     baseline_rmse = float(np.sqrt(np.mean((baseline - counts) ** 2)))
     first_valid = df["date"].iloc[valid_rows].min()
     print(f"validation: {len(valid_rows)} hours from {first_valid:%Y-%m-%d %H:00}")
-    print(f"RMSE (bikes per hour): model {model_rmse:.1f}, mean-per-hour baseline "
-          f"{baseline_rmse:.1f} (ratio {model_rmse / baseline_rmse:.2f})")
+    print(
+        f"RMSE (bikes per hour): model {model_rmse:.1f}, mean-per-hour baseline "
+        f"{baseline_rmse:.1f} (ratio {model_rmse / baseline_rmse:.2f})"
+    )
     assert model_rmse < 0.6 * baseline_rmse, (model_rmse, baseline_rmse)
 
 

@@ -22,8 +22,9 @@ CONT_NAMES = ["age", "fnlwgt", "education-num"]
 def forest_accuracy(x: pd.DataFrame, y: pd.Series, splits: tuple, trees: int) -> float:
     """Validation accuracy of a RandomForest trained on the training rows of `x`."""
     train, valid = splits
-    forest = RandomForestClassifier(n_estimators=trees, min_samples_leaf=5, max_features=0.5,
-                                    n_jobs=-1, random_state=0)
+    forest = RandomForestClassifier(
+        n_estimators=trees, min_samples_leaf=5, max_features=0.5, n_jobs=-1, random_state=0
+    )
     forest.fit(x.iloc[train], y.iloc[train])
     return float((forest.predict(x.iloc[valid]) == y.iloc[valid].to_numpy()).mean())
 
@@ -34,8 +35,9 @@ def main() -> None:
     df = pd.read_csv(path / "adult.csv", skipinitialspace=True)
     splits = RandomSplitter(0.2, seed=42)(df)
     set_seed(args.seed)
-    dls = TabularDataLoaders.from_df(df, path, cat_names=CAT_NAMES, cont_names=CONT_NAMES,
-                                     y_names="salary", splits=splits, bs=64)
+    dls = TabularDataLoaders.from_df(
+        df, path, cat_names=CAT_NAMES, cont_names=CONT_NAMES, y_names="salary", splits=splits, bs=64
+    )
     learn = tabular_learner(dls, metrics=accuracy)
     learn.fit_one_cycle(args.epochs, 1e-2)
     net_accuracy = learn.recorder.values[-1][-1]
@@ -45,12 +47,13 @@ def main() -> None:
     codes = pd.DataFrame(cats.numpy(), columns=dls.cat_names, index=df.index)
     with_codes = pd.concat([codes, inputs[CONT_NAMES]], axis=1)
     with_embeddings = learn.embed_features(inputs)
-    print(f"features: {with_codes.shape[1]} with codes, {with_embeddings.shape[1]} with "
-          "embeddings")
+    print(f"features: {with_codes.shape[1]} with codes, {with_embeddings.shape[1]} with embeddings")
     acc_codes = forest_accuracy(with_codes, df["salary"], splits, args.trees)
     acc_embeddings = forest_accuracy(with_embeddings, df["salary"], splits, args.trees)
-    print(f"validation accuracy: network {net_accuracy:.4f}; random forest on integer codes "
-          f"{acc_codes:.4f}, on learned embeddings {acc_embeddings:.4f}")
+    print(
+        f"validation accuracy: network {net_accuracy:.4f}; random forest on integer codes "
+        f"{acc_codes:.4f}, on learned embeddings {acc_embeddings:.4f}"
+    )
     assert acc_embeddings > acc_codes, (acc_embeddings, acc_codes)
 
 

@@ -39,8 +39,15 @@ def make_table(n: int = 800, seed: int = 0) -> pd.DataFrame:
 def table_dls(df: pd.DataFrame | None = None, **kwargs) -> TabularDataLoaders:
     """Loaders over the synthetic table: label by default, on the CPU, a fixed split."""
     df = make_table() if df is None else df
-    args = dict(cat_names=["color", "size"], cont_names=["x", "noise"], y_names="label",
-                valid_pct=0.25, seed=0, bs=64, device="cpu")
+    args = dict(
+        cat_names=["color", "size"],
+        cont_names=["x", "noise"],
+        y_names="label",
+        valid_pct=0.25,
+        seed=0,
+        bs=64,
+        device="cpu",
+    )
     return TabularDataLoaders.from_df(df, **{**args, **kwargs})
 
 
@@ -53,7 +60,8 @@ def table() -> pd.DataFrame:
 def trained(table):
     """A classifier trained once on the synthetic table (reused, never trained further)."""
     set_seed(0)
-    learn = tabular_learner(table_dls(table), layers=[32, 16], metrics=accuracy,
-                            show_progress=False)
+    learn = tabular_learner(
+        table_dls(table), layers=[32, 16], metrics=accuracy, show_progress=False
+    )
     learn.fit_one_cycle(8, 1e-2)
     return learn

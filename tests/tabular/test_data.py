@@ -123,8 +123,15 @@ def test_test_dl_applies_training_preprocessing(table):
 def test_from_csv_strips_leading_spaces(tmp_path):
     csv = tmp_path / "t.csv"
     csv.write_text("c,x,y\n a,1.0, no\n b,2.0, yes\n a,3.0, no\n b,4.0, yes\n")
-    dls = TabularDataLoaders.from_csv(csv, cat_names=["c"], cont_names=["x"], y_names="y",
-                                      splits=([0, 1, 2, 3], []), bs=2, device="cpu")
+    dls = TabularDataLoaders.from_csv(
+        csv,
+        cat_names=["c"],
+        cont_names=["x"],
+        y_names="y",
+        splits=([0, 1, 2, 3], []),
+        bs=2,
+        device="cpu",
+    )
     assert dls.classes["c"] == ["#na#", "a", "b"] and dls.vocab == ["no", "yes"]
 
 

@@ -33,8 +33,9 @@ def test_learner_beats_the_majority_baseline(trained, table):
 def test_regression_with_two_targets_beats_the_mean(table):
     set_seed(0)
     dls = table_dls(table, y_names=["amount", "amount2"])
-    learn = tabular_learner(dls, layers=[32, 16], y_range=(-15, 15), metrics=rmse,
-                            show_progress=False)
+    learn = tabular_learner(
+        dls, layers=[32, 16], y_range=(-15, 15), metrics=rmse, show_progress=False
+    )
     learn.fit_one_cycle(5, 1e-2)
     preds, targets = learn.get_preds()
     assert preds.shape == targets.shape == (200, 2)
@@ -91,7 +92,8 @@ def test_embed_features_replace_categories_with_their_vectors(trained, table):
     frame = trained.embed_features(table.head(20))
     color_w = trained.model.embeds[0].weight.detach()
     assert [c for c in frame.columns if c.startswith("color_")] == [
-        f"color_{k}" for k in range(color_w.shape[1])]
+        f"color_{k}" for k in range(color_w.shape[1])
+    ]
     assert "color" not in frame and "x" in frame and "label" in frame
     assert list(frame.columns[-3:]) == ["x_na_0", "x_na_1", "x_na_2"]  # FillMissing's input
     codes = trained.dls.processor.transform(table.head(20))[0][:, 0]
@@ -137,8 +139,25 @@ def test_tabular_learner_refuses_other_loaders():
 def test_course_star_import():
     namespace: dict = {}
     exec("from fastlearn.tabular.all import *", namespace)
-    course = ["TabularDataLoaders", "tabular_learner", "Categorify", "FillMissing",
-              "Normalize", "add_datepart", "cont_cat_split", "accuracy", "untar_data", "URLs",
-              "RandomSplitter", "TimeSplitter", "pd", "np", "torch", "nn", "F", "Path"]
+    course = [
+        "TabularDataLoaders",
+        "tabular_learner",
+        "Categorify",
+        "FillMissing",
+        "Normalize",
+        "add_datepart",
+        "cont_cat_split",
+        "accuracy",
+        "untar_data",
+        "URLs",
+        "RandomSplitter",
+        "TimeSplitter",
+        "pd",
+        "np",
+        "torch",
+        "nn",
+        "F",
+        "Path",
+    ]
     assert all(name in namespace for name in course)
     assert isinstance(namespace["pd"].DataFrame(), pd.DataFrame)

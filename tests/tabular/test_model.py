@@ -29,7 +29,14 @@ def test_adult_architecture_matches_fastai():
     cards = [10, 17, 8, 16, 7, 6, 3]
     model = TabularModel([(n, min(600, round(1.6 * n**0.56))) for n in cards], 3, 2)
     assert [(e.num_embeddings, e.embedding_dim) for e in model.embeds] == [
-        (10, 6), (17, 8), (8, 5), (16, 8), (7, 5), (6, 4), (3, 3)]
+        (10, 6),
+        (17, 8),
+        (8, 5),
+        (16, 8),
+        (7, 5),
+        (6, 4),
+        (3, 3),
+    ]
     kinds = [type(m).__name__ for block in model.layers for m in block]
     assert kinds == ["Linear", "ReLU", "BatchNorm1d"] * 2 + ["Linear"]
     first = model.layers[0][0]
@@ -37,7 +44,8 @@ def test_adult_architecture_matches_fastai():
     assert model.bn_cont.num_features == 3
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == 6 * 10 + 8 * 17 + 5 * 8 + 8 * 16 + 5 * 7 + 4 * 6 + 3 * 3 + 6 + (
-        42 * 200 + 400 + 200 * 100 + 200 + 100 * 2 + 2)
+        42 * 200 + 400 + 200 * 100 + 200 + 100 * 2 + 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,8 +62,11 @@ def test_adult_architecture_matches_fastai():
 def test_forward_backward_every_config(emb_szs, n_cont, kwargs):
     torch.manual_seed(0)
     model = TabularModel(emb_szs, n_cont, 3, [16, 8], **kwargs)
-    cats = torch.stack([torch.randint(0, n, (32,)) for n, _ in emb_szs], 1) if emb_szs else (
-        torch.zeros(32, 0, dtype=torch.long))
+    cats = (
+        torch.stack([torch.randint(0, n, (32,)) for n, _ in emb_szs], 1)
+        if emb_szs
+        else (torch.zeros(32, 0, dtype=torch.long))
+    )
     conts = torch.randn(32, n_cont) * 10
     out = model(cats, conts)
     assert out.shape == (32, 3) and torch.isfinite(out).all()

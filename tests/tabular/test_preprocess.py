@@ -341,6 +341,7 @@ def test_cont_cat_split_mixed_frame():
 # --- Speed ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_transform_speed_one_million_rows():
     rng = np.random.default_rng(0)
     n = 1_000_000
@@ -397,12 +398,30 @@ def test_encode_row_equals_transform_property(rows):
 @pytest.mark.parametrize(
     "column, value",
     [
-        ("shop", "paris"), ("shop", "oslo"), ("shop", None), ("shop", np.nan), ("shop", 3),
-        ("code", 3), ("code", 3.0), ("code", True), ("code", "3"), ("code", np.int64(1)),
-        ("flag", True), ("flag", 1), ("flag", 0.0), ("flag", "True"),
-        ("level", 2.5), ("level", 2), ("level", pd.NA),
-        ("when", pd.Timestamp("2020-01-01")), ("when", "2020-01-01"),
-        ("mixed", 1), ("mixed", True), ("mixed", "1"), ("mixed", 1.0), ("mixed", False),
+        ("shop", "paris"),
+        ("shop", "oslo"),
+        ("shop", None),
+        ("shop", np.nan),
+        ("shop", 3),
+        ("code", 3),
+        ("code", 3.0),
+        ("code", True),
+        ("code", "3"),
+        ("code", np.int64(1)),
+        ("flag", True),
+        ("flag", 1),
+        ("flag", 0.0),
+        ("flag", "True"),
+        ("level", 2.5),
+        ("level", 2),
+        ("level", pd.NA),
+        ("when", pd.Timestamp("2020-01-01")),
+        ("when", "2020-01-01"),
+        ("mixed", 1),
+        ("mixed", True),
+        ("mixed", "1"),
+        ("mixed", 1.0),
+        ("mixed", False),
     ],
 )
 def test_encode_row_matches_transform_for_odd_values(column, value):
@@ -437,5 +456,6 @@ def test_encode_row_bad_rows(frames):
     with pytest.raises(TypeError, match="dict or a pandas row"):
         proc.encode_row([1, 2])
     cats, conts = proc.encode_row({**row, "price": None, "age": "42", "extra": 1})
-    assert cats[2] == 2 and conts[1] == pytest.approx((42 - proc.procs[-1].means["age"])
-                                                      / proc.procs[-1].stds["age"])
+    assert cats[2] == 2 and conts[1] == pytest.approx(
+        (42 - proc.procs[-1].means["age"]) / proc.procs[-1].stds["age"]
+    )

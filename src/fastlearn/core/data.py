@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader as TorchDataLoader
 from torch.utils.data import Dataset, TensorDataset
 
+from .distributed import ShardSampler
 from .items import Categorize, ItemDataset, MultiCategorize
 from .sampling import ImbalancedSampler, dataset_targets
 from .splitters import RandomSplitter, Splits
@@ -86,11 +87,14 @@ class DataLoader:
         self.device = torch.device(device) if device is not None else None
         self.pin_memory = pin_memory
         self._loader = loader if loader is not None else self._make_loader()
+        self._wraps_loader = loader is not None  # a plain loader passed in, not built here
+        self.epoch_rng_state: torch.Tensor | None = None  # the RNG state that ordered this epoch
+        self._replay: tuple[torch.Tensor, int] | None = None
 
     def _fast_tensors(self) -> tuple[torch.Tensor, ...] | None:
         if (
             isinstance(self.dataset, TensorDataset)
-            and self.sampler is None
+            and (self.sampler is None or isinstance(self.sampler, ShardSampler))
             and self.collate_fn is None
         ):
             return self.dataset.tensors
@@ -98,7 +102,8 @@ class DataLoader:
 
     def _make_loader(self) -> Iterable:
         if self._fast_tensors() is not None:
-            return _TensorBatches(self._fast_tensors(), self.bs, self.shuffle, self.drop_last)
+            return _TensorBatches(self._fast_tensors(), self.bs, self.shuffle, self.drop_last,
+                                  sampler=self.sampler)
         workers = _usable_workers(self.num_workers, self.dataset)
         pin = (
             self.pin_memory
@@ -146,12 +151,80 @@ class DataLoader:
         tfms = [t for t in self.batch_tfms if self.augment or not getattr(t, "train_only", False)]
         # In-memory tables already live on the device (see `to`): nothing to move per batch.
         device = None if self._on_device() else self.device
-        for batch in self._loader:
+        for batch in self._epoch_batches():
             if device is not None:
                 batch = to_device(batch, device, non_blocking)
             for tfm in tfms:
                 batch = tfm(batch)
             yield batch
+
+    def _epoch_batches(self) -> Iterator[Batch]:
+        """This epoch's batches. The global RNG state that orders the epoch (a shuffle, a
+        sampler, worker seeds) is kept in `epoch_rng_state`; after `resume_epoch` that state is
+        replayed, the batches already done are skipped, and the RNG is left as it was."""
+        replay, self._replay = self._replay, None
+        if replay is None:
+            self.epoch_rng_state = torch.get_rng_state()
+            return iter(self._loader)
+        state, done = replay
+        current = torch.get_rng_state()
+        torch.set_rng_state(state)
+        try:
+            self.epoch_rng_state = state
+            if isinstance(self._loader, _TensorBatches):
+                return self._loader.iter_from(done)
+            batches = iter(self._loader)
+            for _ in range(done):  # also draws what a sampler draws at its first batch
+                next(batches)
+            return batches
+        finally:
+            torch.set_rng_state(current)
+
+    def resume_epoch(self, rng_state: torch.Tensor, batches_done: int) -> None:
+        """Make the next iteration replay the epoch that `rng_state` (an `epoch_rng_state`)
+        ordered, from batch `batches_done` on (exact resume after an interruption)."""
+        if batches_done < 1:
+            raise ValueError(f"Expected batches_done >= 1. Received: {batches_done}.")
+        self._replay = (rng_state, batches_done)
+
+    @property
+    def first_batch(self) -> int:
+        """Index of the first batch the next iteration yields (0 unless resuming an epoch)."""
+        return self._replay[1] if self._replay is not None else 0
+
+    def sharded(self, rank: int, world_size: int, *, even: bool = True) -> DataLoader:
+        """Process `rank`'s share of this loader for distributed training (see `ShardSampler`):
+        each epoch's order (shuffled, sampled or in sequence) cut into interleaved shards.
+        `even` gives every process the same number of items (training)."""
+        if self.dataset is None or isinstance(self.dataset, torch.utils.data.IterableDataset):
+            raise TypeError(f"Can't shard a loader over {type(self.dataset).__name__}: expected "
+                            "a map-style Dataset (with __len__ and __getitem__). Fix: shard the "
+                            "stream by rank yourself (fastlearn.core.distributed.rank()).")
+        if self._wraps_loader:
+            return self._sharded_torch_loader(rank, world_size, even)
+        source = self.sampler if self.sampler is not None else len(self.dataset)
+        sampler = ShardSampler(source, rank=rank, world_size=world_size,
+                               shuffle=self.shuffle and self.sampler is None, even=even)
+        dl = self.new(sampler=sampler, shuffle=False)
+        return dl.to(self.device) if self.device is not None else dl
+
+    def _sharded_torch_loader(self, rank: int, world_size: int, even: bool) -> DataLoader:
+        """A plain torch DataLoader's share, keeping its batch size, collate_fn and workers."""
+        loader: Any = self._loader
+        if getattr(loader, "batch_size", None) is None or not hasattr(loader, "sampler"):
+            raise TypeError("Can't shard this loader: expected a torch DataLoader with a "
+                            f"batch_size. Received: {type(loader).__name__}. Fix: build it with "
+                            "DataLoader(dataset, bs) or shard it with a DistributedSampler.")
+        plain = isinstance(loader.sampler, (torch.utils.data.RandomSampler,
+                                            torch.utils.data.SequentialSampler))
+        sampler = ShardSampler(len(self.dataset) if plain else loader.sampler, rank=rank,
+                               world_size=world_size, even=even,
+                               shuffle=isinstance(loader.sampler, torch.utils.data.RandomSampler))
+        torch_loader = TorchDataLoader(self.dataset, batch_size=loader.batch_size, sampler=sampler,
+                                       collate_fn=loader.collate_fn, drop_last=loader.drop_last,
+                                       num_workers=loader.num_workers, pin_memory=loader.pin_memory)
+        return type(self)(loader=torch_loader, bs=self.bs, device=self.device, n_inp=self.n_inp,
+                          batch_tfms=self.batch_tfms, augment=self.augment)
 
     def _on_device(self) -> bool:
         return (isinstance(self._loader, _TensorBatches) and self.device is not None
@@ -204,10 +277,12 @@ class _TensorBatches:
     max_device_bytes = 2**30  # tables smaller than this live on the device itself
 
     def __init__(
-        self, tensors: Sequence[torch.Tensor], bs: int, shuffle: bool, drop_last: bool
+        self, tensors: Sequence[torch.Tensor], bs: int, shuffle: bool, drop_last: bool,
+        sampler: ShardSampler | None = None,
     ) -> None:
         self.tensors, self.bs, self.shuffle, self.drop_last = list(tensors), bs, shuffle, drop_last
-        self.n = len(self.tensors[0])
+        self.sampler = sampler  # a distributed shard: its indices replace the shuffle
+        self.n = len(self.tensors[0]) if sampler is None else len(sampler)
 
     def to(self, device: torch.device) -> None:
         size = sum(t.numel() * t.element_size() for t in self.tensors)
@@ -218,15 +293,27 @@ class _TensorBatches:
         return self.n // self.bs if self.drop_last else -(-self.n // self.bs)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        stop = len(self) * self.bs
-        if not self.shuffle:
-            for i in range(0, stop, self.bs):
+        return self.iter_from(0)
+
+    def iter_from(self, start: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """The batches from batch `start` on. The epoch's order is drawn now (on the CPU, from
+        the global RNG), not at the first batch, so a resumed epoch can replay it."""
+        if self.sampler is not None:
+            order = self.sampler.indices()
+        else:
+            order = torch.randperm(self.n) if self.shuffle else None
+        if order is not None:
+            order = order.to(self.tensors[0].device)
+        return self._batches(order, start)
+
+    def _batches(self, order: torch.Tensor | None,
+                 start: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        for i in range(start * self.bs, len(self) * self.bs, self.bs):
+            if order is None:
                 yield tuple(t[i : i + self.bs] for t in self.tensors)
-            return
-        perm = torch.randperm(self.n, device=self.tensors[0].device)
-        for i in range(0, stop, self.bs):
-            idx = perm[i : i + self.bs]
-            yield tuple(t[idx] for t in self.tensors)
+            else:
+                idx = order[i : i + self.bs]
+                yield tuple(t[idx] for t in self.tensors)
 
 
 class DataLoaders:

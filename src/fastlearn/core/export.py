@@ -121,7 +121,7 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}.")
     raw = path.read_bytes()
-    if raw[:1] == b"\x80" or raw[:4] == b"PK\x03\x04":
+    if raw[8:9] != b"{" and (raw[:1] == b"\x80" or raw[:4] == b"PK\x03\x04"):
         raise ExportError(f"{path} is a pickle (or torch.save) file. fastlearn never unpickles, "
                           "since unpickling can run any code. Fix: export with "
                           "learn.export(), which writes safetensors + JSON.")

@@ -34,10 +34,25 @@ from .callback import (
     handlers_for,
     sort_callbacks,
 )
+from .callbacks.distributed import DistributedCallback, runs_on_this_process
+from .callbacks.precision import (
+    ChannelsLastCallback,
+    MixedPrecisionCallback,
+    compile_model,
+    fp16_unavailable,
+)
 from .callbacks.progress import ProgressCallback
 from .callbacks.recorder import Recorder
+from .callbacks.resume import ResumeCallback
 from .callbacks.schedule import LRFinderCallback, ParamScheduler, SuggestedLRs
 from .data import DataLoader, DataLoaders
+from .distributed import (
+    barrier,
+    init_distributed,
+    is_main_process,
+    launched_distributed,
+    unwrap_model,
+)
 from .io import atomic_save
 from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
 from .metrics import as_metric
@@ -77,6 +92,8 @@ class Learner:
                                 f"Received: {type(dls).__name__}.")
         if not isinstance(model, nn.Module):
             raise TypeError(f"Expected an nn.Module. Received: {type(model).__name__}.")
+        if launched_distributed():  # under torchrun: join the process group, take this rank's GPU
+            dls.to(init_distributed(dls.device))
         self.dls, self.model = dls, model.to(dls.device)
         self.loss_func = loss_func if loss_func is not None else _infer_loss_func(dls)
         self.opt_func, self.lr, self.splitter, self.moms = opt_func, lr, splitter, moms
@@ -89,6 +106,8 @@ class Learner:
         self.recorder = Recorder()
         self.add_cbs([self.recorder] + ([ProgressCallback()] if show_progress else []))
         self.add_cbs(_listify(cbs))
+        if launched_distributed() and self.get_cb(DistributedCallback) is None:
+            self.add_cbs([DistributedCallback()])
         self.training = self.in_fit = self.interrupted = False
         self.epoch = self.iter = self.train_iter = 0
         self.n_epoch, self.n_iter, self.total_iters = 1, 0, 0
@@ -130,7 +149,7 @@ class Learner:
         return next((cb for cb in self.cbs if isinstance(cb, kind)), None)
 
     def _sort_handlers(self) -> None:
-        ordered = sort_callbacks(self.cbs)
+        ordered = sort_callbacks([cb for cb in self.cbs if runs_on_this_process(cb)])
         self._handlers = {e: handlers_for(ordered, e) for e in EVENTS}
 
     def __call__(self, event: str) -> None:
@@ -159,11 +178,14 @@ class Learner:
 
     # ---------------------------------------------------------------- the loop
     def fit(self, n_epoch: int, lr: float | slice | None = None, wd: float | None = None,
-            cbs: Callback | Sequence[Callback] | None = None, reset_opt: bool = False) -> None:
-        """Train for `n_epoch` epochs at a constant learning rate (or as callbacks schedule)."""
+            cbs: Callback | Sequence[Callback] | None = None, reset_opt: bool = False, *,
+            resume: str | Path | None = None) -> None:
+        """Train for `n_epoch` epochs at a constant learning rate (or as callbacks schedule).
+        `resume` continues from a CheckpointCallback file, if it exists (callbacks/resume.py)."""
         if n_epoch < 1:
             raise ValueError(f"Expected n_epoch >= 1. Received: {n_epoch}.")
-        with self.added_cbs(_listify(cbs)):
+        cbs = _listify(cbs) + ([ResumeCallback(resume)] if resume is not None else [])
+        with self.added_cbs(cbs):
             if reset_opt or self.opt is None:
                 self.create_opt()
             if wd is not None:
@@ -218,7 +240,7 @@ class Learner:
 
     def _all_batches(self) -> None:
         self.n_iter = len(self.dl)
-        for i, batch in enumerate(self.dl):
+        for i, batch in enumerate(self.dl, getattr(self.dl, "first_batch", 0)):  # >0 on resume
             self.iter = i
             self._split(batch)
             self._with_events(self._do_one_batch, "batch", CancelBatchException)
@@ -313,7 +335,8 @@ class Learner:
     def fit_one_cycle(self, n_epoch: int, lr_max: float | slice | None = None,
                       div: float = 25.0, div_final: float = 1e5, pct_start: float = 0.25,
                       wd: float | None = None, moms: Sequence[float] | None = None,
-                      cbs: Any = None, reset_opt: bool = False) -> None:
+                      cbs: Any = None, reset_opt: bool = False, *,
+                      resume: str | Path | None = None) -> None:
         """Learning rate up (cosine) to lr_max then down; momentum the opposite way."""
         if self.opt is None or reset_opt:
             self.create_opt()
@@ -322,17 +345,20 @@ class Learner:
                                                        pct_start=pct_start) for lr in lrs]}
         if self.opt.has_momentum:
             scheds["mom"] = [one_cycle_mom(moms or self.moms, pct_start=pct_start)] * len(lrs)
-        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs))
+        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs),
+                 resume=resume)
 
     def fit_flat_cos(self, n_epoch: int, lr: float | slice | None = None,
                      div_final: float = 1e5, pct_start: float = 0.75, wd: float | None = None,
-                     cbs: Any = None, reset_opt: bool = False) -> None:
+                     cbs: Any = None, reset_opt: bool = False, *,
+                     resume: str | Path | None = None) -> None:
         """Flat learning rate, then cosine annealing over the last 1 - pct_start."""
         if self.opt is None or reset_opt:
             self.create_opt()
         lrs = lr_range(self.lr if lr is None else lr, self.n_groups)
         scheds = {"lr": [flat_cos(v, pct_start=pct_start, div_final=div_final) for v in lrs]}
-        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs))
+        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs),
+                 resume=resume)
 
     def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1,
                   lr_mult: float = 100, pct_start: float = 0.3, div: float = 5.0,
@@ -362,16 +388,23 @@ class Learner:
     # ---------------------------------------------------------------- inference
     def get_preds(self, dl: DataLoader | None = None, ds_idx: int = 1, *,
                   with_input: bool = False, with_loss: bool = False,
-                  with_decoded: bool = False, act: Callable | None = None) -> tuple:
-        """Predictions (after the loss's activation) and targets over a whole loader."""
+                  with_decoded: bool = False, act: Callable | None = None,
+                  reduce: Callable | None = None, save_to: str | Path | None = None) -> Any:
+        """Predictions (after the loss's activation) and targets over a whole loader.
+
+        For sets too large to hold: `reduce=fn` keeps only `fn(probs, targs)` of each batch
+        (concatenated); `save_to=folder` writes each batch to a file and returns the paths."""
         from .callbacks.gather import GatherPredsCallback
 
         dl = dl if dl is not None else self.dls[ds_idx]
+        act = act or getattr(self.loss_func, "activation", None)
+        if reduce is not None or save_to is not None:
+            return self._stream_preds(dl, act, reduce, save_to, with_input or with_loss
+                                      or with_decoded)
         gather = GatherPredsCallback(with_input=with_input)
         with self.added_cbs([gather]):
             self._do_validate(dl)
         preds, targs = gather.preds(), gather.targets()
-        act = act or getattr(self.loss_func, "activation", None)
         out = [act(preds) if act is not None else preds, targs]
         if with_input:
             out.insert(0, gather.inputs())
@@ -381,6 +414,19 @@ class Learner:
         if with_loss:
             out.append(self._per_item_loss(preds, targs))
         return tuple(out)
+
+    def _stream_preds(self, dl: DataLoader, act: Callable | None, reduce: Callable | None,
+                      save_to: str | Path | None, with_extras: bool) -> Any:
+        from .callbacks.gather import _cat
+        from .callbacks.stream_preds import StreamPredsCallback
+
+        if with_extras:
+            raise ValueError("get_preds(reduce=..., save_to=...) expected no with_input, "
+                             "with_loss or with_decoded. Fix: compute those inside `reduce`.")
+        stream = StreamPredsCallback(act, reduce, save_to)
+        with self.added_cbs([stream]):
+            self._do_validate(dl)
+        return stream.files if save_to is not None else _cat(stream.results)
 
     def _per_item_loss(self, preds: torch.Tensor, targs: torch.Tensor | None) -> torch.Tensor:
         if targs is None:
@@ -410,12 +456,16 @@ class Learner:
         return file if file.is_absolute() else self.path / self.model_dir / file
 
     def save(self, file: str | Path, with_opt: bool = True) -> Path:
-        """Save a checkpoint (model, optimiser, epoch) atomically; returns its path."""
-        state: dict[str, Any] = {"model": self.model.state_dict(), "epoch": self.epoch}
+        """Save a checkpoint (model, optimiser, epoch) atomically; returns its path.
+        Distributed: rank 0 writes, the others wait for it (call it on every process)."""
+        state: dict[str, Any] = {"model": unwrap_model(self.model).state_dict(),
+                                 "epoch": self.epoch}
         if with_opt and self.opt is not None:
             state["opt"] = self.opt.state_dict()
         path = self._model_path(file)
-        atomic_save(state, path)
+        if is_main_process():
+            atomic_save(state, path)
+        barrier()
         return path
 
     def load(self, file: str | Path, with_opt: bool = True, strict: bool = True) -> Learner:
@@ -450,7 +500,53 @@ class Learner:
         if builder is not None:
             config.update(builder=builder, builder_kwargs=builder_kwargs or {})
         path = Path(path)
-        return export_learner(self, path if path.is_absolute() else self.path / path, config)
+        path = path if path.is_absolute() else self.path / path
+        if is_main_process():  # distributed: one copy, written by rank 0; the others wait
+            export_learner(self, path, config)
+        barrier()
+        return path
+
+    def to_onnx(self, path: str | Path = "model.onnx", example_inputs: Any = None,
+                **kwargs: Any) -> Path:
+        """Write the model as ONNX, checked against onnxruntime (see `core.onnx.to_onnx`)."""
+        from .onnx import to_onnx
+
+        path = Path(path)
+        return to_onnx(self, path if path.is_absolute() else self.path / path,
+                       example_inputs, **kwargs)
+
+    # ---------------------------------------------------------------- speed switches
+    def to_bf16(self) -> Learner:
+        """Mixed precision: forward and loss under autocast to bfloat16 (CPU or CUDA)."""
+        return self.to_fp32().add_cbs([MixedPrecisionCallback(torch.bfloat16)])
+
+    def to_fp16(self) -> Learner:
+        """Mixed precision on CUDA: autocast to float16 with a gradient scaler that skips
+        steps whose gradients overflow. Elsewhere a message, and training stays in float32."""
+        reason = fp16_unavailable(self.dls.device)
+        if reason is not None:
+            print(reason)
+            return self
+        return self.to_fp32().add_cbs([MixedPrecisionCallback(torch.float16)])
+
+    def to_fp32(self) -> Learner:
+        """Back to full precision (removes mixed precision)."""
+        return self.remove_cbs([cb for cb in self.cbs if isinstance(cb, MixedPrecisionCallback)])
+
+    def to_channels_last(self) -> Learner:
+        """Channels-last (NHWC) weights and image batches: faster convolutions."""
+        if self.get_cb(ChannelsLastCallback) is None:
+            self.add_cbs([ChannelsLastCallback()])
+        self.model.to(memory_format=torch.channels_last)
+        return self
+
+    def compile(self, *, backend: str = "inductor", mode: str | None = None,
+                fallback: bool = True) -> Learner:
+        """Compile the model with torch.compile (in place: saving and export are unchanged);
+        where it can't run, a message and eager mode (see callbacks.precision.compile_model)."""
+        compile_model(self.model, self.dls.device, backend=backend, mode=mode,
+                      fallback=fallback)
+        return self
 
     @contextlib.contextmanager
     def no_progress(self) -> Iterator[None]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["Metric", "AvgMetric", "shape_error", "rankdata", "function_name"]
+from .distributed import gather_objects, is_distributed
+
+__all__ = ["Metric", "AvgMetric", "shape_error", "rankdata", "function_name", "merge_values"]
 
 
 class Metric:
@@ -36,8 +40,82 @@ class Metric:
         """The metric over everything seen since the last `reset`."""
         raise NotImplementedError
 
+    # ---- several processes (distributed validation): each sees a shard, `sync` merges them
+    def accumulated(self) -> dict[str, Any]:
+        """The accumulated state: the attributes `reset` assigns that now hold something else
+        than what `reset` would put there (settings such as `axis` are left out)."""
+        probe = copy.copy(self)
+        vars(probe).update({k: v.clone() if isinstance(v, Tensor) else copy.copy(v)
+                            for k, v in vars(self).items() if isinstance(v, (Tensor, list, dict))})
+        before = dict(vars(probe))
+        probe.reset()
+        return {k: vars(self)[k] for k, v in vars(probe).items()
+                if k in vars(self) and v is not before.get(k)}
+
+    def merge(self, other: Metric) -> None:
+        """Add what `other` (the same metric, fed other batches) accumulated, so `compute`
+        covers both. The default adds tensors and numbers and concatenates lists (see
+        `merge_values`); a metric whose state does not add up (means, sizes) overrides this."""
+        for key, value in other.accumulated().items():
+            setattr(self, key, merge_values(getattr(self, key, None), value, f"{self.name}.{key}"))
+
+    def sync(self) -> None:
+        """Merge every process's state, in rank order, so that `compute` gives on every
+        process the value of one process over the whole validation set (no-op in one process).
+        One collective per call: the loop calls it once per epoch, before `compute`."""
+        if not is_distributed():
+            return
+        states = gather_objects(_to_cpu(self.accumulated()))
+        merged = self._with_state(states[0])
+        for state in states[1:]:
+            merged.merge(self._with_state(state))
+        vars(self).update(vars(merged))
+
+    def _with_state(self, state: dict[str, Any]) -> Metric:
+        other = copy.copy(self)
+        other.reset()
+        vars(other).update(state)
+        return other
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def merge_values(a: Any, b: Any, what: str = "metric state") -> Any:
+    """`a` and `b` combined as two parts of one accumulation: tensors and numbers added,
+    lists and tuples concatenated, an object with a `merge` method merged, None the other."""
+    if a is None or b is None:
+        return b if a is None else a
+    if hasattr(a, "merge") and not isinstance(a, (Tensor, int, float, list, tuple)):
+        a.merge(b)
+        return a
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            return a + b.to(a.device)
+        return a + b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return a + b
+    if isinstance(a, (list, tuple)) and type(a) is type(b):
+        return a + b
+    if a == b:
+        return a
+    raise TypeError(f"Can't merge {what} across processes: expected tensors, numbers or lists. "
+                    f"Received: {type(a).__name__} and {type(b).__name__}. Fix: give the metric "
+                    "a merge(other) method (see Metric.merge).")
+
+
+def _to_cpu(obj: Any) -> Any:
+    """`obj` with every tensor (also inside lists, dicts and plain objects) on the CPU."""
+    if isinstance(obj, Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if hasattr(obj, "__dict__") and not callable(obj):
+        obj = copy.copy(obj)
+        vars(obj).update({k: _to_cpu(v) for k, v in vars(obj).items()})
+    return obj
 
 
 def function_name(func: Callable) -> str:

@@ -109,6 +109,18 @@ class ConfusionMetric(Metric):
         index = torch.where(valid, targ * n + pred, n * n)  # no sync: bad targets go last
         self.counts.index_add_(0, index, torch.ones_like(index))
 
+    def merge(self, other: ConfusionMetric) -> None:
+        """Add another process's confusion matrix (see `Metric.merge`); the class count stays."""
+        if other.counts is None:
+            return
+        if self.counts is None:
+            self.counts, self.n_classes = other.counts.clone(), other.n_classes
+        elif other.n_classes != self.n_classes:
+            raise ValueError(f"{self.name} can't merge {other.n_classes} classes into "
+                             f"{self.n_classes}. Fix: give every process the same model head.")
+        else:
+            self.counts = self.counts + other.counts.to(self.counts.device)
+
     def check_classes(self, preds: Tensor, targs: Tensor, n_classes: int) -> None:
         """Hook for subclasses that only accept some numbers of classes."""
 

@@ -140,6 +140,20 @@ class Moments:
         self.c_xy = self.c_xy + ((x - mx) * (y - my)).sum() + dx * dy * na * nb / n
         self.n = n
 
+    def merge(self, other: Moments) -> None:
+        """Fold in the moments of another part of the data (the same parallel formula)."""
+        nb, na = other.n, self.n
+        if nb == 0:
+            return
+        n = na + nb
+        dx, dy = other.mean_x - self.mean_x, other.mean_y - self.mean_y
+        self.mean_x = self.mean_x + dx * nb / n
+        self.mean_y = self.mean_y + dy * nb / n
+        self.m2_x = self.m2_x + other.m2_x + dx * dx * na * nb / n
+        self.m2_y = self.m2_y + other.m2_y + dy * dy * na * nb / n
+        self.c_xy = self.c_xy + other.c_xy + dx * dy * na * nb / n
+        self.n = n
+
     def correlation(self) -> float:
         """Pearson correlation of x and y (NaN when either is constant or nothing was seen)."""
         if self.n == 0:

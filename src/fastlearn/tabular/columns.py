@@ -1,7 +1,7 @@
 """Column helpers: expand a date into its parts, split columns into continuous/categorical.
 
-    >>> df = add_datepart(df, "saledate")            # saleYear, saleMonth, ... saleElapsed
-    >>> cont_names, cat_names = cont_cat_split(df, max_card=20, dep_var="price")
+>>> df = add_datepart(df, "saledate")            # saleYear, saleMonth, ... saleElapsed
+>>> cont_names, cat_names = cont_cat_split(df, max_card=20, dep_var="price")
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 from .procs import check_columns
 
 __all__ = ["add_datepart", "cont_cat_split"]
+
 
 def _parse_mixed(field: pd.Series, name: str) -> pd.Series:
     try:

@@ -121,15 +121,28 @@ class TabularDataLoaders(DataLoaders):
         cats, conts = processor.transform(df)
         device = torch.device(device) if device is not None else default_device()
         dsets = [TensorDataset(cats[idx], conts[idx], y[idx]) for idx in (train_idx, valid_idx)]
-        train = DataLoader(dsets[0], bs, shuffle=shuffle, drop_last=drop_last, augment=True,
-                           device=device, n_inp=2)
+        train = DataLoader(
+            dsets[0], bs, shuffle=shuffle, drop_last=drop_last, augment=True, device=device, n_inp=2
+        )
         valid = DataLoader(dsets[1], val_bs or bs, device=device, n_inp=2) if valid_idx else None
-        return cls(train, valid, processor=processor, y_names=y_names, regression=is_regression,
-                   vocab=vocab, device=device, path=path)
+        return cls(
+            train,
+            valid,
+            processor=processor,
+            y_names=y_names,
+            regression=is_regression,
+            vocab=vocab,
+            device=device,
+            path=path,
+        )
 
     @classmethod
     def from_csv(
-        cls, csv: str | Path, path: str | Path = ".", *, skipinitialspace: bool = True,
+        cls,
+        csv: str | Path,
+        path: str | Path = ".",
+        *,
+        skipinitialspace: bool = True,
         **kwargs: Any,
     ) -> TabularDataLoaders:
         """`from_df` on `pd.read_csv(csv, skipinitialspace=True)` (leading spaces stripped)."""
@@ -167,7 +180,7 @@ class TabularDataLoaders(DataLoaders):
     ) -> DataLoader:
         """A loader over a new frame with the training preprocessing (labels if asked).
 
-            >>> preds, _ = learn.get_preds(dl=dls.test_dl(new_df))
+        >>> preds, _ = learn.get_preds(dl=dls.test_dl(new_df))
         """
         if isinstance(df, pd.DataFrame) and len(df) == 0:
             raise ValueError("Expected a DataFrame with at least one row. Received: 0 rows.")
@@ -179,7 +192,7 @@ class TabularDataLoaders(DataLoaders):
         return super().test_dl(tensors, bs=bs)
 
     def decode_targets(self, y: torch.Tensor) -> pd.DataFrame:
-        """Targets (class indices or values) as a frame of labels or numbers, one column a target."""
+        """Targets (class indices or values) as a frame of labels or numbers, a column each."""
         y = y.detach().cpu()
         if self.regression:
             return pd.DataFrame(y.reshape(len(y), -1).double().numpy(), columns=self.y_names)
@@ -207,20 +220,28 @@ def _check_frame(
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"Expected a pandas DataFrame. Received: {type(df).__name__}.")
     if len(df) == 0:
-        raise ValueError("Expected a DataFrame with at least one row. Received: 0 rows. "
-                         "Fix: check the file or the filter that produced it.")
+        raise ValueError(
+            "Expected a DataFrame with at least one row. Received: 0 rows. "
+            "Fix: check the file or the filter that produced it."
+        )
     if not cat_names and not cont_names:
-        raise ValueError("Expected at least one input column in cat_names or cont_names. "
-                         "Received: none. Fix: list them (cont_cat_split(df) can propose both).")
+        raise ValueError(
+            "Expected at least one input column in cat_names or cont_names. "
+            "Received: none. Fix: list them (cont_cat_split(df) can propose both)."
+        )
     y_names = [y_names] if isinstance(y_names, str) else list(y_names or [])
     if not y_names:
-        raise ValueError("Expected y_names, the target column(s). Received: none. "
-                         "Fix: pass y_names='salary' (or a list of numeric columns).")
+        raise ValueError(
+            "Expected y_names, the target column(s). Received: none. "
+            "Fix: pass y_names='salary' (or a list of numeric columns)."
+        )
     check_columns(df, y_names, "y_names")
     clash = sorted(set(y_names) & set(cat_names + cont_names))
     if clash:
-        raise ValueError(f"Expected targets apart from the inputs. Received {clash} in y_names "
-                         "and in cat_names/cont_names. Fix: remove them from the inputs.")
+        raise ValueError(
+            f"Expected targets apart from the inputs. Received {clash} in y_names "
+            "and in cat_names/cont_names. Fix: remove them from the inputs."
+        )
     return y_names
 
 
@@ -232,8 +253,11 @@ def _split(
     valid_pct: float,
     seed: int | None,
 ) -> Splits:
-    given = [name for name, v in [("splits", splits), ("valid_idx", valid_idx),
-                                  ("splitter", splitter)] if v is not None]
+    given = [
+        name
+        for name, v in [("splits", splits), ("valid_idx", valid_idx), ("splitter", splitter)]
+        if v is not None
+    ]
     if len(given) > 1:
         raise ValueError(f"Expected one way to choose validation rows. Received: {given}.")
     if splits is None:
@@ -242,9 +266,11 @@ def _split(
     train_idx, valid_idx = (list(map(int, s)) for s in splits)
     bad = [i for i in train_idx + valid_idx if not 0 <= i < len(df)][:5]
     if bad or not train_idx:
-        raise ValueError(f"Expected splits as row positions 0..{len(df) - 1} with some "
-                         f"training rows. Received: {len(train_idx)} training rows, "
-                         f"positions out of range {bad}.")
+        raise ValueError(
+            f"Expected splits as row positions 0..{len(df) - 1} with some "
+            f"training rows. Received: {len(train_idx)} training rows, "
+            f"positions out of range {bad}."
+        )
     return train_idx, valid_idx
 
 
@@ -253,21 +279,30 @@ _BLOCKS = {"category": False, "CategoryBlock": False, "regression": True, "Regre
 
 def _is_regression(ys: pd.DataFrame, y_block: Any, regression: bool | None) -> bool:
     if y_block is not None:
-        name = y_block if isinstance(y_block, str) else getattr(
-            y_block, "__name__", type(y_block).__name__)
+        name = (
+            y_block
+            if isinstance(y_block, str)
+            else getattr(y_block, "__name__", type(y_block).__name__)
+        )
         if name not in _BLOCKS:
-            raise ValueError(f"Expected y_block CategoryBlock, RegressionBlock, 'category' or "
-                             f"'regression'. Received: {y_block!r}.")
+            raise ValueError(
+                f"Expected y_block CategoryBlock, RegressionBlock, 'category' or "
+                f"'regression'. Received: {y_block!r}."
+            )
         if regression is not None and regression != _BLOCKS[name]:
             raise ValueError(f"y_block={name} contradicts regression={regression}.")
         regression = _BLOCKS[name]
     if regression is None:  # fastai's rule: numbers are regression, anything else classes
-        regression = all(pd.api.types.is_numeric_dtype(ys[c]) and
-                         not pd.api.types.is_bool_dtype(ys[c]) for c in ys.columns)
+        regression = all(
+            pd.api.types.is_numeric_dtype(ys[c]) and not pd.api.types.is_bool_dtype(ys[c])
+            for c in ys.columns
+        )
     if not regression and ys.shape[1] > 1:
-        raise ValueError(f"Expected one target column for classification. Received: "
-                         f"{list(ys.columns)}. Fix: one column, or y_block=RegressionBlock "
-                         "for several numeric targets.")
+        raise ValueError(
+            f"Expected one target column for classification. Received: "
+            f"{list(ys.columns)}. Fix: one column, or y_block=RegressionBlock "
+            "for several numeric targets."
+        )
     return bool(regression)
 
 
@@ -283,7 +318,10 @@ def _check_no_nan(ys: pd.DataFrame) -> None:
 
 
 def _targets(
-    df: pd.DataFrame, y_names: list[str], regression: bool, train_idx: list[int],
+    df: pd.DataFrame,
+    y_names: list[str],
+    regression: bool,
+    train_idx: list[int],
     valid_idx: list[int],
 ) -> tuple[torch.Tensor, list[Any] | None]:
     """All rows' targets as a tensor, and the class vocabulary (training rows, sorted)."""
@@ -294,7 +332,9 @@ def _targets(
 
 
 def _encode_targets(
-    df: pd.DataFrame, y_names: list[str], vocab: list[Any] | None,
+    df: pd.DataFrame,
+    y_names: list[str],
+    vocab: list[Any] | None,
     check_idx: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Class indices (N,) when there is a vocabulary, else float targets (N, n_targets)."""
@@ -305,12 +345,16 @@ def _encode_targets(
         return torch.from_numpy(np.stack(columns, axis=1).astype(np.float32))
     labels = ys[y_names[0]].astype(object)
     codes = pd.Index(vocab, dtype=object).get_indexer(labels)
-    bad = codes < 0 if check_idx is None else np.isin(np.arange(len(codes)), check_idx) & (codes < 0)
+    bad = codes < 0
+    if check_idx is not None:  # rows in no split may hold anything
+        bad &= np.isin(np.arange(len(codes)), check_idx)
     if bad.any():
         unseen = sorted({str(v) for v in labels[bad]})
-        raise ValueError(f"Expected labels of {y_names[0]!r} among the training classes "
-                         f"{vocab[:10]}. Received labels never seen in training: {unseen[:10]}. "
-                         "Fix: a stratified split, or drop those rows.")
+        raise ValueError(
+            f"Expected labels of {y_names[0]!r} among the training classes "
+            f"{vocab[:10]}. Received labels never seen in training: {unseen[:10]}. "
+            "Fix: a stratified split, or drop those rows."
+        )
     return torch.from_numpy(codes.astype(np.int64))
 
 

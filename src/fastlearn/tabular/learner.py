@@ -45,8 +45,10 @@ class TabularLearner(Learner):
 
     def __init__(self, dls: TabularDataLoaders, model: nn.Module, *args: Any, **kwargs: Any):
         if not isinstance(dls, TabularDataLoaders):
-            raise TypeError(f"Expected TabularDataLoaders. Received: {type(dls).__name__}. "
-                            "Fix: build them with TabularDataLoaders.from_df(...).")
+            raise TypeError(
+                f"Expected TabularDataLoaders. Received: {type(dls).__name__}. "
+                "Fix: build them with TabularDataLoaders.from_df(...)."
+            )
         super().__init__(dls, model, *args, **kwargs)
 
     # ------------------------------------------------------------------ prediction
@@ -168,8 +170,10 @@ class TabularLearner(Learner):
         arguments, preprocessing state, targets and classes (`load_learner` rebuilds from it).
         """
         if not isinstance(self.model, TabularModel):
-            raise TypeError(f"export_config describes a TabularModel. Received: "
-                            f"{type(self.model).__name__}. Fix: register a builder (issue 8).")
+            raise TypeError(
+                f"export_config describes a TabularModel. Received: "
+                f"{type(self.model).__name__}. Fix: register a builder (issue 8)."
+            )
         vocab = self.dls.vocab
         return {
             "application": "tabular",
@@ -218,13 +222,17 @@ def tabular_learner(
         >>> learn.fit_one_cycle(3, 1e-2)
     """
     if not isinstance(dls, TabularDataLoaders):
-        raise TypeError(f"Expected TabularDataLoaders. Received: {type(dls).__name__}. "
-                        "Fix: build them with TabularDataLoaders.from_df(...).")
+        raise TypeError(
+            f"Expected TabularDataLoaders. Received: {type(dls).__name__}. "
+            "Fix: build them with TabularDataLoaders.from_df(...)."
+        )
     config = dict(config or {})
     if y_range is not None:
         config["y_range"] = y_range
-    model = TabularModel(get_emb_sz(dls, emb_szs), len(dls.cont_names), n_out or dls.n_out,
-                         layers, **config)
+    model = TabularModel(
+        get_emb_sz(dls, emb_szs), len(dls.cont_names), n_out or dls.n_out, layers, **config
+    )
     kwargs.setdefault("path", dls.path)
-    return TabularLearner(dls, model, loss_func=loss_func or dls.loss_func, metrics=metrics,
-                          **kwargs)
+    return TabularLearner(
+        dls, model, loss_func=loss_func or dls.loss_func, metrics=metrics, **kwargs
+    )

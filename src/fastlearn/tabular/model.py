@@ -24,9 +24,7 @@ __all__ = ["TabularModel", "get_emb_sz", "tabular_config"]
 _CONFIG_KEYS = ("ps", "embed_p", "y_range", "use_bn", "bn_final", "bn_cont", "lin_first")
 
 
-def get_emb_sz(
-    source: Any, sz_dict: Mapping[str, int] | None = None
-) -> list[tuple[int, int]]:
+def get_emb_sz(source: Any, sz_dict: Mapping[str, int] | None = None) -> list[tuple[int, int]]:
     """(n_categories, width) per categorical column of a fitted processor or TabularDataLoaders.
 
     The width is `emb_sz_rule(n)` = min(600, round(1.6 * n ** 0.56)), n counting `#na#`,
@@ -36,21 +34,25 @@ def get_emb_sz(
     sz_dict = dict(sz_dict or {})
     unknown = sorted(set(sz_dict) - set(processor.cat_names))
     if unknown:
-        raise ValueError(f"Expected emb_szs keys among cat_names {processor.cat_names}. "
-                         f"Received: {unknown}.")
-    return [(n, sz_dict.get(name, emb_sz_rule(n)))
-            for name, n in zip(processor.cat_names, processor.cardinalities)]
+        raise ValueError(
+            f"Expected emb_szs keys among cat_names {processor.cat_names}. Received: {unknown}."
+        )
+    return [
+        (n, sz_dict.get(name, emb_sz_rule(n)))
+        for name, n in zip(processor.cat_names, processor.cardinalities)
+    ]
 
 
 def tabular_config(**kwargs: Any) -> dict[str, Any]:
     """Keyword arguments for TabularModel, checked (fastai's `tabular_config`).
 
-        >>> learn = tabular_learner(dls, config=tabular_config(ps=[0.1, 0.05], embed_p=0.1))
+    >>> learn = tabular_learner(dls, config=tabular_config(ps=[0.1, 0.05], embed_p=0.1))
     """
     unknown = sorted(set(kwargs) - set(_CONFIG_KEYS))
     if unknown:
-        raise TypeError(f"Expected tabular_config keys among {list(_CONFIG_KEYS)}. "
-                        f"Received: {unknown}.")
+        raise TypeError(
+            f"Expected tabular_config keys among {list(_CONFIG_KEYS)}. Received: {unknown}."
+        )
     return kwargs
 
 
@@ -86,10 +88,17 @@ class TabularModel(nn.Module):
         if y_range is not None and len(y_range) != 2:
             raise ValueError(f"Expected y_range=(low, high). Received: {y_range!r}.")
         self.config = dict(
-            emb_szs=[[int(n), int(w)] for n, w in emb_szs], n_cont=int(n_cont),
-            out_sz=int(out_sz), layers=layers, ps=ps, embed_p=float(embed_p),
-            y_range=None if y_range is None else [float(v) for v in y_range], use_bn=use_bn,
-            bn_final=bn_final, bn_cont=bn_cont, lin_first=lin_first,
+            emb_szs=[[int(n), int(w)] for n, w in emb_szs],
+            n_cont=int(n_cont),
+            out_sz=int(out_sz),
+            layers=layers,
+            ps=ps,
+            embed_p=float(embed_p),
+            y_range=None if y_range is None else [float(v) for v in y_range],
+            use_bn=use_bn,
+            bn_final=bn_final,
+            bn_cont=bn_cont,
+            lin_first=lin_first,
         )
         self.embeds = nn.ModuleList([Embedding(n, w) for n, w in self.config["emb_szs"]])
         self.emb_drop = nn.Dropout(embed_p)
@@ -97,8 +106,14 @@ class TabularModel(nn.Module):
         self.n_emb, self.n_cont = sum(w for _, w in self.config["emb_szs"]), int(n_cont)
         sizes = [self.n_emb + self.n_cont, *layers, int(out_sz)]
         blocks: list[nn.Module] = [
-            LinBnDrop(sizes[i], sizes[i + 1], bn=use_bn, p=p, act=nn.ReLU(inplace=True),
-                      lin_first=lin_first)
+            LinBnDrop(
+                sizes[i],
+                sizes[i + 1],
+                bn=use_bn,
+                p=p,
+                act=nn.ReLU(inplace=True),
+                lin_first=lin_first,
+            )
             for i, p in enumerate(ps)
         ]
         blocks.append(LinBnDrop(sizes[-2], sizes[-1], bn=use_bn and bn_final, lin_first=lin_first))

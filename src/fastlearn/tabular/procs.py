@@ -300,8 +300,12 @@ class Categorify(TabularProc):
             idx, text, flags = self.categories[name], (str, np.str_), (bool, np.bool_)
             numbers = (int, np.int64, float, np.float64)
             # pandas never matches bools against numbers in a typed index (1 == True in a dict)
-            types = {"b": text + flags, "i": text + numbers, "u": text + numbers,
-                     "f": text + numbers}.get(idx.dtype.kind, text + numbers + flags)
+            types = {
+                "b": text + flags,
+                "i": text + numbers,
+                "u": text + numbers,
+                "f": text + numbers,
+            }.get(idx.dtype.kind, text + numbers + flags)
             is_plain = idx.dtype.kind in "biuf" or pd.api.types.is_string_dtype(idx.dtype)
             if name in self.stringified or not is_plain:  # dates, periods...: ask pandas
                 types = ()

@@ -238,12 +238,12 @@ class HFTextDataLoaders(DataLoaders):
             ...                                 tokenizer="bert-base-uncased", max_len=128)
         """
         cols = _text_columns(df, text_col, text_cols, label_col)
+        tokenize = HFTokenize(load_tokenizer(tokenizer), max_len, pair=len(cols) == 2)
         train_idx, valid_idx = _split(df, splits, valid_col, valid_pct, seed)
         labels = _labels(df, label_col)
         is_regression = (regression if regression is not None
                          else labels.dtype.kind == "f")
         y, vocab = _targets(labels, is_regression, train_idx, valid_idx)
-        tokenize = HFTokenize(load_tokenizer(tokenizer), max_len, pair=len(cols) == 2)
         items = _items(df, cols)
         device = torch.device(device) if device is not None else default_device()
         dsets = [HFTextDataset.from_items([items[i] for i in idx], y[idx], tokenize)

@@ -1,11 +1,8 @@
-"""Image transforms: per item on the CPU (Pillow), per batch on the device (torch).
+"""Batch transforms: augmentation and normalisation on the device, with torch.
 
-Item transforms (`Resize`, `RandomResizedCrop`) bring every image to one size so images can be
-batched. They draw their geometry once per item and apply it to the image (bilinear) and to
-its mask (nearest). They take `train=`: random crops for training, centre crops otherwise
-(the dataset of each split passes its own flag).
-
-Batch transforms take and return the batch tuple `(images, *targets)` on the device:
+The item transforms (`Resize`, `RandomResizedCrop`, on the CPU) live in `item_tfms` and are
+re-exported here. Batch transforms take and return the batch tuple `(images, *targets)` on
+the device:
 
     IntToFloat (0) -> AffineWarp (10, training) -> CenterResize (15) -> Lighting (20, training)
         -> Normalize (90)
@@ -22,17 +19,13 @@ images') follow the same geometry, with nearest-neighbour sampling for integer m
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
 
-from .image import image_to_tensor, open_image
+from .item_tfms import ItemTransform, RandomResizedCrop, Resize, Size, pair_size
 
 __all__ = [
     "ItemTransform",
@@ -49,179 +42,10 @@ __all__ = [
     "sampling_grid",
 ]
 
-Size = int | tuple[int, int]
 Batch = tuple[Tensor, ...]
-_RESIZE_METHODS = ("crop", "pad", "squish")
-_PAD_MODES = {"zeros": "constant", "reflection": "reflect", "border": "edge"}
+_PAD_MODES = ("zeros", "reflection", "border")  # grid_sample's names
 
 
-def _pair(size: Size) -> tuple[int, int]:
-    """`size` as (height, width)."""
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
-    if h < 1 or w < 1:
-        raise ValueError(f"Expected a positive size (int or (height, width)). Received: {size}.")
-    return int(h), int(w)
-
-
-# ---------------------------------------------------------------------------- item transforms
-@dataclass(frozen=True)
-class _Geometry:
-    """Where an item transform takes its pixels and where it puts them.
-
-    `box`: the source region (left, top, right, bottom) as fractions of the source width and
-    height, so a mask (full size) and its image (maybe decoded smaller) share it. The region is
-    resized to `size` (w, h) and placed at `offset` in a `canvas` (w, h), padded around.
-    """
-
-    box: tuple[float, float, float, float]
-    size: tuple[int, int]
-    canvas: tuple[int, int]
-    offset: tuple[int, int] = (0, 0)
-
-
-class ItemTransform:
-    """Base class: geometry drawn once per item (`geometry`) and applied by `apply`."""
-
-    pad_mode: str = "zeros"
-
-    @property
-    def draft_size(self) -> tuple[int, int] | None:
-        """The smallest (h, w) a source may be decoded at without losing detail (None: full)."""
-        return None
-
-    def geometry(self, src_size: tuple[int, int], train: bool) -> _Geometry:
-        """Where to take and put pixels for a source of `src_size` (w, h)."""
-        raise NotImplementedError
-
-    def apply(self, img: Image.Image, geom: _Geometry, resample: int) -> Image.Image:
-        """Cut, resize and pad `img` as `geom` says."""
-        w, h = img.size
-        box = (geom.box[0] * w, geom.box[1] * h, geom.box[2] * w, geom.box[3] * h)
-        out = img.resize(geom.size, resample, box=box, reducing_gap=None
-                         if resample == Image.Resampling.NEAREST else 3.0)
-        if geom.size != geom.canvas:
-            out = _pad(out, geom, self.pad_mode)
-        return out
-
-    def __call__(self, img: Image.Image | Tensor, *, train: bool = False) -> Image.Image | Tensor:
-        """The transformed image (a Pillow image, or a (C, H, W) uint8 tensor for a tensor)."""
-        if isinstance(img, Tensor):
-            return image_to_tensor(self(open_image(img, mode=None), train=train))
-        return self.apply(img, self.geometry(img.size, train), Image.Resampling.BILINEAR)
-
-    def pair(
-        self, img: Image.Image, mask: Image.Image, *, train: bool = False
-    ) -> tuple[Image.Image, Image.Image]:
-        """The image and its mask under the same geometry (mask: nearest neighbour)."""
-        geom = self.geometry(img.size, train)
-        return (self.apply(img, geom, Image.Resampling.BILINEAR),
-                self.apply(mask, geom, Image.Resampling.NEAREST))
-
-
-def _pad(img: Image.Image, geom: _Geometry, pad_mode: str) -> Image.Image:
-    (w, h), (cw, ch), (x, y) = geom.size, geom.canvas, geom.offset
-    if pad_mode == "zeros":
-        canvas = Image.new(img.mode, (cw, ch))
-        if img.mode == "P":
-            canvas.putpalette(img.getpalette() or [])
-        canvas.paste(img, (x, y))
-        return canvas
-    arr = np.asarray(img)
-    widths = [(y, ch - h - y), (x, cw - w - x)] + [(0, 0)] * (arr.ndim - 2)
-    out = Image.fromarray(np.pad(arr, widths, mode=_PAD_MODES[pad_mode]), img.mode)
-    if img.mode == "P":
-        out.putpalette(img.getpalette() or [])
-    return out
-
-
-def _crop_box(src_w: int, src_h: int, cw: float, ch: float, train: bool) -> tuple[float, ...]:
-    """A (cw, ch)-pixel region, at random (training) or centred, as fractions of the source."""
-    cw, ch = min(cw, src_w), min(ch, src_h)
-    fx, fy = (random.random(), random.random()) if train else (0.5, 0.5)
-    left, top = fx * (src_w - cw), fy * (src_h - ch)
-    return (left / src_w, top / src_h, (left + cw) / src_w, (top + ch) / src_h)
-
-
-class Resize(ItemTransform):
-    """Bring every image to `size` (int or (h, w)) by `method`.
-
-    'crop': scale to cover, then cut (random place for training, centre otherwise);
-    'pad': scale to fit, then pad ('zeros', 'reflection' or 'border'); 'squish': stretch.
-
-        >>> Resize(224)(img).size, Resize((200, 300), method="pad")(img).size
-        ((224, 224), (300, 200))
-    """
-
-    def __init__(self, size: Size, method: str = "crop", *, pad_mode: str = "reflection") -> None:
-        if method not in _RESIZE_METHODS:
-            raise ValueError(f"Expected method in {_RESIZE_METHODS}. Received: {method!r}.")
-        if pad_mode not in _PAD_MODES:
-            raise ValueError(f"Expected pad_mode in {tuple(_PAD_MODES)}. Received: {pad_mode!r}.")
-        self.size, self.method, self.pad_mode = _pair(size), method, pad_mode
-
-    def __repr__(self) -> str:
-        return f"Resize({self.size}, method={self.method!r})"
-
-    @property
-    def draft_size(self) -> tuple[int, int]:
-        return self.size
-
-    def geometry(self, src_size: tuple[int, int], train: bool) -> _Geometry:
-        (w, h), (th, tw) = src_size, self.size
-        if self.method == "squish":
-            return _Geometry((0.0, 0.0, 1.0, 1.0), (tw, th), (tw, th))
-        if self.method == "crop":
-            scale = max(tw / w, th / h)  # the region of the source that covers the target
-            return _Geometry(_crop_box(w, h, tw / scale, th / scale, train), (tw, th), (tw, th))
-        scale = min(tw / w, th / h)
-        nw, nh = min(tw, max(1, round(w * scale))), min(th, max(1, round(h * scale)))
-        return _Geometry((0.0, 0.0, 1.0, 1.0), (nw, nh), (tw, th), ((tw - nw) // 2, (th - nh) // 2))
-
-
-class RandomResizedCrop(ItemTransform):
-    """A random region (area `min_scale`..1 of the image, aspect in `ratio`) resized to `size`.
-
-    For validation: the centre region of the target's aspect, a little tighter
-    (`val_xtra`) as the training crops rarely hold the whole image.
-    """
-
-    def __init__(
-        self,
-        size: Size,
-        min_scale: float = 0.08,
-        ratio: tuple[float, float] = (3 / 4, 4 / 3),
-        *,
-        val_xtra: float = 0.14,
-    ) -> None:
-        if not 0 < min_scale <= 1:
-            raise ValueError(f"Expected 0 < min_scale <= 1. Received: {min_scale}.")
-        self.size, self.min_scale, self.ratio, self.val_xtra = _pair(size), min_scale, ratio, val_xtra
-
-    def __repr__(self) -> str:
-        return f"RandomResizedCrop({self.size}, min_scale={self.min_scale})"
-
-    @property
-    def draft_size(self) -> tuple[int, int]:
-        # a crop of `min_scale` of the area keeps its detail when the source is this large
-        k = 1 / math.sqrt(self.min_scale)
-        return math.ceil(self.size[0] * k), math.ceil(self.size[1] * k)
-
-    def geometry(self, src_size: tuple[int, int], train: bool) -> _Geometry:
-        (w, h), (th, tw) = src_size, self.size
-        target = ((tw, th), (tw, th))
-        if train:
-            for _ in range(10):
-                area = random.uniform(self.min_scale, 1.0) * w * h
-                log_lo, log_hi = math.log(self.ratio[0]), math.log(self.ratio[1])
-                aspect = math.exp(random.uniform(log_lo, log_hi)) * tw / th
-                cw, ch = math.sqrt(area * aspect), math.sqrt(area / aspect)
-                if cw <= w and ch <= h:
-                    return _Geometry(_crop_box(w, h, cw, ch, True), *target)
-        scale = max(tw / w, th / h) * (1 + (0 if train else self.val_xtra))
-        return _Geometry(_crop_box(w, h, tw / scale, th / scale, False), *target)
-
-
-# ---------------------------------------------------------------------------- batch transforms
 def _dense_targets(batch: Batch) -> list[int]:
     """Positions of the batch elements that are per-pixel targets of the images (masks)."""
     hw = batch[0].shape[-2:]
@@ -336,13 +160,14 @@ class AffineWarp:
         if not 0 <= max_warp < 0.5:
             raise ValueError(f"Expected 0 <= max_warp < 0.5. Received: {max_warp}.")
         if not 0 < min_zoom <= max_zoom:
-            raise ValueError(f"Expected 0 < min_zoom <= max_zoom. Received: {min_zoom}, {max_zoom}.")
+            raise ValueError(f"Expected 0 < min_zoom <= max_zoom. Received: {min_zoom}, "
+                             f"{max_zoom}.")
         if pad_mode not in _PAD_MODES:
             raise ValueError(f"Expected pad_mode in {tuple(_PAD_MODES)}. Received: {pad_mode!r}.")
         self.flip_p, self.flip_vert, self.max_rotate = flip_p, flip_vert, max_rotate
         self.min_zoom, self.max_zoom, self.max_warp, self.p_affine = (min_zoom, max_zoom,
                                                                       max_warp, p_affine)
-        self.size = _pair(size) if size is not None else None
+        self.size = pair_size(size) if size is not None else None
         self.min_scale, self.ratio, self.mode, self.pad_mode = min_scale, ratio, mode, pad_mode
 
     def __repr__(self) -> str:
@@ -474,7 +299,7 @@ class CenterResize:
     order, train_only = 15, False
 
     def __init__(self, size: Size) -> None:
-        self.size = _pair(size)
+        self.size = pair_size(size)
 
     def __repr__(self) -> str:
         return f"CenterResize({self.size})"

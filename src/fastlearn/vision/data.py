@@ -22,15 +22,18 @@ crops) or not (centre crops). Options every constructor takes (`**kwargs`):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..core.data import Categorize, DataLoader, DataLoaders, MultiCategorize, _encode_split
+from ..core.data import DataLoader, DataLoaders, _encode_split
+from ..core.items import Categorize, MultiCategorize
 from ..core.losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
 from ..core.splitters import GrandparentSplitter, IndexSplitter, RandomSplitter, Splits
 from ..core.torch_utils import default_device, num_cpus
@@ -103,8 +106,9 @@ class ImageDataLoaders(DataLoaders):
     @property
     def loss_func(self) -> nn.Module:
         """The loss the task calls for (the learner's default)."""
-        return {"classification": CrossEntropyLossFlat(), "multi_label": BCEWithLogitsLossFlat(),
-                "regression": MSELossFlat(), "segmentation": CrossEntropyLossFlat(axis=1)}[self.task]
+        losses = {"classification": CrossEntropyLossFlat, "multi_label": BCEWithLogitsLossFlat,
+                  "regression": MSELossFlat, "segmentation": partial(CrossEntropyLossFlat, axis=1)}
+        return losses[self.task]()
 
     def to_state(self) -> dict[str, Any]:
         """The preprocessing as plain JSON (for export): decode mode, resize, normalisation."""
@@ -216,7 +220,7 @@ class ImageDataLoaders(DataLoaders):
         fnames = [base / f"{f}{suff}" for f in col]
         labels = list(_column(df, label_col))
         if label_delim is not None:
-            labels = [[s for s in str(v).split(label_delim) if s] for v in labels]
+            labels = [[s for s in _text(v).split(label_delim) if s] for v in labels]
             kwargs.setdefault("task", "multi_label")
         if valid_col is not None:
             valid = [i for i, v in enumerate(_column(df, valid_col)) if bool(v)]
@@ -231,7 +235,7 @@ class ImageDataLoaders(DataLoaders):
         """`from_df` on `path/csv_fname` read with pandas."""
         import pandas as pd
 
-        df = pd.read_csv(Path(path) / csv_fname, header=header, sep=delimiter)
+        df = pd.read_csv(Path(path) / csv_fname, header=header, sep=delimiter or ",")
         return cls.from_df(df, path, **kwargs)
 
     @classmethod
@@ -268,8 +272,9 @@ class SegmentationDataLoaders(ImageDataLoaders):
     """Images and their masks of class indices (Pillow 'P' or 'L' files), same geometry.
 
         >>> dls = SegmentationDataLoaders.from_label_func(
-        ...     path, get_image_files(path / "images"), lambda f: path / "labels" / f"{f.stem}_P.png",
-        ...     codes=codes, item_tfms=Resize((96, 128)), batch_tfms=aug_transforms())
+        ...     path, get_image_files(path / "images"),
+        ...     lambda f: path / "labels" / f"{f.stem}_P.png", codes=codes,
+        ...     item_tfms=Resize((96, 128)), batch_tfms=aug_transforms())
         >>> x, mask = dls.one_batch()   # float (B, 3, 96, 128), long (B, 96, 128)
     """
 
@@ -300,6 +305,9 @@ class RegexLabeller:
             raise ValueError(f"Expected a pattern with a group (...) around the label. "
                              f"Received: {pat!r}.")
 
+    def __repr__(self) -> str:
+        return f"RegexLabeller({self.pat.pattern!r}, match={self.match!r})"
+
     def __call__(self, f: Path) -> str:
         text = f.name if self.match == "name" else f.as_posix()
         found = self.pat.search(text)
@@ -315,7 +323,7 @@ def _labels(func: Callable, fnames: Sequence[Path], shown: Callable) -> list[Any
         try:
             out.append(func(f))
         except Exception as e:
-            name = getattr(shown, "__name__", repr(shown))
+            name = getattr(shown, "__name__", None) or repr(shown)
             raise ValueError(f"Label function {name} failed on {str(f)!r}: "
                              f"{type(e).__name__}: {e}. Fix: make it handle this file, or "
                              "filter the files first.") from e
@@ -372,6 +380,11 @@ def _sorted(tfms: Sequence[Callable]) -> list[Callable]:
             seen_int = True
         out.append(t)
     return sorted(out, key=lambda t: getattr(t, "order", 50))
+
+
+def _text(value: Any) -> str:
+    """A cell as text; a missing cell (None, NaN) as ''."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _column(df: Any, col: int | str) -> list[Any]:

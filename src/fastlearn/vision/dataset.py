@@ -21,9 +21,9 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import default_collate
 
-from ..core.data import ItemDataset
-from .augment import ItemTransform
+from ..core.items import ItemDataset
 from .image import image_to_tensor, open_image, open_mask
+from .item_tfms import ItemTransform
 
 __all__ = ["ImageDataset", "collate_images"]
 

@@ -27,7 +27,7 @@ from .augment import CenterResize, IntToFloat, Normalize, RandomResizedCrop, Res
 from .dataset import ImageDataset, collate_images
 from .models import DynamicUnet, create_body, create_vision_model, simple_cnn
 
-__all__ = ["VisionPredictor", "predictor_from_config", "preprocessing_state",
+__all__ = ["VisionPredictor", "predictor_from_config", "preprocessing_state", "inputs_state",
            "build_item_tfms", "build_batch_tfms"]
 
 
@@ -124,9 +124,7 @@ def preprocessing_state(dls: DataLoaders) -> dict[str, Any]:
         raise ExportError(f"Export can describe ImageDataset or TensorDataset inputs. Received "
                           f"a {type(ds).__name__} with item transforms. Fix: build the loaders "
                           "with ImageDataLoaders.")
-    state = {"inputs": "image" if images else "tensor",
-             "mode": ds.mode if images else None,
-             "n_channels": getattr(dls, "n_channels", None),
+    state = {"mode": ds.mode if images else None,
              "item_tfms": [_item_tfm_state(t) for t in ds.tfms] if images else [],
              "batch_tfms": [_batch_tfm_state(t) for t in dl.batch_tfms
                             if not getattr(t, "train_only", False)]}
@@ -136,10 +134,21 @@ def preprocessing_state(dls: DataLoaders) -> dict[str, Any]:
     return state
 
 
+def inputs_state(dls: DataLoaders) -> dict[str, Any]:
+    """What `predict` accepts: images (with the size the model sees) or tensors of a shape."""
+    ds = (dls.valid or dls.train).dataset
+    if isinstance(ds, ImageDataset):
+        size = getattr(dls, "size", None)
+        return {"kind": "image", "size": None if size is None else list(size),
+                "n_channels": getattr(dls, "n_channels", None), "mode": ds.mode}
+    tensors = getattr(ds, "tensors", None)
+    return {"kind": "tensor", "shape": None if tensors is None else list(tensors[0].shape[1:])}
+
+
 # ---------------------------------------------------------------------------- the predictor
 def _describe(item: Any) -> str:
     if isinstance(item, (bytes, bytearray)):
-        return f"bytes ({len(item)} bytes)"
+        return f"{len(item)} bytes"
     if isinstance(item, Tensor):
         return f"tensor {tuple(item.shape)} {item.dtype}"
     return repr(str(item)) if isinstance(item, (str, Path)) else type(item).__name__
@@ -158,7 +167,7 @@ class VisionPredictor(Predictor):
         super().__init__(model, config, device)
         pre = config.get("preprocessing", {})
         self.task = config.get("task", "classification")
-        self.images = pre.get("inputs", "image") == "image"
+        self.images = config.get("inputs", {}).get("kind", "image") == "image"
         self.mode = pre.get("mode", "RGB")
         self.item_tfms = build_item_tfms(pre.get("item_tfms", []))
         self.batch_tfms = build_batch_tfms(pre.get("batch_tfms", []))
@@ -196,10 +205,8 @@ class VisionPredictor(Predictor):
         return super().decode(probs)
 
     def info(self) -> dict[str, Any]:
-        """What the model is and the images it expects."""
-        pre = self.config.get("preprocessing", {})
-        return {**super().info(), "task": self.task, "inputs": pre.get("inputs"),
-                "size": pre.get("data", {}).get("size"), "n_channels": pre.get("n_channels")}
+        """What the model is (with `inputs`: the images or tensors it expects) and its task."""
+        return {**super().info(), "task": self.task}
 
 
 def predictor_from_config(config: dict[str, Any], model: nn.Module,

@@ -138,9 +138,9 @@ class VisionLearner(Learner):
 
     def export_config(self) -> dict[str, Any]:
         """Builder, task and the exact validation preprocessing, as plain JSON."""
-        from .export import preprocessing_state
+        from .export import inputs_state, preprocessing_state
 
-        config = {"application": "vision", "task": self.task,
+        config = {"application": "vision", "task": self.task, "inputs": inputs_state(self.dls),
                   "preprocessing": preprocessing_state(self.dls)}
         if self.builder is not None:
             config.update(builder=self.builder, builder_kwargs=self.builder_kwargs)
@@ -200,8 +200,6 @@ def _with_augment(dl: DataLoader, train: DataLoader, augment: Sequence[Callable]
     if augment is None:
         augment = [t for t in train.batch_tfms if getattr(t, "train_only", False)] or [
             _RandomFlip()]
-    for t in augment:
-        t.train_only = True  # type: ignore[attr-defined]  (they run on the augmented copy only)
     kept = [t for t in dl.batch_tfms if not getattr(t, "train_only", False)]
     return sorted([*kept, *augment], key=lambda t: getattr(t, "order", 50))
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..callback import Callback
+from ..distributed import all_reduce_sum, is_distributed, is_main_process, world_size
 
 if TYPE_CHECKING:
     from ..learner import Learner
@@ -107,11 +108,17 @@ class Recorder(Callback):
 
     def after_epoch(self, learn: Learner) -> None:
         self._flush()
-        row: list[float] = [self.smooth_loss]
+        train_loss, valid_sum, valid_n = self.smooth_loss, self._valid_sum, self._valid_n
+        if is_distributed():  # one row for all processes: mean training loss, whole valid set
+            train_loss, valid_sum, valid_n = all_reduce_sum(
+                [train_loss / world_size(), float(valid_sum), valid_n])
+            for metric in learn.metrics if learn.dls.valid is not None else []:
+                metric.sync()
+        row: list[float] = [train_loss]
         if learn.dls.valid is not None:
-            valid_loss = float(self._valid_sum / self._valid_n) if self._valid_n else math.nan
+            valid_loss = float(valid_sum / valid_n) if valid_n else math.nan
             row.append(valid_loss)
-            self._nonfinite |= bool(self._valid_n) and not math.isfinite(valid_loss)
+            self._nonfinite |= bool(valid_n) and not math.isfinite(valid_loss)
             for metric in learn.metrics:
                 try:
                     row.append(float(metric.compute()))
@@ -200,7 +207,7 @@ def _renamed(error: Exception, message: str) -> Exception:
 
 
 def _finish(fig: Any, path: str | Path | None) -> Any:
-    if path is not None:
+    if path is not None and is_main_process():  # one copy of the file in a distributed run
         fig.tight_layout()
         fig.savefig(path, dpi=100)
     return fig

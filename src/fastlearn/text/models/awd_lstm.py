@@ -226,6 +226,31 @@ class LanguageModel(SequentialRNN):
         super().__init__(encoder, decoder)
         self.config = {"vocab_sz": vocab_sz, "config": config, "drop_mult": drop_mult}
 
+    @torch.no_grad()
+    def generate(self, ids: Tensor, n_words: int, temperature: float = 0.75,
+                 banned: Sequence[int] = ()) -> tuple[Tensor, Tensor]:
+        """Sample `n_words` ids after the prompt `ids` (1-d), one step at a time with the state
+        carried; temperature 0 takes the most likely word. Returns (new ids, last step's
+        probabilities). Runs in eval mode and leaves the model reset and in its previous mode.
+        """
+        was_training = self.training
+        self.eval()
+        self.reset()
+        try:
+            logits = self(ids[None])[0, -1]
+            out, probs = [], logits.new_empty(0)
+            for _ in range(n_words):
+                logits = logits.float()
+                logits[list(banned)] = -float("inf")
+                probs = torch.softmax(logits / max(temperature, 1e-8), -1)
+                nxt = torch.multinomial(probs, 1) if temperature > 0 else logits.argmax()[None]
+                out.append(nxt)
+                logits = self(nxt[None])[0, -1]
+            return (torch.cat(out) if out else ids.new_empty(0)), probs
+        finally:
+            self.reset()
+            self.train(was_training)
+
 
 def _right_align(ids: Tensor, pad_idx: int) -> tuple[Tensor, Tensor]:
     """Move each row's leading pads to its end: (ids (B, L), lengths (B,))."""

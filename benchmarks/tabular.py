@@ -1,0 +1,377 @@
+"""Tabular speed: fastlearn vs a hand-written PyTorch loop vs fastai 2.8, on the course's Adult
+setup (6 categorical + 3 continuous columns, 20% random validation with seed 42, bs 64,
+fit_one_cycle(3, 1e-2), layers [200, 100]).
+
+    python benchmarks/tabular.py [--data FOLDER] [--rounds 3] [--threads 1] [--no-fastai]
+
+The plain loop uses the same TabularModel, the same tensors (checked equal to its own
+pandas preprocessing), the same shuffles (same seed), AdamW with the same decoupled weight
+decay (none on BatchNorm and biases) and the same one-cycle schedule, written out by hand:
+it ends at the same accuracy. The machine may be shared, so the runs are interleaved
+(fastlearn, plain, fastai; the order rotating each round) and medians reported.
+fastai runs in its own virtual environment (`bash benchmarks/setup_fastai_env.sh`, or
+FASTAI_PYTHON=...); without it its column is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from fastlearn import URLs, accuracy, set_seed, untar_data
+from fastlearn.tabular import TabularDataLoaders, TabularModel, get_emb_sz, tabular_learner
+
+ROOT = Path(__file__).resolve().parents[1]
+CAT_NAMES = ["workclass", "education", "marital-status", "occupation", "relationship", "race"]
+CONT_NAMES = ["age", "fnlwgt", "education-num"]
+SETUP = dict(
+    y_names="salary", cat_names=CAT_NAMES, cont_names=CONT_NAMES, valid_pct=0.2, seed=42, bs=64
+)
+
+
+def adult_csv(data: str | None) -> Path:
+    """adult.csv from --data, FASTLEARN_DATA_MIRROR, ../shared/datasets, or the course URL."""
+    if data is not None and (Path(data) / "adult.csv").is_file():
+        return Path(data) / "adult.csv"
+    if data is not None:
+        os.environ["FASTLEARN_DATA_MIRROR"] = Path(data).resolve().as_uri() + "/"
+    shared = ROOT.parent / "shared" / "datasets"
+    if "FASTLEARN_DATA_MIRROR" not in os.environ and shared.is_dir():
+        os.environ["FASTLEARN_DATA_MIRROR"] = shared.as_uri() + "/"
+    try:
+        return untar_data(URLs.ADULT_SAMPLE) / "adult.csv"
+    except (OSError, ValueError) as e:
+        sys.exit(
+            f"Adult data not found ({e}). Fix: --data FOLDER holding adult_sample.tgz or "
+            "adult.csv, or FASTLEARN_DATA_MIRROR=file:///path/to/mirror/."
+        )
+
+
+# ---------------------------------------------------------------------- fastlearn
+def run_fastlearn(csv: Path, epochs: int, seed: int) -> dict:
+    start = time.perf_counter()
+    dls = TabularDataLoaders.from_csv(csv, device="cpu", **SETUP)
+    set_seed(seed)
+    learn = tabular_learner(dls, metrics=accuracy, show_progress=False)
+    build = time.perf_counter() - start
+    learn.fit_one_cycle(epochs, 1e-2)
+    df = pd.read_csv(csv, skipinitialspace=True)
+    rows = [df.iloc[i] for i in range(200)]
+    return dict(
+        epochs=[h["time"] for h in learn.recorder.history],
+        build=build,
+        accuracy=learn.recorder.values[-1][-1],
+        predict=_latency(learn.predict, rows),
+        predict_dict=_latency(learn.predict, [r.to_dict() for r in rows]),
+    )
+
+
+def _latency(predict, rows: list) -> float:
+    """Median seconds of one call, over `rows` (after a warm-up call)."""
+    predict(rows[0])
+    times = []
+    for row in rows:
+        start = time.perf_counter()
+        predict(row)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------------- the plain loop
+def plain_preprocess(df: pd.DataFrame, train: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """Categories sorted per column (0 = missing/unseen), median fill + `_na` flag, z-score."""
+    tr, cats, conts = df.iloc[train], [], []
+    for name in CAT_NAMES:
+        classes = sorted(tr[name].dropna().unique())
+        cats.append(pd.Index(classes).get_indexer(df[name]) + 1)
+    for name in CONT_NAMES:
+        x = df[name].astype(float)
+        filled = x.fillna(tr[name].median())
+        mean, std = filled.iloc[train].mean(), filled.iloc[train].std(ddof=0)
+        conts.append(((filled - mean) / std).to_numpy())
+        if tr[name].isna().any():
+            cats.append(x.isna().to_numpy().astype(np.int64) + 1)  # False -> 1, True -> 2
+    y = pd.Index(sorted(tr["salary"].unique())).get_indexer(df["salary"])
+    return (
+        torch.from_numpy(np.stack(cats, 1).astype(np.int64)),
+        torch.from_numpy(np.stack(conts, 1).astype(np.float32)),
+        torch.from_numpy(y),
+    )
+
+
+def one_cycle(pos: float, lr_max: float) -> tuple[float, float]:
+    """(lr, beta1) at training position pos: cosine warm-up over 25%, then cosine down."""
+
+    def cos(a: float, b: float, p: float) -> float:
+        return a + (1 + math.cos(math.pi * (1 - p))) * (b - a) / 2
+
+    if pos < 0.25:
+        return cos(lr_max / 25, lr_max, pos / 0.25), cos(0.95, 0.85, pos / 0.25)
+    return cos(lr_max, lr_max / 1e5, (pos - 0.25) / 0.75), cos(0.85, 0.95, (pos - 0.25) / 0.75)
+
+
+def run_plain(csv: Path, epochs: int, seed: int, emb_szs: list) -> dict:
+    start = time.perf_counter()
+    df = pd.read_csv(csv, skipinitialspace=True)
+    train_idx, valid_idx = (torch.tensor(i) for i in _split(len(df)))
+    cats, conts, y = plain_preprocess(df, train_idx.numpy())
+    xc, xn, yt = cats[train_idx], conts[train_idx], y[train_idx]
+    vc, vn, vy = cats[valid_idx], conts[valid_idx], y[valid_idx]
+    set_seed(seed)
+    model = TabularModel(emb_szs, len(CONT_NAMES), 2, [200, 100])
+    no_decay = {
+        id(p)
+        for m in model.modules()
+        for n, p in m.named_parameters(recurse=False)
+        if isinstance(m, torch.nn.BatchNorm1d) or n == "bias"
+    }
+    decay = [p for p in model.parameters() if id(p) not in no_decay]
+    rest = [p for p in model.parameters() if id(p) in no_decay]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
+        lr=1e-2,
+        betas=(0.95, 0.99),
+        eps=1e-5,
+    )
+    build = time.perf_counter() - start
+    bs, n = 64, len(yt)
+    steps, step, times = epochs * (n // bs), 0, []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        train_loss = torch.zeros(())
+        for idx in torch.randperm(n)[: n // bs * bs].split(bs):
+            lr, beta1 = one_cycle(step / steps, 1e-2)
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, (beta1, 0.99)
+            loss = F.cross_entropy(model(xc[idx], xn[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            train_loss += loss.detach()
+            step += 1
+        model.eval()
+        valid_loss, correct = (
+            torch.zeros((), dtype=torch.float64),
+            torch.zeros((), dtype=torch.long),
+        )
+        with torch.no_grad():
+            for i in range(0, len(vy), bs):
+                out = model(vc[i : i + bs], vn[i : i + bs])
+                valid_loss += F.cross_entropy(out, vy[i : i + bs]) * len(out)
+                correct += (out.argmax(1) == vy[i : i + bs]).sum()
+        acc = correct.item() / len(vy)
+        _ = (train_loss.item(), valid_loss.item() / len(vy))
+        times.append(time.perf_counter() - start)
+    row = (vc[:1], vn[:1])
+    with torch.no_grad():
+        forward = _latency(lambda r: model(*r), [row] * 200)
+    return dict(
+        epochs=times,
+        build=build,
+        accuracy=acc,
+        predict=forward,
+        tensors=(cats, conts, y),
+        split=(train_idx, valid_idx),
+    )
+
+
+def _split(n: int) -> tuple[list[int], list[int]]:
+    """fastai's RandomSplitter(0.2, seed=42): a seeded permutation, the first 20% valid."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(42)).tolist()
+    cut = int(round(0.2 * n))
+    return perm[cut:], perm[:cut]
+
+
+# ---------------------------------------------------------------------- fastai, in its own venv
+FASTAI_SCRIPT = r"""
+import json, statistics, sys, time, warnings
+warnings.filterwarnings("ignore")
+import torch
+from fastai.tabular.all import *
+csv, epochs, seed, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+cat_names, cont_names = json.loads(sys.argv[5])
+torch.set_num_threads(threads)
+class EpochTimer(Callback):
+    order = 100
+    def before_fit(self): self.times = []
+    def before_epoch(self): self.start = time.perf_counter()
+    def after_epoch(self): self.times.append(time.perf_counter() - self.start)
+start = time.perf_counter()
+dls = TabularDataLoaders.from_csv(csv, y_names="salary", cat_names=cat_names, cont_names=cont_names,
+    procs=[Categorify, FillMissing, Normalize], valid_idx=None, seed=42, bs=64, device="cpu")
+set_seed(seed)
+learn = tabular_learner(dls, metrics=accuracy)
+build = time.perf_counter() - start
+timer = EpochTimer()
+with learn.no_bar(), learn.no_logging():
+    learn.fit_one_cycle(epochs, 1e-2, cbs=timer)
+df = pd.read_csv(csv, skipinitialspace=True)
+times = []
+with learn.no_bar():
+    learn.predict(df.iloc[0])
+    for i in range(30):
+        t = time.perf_counter(); learn.predict(df.iloc[i]); times.append(time.perf_counter() - t)
+acc = float(learn.recorder.values[-1][-1])
+result = dict(epochs=timer.times, build=build, accuracy=acc, predict=statistics.median(times))
+print(json.dumps(result))
+"""
+
+
+def fastai_python() -> str | None:
+    """The python of fastai's environment, or None when fastai is not installed there."""
+    python = os.environ.get("FASTAI_PYTHON", str(ROOT / ".venv-fastai" / "bin" / "python"))
+    ok = (
+        Path(python).exists()
+        and subprocess.run([python, "-c", "import fastai"], capture_output=True).returncode == 0
+    )
+    return python if ok else None
+
+
+def run_fastai(python: str, csv: Path, epochs: int, seed: int, threads: int) -> dict:
+    out = subprocess.run(
+        [
+            python,
+            "-c",
+            FASTAI_SCRIPT,
+            str(csv),
+            str(epochs),
+            str(seed),
+            str(threads),
+            json.dumps([CAT_NAMES, CONT_NAMES]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"fastai run failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------- driver
+def check_same_tensors(csv: Path) -> None:
+    """fastlearn's tables equal the hand-written preprocessing's (so the batches are the same)."""
+    dls = TabularDataLoaders.from_csv(csv, device="cpu", **SETUP)
+    df = pd.read_csv(csv, skipinitialspace=True)
+    train, _ = _split(len(df))
+    cats, conts, y = (t[train] for t in plain_preprocess(df, np.asarray(train)))
+    ours = dls.train.dataset.tensors
+    assert torch.equal(ours[0], cats) and torch.equal(ours[2], y), "categorical codes differ"
+    torch.testing.assert_close(ours[1], conts, rtol=0, atol=1e-6)
+
+
+def profile_epoch(csv: Path) -> None:
+    """Where one fastlearn epoch spends its time (cProfile, top functions by own time)."""
+    import cProfile
+    import pstats
+
+    dls = TabularDataLoaders.from_csv(csv, device="cpu", **SETUP)
+    learn = tabular_learner(dls, metrics=accuracy, show_progress=False)
+    learn.fit_one_cycle(1, 1e-2)  # warm up
+    profiler = cProfile.Profile()
+    profiler.runcall(learn.fit_one_cycle, 1, 1e-2)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="folder holding adult_sample.tgz or adult.csv")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, for all three")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-fastai", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="profile one fastlearn epoch")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    csv = adult_csv(args.data)
+    if args.profile:
+        return profile_epoch(csv)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # torch's one-time lazy imports
+    check_same_tensors(csv)
+    python = None if args.no_fastai else fastai_python()
+    names = ["fastlearn", "plain loop"] + (["fastai 2.8"] if python else [])
+    emb_szs = get_emb_sz(TabularDataLoaders.from_csv(csv, device="cpu", **SETUP))
+    runners = {
+        "fastlearn": lambda: run_fastlearn(csv, args.epochs, args.seed),
+        "plain loop": lambda: run_plain(csv, args.epochs, args.seed, emb_szs),
+        "fastai 2.8": lambda: run_fastai(python, csv, args.epochs, args.seed, args.threads),
+    }
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    for r in range(args.rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            results[name].append(runners[name]())
+        ratio = _median_epoch([results["fastlearn"][-1]]) / _median_epoch(
+            [results["plain loop"][-1]]
+        )
+        print(
+            f"round {r + 1}/{args.rounds} ({', '.join(order)}): fastlearn/plain {ratio:.3f}",
+            flush=True,
+        )
+    print_table(results, args, python is not None)
+
+
+def _median_epoch(runs: list[dict]) -> float:
+    return statistics.median(t for run in runs for t in run["epochs"])
+
+
+def print_table(results: dict[str, list[dict]], args: argparse.Namespace, fastai: bool) -> None:
+    plain = _median_epoch(results["plain loop"])
+    paired = [
+        _median_epoch([a]) / _median_epoch([b])
+        for a, b in zip(results["fastlearn"], results["plain loop"])
+    ]
+    rows = {
+        "seconds per epoch (median)": lambda n, rs: f"{_median_epoch(rs):.3f}",
+        "ratio to the plain loop": lambda n, rs: f"{_median_epoch(rs) / plain:.2f}x",
+        "build: read + preprocess + model (s)": lambda n, rs: (
+            f"{statistics.median(r['build'] for r in rs):.2f}"
+        ),
+        "predict(row) median (ms)": lambda n, rs: (
+            f"{statistics.median(r['predict'] for r in rs) * 1e3:.3f}"
+        ),
+        "validation accuracy (last round)": lambda n, rs: f"{rs[-1]['accuracy']:.4f}",
+    }
+    names = list(results)
+    print(
+        f"\nAdult, {args.epochs} epochs x {args.rounds} rounds, torch threads {args.threads}, "
+        f"torch {torch.__version__}"
+    )
+    print(f"{'':38}" + "".join(f"{n:>14}" for n in names))
+    for label, cell in rows.items():
+        print(f"{label:38}" + "".join(f"{cell(n, results[n]):>14}" for n in names))
+    print(
+        f"\nfastlearn / plain loop per round (paired): {', '.join(f'{p:.3f}' for p in paired)};"
+        f" median {statistics.median(paired):.3f} (target <= 1.10)"
+    )
+    fl = results["fastlearn"]
+    print(
+        f"fastlearn predict(dict row): {statistics.median(r['predict_dict'] for r in fl) * 1e3:.3f}"
+        " ms; plain loop column = model forward only on a pre-encoded row"
+    )
+    if fastai:
+        speedup = _median_epoch(results["fastai 2.8"]) / _median_epoch(fl)
+        print(f"fastlearn is {speedup:.1f}x faster per epoch than fastai 2.8")
+    else:
+        print(
+            "fastai 2.8: skipped (no .venv-fastai; run `bash benchmarks/setup_fastai_env.sh` "
+            "or set FASTAI_PYTHON)"
+        )
+
+
+if __name__ == "__main__":
+    main()

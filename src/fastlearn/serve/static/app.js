@@ -1,0 +1,204 @@
+// The page for one exported model: reads GET info, builds the form for its input kind,
+// sends POST predict and draws the top classes as bars. Model text (class names, column
+// names) is only ever set as textContent, never parsed as HTML.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const JSON_HEADERS = { "Content-Type": "application/json" };
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (key === "text") node.textContent = value;
+      else node.setAttribute(key, value);
+    }
+    node.append(...children);
+    return node;
+  }
+
+  function field(labelText, input) {
+    return el("div", { class: "field" }, el("label", { for: input.id, text: labelText }), input);
+  }
+
+  function showError(message) {
+    $("error").textContent = message;
+    $("error").hidden = false;
+  }
+
+  function show(value) {
+    return typeof value === "string" ? value : JSON.stringify(value);
+  }
+
+  function showResult(data) {
+    $("error").hidden = true;
+    $("label").textContent = show(data.label);
+    const top = $("top");
+    top.replaceChildren();
+    for (const { label, probability } of data.top || []) {
+      const fill = el("div", { class: "fill" });
+      fill.style.width = `${(100 * probability).toFixed(1)}%`;
+      top.append(el("li", {},
+        el("span", { class: "name", text: show(label), title: show(label) }),
+        el("div", { class: "bar" }, fill),
+        el("span", { class: "pct", text: `${(100 * probability).toFixed(1)}%` })));
+    }
+    $("value").hidden = data.value === undefined;
+    $("value").textContent = data.value === undefined ? "" : JSON.stringify(data.value);
+    $("timing").textContent = `${data.time_ms} ms on the server`;
+    $("result").hidden = false;
+  }
+
+  async function send([body, headers]) {
+    $("submit").disabled = true;
+    try {
+      const response = await fetch("predict", { method: "POST", body, headers });
+      const data = await response.json().catch(() => ({}));
+      if (response.ok) showResult(data);
+      else showError(data.error || `The server answered ${response.status}.`);
+    } catch (err) {
+      showError(`Could not reach the server: ${err}`);
+    } finally {
+      $("submit").disabled = false;
+    }
+  }
+
+  // Each builder adds its inputs to `box` and returns a function giving [body, headers].
+  const builders = {
+    image(spec, box, submit) {
+      const input = el("input", { type: "file", id: "file", name: "file", accept: "image/*" });
+      const hint = el("span", { id: "drop-hint", text: "Drop an image here, or click to choose one" });
+      const preview = el("img", { id: "preview", alt: "the image to classify" });
+      preview.hidden = true;
+      const drop = el("label", { class: "drop", id: "drop", for: "file" }, input, preview, hint);
+      box.append(drop);
+      let file = null;
+      const choose = (chosen) => {
+        if (!chosen) return;
+        if (!chosen.type.startsWith("image/")) {
+          showError(`Expected an image file. Received: ${chosen.name} (${chosen.type || "unknown type"}).`);
+          return;
+        }
+        file = chosen;
+        if (preview.src) URL.revokeObjectURL(preview.src);
+        preview.src = URL.createObjectURL(file);
+        preview.hidden = false;
+        hint.textContent = `${file.name} (${Math.ceil(file.size / 1024)} KiB) - drop another to replace it`;
+        submit();
+      };
+      input.addEventListener("change", () => choose(input.files[0]));
+      drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+      drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+      drop.addEventListener("drop", (e) => {
+        e.preventDefault();
+        drop.classList.remove("over");
+        choose(e.dataTransfer.files[0]);
+      });
+      return () => {
+        if (!file) throw new Error("Choose or drop an image first.");
+        const form = new FormData();
+        form.append("file", file, file.name);
+        return [form, {}];
+      };
+    },
+
+    text(spec, box) {
+      const text = el("textarea", { id: "text", name: "text", placeholder: "Type or paste a text" });
+      box.append(field("Text", text));
+      return () => [JSON.stringify({ text: text.value }), JSON_HEADERS];
+    },
+
+    text_pair(spec, box) {
+      const first = el("textarea", { id: "text", name: "text" });
+      const second = el("textarea", { id: "text_pair", name: "text_pair" });
+      box.append(field("First text", first), field("Second text", second));
+      return () => [JSON.stringify({ text: first.value, text_pair: second.value }), JSON_HEADERS];
+    },
+
+    tabular(spec, box) {
+      const inputs = (spec.fields || []).map((f, i) => {
+        const id = `field-${i}`;
+        let input;
+        if (f.choices && f.choices.length <= 200) {
+          input = el("select", { id, name: f.name });
+          for (const choice of f.choices) input.append(el("option", { value: String(choice), text: String(choice) }));
+        } else if (f.choices) {
+          input = el("input", { id, name: f.name, type: "text", list: `${id}-list` });
+          box.append(el("datalist", { id: `${id}-list` },
+            ...f.choices.map((c) => el("option", { value: String(c) }))));
+        } else {
+          input = el("input", { id, name: f.name, type: f.type === "number" ? "number" : "text", step: "any" });
+        }
+        if (f.default !== undefined && f.default !== null) input.value = String(f.default);
+        box.append(field(f.name, input));
+        return [f, input];
+      });
+      return () => {
+        const row = {};
+        for (const [f, input] of inputs) {
+          const raw = input.value.trim();
+          row[f.name] = raw === "" ? null : f.type === "number" ? Number(raw) : raw;
+        }
+        return [JSON.stringify({ row }), JSON_HEADERS];
+      };
+    },
+
+    collab(spec, box) {
+      const user = el("input", { id: "user", name: "user", type: "text" });
+      const item = el("input", { id: "item", name: "item", type: "text" });
+      box.append(field(`User (${spec.user || "user"})`, user), field(`Item (${spec.item || "item"})`, item));
+      const value = (s) => (/^-?\d+$/.test(s.trim()) ? Number(s) : s.trim());
+      return () => [JSON.stringify({ user: value(user.value), item: value(item.value) }), JSON_HEADERS];
+    },
+
+    tensor(spec, box) {
+      const shape = spec.shape ? ` of shape [${spec.shape.join(", ")}]` : "";
+      const text = el("textarea", { id: "tensor", name: "tensor", placeholder: "[0.1, 0.2, ...]" });
+      box.append(field(`A tensor${shape}, as JSON`, text));
+      return () => {
+        let tensor;
+        try { tensor = JSON.parse(text.value); } catch (err) { throw new Error(`Not valid JSON: ${err.message}`); }
+        return [JSON.stringify({ tensor }), JSON_HEADERS];
+      };
+    },
+  };
+
+  function describe(info) {
+    const parts = [];
+    if (info.vocab) parts.push(`${info.vocab.length} classes`);
+    parts.push(`input: ${info.inputs.kind}`);
+    const metrics = info.metrics || {};
+    for (const [key, value] of Object.entries(metrics)) {
+      if (key !== "epoch" && typeof value === "number") parts.push(`${key} ${value.toPrecision(4)}`);
+    }
+    return parts.join(" \u00b7 ");
+  }
+
+  async function init() {
+    let info;
+    try {
+      const response = await fetch("info");
+      info = await response.json();
+    } catch (err) {
+      showError(`Could not load the model description: ${err}`);
+      return;
+    }
+    const name = [info.application, info.builder].filter(Boolean).join(" / ");
+    $("title").textContent = name || "fastlearn model";
+    document.title = `${name || "model"} - fastlearn`;
+    $("subtitle").textContent = describe(info);
+    const form = $("form");
+    const submit = () => form.requestSubmit();
+    const payload = (builders[info.inputs.kind] || builders.tensor)(info.inputs, $("fields"), submit);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      let request;
+      try { request = payload(); } catch (err) { showError(err.message); return; }
+      send(request);
+    });
+    $("submit").disabled = false;
+    document.body.dataset.ready = "true";
+  }
+
+  init();
+})();
