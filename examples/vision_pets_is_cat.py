@@ -10,6 +10,8 @@ the model and checks that the loaded predictor agrees with `learn.predict`.
 
 from __future__ import annotations
 
+import tempfile
+
 from vision_common import Timer, check, dataset, parse_args
 
 from fastlearn.vision.all import *
@@ -36,7 +38,7 @@ def main() -> None:
     file = get_image_files(path)[0]
     label, _, probs = learn.predict(file)
     print(f"{file.name}: is a cat? {label} (probability {float(probs.max()):.3f})")
-    predictor = load_learner(learn.export("pets_is_cat.fl"))
+    predictor = load_learner(learn.export(Path(tempfile.mkdtemp()) / "pets_is_cat.fl"))
     assert predictor.predict(file)[0] == label
     check("error_rate", error, 0.02, at_most=True)
 

@@ -57,13 +57,14 @@ def _predict(args: argparse.Namespace) -> int:
 def _print_table(answers: list[dict[str, Any]]) -> None:
     """One line per input: the input, the prediction, the top classes with probabilities."""
     def short(x: Any, n: int = 40) -> str:
-        text = x if isinstance(x, str) else json.dumps(x)
+        text = x if isinstance(x, str) else f"{x:.4g}" if isinstance(x, float) else json.dumps(x)
         return text if len(text) <= n else text[:n - 3] + "..."
 
+    classes = "top" in answers[0]
+    head = ("input", "prediction", "top classes" if classes else "")
     rows = [(short(a["input"]), short(a["label"]),
-             "  ".join(f"{t['label']} {t['probability']:.3f}" for t in a["top"]) if "top" in a
-             else short(a["value"], 60)) for a in answers]
-    head = ("input", "prediction", "top classes" if "top" in answers[0] else "output")
+             "  ".join(f"{t['label']} {t['probability']:.3f}" for t in a.get("top", [])))
+            for a in answers]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(2)]
     for r in [head, *rows]:
         print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip())

@@ -135,7 +135,7 @@ def test_merged_shards_equal_one_pass(metric, data):
         parts.append(part)
     for part in parts[1:]:
         parts[0].merge(part)
-    assert parts[0].compute() == pytest.approx(expected, rel=1e-9, abs=1e-7)
+    assert parts[0].compute() == pytest.approx(expected, rel=1e-6)  # float32 batch sums
 
 
 def test_settings_are_not_state():
@@ -214,8 +214,8 @@ def test_a_crash_in_one_process_ends_the_run_with_an_error(tmp_path):
     assert seconds < TIMEOUT
 
 
-def test_one_process_stopping_stops_them_all(tmp_path):
-    proc, _ = _torchrun(tmp_path, "--stop-rank", "1")
+def test_one_process_stopping_mid_epoch_stops_them_all(tmp_path):
+    proc, _ = _torchrun(tmp_path, "--stop-rank", "1")  # rank 1 alone stops in epoch 1
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Another process stopped the fit" in proc.stdout
     assert [len(_results(tmp_path, r)["history"]) for r in (0, 1)] == [1, 1]

@@ -92,7 +92,7 @@ def test_batches_and_plain_text(clients):
     client = clients["text"]
     answer = client.post("/predict", json={"items": [{"text": "good"}, {"text": "awful bad"}]})
     assert [p["label"] for p in answer.json()["predictions"]] == ["positive", "negative"]
-    plain = client.post("/predict", content="I hate it".encode(),
+    plain = client.post("/predict", content=b"I hate it",
                         headers={"Content-Type": "text/plain; charset=utf-8"})
     assert plain.json()["label"] == "negative"
 
@@ -253,3 +253,40 @@ def test_concurrent_requests_on_a_real_server(tmp_path):
     assert labels == expected
     assert app.state.service.predictor.max_active == 1  # the lock serialises predictions
     assert total >= 0.1 * len(texts) and health_at < total / 2  # /health did not wait
+
+
+# ---------------------------------------------------------------------------- a real model
+def test_a_real_exported_vision_model(tmp_path):
+    """vision_learner -> learn.export -> the app: answers equal learn.predict on the file."""
+    pytest.importorskip("fastlearn.vision.export", reason="the vision application's export")
+    from PIL import Image
+
+    from fastlearn import set_seed
+    from fastlearn.vision.augment import Resize
+    from fastlearn.vision.data import ImageDataLoaders
+    from fastlearn.vision.learner import vision_learner
+
+    for split in ("train", "valid"):
+        for name, colour in [("red", RED), ("green", GREEN)]:
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (40 + 8 * i, 36), colour).save(tmp_path / split / name /
+                                                                f"{i}.png")
+    set_seed(0)
+    dls = ImageDataLoaders.from_folder(tmp_path, item_tfms=Resize(32), bs=4, num_workers=0,
+                                       device="cpu")
+    learn = vision_learner(dls, "resnet18", pretrained=False, show_progress=False)
+    client = TestClient(create_app(learn.export(tmp_path / "colours.fl")))
+    info = client.get("/info").json()
+    assert info["inputs"]["kind"] == "image" and info["vocab"] == ["green", "red"]
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (90, 60), (200, 40, 40)).save(photo, quality=90)
+    for file in (photo, tmp_path / "valid" / "green" / "1.png"):
+        label, _, probs = learn.predict(file)
+        mime = "image/jpeg" if file.suffix == ".jpg" else "image/png"
+        answer = client.post("/predict", files={"file": (file.name, file.read_bytes(), mime)})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["label"] == label
+        assert {t["label"]: t["probability"] for t in body["top"]} == {
+            c: round(float(p), 6) for c, p in zip(dls.vocab, probs)}

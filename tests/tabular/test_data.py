@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from fastlearn import MSELossFlat, TimeSplitter
 from fastlearn.core.data import DataLoaders
@@ -30,7 +31,10 @@ def test_whole_table_as_tensors_and_batches_are_slices(table):
     assert y.shape == (64,) and y.dtype == torch.int64
     assert len(dls.train) == len(train_ds) // 64  # drop_last on the training loader
     assert dls.cat_names == ["color", "size", "x_na"] and dls.vocab == ["no", "yes"]
-    assert isinstance(dls.train._loader.tensors[0], torch.Tensor)  # the core's fast path
+    assert isinstance(train_ds, TensorDataset)  # the core's fast path: batches are slices
+    in_order = table_dls(table, shuffle=False)
+    for held, batch in zip(in_order.train.dataset.tensors, in_order.one_batch()):
+        assert torch.equal(batch, held[:64])
 
 
 def test_preprocessing_fitted_on_training_rows_only(table):

@@ -30,6 +30,7 @@ def add_datepart(
     df: pd.DataFrame,
     field_name: str,
     prefix: str | None = None,
+    *,
     drop: bool = True,
     time: bool = False,
 ) -> pd.DataFrame:

@@ -41,7 +41,7 @@ def tokenizer_from_state(state: dict[str, Any]) -> Tokenizer:
         return WordTokenizer.from_state(state)
     if kind == "subword":
         return SubwordTokenizer.from_state(state)
-    raise ValueError(f"Expected a tokenizer state with type 'word' or 'subword'. Received: {kind!r}.")
+    raise ValueError(f"Expected a tokenizer state of type 'word' or 'subword'. Received: {kind!r}.")
 
 
 class TextDataset(Dataset):
@@ -346,7 +346,7 @@ class TextDataLoaders(DataLoaders):
         if not csv.is_file():
             raise FileNotFoundError(f"No CSV file at {csv}.")
         kwargs.setdefault("path", csv.parent)
-        df = pd.read_csv(csv, delimiter=delimiter)
+        df = pd.read_csv(csv) if delimiter is None else pd.read_csv(csv, delimiter=delimiter)
         return cls.from_df(df, text_col, label_col, valid_col, **kwargs)
 
     @classmethod
@@ -403,10 +403,9 @@ def _pad_id(vocab: Vocab) -> int:
 
 def _is_trained(tok: SubwordTokenizer) -> bool:
     try:
-        tok.itos
+        return bool(tok.itos)
     except RuntimeError:
         return False
-    return True
 
 
 def _make_vocab(text_vocab: Vocab | Sequence[str] | None, train_tokens: list[list[str]],

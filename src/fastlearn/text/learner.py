@@ -36,7 +36,7 @@ from .models.awd_lstm import (
     awd_lstm_clas_config,
     awd_lstm_lm_config,
 )
-from .pretrained import Source, load_pretrained, match_embeddings
+from .pretrained import Source, load_pretrained
 from .tokenize import FLD, PAD, UNK
 from .vocab import FAKE
 
@@ -177,7 +177,7 @@ class LMLearner(_TextLearner):
         """Builder, arguments, tokenizer and vocabulary as plain JSON (for `export`)."""
         return {"application": "text", "task": "language_model", "builder": "awd_lstm_lm",
                 "builder_kwargs": dict(self.model.config), "vocab": None,
-                "preprocessing": _preprocessing(self.dls)}
+                "inputs": {"kind": "text"}, "preprocessing": _preprocessing(self.dls)}
 
 
 class TextClassifierLearner(_TextLearner):
@@ -198,7 +198,7 @@ class TextClassifierLearner(_TextLearner):
         """Builder, arguments, tokenizer, vocabulary and classes as plain JSON (for `export`)."""
         return {"application": "text", "task": "classification",
                 "builder": "awd_lstm_classifier", "builder_kwargs": dict(self.model.config),
-                "preprocessing": _preprocessing(self.dls)}
+                "inputs": {"kind": "text"}, "preprocessing": _preprocessing(self.dls)}
 
 
 def _preprocessing(dls: TextDataLoaders) -> dict[str, Any]:

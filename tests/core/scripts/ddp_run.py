@@ -5,7 +5,8 @@
 The global batch size is fixed (32), so each of N processes uses 32 / N. Every process writes
 OUT/rank{R}.json: its results history, a checksum of its weights and the files it opened for
 writing (to check that only rank 0 writes). `--crash-rank R` makes rank R raise in epoch 1;
-`--stop-rank R` makes rank R alone stop the fit after epoch 0. `--cuda` trains on the GPUs with
+`--stop-rank R` makes rank R alone stop the fit in epoch 1 (with stopping agreed before every
+backward pass). `--cuda` trains on the GPUs with
 a BatchNorm layer made SyncBatchNorm (its statistics over the global batch, as in one process).
 """
 
@@ -39,7 +40,8 @@ from fastlearn.core.distributed import rank, world_size
 GLOBAL_BS, N_TRAIN, N_VALID = 32, 256, 67  # 67: unequal validation shards (34 + 33)
 
 
-def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = False) -> Learner:
+def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = False,
+                 sync_stop_every_batch: bool = False) -> Learner:
     """Three classes; BatchNorm only with `cuda` (synchronised: per-process statistics differ)."""
     set_seed(0)
     g = torch.Generator().manual_seed(0)
@@ -51,7 +53,8 @@ def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = F
                                  device="cuda" if cuda else "cpu")
     norm = [nn.BatchNorm1d(32)] if cuda else []
     model = nn.Sequential(nn.Linear(8, 32), *norm, nn.ReLU(), nn.Linear(32, 3))
-    cbs = [DistributedCallback(sync_bn=True)] if cuda and world_size() > 1 else []
+    cbs = ([DistributedCallback(sync_bn=cuda, sync_stop_every_batch=sync_stop_every_batch)]
+           if world_size() > 1 else [])
     return Learner(dls, model, metrics=[accuracy, F1Score(average="macro"), RocAuc()],
                    path=path, show_progress=show_progress, cbs=cbs)
 
@@ -68,8 +71,9 @@ class CrashCallback(Callback):
 
 
 class StopCallback(Callback):
-    def after_epoch(self, learn: Learner) -> None:
-        raise CancelFitException()
+    def after_loss(self, learn: Learner) -> None:
+        if learn.training and (learn.epoch, learn.iter) == (1, 2):
+            raise CancelFitException()
 
 
 def track_writes() -> list[str]:
@@ -99,7 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     writes = track_writes()
-    learn = make_learner(args.out, cuda=args.cuda)
+    learn = make_learner(args.out, cuda=args.cuda,
+                         sync_stop_every_batch=args.stop_rank is not None)
     extra = [CrashCallback()] if args.crash_rank == rank() else []
     extra += [StopCallback()] if args.stop_rank == rank() else []
     fit(learn, extra)
