@@ -15,26 +15,37 @@ crop of 75-100% to 224 in the batch). Runs alternate; the median of the repeats 
 
     FASTLEARN_DATA_MIRROR=file:///work/shared/datasets/ python benchmarks/vision.py \
         [--repeats 3] [--workers 0 2] [--bs 64]
+
+Then training steps: `VisionLearner.fit_one_cycle` against a hand-written loop (Adam +
+OneCycleLR, uint8 batches turned to floats and normalised) on the same model, initial weights
+and in-memory batches, for a small CNN (where the loop's overhead shows) and a ResNet-18.
+Alone: `python benchmarks/vision.py train [--repeats 3] [--n 512] [--bs 32] [--threads 1]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import os
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+from torch.utils.data import TensorDataset
 
+from fastlearn.core.data import DataLoaders
 from fastlearn.core.download import URLs, untar_data
-from fastlearn.vision.augment import Normalize, Resize, aug_transforms
+from fastlearn.vision.augment import IntToFloat, Normalize, Resize, aug_transforms
 from fastlearn.vision.data import ImageDataLoaders
 from fastlearn.vision.image import get_image_files
+from fastlearn.vision.learner import VisionLearner
+from fastlearn.vision.models import create_vision_model, simple_cnn
 
 STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -118,12 +129,12 @@ def fastlearn_loader(path, files, item, size, min_scale, bs, workers):
     return dls.train
 
 
-def epoch(loader) -> tuple[float, int]:
-    """Seconds for one pass and the number of images it yielded."""
-    start, n = time.perf_counter(), 0
+def epoch(loader) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds of this process (all its threads) and images, for one pass."""
+    start, cpu, n = time.perf_counter(), time.process_time(), 0
     for xb, _ in loader:
         n += len(xb)
-    return time.perf_counter() - start, n
+    return time.perf_counter() - start, time.process_time() - cpu, n
 
 
 def decode_only(files: list[Path]) -> float:
@@ -153,7 +164,9 @@ def main() -> None:
     print(f"Pets sample: {len(files)} JPEGs, bs {args.bs}, torch threads "
           f"{torch.get_num_threads()}, {os.cpu_count()} CPUs; Pillow decode alone: "
           f"{decode_only(files):.0f} images/s")
-    print(f"{'recipe':28}{'workers':>8}{'plain img/s':>13}{'fastlearn img/s':>17}{'ratio':>8}")
+    print("images/s: wall clock; with 0 workers also per CPU second of the process (robust when "
+          "other jobs share the cores)")
+    print(f"{'recipe':26}{'workers':>8}{'measure':>9}{'plain':>9}{'fastlearn':>11}{'ratio':>8}")
     for name, item, size, min_scale in [("Resize(224) + aug", 224, 224, 1.0),
                                         ("presize 460 -> 224 + aug", 460, 224, 0.75)]:
         for workers in args.workers:
@@ -161,16 +174,106 @@ def main() -> None:
                                              workers),
                        "fastlearn": fastlearn_loader(path, files, item, size, min_scale, args.bs,
                                                      workers)}
-            rates: dict[str, list[float]] = {k: [] for k in loaders}
-            for k, dl in loaders.items():
+            wall: dict[str, list[float]] = {k: [] for k in loaders}
+            cpu: dict[str, list[float]] = {k: [] for k in loaders}
+            for dl in loaders.values():
                 epoch(dl)  # warm up: workers started, files in the page cache
             for _ in range(args.repeats):
                 for k, dl in loaders.items():
-                    seconds, n = epoch(dl)
-                    rates[k].append(n / seconds)
-            plain, fast = (statistics.median(rates[k]) for k in ("plain", "fastlearn"))
-            print(f"{name:28}{workers:>8}{plain:>13.0f}{fast:>17.0f}{fast / plain:>8.2f}")
+                    seconds, cpu_seconds, n = epoch(dl)
+                    wall[k].append(n / seconds)
+                    cpu[k].append(n / cpu_seconds)
+            for measure, rates in [("wall", wall), ("cpu", cpu)][: 2 if workers == 0 else 1]:
+                plain, fast = (statistics.median(rates[k]) for k in ("plain", "fastlearn"))
+                print(f"{name:26}{workers:>8}{measure:>9}{plain:>9.0f}{fast:>11.0f}"
+                      f"{fast / plain:>8.2f}")
+
+
+# ---------------------------------------------------------------------------- training steps
+def hand_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int, epochs: int,
+              lr: float) -> float:
+    """What a careful user writes: shuffled index slices, uint8 -> float, normalise, Adam,
+    OneCycleLR. Returns the last loss."""
+    mean = torch.tensor(STATS[0]).view(1, 3, 1, 1)
+    std = torch.tensor(STATS[1]).view(1, 3, 1, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
+    steps = epochs * -(-len(x) // bs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
+                                                pct_start=0.25, div_factor=25.0,
+                                                final_div_factor=1e5 / 25.0)
+    loss_func = torch.nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), bs):
+            idx = perm[i:i + bs]
+            xb = (x[idx].float() / 255 - mean) / std
+            loss = loss_func(model(xb), y[idx])
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            sched.step()
+    return float(loss.detach())
+
+
+def learner_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int,
+                 epochs: int, lr: float) -> float:
+    """The same steps through VisionLearner.fit_one_cycle (no validation set, no metrics)."""
+    dls = DataLoaders.from_dsets(TensorDataset(x, y), None, bs=bs, device="cpu", vocab=["0", "1"],
+                                 batch_tfms=[IntToFloat(), Normalize.from_stats(*STATS)])
+    learn = VisionLearner(dls, model, torch.nn.CrossEntropyLoss(), wd=0.0, show_progress=False,
+                          task="classification")
+    learn.fit_one_cycle(epochs, lr)
+    return float(learn.loss)
+
+
+def train_steps(repeats: int = 3, n: int = 512, bs: int = 32, epochs: int = 1) -> None:
+    """Learner training steps against the hand-written loop: same model, weights, batches."""
+    cases = [("simple_cnn, 32 px", 32, lambda: simple_cnn(2)),
+             ("resnet18 (scratch), 64 px", 64,
+              lambda: create_vision_model("resnet18", 2, pretrained=False))]
+    print(f"\nTraining steps: {n} images, bs {bs}, {epochs} epoch(s), Adam + one-cycle, "
+          f"median of {repeats}")
+    print(f"{'model':28}{'hand s':>9}{'learner s':>11}{'ms/step':>9}{'ratio':>8}")
+    for name, size, make in cases:
+        g = torch.Generator().manual_seed(0)
+        x = (torch.rand(n, 3, size, size, generator=g) * 255).to(torch.uint8)
+        y = torch.randint(0, 2, (n,), generator=g)
+        torch.manual_seed(0)
+        init = make()
+        times: dict[str, list[float]] = {"hand": [], "learner": []}
+        runs = {"hand": hand_loop, "learner": learner_loop}
+        learner_loop(copy.deepcopy(init), x, y, bs, 1, 1e-3)  # warm-up (lazy imports, caches)
+        for r in range(repeats):
+            for k in (("hand", "learner") if r % 2 == 0 else ("learner", "hand")):
+                model = copy.deepcopy(init)
+                torch.manual_seed(r)
+                start = time.perf_counter()
+                runs[k](model, x, y, bs, epochs, 1e-3)
+                times[k].append(time.perf_counter() - start)
+        hand, learn = (statistics.median(times[k]) for k in ("hand", "learner"))
+        steps = epochs * -(-n // bs)
+        print(f"{name:28}{hand:>9.2f}{learn:>11.2f}{1000 * learn / steps:>9.1f}"
+              f"{learn / hand:>8.3f}")
+
+
+def train_main(argv: list[str]) -> None:
+    """`python benchmarks/vision.py train [--repeats 3] [--n 512] [--bs 32] [--threads 1]`."""
+    parser = argparse.ArgumentParser(description=train_steps.__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, default=512, help="training images per epoch")
+    parser.add_argument("--bs", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_steps(args.repeats, args.n, args.bs, args.epochs)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["train"]:  # the training-steps part alone
+        train_main(sys.argv[2:])
+    else:
+        main()
+        train_steps()

@@ -151,3 +151,76 @@ def test_dynamo_exporter(tmp_path):
     with torch.no_grad():
         expected = learn.model(cats, conts)
     torch.testing.assert_close(run_onnx(path, cats, conts), expected, atol=1e-5, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------- the applications
+def test_a_tabular_learner(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from fastlearn.tabular.all import (
+        Categorify,
+        FillMissing,
+        Normalize,
+        TabularDataLoaders,
+        tabular_learner,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    n = 200
+    df = pd.DataFrame({"age": (torch.rand(n, generator=g) * 60 + 18).tolist(),
+                       "hours": (torch.rand(n, generator=g) * 50 + 10).tolist(),
+                       "workclass": [["Private", "Gov", "Self"][i % 3] for i in range(n)],
+                       "y": [["<50k", ">=50k"][i % 2] for i in range(n)]})
+    df.loc[3, "age"] = float("nan")
+    dls = TabularDataLoaders.from_df(df, y_names="y", cat_names=["workclass"],
+                                     cont_names=["age", "hours"], bs=32,
+                                     procs=[Categorify, FillMissing, Normalize])
+    learn = tabular_learner(dls, layers=[20, 10], show_progress=False, path=tmp_path)
+    learn.fit(1, 1e-2)
+    path = learn.to_onnx("adult.onnx")
+    x_cat, x_cont, _ = dls.valid.one_batch()
+    learn.model.eval()
+    with torch.no_grad():
+        expected = learn.model(x_cat, x_cont)
+    torch.testing.assert_close(run_onnx(path, x_cat, x_cont), expected, atol=1e-5, rtol=1e-4)
+
+
+def tiny_arch(pretrained: bool = False, num_classes: int = 1000) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes))
+
+
+def test_a_vision_learner(tmp_path):
+    pytest.importorskip("fastlearn.vision.learner")
+    from PIL import Image
+
+    from fastlearn.vision.augment import Resize
+    from fastlearn.vision.data import ImageDataLoaders
+    from fastlearn.vision.learner import vision_learner
+    from fastlearn.vision.models import register_arch
+    from fastlearn.vision.models.registry import _REGISTRY
+
+    for split in ("train", "valid"):
+        for name, colour in [("red", (220, 0, 0)), ("blue", (0, 0, 220))]:
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (40, 30 + i), colour).save(tmp_path / split / name / f"{i}.png")
+    dls = ImageDataLoaders.from_folder(tmp_path, item_tfms=Resize(32), bs=4, num_workers=0,
+                                       device="cpu")
+    register_arch("test_onnx_tiny", tiny_arch, cut=-3, overwrite=True,
+                  meta={"stats": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)), "split": 3})
+    try:
+        learn = vision_learner(dls, "test_onnx_tiny", pretrained=True, show_progress=False)
+        path = learn.to_onnx(tmp_path / "colours.onnx")
+    finally:
+        _REGISTRY.pop("test_onnx_tiny", None)
+    x = dls.valid.one_batch()[0]  # resized and normalised, as the model sees it
+    learn.model.eval()
+    with torch.no_grad():
+        expected = learn.model(x)
+    torch.testing.assert_close(run_onnx(path, x), expected, atol=1e-4, rtol=1e-3)
+    config = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}[
+        "fastlearn"])
+    assert config["application"] == "vision" and config["vocab"] == ["blue", "red"]
+    assert config["preprocessing"]["batch_tfms"][-1] == {
+        "name": "Normalize", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}

@@ -106,6 +106,17 @@ def test_tabular_numbers_may_come_as_strings_or_null(clients):
     assert missing.status_code == 200  # missing values and unseen categories are the model's job
 
 
+def test_input_descriptions_and_text_pairs():
+    from fastlearn.serve.inputs import Limits, input_spec, parse_cli_item, parse_json_body
+
+    assert input_spec({"inputs": "image"}) == {"kind": "image"}  # a bare kind is accepted
+    assert input_spec({}) == input_spec({"inputs": {"kind": "sound"}}) == {"kind": "tensor"}
+    spec, limits = {"kind": "text_pair"}, Limits()
+    assert parse_json_body({"text": "a b", "text_pair": "c"}, spec, limits) == ([("a b", "c")],
+                                                                               False)
+    assert parse_cli_item('["a b", "c"]', spec, limits) == ("a b", "c")
+
+
 # ---------------------------------------------------------------------------- bad requests
 TEN_MB = "word " * 2_000_000
 BAD = [
@@ -215,6 +226,18 @@ def test_a_model_failure_is_a_500_without_details(model_files, caplog):
     assert "secret" not in answer.text and "Traceback" not in answer.text
     assert "the server log has details" in answer.json()["error"]
     assert "secret internal detail" in caplog.text  # ... which the log has
+
+
+def test_any_other_server_fault_is_json_too(model_files, monkeypatch):
+    app = create_app(model_files["text"])
+
+    def broken_parse(*args):
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(app.state.service, "_parse", broken_parse)
+    answer = TestClient(app, raise_server_exceptions=False).post("/predict", json={"text": "a"})
+    assert answer.status_code == 500 and "parser bug" not in answer.text
+    assert answer.json() == {"error": "Internal server error; the server log has details."}
 
 
 def test_arguments_are_checked(model_files, tmp_path):

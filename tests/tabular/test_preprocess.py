@@ -371,7 +371,7 @@ def test_encode_row_equals_transform_on_frame_rows(frames):
         assert torch.equal(torch.tensor(row_conts, dtype=torch.float32), conts[i])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     st.lists(
         st.tuples(

@@ -239,3 +239,32 @@ def test_show_batch_writes_a_png(pets, tmp_path):
     assert len(titles) == 4 and set(titles) <= set(dls.vocab)
     shown = fig.axes[0].images[0].get_array()
     assert 0 <= shown.min() and shown.max() <= 1  # de-normalised for display
+
+
+def test_one_grid_sample_per_training_batch(pets):
+    from unittest import mock
+
+    import torch.nn.functional as F
+
+    from fastlearn.vision import augment
+
+    dls = ImageDataLoaders.from_name_func(pets, get_image_files(pets), lambda n: n[0].isupper(),
+                                          item_tfms=Resize(16), batch_tfms=aug_transforms(size=12),
+                                          valid_pct=0.2, seed=0, **FAST)
+    with mock.patch.object(augment.F, "grid_sample", wraps=F.grid_sample) as spy:
+        n_batches = sum(1 for _ in dls.train)
+        assert spy.call_count == n_batches == 4
+        assert all(xb.shape[-2:] == (12, 12) for xb, _ in dls.valid)  # no resampling there
+        assert spy.call_count == 4
+
+
+def test_loaders_over_a_tensor_dataset():
+    from torch.utils.data import TensorDataset
+
+    from fastlearn.core.data import DataLoader
+
+    x = torch.randint(0, 256, (8, 1, 6, 6), dtype=torch.uint8)
+    dl = DataLoader(TensorDataset(x, torch.arange(8) % 2), 4, batch_tfms=[IntToFloat()])
+    dls = ImageDataLoaders(dl, vocab=["a", "b"], device="cpu")
+    assert dls.n_channels == 1 and dls.item_size is None and dls.n_out == 2
+    assert dls.one_batch()[0].dtype == torch.float32

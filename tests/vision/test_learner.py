@@ -336,3 +336,10 @@ def test_segmentation_files_end_to_end(tmp_path):
     learn.fit(1, 1e-3)
     mask, _, _ = learn.predict(files[0])
     assert mask.shape == (32, 32)
+
+
+def test_the_wrong_learner_for_the_task_says_which_to_use():
+    with pytest.raises(ValueError, match="unet_learner"):
+        learner(seg_dls(), pretrained=False)
+    with pytest.raises(ValueError, match="vision_learner"):
+        unet_learner(tensor_dls(), "tiny_test", pretrained=False)

@@ -48,10 +48,12 @@ from .callbacks.schedule import LRFinderCallback, ParamScheduler, SuggestedLRs
 from .data import DataLoader, DataLoaders
 from .distributed import (
     barrier,
+    gather_objects,
     init_distributed,
     is_main_process,
     launched_distributed,
     unwrap_model,
+    world_size,
 )
 from .io import atomic_save
 from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
@@ -376,11 +378,13 @@ class Learner:
                 stop_div: bool = True, show_plot: bool = True,
                 plot_path: str | Path | None = None) -> SuggestedLRs:
         """Sweep the learning rate exponentially; return (valley, steep, minimum/10)."""
-        n_epoch = max(1, math.ceil(num_it / len(self.dls.train)))
+        # Distributed, each process sees 1/world_size of the batches: enough epochs for num_it.
+        n_epoch = max(1, math.ceil(num_it * world_size() / len(self.dls.train)))
         finder = LRFinderCallback(start_lr, end_lr, num_it, stop_div)
         with self.no_progress():
             self.fit(n_epoch, cbs=[finder])
-        suggestions = finder.suggestions()
+        # Distributed: every process takes rank 0's suggestions (its own curve may differ).
+        suggestions = SuggestedLRs(*gather_objects(tuple(finder.suggestions()))[0])
         if show_plot or plot_path is not None:
             self.recorder.plot_lr_find(finder, suggestions, path=plot_path)
         return suggestions

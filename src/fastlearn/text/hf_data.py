@@ -37,14 +37,24 @@ Item = str | tuple[str, str]
 
 
 class HFTokenize:
-    """Texts (or text pairs) -> right-padded token ids, truncated to `max_len`, in batch mode."""
+    """Texts (or text pairs) -> right-padded token ids, truncated to `max_len`, in batch mode.
 
-    def __init__(self, tokenizer: Any, max_len: int = 256, *, pair: bool = False) -> None:
+    `truncation`: "head" keeps the first tokens (the tokenizer's own truncation, pairs
+    shortened longest first), "head_tail" keeps the first quarter and the last three quarters
+    of a long single text (reviews end with their verdict), special tokens kept in place.
+    """
+
+    def __init__(self, tokenizer: Any, max_len: int = 256, *, pair: bool = False,
+                 truncation: str = "head") -> None:
         model_max = getattr(tokenizer, "model_max_length", None) or 0
-        if max_len < 2 or (0 < model_max < 10**6 and max_len > model_max):
-            raise ValueError(f"Expected 2 <= max_len <= {model_max} (the tokenizer's "
+        if max_len < 4 or (0 < model_max < 10**6 and max_len > model_max):
+            raise ValueError(f"Expected 4 <= max_len <= {model_max} (the tokenizer's "
                              f"model_max_length). Received: max_len={max_len}.")
+        if truncation not in ("head", "head_tail") or (pair and truncation != "head"):
+            raise ValueError(f"Expected truncation 'head' (or 'head_tail' for single texts). "
+                             f"Received: {truncation!r}{' for pairs' if pair else ''}.")
         self.tokenizer, self.max_len, self.pair = tokenizer, max_len, pair
+        self.truncation = truncation
         self.with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else (tokenizer.eos_token_id or 0))
@@ -66,14 +76,17 @@ class HFTokenize:
         model takes them, `lengths` (N,) int64; T is the longest encoded item."""
         ids: list[list[int]] = []
         types: list[list[int]] = []
+        head = self.truncation == "head"
         for i in range(0, len(items), chunk):  # bounded memory on large corpora
             part = items[i : i + chunk]
             args = ([a for a, _ in part], [b for _, b in part]) if self.pair else (list(part),)
-            enc = self.tokenizer(*args, truncation=True, max_length=self.max_len,
-                                 padding=False, return_attention_mask=False,
-                                 return_token_type_ids=self.with_types)
-            ids += enc["input_ids"]
-            types += enc["token_type_ids"] if self.with_types else []
+            enc = self.tokenizer(*args, truncation=head, max_length=self.max_len if head
+                                 else None, padding=False, return_attention_mask=False,
+                                 return_token_type_ids=self.with_types, verbose=False)
+            ids += enc["input_ids"] if head else [self._head_tail(x) for x in enc["input_ids"]]
+            if self.with_types:
+                types += (enc["token_type_ids"] if head
+                          else [self._head_tail(x) for x in enc["token_type_ids"]])
         lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
         width = int(lengths.max()) if len(ids) else 0
         filled = torch.arange(width) < lengths[:, None]  # (N, T)
@@ -81,6 +94,12 @@ class HFTokenize:
         if self.with_types:
             out["token_type_ids"] = _pad(types, filled, 0, torch.int8)
         return out
+
+    def _head_tail(self, row: list[int]) -> list[int]:
+        if len(row) <= self.max_len:
+            return row
+        n_head = self.max_len // 4
+        return row[:n_head] + row[len(row) - (self.max_len - n_head):]
 
 
 def _pad(rows: list[list[int]], filled: torch.Tensor, value: int, dtype: torch.dtype):
@@ -221,7 +240,8 @@ class HFTextDataLoaders(DataLoaders):
     @classmethod
     def from_df(cls, df: Any, text_col: str | None = None, label_col: str = "label", *,
                 text_cols: Sequence[str] | None = None, tokenizer: str | Path | Any,
-                max_len: int = 256, valid_col: str | None = None, valid_pct: float = 0.2,
+                max_len: int = 256, truncation: str = "head", valid_col: str | None = None,
+                valid_pct: float = 0.2,
                 seed: int | None = None, splits: Splits | None = None,
                 regression: bool | None = None, bs: int = 32, val_bs: int | None = None,
                 drop_last: bool = False, device: torch.device | str | None = None,
@@ -232,13 +252,15 @@ class HFTextDataLoaders(DataLoaders):
         Validation rows: `splits` (train, valid positions), else the boolean `valid_col`,
         else a random `valid_pct` with `seed`. Numbers with a fraction (float) are regression,
         other labels classes (`regression=` decides instead). A missing text is read as ""
-        (with a warning); texts longer than `max_len` tokens are truncated.
+        (with a warning); texts longer than `max_len` tokens are truncated: `truncation="head"`
+        keeps their start, "head_tail" their first quarter and last three quarters.
 
             >>> dls = HFTextDataLoaders.from_df(df, "text", "label", valid_col="is_valid",
             ...                                 tokenizer="bert-base-uncased", max_len=128)
         """
         cols = _text_columns(df, text_col, text_cols, label_col)
-        tokenize = HFTokenize(load_tokenizer(tokenizer), max_len, pair=len(cols) == 2)
+        tokenize = HFTokenize(load_tokenizer(tokenizer), max_len, pair=len(cols) == 2,
+                              truncation=truncation)
         train_idx, valid_idx = _split(df, splits, valid_col, valid_pct, seed)
         labels = _labels(df, label_col)
         is_regression = (regression if regression is not None
@@ -313,6 +335,7 @@ class HFTextDataLoaders(DataLoaders):
         """The preprocessing as plain JSON (the tokenizer itself is saved apart)."""
         return {"text_cols": self.text_cols, "label_col": self.label_col,
                 "max_len": self.tokenize.max_len, "pair": self.tokenize.pair,
+                "truncation": self.tokenize.truncation,
                 "regression": self.regression,
                 "vocab": None if self.vocab is None else _json_values(self.vocab),
                 "bs": (self.valid or self.train).bs}
@@ -321,7 +344,8 @@ class HFTextDataLoaders(DataLoaders):
     def for_inference(cls, state: dict[str, Any], tokenizer: Any, *,
                       device: torch.device | str | None = None) -> HFTextDataLoaders:
         """Loaders with no data, for predictions only, from `to_state()` and a tokenizer."""
-        tokenize = HFTokenize(tokenizer, state["max_len"], pair=state["pair"])
+        tokenize = HFTokenize(tokenizer, state["max_len"], pair=state["pair"],
+                              truncation=state.get("truncation", "head"))
         empty = HFTextDataset(tokenize([]), None, tokenize)
         device = torch.device(device) if device is not None else default_device()
         train = HFTextDataLoader(empty, state.get("bs", 32), collate_fn=empty.collate,

@@ -66,12 +66,12 @@ class ImageDataLoaders(DataLoaders):
         path: str | Path = ".",
     ) -> None:
         super().__init__(train, valid, device=device, vocab=vocab)
-        ds: ImageDataset = train.dataset
-        self.task, self.path, self.mode = task, Path(path), ds.mode
-        resize = next((t for t in ds.tfms if hasattr(t, "size")), None)
+        ds = train.dataset  # an ImageDataset, or any dataset of (C, H, W) images
+        self.task, self.path, self.mode = task, Path(path), getattr(ds, "mode", None)
+        resize = next((t for t in getattr(ds, "tfms", ()) if hasattr(t, "size")), None)
         self.item_size = getattr(resize, "size", None)
         self.resize_method = getattr(resize, "method", type(resize).__name__ if resize else None)
-        self.n_channels = _CHANNELS[ds.mode] if ds.mode else int(ds[0][0].shape[0])
+        self.n_channels = _CHANNELS[self.mode] if self.mode else int(ds[0][0].shape[0])
 
     # ------------------------------------------------------------------ what the model needs
     @property

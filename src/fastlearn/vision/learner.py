@@ -118,6 +118,8 @@ class VisionLearner(Learner):
                  normalize_stats: Stats | None = None, **kwargs: Any) -> None:
         self.normalize_stats = normalize_stats
         self.builder, self.builder_kwargs = builder, dict(builder_kwargs or {})
+        if isinstance(dls, (tuple, list)) and 1 <= len(dls) <= 2:
+            dls = DataLoaders(*dls)  # plain torch loaders, as Learner accepts them
         self.task = task if task is not None else image_task(dls)
         if loss_func is None:
             loss_func = _default_loss(dls, self.task)
@@ -257,6 +259,10 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
     """
     entry, batch, n_in, stats = _setup(dls, arch, pretrained, normalize, n_in)
     task = image_task(dls, batch)
+    if task == "segmentation":
+        raise ValueError("Expected loaders of images with one label (or labels, or values) "
+                         "each. Received: segmentation loaders (a mask per image). Fix: use "
+                         "unet_learner(dls, arch).")
     n_out = n_out if n_out is not None else _n_out(dls, task, batch)
     head = dict(lin_ftrs=None if lin_ftrs is None else list(lin_ftrs),
                 ps=ps if isinstance(ps, (int, float)) else list(ps), concat_pool=concat_pool,
@@ -300,6 +306,11 @@ def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
         >>> learn = unet_learner(dls, "resnet34", metrics=[Dice(), Jaccard()])
     """
     entry, batch, n_in, stats = _setup(dls, arch, pretrained, normalize, n_in)
+    task = image_task(dls, batch)
+    if task != "segmentation":
+        raise ValueError(f"Expected segmentation loaders (a mask of class indices per image). "
+                         f"Received: {task} loaders. Fix: SegmentationDataLoaders for masks, "
+                         "or vision_learner(dls, arch) for one label per image.")
     if n_out is None:
         if dls.vocab is None:
             raise ValueError("The number of classes is unknown: the loaders have no codes. "

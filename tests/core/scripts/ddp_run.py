@@ -36,8 +36,15 @@ from fastlearn import (
 )
 from fastlearn.core.callbacks.distributed import DistributedCallback
 from fastlearn.core.distributed import rank, world_size
+from fastlearn.core.export import register_builder
 
 GLOBAL_BS, N_TRAIN, N_VALID = 32, 256, 67  # 67: unequal validation shards (34 + 33)
+
+
+@register_builder("ddp_run_mlp")
+def mlp(batch_norm: bool = False) -> nn.Module:
+    norm = [nn.BatchNorm1d(32)] if batch_norm else []
+    return nn.Sequential(nn.Linear(8, 32), *norm, nn.ReLU(), nn.Linear(32, 3))
 
 
 def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = False,
@@ -51,8 +58,7 @@ def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = F
                                  TensorDataset(x[N_TRAIN:], y[N_TRAIN:]),
                                  bs=GLOBAL_BS // world_size(), val_bs=16,
                                  device="cuda" if cuda else "cpu")
-    norm = [nn.BatchNorm1d(32)] if cuda else []
-    model = nn.Sequential(nn.Linear(8, 32), *norm, nn.ReLU(), nn.Linear(32, 3))
+    model = mlp(batch_norm=cuda)
     cbs = ([DistributedCallback(sync_bn=cuda, sync_stop_every_batch=sync_stop_every_batch)]
            if world_size() > 1 else [])
     return Learner(dls, model, metrics=[accuracy, F1Score(average="macro"), RocAuc()],
@@ -60,6 +66,8 @@ def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = F
 
 
 def fit(learn: Learner, extra_cbs: list[Callback] = ()) -> None:
+    """lr_find (its suggestion unused), then 3 epochs of one-cycle."""
+    learn.lr_find(num_it=20, show_plot=False)
     learn.fit_one_cycle(3, 1e-2, cbs=[CSVLogger("history.csv"),
                                       SaveModelCallback(fname="best"), *extra_cbs])
 
@@ -109,6 +117,7 @@ def main() -> None:
     extra += [StopCallback()] if args.stop_rank == rank() else []
     fit(learn, extra)
     learn.save("final")
+    learn.export("model.fl", builder="ddp_run_mlp", builder_kwargs={"batch_norm": args.cuda})
     learn.recorder.plot_loss(path=Path(args.out) / "loss.png")
     weights = sum(float(p.double().sum()) for p in learn.model.state_dict().values())
     result = {"history": learn.recorder.history, "weights": weights, "writes": list(writes)}

@@ -53,6 +53,7 @@ class ProgressCallback(Callback):
     def __init__(self, file: Any = None) -> None:
         self.file = file
         self._handle = None
+        self.live = False  # until before_fit: get_preds/predict before any fit draw no bar
 
     @property
     def out(self) -> Any:
