@@ -103,7 +103,7 @@ async def load_test(url: str, payload: bytes, requests: int, clients: int) -> di
     """`clients` connections posting the image until `requests` answers came back."""
     import httpx
 
-    remaining, latencies, errors, warmed = requests, [], [], 0
+    remaining, latencies, model_ms, errors, warmed = requests, [], [], [], 0
     ready = asyncio.Event()
     files = {"file": ("query.jpg", payload, "image/jpeg")}
 
@@ -122,6 +122,8 @@ async def load_test(url: str, payload: bytes, requests: int, clients: int) -> di
                     answer = await client.post("/predict", files=files)
                     ok = answer.status_code == 200 and "label" in answer.json()
                     error = f"{answer.status_code}: {answer.text[:200]}"
+                    if ok:
+                        model_ms.append(answer.json()["time_ms"] / 1000)
                 except httpx.HTTPError as e:
                     ok, error = False, repr(e)[:200]
                 if ok:
@@ -133,7 +135,8 @@ async def load_test(url: str, payload: bytes, requests: int, clients: int) -> di
     await ready.wait()
     start = time.perf_counter()
     await asyncio.gather(*tasks)
-    return {"wall_s": time.perf_counter() - start, "latencies": latencies, "errors": errors}
+    return {"wall_s": time.perf_counter() - start, "latencies": latencies, "errors": errors,
+            "model_s": model_ms}
 
 
 # ------------------------------------------------------------------------- reference loops
@@ -228,6 +231,7 @@ def main() -> None:
     print(f"{'':<40}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     print(row(f"fastlearn serve, {args.clients} clients, {len(lat) + len(errors)} req", lat,
               len(lat) / result["wall_s"], str(len(errors))))
+    print(row("  its predict_batch time (server time_ms)", result["model_s"]))
     print(row("fastlearn predictor.predict loop", ours))
     print(row("fastai 2.8 learn.predict loop", theirs))
     if not isinstance(theirs, str):

@@ -96,8 +96,13 @@ def run_fastai(script: str, *args: str) -> dict | None:
     """Run `script` with fastai's python; its last stdout line is JSON. None when unavailable."""
     if not FASTAI_PY.exists():
         return None
-    out = subprocess.run([str(FASTAI_PY), "-c", script, *args], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False)
+    out = subprocess.run(
+        [str(FASTAI_PY), "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        check=False,
+    )
     if out.returncode != 0:
         print(f"fastai failed: {out.stderr[-800:]}", file=sys.stderr)
         return None
@@ -112,14 +117,19 @@ def fastlearn_tokenize(texts: list[str]) -> dict:
     tokens = tokenize_texts(texts, n_workers=2)
     vocab = Vocab.from_tokens(tokens, min_freq=3, max_vocab=60000)
     ids = vocab.numericalize_batch(tokens)
-    return {"seconds": time.perf_counter() - start, "tokens": sum(len(t) for t in ids),
-            "vocab": len(vocab)}
+    return {
+        "seconds": time.perf_counter() - start,
+        "tokens": sum(len(t) for t in ids),
+        "vocab": len(vocab),
+    }
 
 
 def bench_tokenize(imdb: Path, wiki: Path, repeats: int, fastai: bool) -> list[list]:
     rows = []
-    corpora = [("imdb_sample (1,000 reviews)", imdb / "texts.csv", "infer"),
-               ("WikiText-2 train (615 articles)", wiki / "train.csv", "none")]
+    corpora = [
+        ("imdb_sample (1,000 reviews)", imdb / "texts.csv", "infer"),
+        ("WikiText-2 train (615 articles)", wiki / "train.csv", "none"),
+    ]
     for name, csv, header in corpora:
         df = pd.read_csv(csv, header=None if header == "none" else "infer")
         texts = df.iloc[:, 0 if header == "none" else df.columns.get_loc("text")].tolist()
@@ -129,13 +139,19 @@ def bench_tokenize(imdb: Path, wiki: Path, repeats: int, fastai: bool) -> list[l
             if fastai:
                 theirs.append(run_fastai(FASTAI_TOKENIZE, str(csv), header))
         ours = statistics.median(r["seconds"] for r in mine)
-        ref = (statistics.median(r["seconds"] for r in theirs)
-               if theirs and all(theirs) else None)
-        rows.append([name, f"{mine[0]['tokens']:,}", f"{ours:.2f}",
-                     f"{ref:.2f}" if ref else "n/a",
-                     f"{ref / ours:.1f}x" if ref else "n/a",
-                     f"{mine[0]['vocab']:,} / {theirs[0]['vocab']:,}" if ref else
-                     f"{mine[0]['vocab']:,}"])
+        ref = statistics.median(r["seconds"] for r in theirs) if theirs and all(theirs) else None
+        rows.append(
+            [
+                name,
+                f"{mine[0]['tokens']:,}",
+                f"{ours:.2f}",
+                f"{ref:.2f}" if ref else "n/a",
+                f"{ref / ours:.1f}x" if ref else "n/a",
+                f"{mine[0]['vocab']:,} / {theirs[0]['vocab']:,}"
+                if ref
+                else f"{mine[0]['vocab']:,}",
+            ]
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -144,8 +160,9 @@ def bench_tokenize(imdb: Path, wiki: Path, repeats: int, fastai: bool) -> list[l
 def lm_dls(df: pd.DataFrame):
     from fastlearn.text import TextDataLoaders
 
-    return TextDataLoaders.from_df(df, "text", is_lm=True, valid_pct=0.1, seed=0, bs=BS,
-                                   seq_len=SEQ_LEN, device="cpu")
+    return TextDataLoaders.from_df(
+        df, "text", is_lm=True, valid_pct=0.1, seed=0, bs=BS, seq_len=SEQ_LEN, device="cpu"
+    )
 
 
 def fastlearn_lm(dls) -> tuple[float, int]:
@@ -167,8 +184,7 @@ def fastlearn_lm(dls) -> tuple[float, int]:
             self.seconds = time.perf_counter() - self.start
 
     set_seed(0)
-    learn = language_model_learner(dls, AWD_LSTM, config=CONFIG, drop_mult=0.3,
-                                   show_progress=False)
+    learn = language_model_learner(dls, AWD_LSTM, config=CONFIG, drop_mult=0.3, show_progress=False)
     valid, learn.dls.valid = learn.dls.valid, None  # the training phase only
     timer = Timer()
     set_seed(1)
@@ -216,16 +232,28 @@ def bench_lm(imdb: Path, n_batches: int, repeats: int, fastai: bool) -> list[lis
             seconds, tokens = fn(dls)
             target.append(tokens / seconds)
         if fastai:
-            r = run_fastai(FASTAI_TRAIN, str(imdb / "texts.csv"), "lm", str(n_texts),
-                           str(torch.get_num_threads()), json.dumps(CONFIG), str(BS),
-                           str(SEQ_LEN))
+            r = run_fastai(
+                FASTAI_TRAIN,
+                str(imdb / "texts.csv"),
+                "lm",
+                str(n_texts),
+                str(torch.get_num_threads()),
+                json.dumps(CONFIG),
+                str(BS),
+                str(SEQ_LEN),
+            )
             if r:
                 theirs.append(r["tokens"] / r["train_s"])
     o, h = statistics.median(ours), statistics.median(hand)
     f = statistics.median(theirs) if theirs else None
-    row = [f"{len(dls.train)} batches of {BS}x~{SEQ_LEN}, vocab {len(dls.text_vocab):,}",
-           f"{h:,.0f}", f"{o:,.0f}", f"{h / o:.3f}", f"{f:,.0f}" if f else "n/a",
-           f"{o / f:.2f}" if f else "n/a"]
+    row = [
+        f"{len(dls.train)} batches of {BS}x~{SEQ_LEN}, vocab {len(dls.text_vocab):,}",
+        f"{h:,.0f}",
+        f"{o:,.0f}",
+        f"{h / o:.3f}",
+        f"{f:,.0f}" if f else "n/a",
+        f"{o / f:.2f}" if f else "n/a",
+    ]
     print(row, flush=True)
     return [row]
 
@@ -236,8 +264,9 @@ def fastlearn_clas(imdb: Path) -> float:
     from fastlearn.text import AWD_LSTM, TextDataLoaders, text_classifier_learner
 
     df = pd.read_csv(imdb / "texts.csv")
-    dls = TextDataLoaders.from_df(df, "text", "label", "is_valid", bs=BS, seq_len=SEQ_LEN,
-                                  device="cpu")
+    dls = TextDataLoaders.from_df(
+        df, "text", "label", "is_valid", bs=BS, seq_len=SEQ_LEN, device="cpu"
+    )
     set_seed(0)
     learn = text_classifier_learner(dls, AWD_LSTM, config=CONFIG, show_progress=False)
     start = time.perf_counter()
@@ -250,15 +279,26 @@ def bench_clas(imdb: Path, repeats: int, fastai: bool) -> list[list]:
     for _ in range(repeats):
         ours.append(fastlearn_clas(imdb))
         if fastai:
-            r = run_fastai(FASTAI_TRAIN, str(imdb / "texts.csv"), "clas", "1000",
-                           str(torch.get_num_threads()), json.dumps(CONFIG), str(BS),
-                           str(SEQ_LEN))
+            r = run_fastai(
+                FASTAI_TRAIN,
+                str(imdb / "texts.csv"),
+                "clas",
+                "1000",
+                str(torch.get_num_threads()),
+                json.dumps(CONFIG),
+                str(BS),
+                str(SEQ_LEN),
+            )
             if r:
                 theirs.append(r["epoch_s"])
     o = statistics.median(ours)
     f = statistics.median(theirs) if theirs else None
-    row = ["800 train + 200 valid reviews", f"{o:.1f}", f"{f:.1f}" if f else "n/a",
-           f"{o / f:.2f}" if f else "n/a"]
+    row = [
+        "800 train + 200 valid reviews",
+        f"{o:.1f}",
+        f"{f:.1f}" if f else "n/a",
+        f"{o / f:.2f}" if f else "n/a",
+    ]
     print(row, flush=True)
     return [row]
 
@@ -308,17 +348,39 @@ def main() -> None:
     parts = []
     if args.only in (None, "tokenize"):
         rows = bench_tokenize(imdb, wiki, args.repeats, fastai)
-        parts.append(table(["corpus", "tokens", "fastlearn, s", "fastai (spaCy), s",
-                            "fastlearn speed-up", "vocab (fastlearn / fastai)"], rows))
+        parts.append(
+            table(
+                [
+                    "corpus",
+                    "tokens",
+                    "fastlearn, s",
+                    "fastai (spaCy), s",
+                    "fastlearn speed-up",
+                    "vocab (fastlearn / fastai)",
+                ],
+                rows,
+            )
+        )
     if args.only in (None, "lm"):
         rows = bench_lm(imdb, args.batches, args.repeats, fastai)
-        parts.append(table(["LM training phase", "hand loop, tok/s", "fastlearn, tok/s",
-                            "fastlearn time / hand", "fastai, tok/s", "fastlearn / fastai"],
-                           rows))
+        parts.append(
+            table(
+                [
+                    "LM training phase",
+                    "hand loop, tok/s",
+                    "fastlearn, tok/s",
+                    "fastlearn time / hand",
+                    "fastai, tok/s",
+                    "fastlearn / fastai",
+                ],
+                rows,
+            )
+        )
     if args.only in (None, "clas"):
         rows = bench_clas(imdb, args.repeats, fastai)
-        parts.append(table(["classifier, 1 epoch", "fastlearn, s", "fastai, s",
-                            "fastlearn / fastai"], rows))
+        parts.append(
+            table(["classifier, 1 epoch", "fastlearn, s", "fastai, s", "fastlearn / fastai"], rows)
+        )
     print("\n\n".join(parts))
     if args.write:
         write_section("## Text\n\n" + "\n\n".join(parts) + "\n")

@@ -14,7 +14,12 @@ Two recipes: plain 224 resizing, and the course's presizing (460 on the CPU, the
 crop of 75-100% to 224 in the batch). Runs alternate; the median of the repeats is reported.
 
     FASTLEARN_DATA_MIRROR=file:///work/shared/datasets/ python benchmarks/vision.py \
-        [--repeats 3] [--workers 0 2] [--bs 64]
+        [--repeats 3] [--workers 0 2] [--bs 64] [--threads 1]
+
+With 0 workers everything runs in the main process, and its CPU time per image is reported
+too: a figure that other jobs sharing the cores hardly move (wall clock does). One torch
+thread by default: the plain pipeline's many small per-item torch ops slow down several
+times with 2 threads on busy cores (thread hand-offs), which would flatter fastlearn.
 
 Then training steps: `VisionLearner.fit_one_cycle` against a hand-written loop (Adam +
 OneCycleLR, uint8 batches turned to floats and normalised) on the same model, initial weights
@@ -150,7 +155,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, min(os.cpu_count(), 8)])
     parser.add_argument("--bs", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of the main process (workers use 1, as torch sets)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if "FASTLEARN_DATA_MIRROR" not in os.environ:
         if not SHARED.is_dir():
             raise SystemExit("Set FASTLEARN_DATA_MIRROR=file:///path/to/datasets/ (a folder "

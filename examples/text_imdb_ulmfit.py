@@ -26,11 +26,13 @@ from fastlearn.text.all import *
 
 def fine_tune_lm(df: pd.DataFrame, pretrained: Path, args, path: Path) -> TextDataLoaders:
     """Fine-tune the pretrained LM on every review; saves its encoder as 'imdb_encoder'."""
-    dls_lm = TextDataLoaders.from_df(df, "text", is_lm=True, valid_pct=0.1, seed=args.seed,
-                                     bs=args.bs, seq_len=args.seq_len)
+    dls_lm = TextDataLoaders.from_df(
+        df, "text", is_lm=True, valid_pct=0.1, seed=args.seed, bs=args.bs, seq_len=args.seq_len
+    )
     set_seed(args.seed)
-    learn = language_model_learner(dls_lm, AWD_LSTM, drop_mult=0.3, pretrained=pretrained,
-                                   wd=0.1, path=path)
+    learn = language_model_learner(
+        dls_lm, AWD_LSTM, drop_mult=0.3, pretrained=pretrained, wd=0.1, path=path
+    )
     learn.fit_one_cycle(1, 2e-2)  # frozen: the embeddings (new words start at the mean) learn
     learn.unfreeze()
     learn.fit_one_cycle(args.lm_epochs, 2e-3)
@@ -42,8 +44,9 @@ def fine_tune_lm(df: pd.DataFrame, pretrained: Path, args, path: Path) -> TextDa
 def classify(dls: TextDataLoaders, encoder: str | None, args, path: Path) -> float:
     """The course's gradual unfreezing; returns the final validation accuracy."""
     set_seed(args.seed)
-    learn = text_classifier_learner(dls, AWD_LSTM, config=SMALL, drop_mult=0.5, path=path,
-                                    metrics=accuracy)
+    learn = text_classifier_learner(
+        dls, AWD_LSTM, config=SMALL, drop_mult=0.5, path=path, metrics=accuracy
+    )
     if encoder is not None:
         learn.load_encoder(encoder)  # frozen but for the head
     else:
@@ -59,28 +62,42 @@ def classify(dls: TextDataLoaders, encoder: str | None, args, path: Path) -> flo
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], lm_epochs=1, bs=32, seq_len=64, truncate=320,
-                      pretrained="")
+    args = parse_args(
+        __doc__.splitlines()[0], lm_epochs=1, bs=32, seq_len=64, truncate=320, pretrained=""
+    )
     pretrained = Path(args.pretrained) if args.pretrained else PRETRAINED
     if not pretrained.is_file():
-        print(f"No pretrained language model at {pretrained}: training it first "
-              "(examples/text_wikitext_lm.py).")
+        print(
+            f"No pretrained language model at {pretrained}: training it first "
+            "(examples/text_wikitext_lm.py)."
+        )
         from text_wikitext_lm import pretrain
 
-        lm_args = argparse.Namespace(data=args.data, seed=args.seed, subsample=0.3, epochs=1,
-                                     lr=1e-2, bs=64, seq_len=64)
+        lm_args = argparse.Namespace(
+            data=args.data, seed=args.seed, subsample=0.3, epochs=1, lr=1e-2, bs=64, seq_len=64
+        )
         lm, _ = pretrain(lm_args)
         lm.export(pretrained)
     df = pd.read_csv(dataset(URLs.IMDB_SAMPLE, args.data, "texts.csv") / "texts.csv")
     work = fastlearn_home() / "examples" / "text_imdb_ulmfit"
     start = time.perf_counter()
     dls_lm = fine_tune_lm(df, pretrained, args, work)
-    dls = TextDataLoaders.from_df(df, "text", "label", "is_valid", text_vocab=dls_lm.vocab,
-                                  bs=args.bs, seq_len=args.seq_len, truncate=args.truncate)
+    dls = TextDataLoaders.from_df(
+        df,
+        "text",
+        "label",
+        "is_valid",
+        text_vocab=dls_lm.vocab,
+        bs=args.bs,
+        seq_len=args.seq_len,
+        truncate=args.truncate,
+    )
     with_lm = classify(dls, "imdb_encoder", args, work)
     without = classify(dls, None, args, work)
-    print(f"validation accuracy: {with_lm:.3f} with the fine-tuned encoder, {without:.3f} "
-          f"without ({time.perf_counter() - start:.0f} s)")
+    print(
+        f"validation accuracy: {with_lm:.3f} with the fine-tuned encoder, {without:.3f} "
+        f"without ({time.perf_counter() - start:.0f} s)"
+    )
     assert with_lm > without, (with_lm, without)
 
 

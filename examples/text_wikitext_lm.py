@@ -27,8 +27,7 @@ def wikitext_frame(path: Path, subsample: float, seed: int) -> pd.DataFrame:
     valid = pd.read_csv(path / "valid.csv", header=None, names=["text"])
     if subsample < 1:
         train = train.sample(frac=subsample, random_state=seed)
-    return pd.concat([train.assign(is_valid=False), valid.assign(is_valid=True)],
-                     ignore_index=True)
+    return pd.concat([train.assign(is_valid=False), valid.assign(is_valid=True)], ignore_index=True)
 
 
 def unigram_perplexity(dls: TextDataLoaders) -> float:
@@ -45,26 +44,36 @@ def pretrain(args) -> tuple[LMLearner, float]:
     path = dataset(URLs.WIKITEXT_TINY, args.data, "train.csv")
     df = wikitext_frame(path, args.subsample, args.seed)
     start = time.perf_counter()
-    dls = TextDataLoaders.from_df(df, "text", is_lm=True, valid_col="is_valid", bs=args.bs,
-                                  seq_len=args.seq_len, max_vocab=8000,
-                                  cache_dir=fastlearn_home() / "cache" / "tokens")
+    dls = TextDataLoaders.from_df(
+        df,
+        "text",
+        is_lm=True,
+        valid_col="is_valid",
+        bs=args.bs,
+        seq_len=args.seq_len,
+        max_vocab=8000,
+        cache_dir=fastlearn_home() / "cache" / "tokens",
+    )
     n_train = int(dls.train.dataset.lengths.sum())
-    print(f"{len(df)} articles tokenized in {time.perf_counter() - start:.0f} s: "
-          f"{n_train:,} training tokens, {int(dls.valid.dataset.lengths.sum()):,} validation "
-          f"tokens, vocabulary {len(dls.text_vocab):,}")
+    print(
+        f"{len(df)} articles tokenized in {time.perf_counter() - start:.0f} s: "
+        f"{n_train:,} training tokens, {int(dls.valid.dataset.lengths.sum()):,} validation "
+        f"tokens, vocabulary {len(dls.text_vocab):,}"
+    )
     set_seed(args.seed)
     learn = language_model_learner(dls, AWD_LSTM, config=SMALL, drop_mult=0.3, wd=0.1)
     start = time.perf_counter()
     learn.fit_one_cycle(args.epochs, args.lr)
     seconds = time.perf_counter() - start
-    print(f"trained in {seconds:.0f} s ({args.epochs * n_train / seconds:,.0f} tokens/s "
-          "with validation)")
+    print(
+        f"trained in {seconds:.0f} s ({args.epochs * n_train / seconds:,.0f} tokens/s "
+        "with validation)"
+    )
     return learn, learn.recorder.history[-1]["perplexity"]
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], subsample=0.3, epochs=1, lr=1e-2, bs=64,
-                      seq_len=64)
+    args = parse_args(__doc__.splitlines()[0], subsample=0.3, epochs=1, lr=1e-2, bs=64, seq_len=64)
     learn, perplexity = pretrain(args)
     baseline = unigram_perplexity(learn.dls)
     print(f"validation perplexity: {perplexity:.1f} (unigram baseline {baseline:.1f})")

@@ -43,5 +43,5 @@ def trained(dls: CollabDataLoaders) -> CollabLearner:
     """EmbeddingDotBias fitted on the low-rank table (about a second)."""
     set_seed(0)
     learn = collab_learner(dls, n_factors=8, y_range=(0, 5.5), show_progress=False)
-    learn.fit_one_cycle(10, 3e-2, wd=0.01)
+    learn.fit_one_cycle(8, 5e-2, wd=0.01)
     return learn

@@ -36,8 +36,8 @@ def randomise(model: torch.nn.Module) -> torch.nn.Module:
 
 def test_dot_bias_forward_equals_hand_computation():
     model = randomise(EmbeddingDotBias(4, 3, 5, y_range=(0.5, 5.5)))
-    u, i = model.u_weight.weight.numpy(), model.i_weight.weight.numpy()
-    ub, ib = model.u_bias.weight.numpy()[:, 0], model.i_bias.weight.numpy()[:, 0]
+    u, i = model.u_weight.weight.detach().numpy(), model.i_weight.weight.detach().numpy()
+    ub, ib = model.u_bias.weight.detach().numpy()[:, 0], model.i_bias.weight.detach().numpy()[:, 0]
     expected = []
     for user, item in X.tolist():
         raw = sum(u[user, k] * i[item, k] for k in range(4)) + ub[user] + ib[item]

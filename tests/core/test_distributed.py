@@ -219,7 +219,9 @@ def test_one_process_stopping_mid_epoch_stops_them_all(tmp_path):
     proc, _ = _torchrun(tmp_path, "--stop-rank", "1")  # rank 1 alone stops in epoch 1
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Another process stopped the fit" in proc.stdout
-    lengths = [len(_results(tmp_path, r)["history"]) for r in (0, 1)]
+    ranks = [_results(tmp_path, r) for r in (0, 1)]
+    assert ranks[0]["weights"] == ranks[1]["weights"]  # BatchNorm statistics included
+    lengths = [len(r["history"]) for r in ranks]
     assert lengths[0] == lengths[1]  # lr_find's epochs, then epoch 0 of the fit
     assert _results(tmp_path, 0)["history"][-1]["epoch"] == 0
 

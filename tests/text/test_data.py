@@ -101,13 +101,15 @@ def test_shuffled_classifier_batches_group_similar_lengths() -> None:
 
 def test_from_df_language_model_and_classifier_share_a_vocab() -> None:
     df = corpus()
-    dls_lm = TextDataLoaders.from_df(df, "text", is_lm=True, valid_pct=0.2, seed=0, bs=4,
-                                     seq_len=8, device="cpu")
+    dls_lm = TextDataLoaders.from_df(
+        df, "text", is_lm=True, valid_pct=0.2, seed=0, bs=4, seq_len=8, device="cpu"
+    )
     assert dls_lm.is_lm and dls_lm.vocab == dls_lm.text_vocab.itos
     x, y = dls_lm.one_batch()
     assert torch.equal(x[:, 1:], y[:, :-1])
-    dls = TextDataLoaders.from_df(df, "text", "label", "is_valid", text_vocab=dls_lm.vocab,
-                                  bs=8, device="cpu")
+    dls = TextDataLoaders.from_df(
+        df, "text", "label", "is_valid", text_vocab=dls_lm.vocab, bs=8, device="cpu"
+    )
     assert dls.vocab == ["neg", "pos"] and dls.text_vocab.itos == dls_lm.text_vocab.itos
     assert len(dls.train.dataset) == 48 and len(dls.valid.dataset) == 12
     x, y = dls.valid.one_batch()
@@ -118,8 +120,9 @@ def test_from_df_language_model_and_classifier_share_a_vocab() -> None:
 
 def test_from_df_several_text_columns_become_fields() -> None:
     df = corpus(20).assign(title="A title")
-    dls = TextDataLoaders.from_df(df, ["title", "text"], "label", valid_pct=0.2, seed=0,
-                                  min_freq=1, bs=4, device="cpu")
+    dls = TextDataLoaders.from_df(
+        df, ["title", "text"], "label", valid_pct=0.2, seed=0, min_freq=1, bs=4, device="cpu"
+    )
     tokens = dls.text_vocab.decode(dls.train.dataset.ids[0])
     assert tokens[:3] == ["xxbos", "xxfld", "1"] and "xxfld" in tokens[3:]
 
@@ -155,18 +158,21 @@ def test_unseen_validation_label_and_tiny_lm_corpus_are_clear_errors() -> None:
 
 
 def test_empty_and_odd_texts_still_batch() -> None:
-    df = pd.DataFrame({"text": ["", "   ", "!!!", "مرحبا بالعالم", "👍🏽 ok"] * 4,
-                       "label": ["a", "b"] * 10})
-    dls = TextDataLoaders.from_df(df, "text", "label", valid_pct=0.2, seed=0, bs=5,
-                                  min_freq=1, device="cpu")
+    df = pd.DataFrame(
+        {"text": ["", "   ", "!!!", "مرحبا بالعالم", "👍🏽 ok"] * 4, "label": ["a", "b"] * 10}
+    )
+    dls = TextDataLoaders.from_df(
+        df, "text", "label", valid_pct=0.2, seed=0, bs=5, min_freq=1, device="cpu"
+    )
     x, y = dls.one_batch()
     assert x.shape[0] == 5 and (x[:, -1] != dls.pad_idx).all()  # xxbos at least
 
 
 def test_from_csv_and_test_dl(tmp_path) -> None:
     corpus().to_csv(tmp_path / "texts.csv", index=False)
-    dls = TextDataLoaders.from_csv(tmp_path / "texts.csv", "text", "label", "is_valid", bs=8,
-                                   device="cpu")
+    dls = TextDataLoaders.from_csv(
+        tmp_path / "texts.csv", "text", "label", "is_valid", bs=8, device="cpu"
+    )
     assert dls.path == tmp_path
     (x,) = dls.test_dl(["Good good movie.", "Bad."]).one_batch()
     assert x.shape[0] == 2 and x[1, 0] == dls.pad_idx and x[0, 0] != dls.pad_idx
@@ -187,8 +193,9 @@ def test_from_folder_imdb_layout(tmp_path) -> None:
     dls = TextDataLoaders.from_folder(tmp_path, valid="test", bs=4, device="cpu")
     assert sorted(dls.vocab) == sorted(df["label"].unique())
     assert len(dls.train.dataset) == 24 and len(dls.valid.dataset) == 6
-    dls_lm = TextDataLoaders.from_folder(tmp_path, is_lm=True, valid_pct=0.2, seed=0, bs=2,
-                                         seq_len=5, device="cpu")
+    dls_lm = TextDataLoaders.from_folder(
+        tmp_path, is_lm=True, valid_pct=0.2, seed=0, bs=2, seq_len=5, device="cpu"
+    )
     assert len(dls_lm.train.dataset) + len(dls_lm.valid.dataset) == 35  # unsup included
     with pytest.raises(ValueError, match="no valid"):
         TextDataLoaders.from_folder(tmp_path, valid="valid", device="cpu")
@@ -204,8 +211,9 @@ def test_show_batch_prints_detokenized_text(capsys) -> None:
 
 def test_untrained_subword_tokenizer_is_trained_on_the_training_texts() -> None:
     tok = SubwordTokenizer(vocab_size=40, model="bpe")
-    dls = TextDataLoaders.from_df(corpus(), "text", "label", "is_valid", tokenizer=tok,
-                                  min_freq=1, bs=4, device="cpu")
+    dls = TextDataLoaders.from_df(
+        corpus(), "text", "label", "is_valid", tokenizer=tok, min_freq=1, bs=4, device="cpu"
+    )
     assert tok.itos and dls.tokenizer is tok
     x, _ = dls.one_batch()
     assert x.shape[0] == 4

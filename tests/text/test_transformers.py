@@ -58,7 +58,7 @@ def tokenizer(model_dir):
     return load_tokenizer(model_dir)
 
 
-def sentiment_df(repeats: int = 3) -> pd.DataFrame:
+def sentiment_df(repeats: int = 2) -> pd.DataFrame:
     texts = (POSITIVE + NEGATIVE) * repeats
     labels = (["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE)) * repeats
     is_valid = [i % 4 == 0 for i in range(len(texts))]
@@ -160,6 +160,29 @@ def test_long_empty_and_missing_texts(tokenizer):
     assert ids[0, 15] == tokenizer.sep_token_id
 
 
+def test_head_tail_truncation_keeps_both_ends(tokenizer):
+    words = [f"w{i}" for i in range(300)]
+    df = pd.DataFrame({"text": [" ".join(words), "short one"], "label": [0, 1]})
+    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=16,
+                                    truncation="head_tail", splits=([0, 1], [0, 1]),
+                                    device="cpu")
+    ids, mask, *_ = dls.valid.one_batch()
+    full = tokenizer(df.text[0])["input_ids"]
+    assert ids[0].tolist() == full[:4] + full[-12:]  # [CLS] + head ... tail + [SEP]
+    assert ids[1][mask[1].bool()].tolist() == tokenizer("short one")["input_ids"]
+    with pytest.raises(ValueError, match="for pairs"):
+        HFTextDataLoaders.from_df(df.assign(b="x"), text_cols=("text", "b"), label_col="label",
+                                  tokenizer=tokenizer, truncation="head_tail")
+
+
+def test_new_and_resampled_loaders_keep_the_batch_format(dls):
+    ids, mask, types, y = dls.new(bs=4).one_batch()
+    assert len(y) == 4 and ids.shape == mask.shape == types.shape
+    ids, mask, types, y = dls.resampled("over", seed=0).one_batch()  # a sampler: per-item path
+    assert len(y) == dls.train.bs and ids.shape == mask.shape == types.shape
+    assert (ids[mask == 0] == dls.tokenize.pad_id).all() and mask[:, 0].all()
+
+
 def test_bad_frames_are_refused(tokenizer):
     df = pd.DataFrame({"text": ["a", "b", "c"], "label": ["x", None, "y"]})
     with pytest.raises(ValueError, match="rows have no label"):
@@ -215,6 +238,38 @@ def test_param_groups_cover_every_parameter_once(base_learner):
     assert any(p is word_embeddings for p in groups[0])
     assert any(p is model.hf_model.classifier.weight for p in groups[-1])
     assert base_learner.n_groups == 3
+
+
+TINY_CONFIGS = {  # tiny random models, built from their config: no files, no network
+    "bert": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=64),
+    "distilbert": dict(dim=32, n_layers=2, n_heads=2, hidden_dim=64),
+    "roberta": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64),
+    "gpt2": dict(n_embd=32, n_layer=2, n_head=2, pad_token_id=0, bos_token_id=1,
+                 eos_token_id=1),
+    "deberta-v2": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64),
+    "electra": dict(hidden_size=32, embedding_size=16, num_hidden_layers=2,
+                    num_attention_heads=2, intermediate_size=64),
+}
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY_CONFIGS))
+def test_splitter_and_forward_across_architectures(model_type):
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.for_model(model_type, num_labels=3, vocab_size=100,
+                                  **TINY_CONFIGS[model_type])
+    model = HFClassifier(AutoModelForSequenceClassification.from_config(config))
+    groups = transformers_splitter(model, block_groups=2)
+    ids = [id(p) for g in groups for p in g]
+    assert len(groups) == 4 and len(ids) == len(set(ids)) == len(list(model.parameters()))
+    assert any(p is model.hf_model.get_input_embeddings().weight for p in groups[0])
+    out = model(torch.randint(2, 100, (2, 5)), torch.tensor([[1] * 5, [1] * 3 + [0] * 2]))
+    assert out.shape == (2, 3) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(p.grad is not None for p in groups[-1])
 
 
 def test_frozen_trains_only_the_head(base_learner):
@@ -288,7 +343,7 @@ def test_save_and_load_parts_round_trip(base_learner, tmp_path):
     files = {p.name for p in folder.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "fastlearn.json"} <= files
     assert not any(f.endswith((".bin", ".pkl", ".pt", ".pth")) for f in files)
-    loaded = load_from_parts(folder, device="cpu", show_progress=False)
+    loaded = load_from_parts(folder, device="cpu")  # progress bar on: predict before any fit
     assert loaded.dls.vocab == learn.dls.vocab and isinstance(loaded.loss_func,
                                                               CrossEntropyLossFlat)
     again, _ = loaded.get_preds(dl=loaded.dls.test_dl(texts))

@@ -33,6 +33,7 @@ __all__ = [
     "all_reduce_sum",
     "agree",
     "broadcast_tensor",
+    "broadcast_buffers",
     "gather_objects",
     "main_process_only",
     "unwrap_model",
@@ -142,6 +143,14 @@ def broadcast_tensor(t: torch.Tensor, src: int = 0) -> torch.Tensor:
     buf = t.to(_comm_device()).contiguous()
     dist.broadcast(buf, src)
     return buf.to(t.device)
+
+
+def broadcast_buffers(module: nn.Module, src: int = 0) -> None:
+    """Give every process rank `src`'s buffers (BatchNorm running statistics), in place."""
+    if not is_distributed():
+        return
+    for buffer in module.buffers():
+        buffer.copy_(broadcast_tensor(buffer, src))
 
 
 def gather_objects(obj: T) -> list[T]:

@@ -10,7 +10,8 @@ Routes:
                    (text models) or JSON (`{"text": ...}`, `{"row": {...}}`, `{"user": ...,
                    "item": ...}`, `{"image": "<base64>"}`, `{"tensor": [...]}`, or
                    `{"items": [...]}` for a batch); answers `{"label", "top": [{"label",
-                   "probability"}], "time_ms"}`
+                   "probability"}], "time_ms"}` (`value` instead of `top` for regression;
+                   `time_ms`: the model's time, queueing excluded)
     GET  /info     the model: application, classes, input fields, metrics at export, limits
     GET  /health   `{"status": "ok"}`
 
@@ -84,12 +85,14 @@ class ModelService:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ prediction (worker thread)
-    def run(self, items: list[Any]) -> list[dict[str, Any]]:
-        """Predict a batch of parsed items (blocking; called off the event loop)."""
-        with self._lock:
+    def run(self, items: list[Any]) -> tuple[list[dict[str, Any]], float]:
+        """(answers, milliseconds the model took) for parsed items; blocking, off the loop."""
+        with self._lock:  # the time waiting here is queueing, not counted
+            start = time.perf_counter()
             results = self.predictor.predict_batch(items)
+            ms = round((time.perf_counter() - start) * 1000, 3)
         config, vocab = self.predictor.config, self.predictor.vocab
-        return [format_result(r, config, vocab, self.top_k) for r in results]
+        return [format_result(r, config, vocab, self.top_k) for r in results], ms
 
     def _parse(self, content_type: str, body: bytes) -> tuple[list[Any], bool]:
         kind = self.spec["kind"]
@@ -130,16 +133,14 @@ class ModelService:
             items, batched = [await self._upload(request, body)], False
         else:
             items, batched = await run_in_threadpool(self._parse, content_type, body)
-        start = time.perf_counter()
         try:
-            answers = await run_in_threadpool(self.run, items)
+            answers, ms = await run_in_threadpool(self.run, items)
         except _INPUT_FAULTS as e:
             raise InputError(f"The model could not take this input: {fault_message(e)}",
                              422) from None
         except Exception:  # noqa: BLE001 (a model bug: log it, answer without a traceback)
             logger.exception("Prediction failed")
             return _error(500, "The model failed on this input; the server log has details.")
-        ms = round((time.perf_counter() - start) * 1000, 3)
         return JSONResponse({"predictions": answers, "time_ms": ms} if batched
                             else {**answers[0], "time_ms": ms})
 

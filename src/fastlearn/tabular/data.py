@@ -3,7 +3,7 @@
     >>> dls = TabularDataLoaders.from_csv(path / "adult.csv", y_names="salary",
     ...     cat_names=["workclass", "education"], cont_names=["age", "fnlwgt"],
     ...     procs=[Categorify, FillMissing, Normalize], valid_pct=0.2, seed=42, bs=64)
-    >>> cats, conts, y = dls.one_batch()  # (64, 3) int64 (with age_na?), (64, 2) float32, (64,)
+    >>> cats, conts, y = dls.one_batch()  # (64, n_cat) int64, (64, n_cont) float32, (64,) int64
 
 The procs are fitted on the training rows only, every row is transformed in one vectorised
 pass, and the loaders hold `TensorDataset(cats, conts, y)`: the core's fast path moves it to
@@ -120,7 +120,8 @@ class TabularDataLoaders(DataLoaders):
         processor = TabularProcessor(cat_names, cont_names, procs).fit(df.iloc[train_idx])
         cats, conts = processor.transform(df)
         device = torch.device(device) if device is not None else default_device()
-        dsets = [TensorDataset(cats[idx], conts[idx], y[idx]) for idx in (train_idx, valid_idx)]
+        rows = [torch.from_numpy(np.asarray(idx, dtype=np.int64)) for idx in (train_idx, valid_idx)]
+        dsets = [TensorDataset(cats[idx], conts[idx], y[idx]) for idx in rows]
         train = DataLoader(
             dsets[0], bs, shuffle=shuffle, drop_last=drop_last, augment=True, device=device, n_inp=2
         )
@@ -209,7 +210,7 @@ class TabularDataLoaders(DataLoaders):
 
     def show_batch(self, max_n: int = 10, *, ds_idx: int = 0) -> None:
         """Show `max_n` decoded rows of a batch of the training (0) or validation (1) loader."""
-        _show(self.decode_batch(self[ds_idx].one_batch(), max_n))
+        show_frame(self.decode_batch(self[ds_idx].one_batch(), max_n))
 
 
 # ---------------------------------------------------------------------- helpers of from_df
@@ -263,15 +264,16 @@ def _split(
     if splits is None:
         splitter = IndexSplitter(valid_idx) if valid_idx is not None else splitter
         splits = (splitter or RandomSplitter(valid_pct, seed))(df)
-    train_idx, valid_idx = (list(map(int, s)) for s in splits)
-    bad = [i for i in train_idx + valid_idx if not 0 <= i < len(df)][:5]
-    if bad or not train_idx:
+    train_idx, valid_idx = (np.asarray(s, dtype=np.int64).reshape(-1) for s in splits)
+    positions = np.concatenate([train_idx, valid_idx])
+    bad = positions[(positions < 0) | (positions >= len(df))][:5].tolist()
+    if bad or not len(train_idx):
         raise ValueError(
             f"Expected splits as row positions 0..{len(df) - 1} with some "
             f"training rows. Received: {len(train_idx)} training rows, "
             f"positions out of range {bad}."
         )
-    return train_idx, valid_idx
+    return train_idx.tolist(), valid_idx.tolist()
 
 
 _BLOCKS = {"category": False, "CategoryBlock": False, "regression": True, "RegressionBlock": True}
@@ -358,7 +360,7 @@ def _encode_targets(
     return torch.from_numpy(codes.astype(np.int64))
 
 
-def _show(frame: pd.DataFrame) -> None:
+def show_frame(frame: pd.DataFrame) -> None:
     """Display a frame: rich in a notebook, as text elsewhere."""
     from ..core.callbacks.progress import in_notebook
 

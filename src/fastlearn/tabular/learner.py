@@ -20,7 +20,7 @@ from torch import nn
 
 from ..core.learner import Learner
 from ..core.metrics import as_metric
-from .data import TabularDataLoaders, _show
+from .data import TabularDataLoaders, show_frame
 from .model import TabularModel, get_emb_sz
 
 __all__ = ["TabularLearner", "tabular_learner"]
@@ -162,7 +162,7 @@ class TabularLearner(Learner):
         decoded = decodes(probs) if decodes is not None else probs
         frame = self.dls.decode_batch((cats, conts, y), max_n)
         predicted = self.dls.decode_targets(decoded)
-        _show(pd.concat([frame, predicted.add_suffix("_pred")], axis=1))
+        show_frame(pd.concat([frame, predicted.add_suffix("_pred")], axis=1))
 
     # ------------------------------------------------------------------ export
     def export_config(self) -> dict[str, Any]:

@@ -17,21 +17,26 @@ batches, the batches then shuffled); validation and test batches keep the data's
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from ..core.data import Categorize, DataLoader, DataLoaders
 from ..core.splitters import ColSplitter, RandomSplitter
+from .loaders import LMDataLoader, SortedTextDataLoader, TextDataset
 from .tokenize import PAD, SubwordTokenizer, Tokenizer, WordTokenizer, detokenize, tokenize_texts
 from .vocab import Vocab
 
-__all__ = ["TextDataset", "LMDataLoader", "SortedTextDataLoader", "TextDataLoaders",
-           "tokenizer_from_state"]
+__all__ = [
+    "TextDataset",
+    "LMDataLoader",
+    "SortedTextDataLoader",
+    "TextDataLoaders",
+    "tokenizer_from_state",
+]
 
 
 def tokenizer_from_state(state: dict[str, Any]) -> Tokenizer:
@@ -44,162 +49,25 @@ def tokenizer_from_state(state: dict[str, Any]) -> Tokenizer:
     raise ValueError(f"Expected a tokenizer state of type 'word' or 'subword'. Received: {kind!r}.")
 
 
-class TextDataset(Dataset):
-    """Numericalized texts (1-d LongTensors), with class indices or without labels."""
-
-    def __init__(self, ids: Sequence[Tensor], labels: Tensor | None = None) -> None:
-        self.ids, self.labels = list(ids), labels
-        self.lengths = torch.tensor([len(t) for t in self.ids], dtype=torch.long)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
-        return (self.ids[i],) if self.labels is None else (self.ids[i], self.labels[i])
-
-
-class _LMBatches:
-    """(x, y) windows over the epoch's stream cut into `bs` rows; y = x shifted by one."""
-
-    def __init__(self, ids: list[Tensor], bs: int, seq_len: int, shuffle: bool, vary: bool):
-        self.ids, self.bs, self.seq_len, self.shuffle, self.vary = ids, bs, seq_len, shuffle, vary
-        n_tokens = sum(len(t) for t in ids)
-        self.row_len = (n_tokens - 1) // bs  # tokens per row (inputs)
-        if self.row_len < 1:
-            raise ValueError(f"The language-model corpus has {n_tokens} tokens: too few for "
-                             f"bs={bs} rows. Fix: lower bs (at most {max(n_tokens - 1, 0)}).")
-
-    def __len__(self) -> int:
-        return -(-self.row_len // self.seq_len)
-
-    def window_lengths(self) -> list[int]:
-        """Lengths of this epoch's windows: seq_len (the last shorter), or, when varied, drawn
-        around seq_len (half of it 5% of the time, std 5) and rescaled to fill the rows."""
-        n, m = len(self), self.row_len
-        if not self.vary or n == 1:
-            return [self.seq_len] * (n - 1) + [m - self.seq_len * (n - 1)]
-        base = torch.where(torch.rand(n) < 0.95, self.seq_len, self.seq_len / 2)
-        draws = torch.normal(base.double(), 5.0).clamp(min=5)
-        ends = (draws.cumsum(0) / draws.sum() * m).round().long().tolist()
-        lengths, prev = [], 0
-        for i, end in enumerate(ends):  # at least one token each, ending exactly at m
-            end = m if i == n - 1 else min(max(end, prev + 1), m - (n - 1 - i))
-            lengths.append(end - prev)
-            prev = end
-        return lengths
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        order = torch.randperm(len(self.ids)).tolist() if self.shuffle else range(len(self.ids))
-        stream = torch.cat([self.ids[i] for i in order])
-        m, bs = self.row_len, self.bs
-        x, y = stream[: m * bs].view(bs, m), stream[1 : m * bs + 1].view(bs, m)
-        pos = 0
-        for sl in self.window_lengths():
-            yield x[:, pos : pos + sl], y[:, pos : pos + sl]
-            pos += sl
-
-
-class LMDataLoader(DataLoader):
-    """Language-model batches (x, y), each (bs, ~seq_len), from a TextDataset."""
-
-    def __init__(self, dataset: TextDataset, bs: int = 64, *, seq_len: int = 72,
-                 shuffle: bool = False, vary_seq_len: bool | None = None, **kwargs: Any) -> None:
-        if seq_len < 1:
-            raise ValueError(f"Expected seq_len >= 1. Received: {seq_len}.")
-        self.seq_len = seq_len
-        self.vary_seq_len = shuffle if vary_seq_len is None else vary_seq_len
-        super().__init__(dataset, bs, shuffle=shuffle, **kwargs)
-
-    def _make_loader(self) -> _LMBatches:
-        return _LMBatches(self.dataset.ids, self.bs, self.seq_len, self.shuffle,
-                          self.vary_seq_len)
-
-    def new(self, **kwargs: Any) -> LMDataLoader:
-        """A copy with some settings changed (seq_len and vary_seq_len too)."""
-        kwargs.setdefault("seq_len", self.seq_len)
-        kwargs.setdefault("vary_seq_len", self.vary_seq_len)
-        return super().new(**kwargs)
-
-
-class _PaddedBatches:
-    """Classifier batches: texts padded at the start to the batch's longest (after truncation)."""
-
-    def __init__(self, ds: TextDataset, bs: int, shuffle: bool, pad_idx: int,
-                 truncate: int | None, bucket: int) -> None:
-        self.ds, self.bs, self.shuffle, self.pad_idx = ds, bs, shuffle, pad_idx
-        self.truncate, self.bucket = truncate, bucket
-
-    def __len__(self) -> int:
-        return -(-len(self.ds) // self.bs)
-
-    def batches(self) -> list[Tensor]:
-        """Indices of each batch: in order, or bucketed by length and shuffled."""
-        n, bs = len(self.ds), self.bs
-        if not self.shuffle:
-            return list(torch.arange(n).split(bs))
-        perm, size = torch.randperm(n), bs * self.bucket
-        chunks = [c[self.ds.lengths[c].argsort(descending=True)] for c in perm.split(size)]
-        batches = list(torch.cat(chunks).split(bs))
-        longest = max(range(len(batches)), key=lambda i: int(self.ds.lengths[batches[i]].max()))
-        rest = [b for i, b in enumerate(batches) if i != longest]
-        order = torch.randperm(len(rest)).tolist()  # the longest first: memory errors show early
-        return [batches[longest]] + [rest[i] for i in order]
-
-    def collate(self, idx: Tensor) -> tuple[Tensor, ...]:
-        texts = [self.ds.ids[i][: self.truncate] for i in idx.tolist()]
-        longest = max(1, max(len(t) for t in texts))
-        x = torch.full((len(texts), longest), self.pad_idx, dtype=torch.long)  # (B, L)
-        for row, t in enumerate(texts):
-            if len(t):
-                x[row, longest - len(t) :] = t
-        return (x,) if self.ds.labels is None else (x, self.ds.labels[idx])
-
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        for idx in self.batches():
-            yield self.collate(idx)
-
-
-class SortedTextDataLoader(DataLoader):
-    """Classifier batches (x, y): x (bs, longest) padded at the start with `pad_idx`.
-
-    `truncate` keeps at most that many first tokens of each text. Shuffled loaders bucket
-    texts by length (`bucket` batches at a time) so that little compute goes to padding.
-    """
-
-    def __init__(self, dataset: TextDataset, bs: int = 64, *, pad_idx: int = 1,
-                 truncate: int | None = None, shuffle: bool = False, bucket: int = 50,
-                 **kwargs: Any) -> None:
-        if truncate is not None and truncate < 1:
-            raise ValueError(f"Expected truncate >= 1 or None. Received: {truncate}.")
-        self.pad_idx, self.truncate, self.bucket = pad_idx, truncate, bucket
-        super().__init__(dataset, bs, shuffle=shuffle, **kwargs)
-
-    def _make_loader(self) -> _PaddedBatches:
-        return _PaddedBatches(self.dataset, self.bs, self.shuffle, self.pad_idx, self.truncate,
-                              self.bucket)
-
-    def new(self, **kwargs: Any) -> SortedTextDataLoader:
-        """A copy with some settings changed (pad_idx, truncate and bucket too)."""
-        for name in ("pad_idx", "truncate", "bucket"):
-            kwargs.setdefault(name, getattr(self, name))
-        return super().new(**kwargs)
-
-
 def _text_values(df: Any, text_col: str | Sequence[str]) -> list[str | tuple[str, ...]]:
     """The text column(s) as strings (several columns: one tuple of fields per row)."""
     cols = [text_col] if isinstance(text_col, (str, int)) else list(text_col)
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise KeyError(f"Expected text column(s) {missing} in the DataFrame. Received columns: "
-                       f"{list(df.columns)[:20]}.")
+        raise KeyError(
+            f"Expected text column(s) {missing} in the DataFrame. Received columns: "
+            f"{list(df.columns)[:20]}."
+        )
     for c in cols:
         bad = [(label, v) for label, v in zip(df.index, df[c]) if not isinstance(v, str)]
         if bad:
             label, v = bad[0]
-            raise TypeError(f"Expected strings in text column {c!r}. Received: "
-                            f"{type(v).__name__} {v!r:.40} at row {label!r} ({len(bad)} such "
-                            f"rows). Fix: df[{c!r}] = df[{c!r}].fillna('').astype(str), or drop "
-                            "those rows.")
+            raise TypeError(
+                f"Expected strings in text column {c!r}. Received: "
+                f"{type(v).__name__} {v!r:.40} at row {label!r} ({len(bad)} such "
+                f"rows). Fix: df[{c!r}] = df[{c!r}].fillna('').astype(str), or drop "
+                "those rows."
+            )
     if len(cols) == 1:
         return list(df[cols[0]])
     return list(zip(*(df[c] for c in cols)))
@@ -210,16 +78,22 @@ def _label_values(df: Any, label_col: str) -> list[Any]:
     import pandas as pd
 
     if label_col not in df.columns:
-        raise KeyError(f"Expected a label column {label_col!r}. Received columns: "
-                       f"{list(df.columns)[:20]}. Fix: pass label_col=, or is_lm=True.")
+        raise KeyError(
+            f"Expected a label column {label_col!r}. Received columns: "
+            f"{list(df.columns)[:20]}. Fix: pass label_col=, or is_lm=True."
+        )
     na = df[label_col].isna()
     if na.any():
         rows = list(df.index[na][:5])
-        raise ValueError(f"Label column {label_col!r} has {int(na.sum())} missing values (NaN), "
-                         f"e.g. at rows {rows}. Fix: drop them (df.dropna(subset=[{label_col!r}])) "
-                         "or fill them.")
-    return [v.item() if hasattr(v, "item") and not isinstance(v, str) else v
-            for v in pd.Series(df[label_col]).tolist()]
+        raise ValueError(
+            f"Label column {label_col!r} has {int(na.sum())} missing values (NaN), "
+            f"e.g. at rows {rows}. Fix: drop them (df.dropna(subset=[{label_col!r}])) "
+            "or fill them."
+        )
+    return [
+        v.item() if hasattr(v, "item") and not isinstance(v, str) else v
+        for v in pd.Series(df[label_col]).tolist()
+    ]
 
 
 def _read_texts(files: Sequence[Path]) -> list[str]:
@@ -233,10 +107,19 @@ class TextDataLoaders(DataLoaders):
     model, the token list (so `text_vocab=dls_lm.vocab` works as in the course).
     """
 
-    def __init__(self, train: DataLoader, valid: DataLoader | None = None, *, text_vocab: Vocab,
-                 tokenizer: Tokenizer, is_lm: bool, classes: Sequence[Any] | None = None,
-                 path: str | Path = ".", seq_len: int = 72,
-                 device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        train: DataLoader,
+        valid: DataLoader | None = None,
+        *,
+        text_vocab: Vocab,
+        tokenizer: Tokenizer,
+        is_lm: bool,
+        classes: Sequence[Any] | None = None,
+        path: str | Path = ".",
+        seq_len: int = 72,
+        device: torch.device | str | None = None,
+    ) -> None:
         vocab = list(text_vocab.itos) if is_lm else (list(classes) if classes else None)
         super().__init__(train, valid, device=device, vocab=vocab, n_inp=1)
         self.text_vocab, self.tokenizer, self.is_lm = text_vocab, tokenizer, is_lm
@@ -253,20 +136,27 @@ class TextDataLoaders(DataLoaders):
 
     def decode(self, ids: Tensor | Sequence[int], *, skip_pad: bool = True) -> str:
         """Readable text from token ids."""
-        tokens = self.text_vocab.decode([i for i in list(map(int, ids))
-                                         if not (skip_pad and i == self.pad_idx)])
+        tokens = self.text_vocab.decode(
+            [i for i in list(map(int, ids)) if not (skip_pad and i == self.pad_idx)]
+        )
         detok = getattr(self.tokenizer, "detokenize", None)
         return detok(tokens) if detok is not None else detokenize(tokens)
 
-    def test_dl(self, items: Any, *, bs: int | None = None, with_labels: bool = False
-                ) -> SortedTextDataLoader:
+    def test_dl(
+        self, items: Any, *, bs: int | None = None, with_labels: bool = False
+    ) -> SortedTextDataLoader:
         """A loader over new texts (a list of str), padded at the start, in order."""
         if isinstance(items, str):
             raise TypeError("Expected a list of texts. Received: a single str. Fix: [text].")
         ds = TextDataset(self.numericalize(list(items)))
         truncate = getattr(self.valid or self.train, "truncate", None)
-        return SortedTextDataLoader(ds, bs or (self.valid or self.train).bs or 64,
-                                    pad_idx=self.pad_idx, truncate=truncate, device=self.device)
+        return SortedTextDataLoader(
+            ds,
+            bs or (self.valid or self.train).bs or 64,
+            pad_idx=self.pad_idx,
+            truncate=truncate,
+            device=self.device,
+        )
 
     def show_batch(self, max_n: int = 6, *, max_chars: int = 300, ds_idx: int = 0) -> None:
         """Print `max_n` texts of a batch, detokenized (and their labels or next words)."""
@@ -284,15 +174,30 @@ class TextDataLoaders(DataLoaders):
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_df(cls, df: Any, text_col: str | Sequence[str] = "text", label_col: str | None = None,
-                valid_col: str | None = None, *, valid_pct: float = 0.2, seed: int | None = None,
-                is_lm: bool = False, seq_len: int = 72, bs: int = 64, val_bs: int | None = None,
-                text_vocab: Vocab | Sequence[str] | None = None,
-                tokenizer: Tokenizer | None = None, min_freq: int = 3, max_vocab: int = 60000,
-                truncate: int | None = None, classes: Sequence[Any] | None = None,
-                n_workers: int | None = None, cache_dir: str | os.PathLike | None = None,
-                path: str | Path = ".", device: torch.device | str | None = None
-                ) -> TextDataLoaders:
+    def from_df(
+        cls,
+        df: Any,
+        text_col: str | Sequence[str] = "text",
+        label_col: str | None = None,
+        valid_col: str | None = None,
+        *,
+        valid_pct: float = 0.2,
+        seed: int | None = None,
+        is_lm: bool = False,
+        seq_len: int = 72,
+        bs: int = 64,
+        val_bs: int | None = None,
+        text_vocab: Vocab | Sequence[str] | None = None,
+        tokenizer: Tokenizer | None = None,
+        min_freq: int = 3,
+        max_vocab: int = 60000,
+        truncate: int | None = None,
+        classes: Sequence[Any] | None = None,
+        n_workers: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        path: str | Path = ".",
+        device: torch.device | str | None = None,
+    ) -> TextDataLoaders:
         """Loaders from a DataFrame: `text_col` (one or several columns), `label_col` for a
         classifier (`is_lm=True`: no labels needed), validation rows from the boolean
         `valid_col` or a random `valid_pct`. The vocabulary is built on the training texts
@@ -304,12 +209,15 @@ class TextDataLoaders(DataLoaders):
         if len(df) == 0:
             raise ValueError("Expected a DataFrame with texts. Received: 0 rows.")
         if not is_lm and label_col is None:
-            raise ValueError("Expected label_col= for a classifier. Received: None. Fix: pass "
-                             "the label column, or is_lm=True for a language model.")
+            raise ValueError(
+                "Expected label_col= for a classifier. Received: None. Fix: pass "
+                "the label column, or is_lm=True for a language model."
+            )
         texts = _text_values(df, text_col)
         labels = None if is_lm else _label_values(df, label_col)
-        splitter = ColSplitter(valid_col) if valid_col is not None else RandomSplitter(valid_pct,
-                                                                                       seed)
+        splitter = (
+            ColSplitter(valid_col) if valid_col is not None else RandomSplitter(valid_pct, seed)
+        )
         train_idx, valid_idx = splitter(df.reset_index(drop=True))
         tok = WordTokenizer() if tokenizer is None else tokenizer
         if isinstance(tok, SubwordTokenizer) and not _is_trained(tok):
@@ -322,23 +230,42 @@ class TextDataLoaders(DataLoaders):
             cat = Categorize(classes).setup([labels[i] for i in train_idx])
             unseen = sorted({str(labels[i]) for i in valid_idx if labels[i] not in cat.vocab})
             if unseen:
-                raise ValueError(f"Validation labels never seen in training: {unseen[:10]}. "
-                                 "Fix: use a stratified split, or drop those rows.")
+                raise ValueError(
+                    f"Validation labels never seen in training: {unseen[:10]}. "
+                    "Fix: use a stratified split, or drop those rows."
+                )
             targets = cat.encode(labels)
-        dsets = [TextDataset([ids[i] for i in idx], None if targets is None else targets[idx])
-                 for idx in (train_idx, valid_idx)]
+        dsets = [
+            TextDataset([ids[i] for i in idx], None if targets is None else targets[idx])
+            for idx in (train_idx, valid_idx)
+        ]
         train, valid = _loaders(dsets, is_lm, bs, val_bs, seq_len, _pad_id(vocab), truncate)
-        return cls(train, valid, text_vocab=vocab, tokenizer=tok, is_lm=is_lm,
-                   classes=None if cat is None else cat.vocab, path=path, seq_len=seq_len,
-                   device=device)
+        return cls(
+            train,
+            valid,
+            text_vocab=vocab,
+            tokenizer=tok,
+            is_lm=is_lm,
+            classes=None if cat is None else cat.vocab,
+            path=path,
+            seq_len=seq_len,
+            device=device,
+        )
 
     @classmethod
-    def from_csv(cls, csv: str | Path, text_col: str | Sequence[str] = "text",
-                 label_col: str | None = None, valid_col: str | None = None, *,
-                 delimiter: str | None = None, **kwargs: Any) -> TextDataLoaders:
+    def from_csv(
+        cls,
+        csv: str | Path,
+        text_col: str | Sequence[str] = "text",
+        label_col: str | None = None,
+        valid_col: str | None = None,
+        *,
+        delimiter: str | None = None,
+        **kwargs: Any,
+    ) -> TextDataLoaders:
         """`from_df` over a CSV file (path defaults to its folder).
 
-            >>> dls = TextDataLoaders.from_csv(path / "texts.csv", "text", "label", "is_valid")
+        >>> dls = TextDataLoaders.from_csv(path / "texts.csv", "text", "label", "is_valid")
         """
         import pandas as pd
 
@@ -350,9 +277,18 @@ class TextDataLoaders(DataLoaders):
         return cls.from_df(df, text_col, label_col, valid_col, **kwargs)
 
     @classmethod
-    def from_folder(cls, path: str | Path, *, train: str = "train", valid: str = "test",
-                    unsup: str = "unsup", is_lm: bool = False, valid_pct: float | None = None,
-                    seed: int | None = None, **kwargs: Any) -> TextDataLoaders:
+    def from_folder(
+        cls,
+        path: str | Path,
+        *,
+        train: str = "train",
+        valid: str = "test",
+        unsup: str = "unsup",
+        is_lm: bool = False,
+        valid_pct: float | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> TextDataLoaders:
         """Texts in `.txt` files, IMDb layout: `train/<label>/*.txt`, `<valid>/<label>/*.txt`
         (`test` in IMDb) and unlabelled `unsup/*.txt`.
 
@@ -373,8 +309,9 @@ class TextDataLoaders(DataLoaders):
         if is_lm:
             files = sorted(f for d in (train, valid, unsup) for f in (path / d).rglob("*.txt"))
             df = pd.DataFrame({"text": _read_texts(files)})
-            return cls.from_df(df, "text", is_lm=True, valid_pct=valid_pct or 0.1, seed=seed,
-                               **kwargs)
+            return cls.from_df(
+                df, "text", is_lm=True, valid_pct=valid_pct or 0.1, seed=seed, **kwargs
+            )
         rows = []
         for folder, is_valid in ((train, False), (valid, True)):
             if is_valid and valid_pct is not None:
@@ -382,15 +319,19 @@ class TextDataLoaders(DataLoaders):
             files = sorted(f for f in (path / folder).glob("*/*.txt") if f.parent.name != unsup)
             rows += [(f, f.parent.name, is_valid) for f in files]
         if not rows:
-            raise ValueError(f"Found no {train}/<label>/*.txt files under {path}. Fix: check the "
-                             "path and the folder names (train=, valid=).")
+            raise ValueError(
+                f"Found no {train}/<label>/*.txt files under {path}. Fix: check the "
+                "path and the folder names (train=, valid=)."
+            )
         df = pd.DataFrame(rows, columns=["file", "label", "is_valid"])
         df["text"] = _read_texts(list(df["file"]))
         if valid_pct is not None:
             return cls.from_df(df, "text", "label", valid_pct=valid_pct, seed=seed, **kwargs)
         if not df["is_valid"].any():
-            raise ValueError(f"Found no {valid}/<label>/*.txt files under {path}. Fix: pass "
-                             "valid= the validation folder's name, or valid_pct=0.2.")
+            raise ValueError(
+                f"Found no {valid}/<label>/*.txt files under {path}. Fix: pass "
+                "valid= the validation folder's name, or valid_pct=0.2."
+            )
         return cls.from_df(df, "text", "label", valid_col="is_valid", **kwargs)
 
 
@@ -408,8 +349,12 @@ def _is_trained(tok: SubwordTokenizer) -> bool:
         return False
 
 
-def _make_vocab(text_vocab: Vocab | Sequence[str] | None, train_tokens: list[list[str]],
-                min_freq: int, max_vocab: int) -> Vocab:
+def _make_vocab(
+    text_vocab: Vocab | Sequence[str] | None,
+    train_tokens: list[list[str]],
+    min_freq: int,
+    max_vocab: int,
+) -> Vocab:
     if isinstance(text_vocab, Vocab):
         return text_vocab
     if text_vocab is not None:
@@ -417,8 +362,15 @@ def _make_vocab(text_vocab: Vocab | Sequence[str] | None, train_tokens: list[lis
     return Vocab.from_tokens(train_tokens, min_freq=min_freq, max_vocab=max_vocab)
 
 
-def _loaders(dsets: list[TextDataset], is_lm: bool, bs: int, val_bs: int | None, seq_len: int,
-             pad_idx: int, truncate: int | None) -> tuple[DataLoader, DataLoader | None]:
+def _loaders(
+    dsets: list[TextDataset],
+    is_lm: bool,
+    bs: int,
+    val_bs: int | None,
+    seq_len: int,
+    pad_idx: int,
+    truncate: int | None,
+) -> tuple[DataLoader, DataLoader | None]:
     train_ds, valid_ds = dsets
     val_bs = val_bs or bs
     if is_lm:
@@ -429,8 +381,12 @@ def _loaders(dsets: list[TextDataset], is_lm: bool, bs: int, val_bs: int | None,
             valid_rows = max(1, min(val_bs, (n_tokens - 1) // seq_len))
             valid = LMDataLoader(valid_ds, valid_rows, seq_len=seq_len) if n_tokens > 1 else None
         return train, valid
-    train = SortedTextDataLoader(train_ds, bs, pad_idx=pad_idx, truncate=truncate, shuffle=True,
-                                 augment=True)
-    valid = (SortedTextDataLoader(valid_ds, val_bs, pad_idx=pad_idx, truncate=truncate)
-             if len(valid_ds) else None)
+    train = SortedTextDataLoader(
+        train_ds, bs, pad_idx=pad_idx, truncate=truncate, shuffle=True, augment=True
+    )
+    valid = (
+        SortedTextDataLoader(valid_ds, val_bs, pad_idx=pad_idx, truncate=truncate)
+        if len(valid_ds)
+        else None
+    )
     return train, valid

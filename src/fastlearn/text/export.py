@@ -29,8 +29,9 @@ register_builder("awd_lstm_classifier", TextClassifier)
 class TextPredictor(Predictor):
     """Texts in; a class (classifier) or generated text (language model) out."""
 
-    def __init__(self, model: nn.Module, config: dict[str, Any],
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, model: nn.Module, config: dict[str, Any], device: torch.device | str = "cpu"
+    ) -> None:
         super().__init__(model, config, device)
         prep = config["preprocessing"]
         self.tokenizer = tokenizer_from_state(prep["tokenizer"])
@@ -55,21 +56,28 @@ class TextPredictor(Predictor):
                 x[row, x.shape[1] - len(t) :] = t
         return (x.to(self.device),)
 
-    def generate(self, text: str, n_words: int = 40, temperature: float = 0.75, *,
-                 no_unk: bool = True) -> str:
+    def generate(
+        self, text: str, n_words: int = 40, temperature: float = 0.75, *, no_unk: bool = True
+    ) -> str:
         """`text` followed by `n_words` sampled tokens (a language model only)."""
         if self.task != "language_model":
-            raise ValueError("generate() needs an exported language model. Received: a "
-                             f"{self.task} model. Fix: use predict(text).")
+            raise ValueError(
+                "generate() needs an exported language model. Received: a "
+                f"{self.task} model. Fix: use predict(text)."
+            )
         new, _ = self._generate(text, n_words, temperature, no_unk)
         return new
 
-    def _generate(self, text: str, n_words: int, temperature: float, no_unk: bool
-                  ) -> tuple[str, torch.Tensor]:
+    def _generate(
+        self, text: str, n_words: int, temperature: float, no_unk: bool
+    ) -> tuple[str, torch.Tensor]:
         prompt = self.numericalize([text])[0].to(self.device)
         itos = self.text_vocab.itos
-        banned = [i for i, t in enumerate(itos) if t in (PAD, FLD) or t.startswith(FAKE)
-                  or (no_unk and t == UNK)]
+        banned = [
+            i
+            for i, t in enumerate(itos)
+            if t in (PAD, FLD) or t.startswith(FAKE) or (no_unk and t == UNK)
+        ]
         new, probs = self.model.generate(prompt, n_words, temperature, banned)
         tokens = self.text_vocab.decode(torch.cat([prompt, new]).tolist())
         detok = getattr(self.tokenizer, "detokenize", None)
@@ -87,7 +95,8 @@ class TextPredictor(Predictor):
         return out
 
 
-def predictor_from_config(config: dict[str, Any], model: nn.Module,
-                          device: torch.device) -> TextPredictor:
+def predictor_from_config(
+    config: dict[str, Any], model: nn.Module, device: torch.device
+) -> TextPredictor:
     """The text application's predictor (called by `load_learner`)."""
     return TextPredictor(model, config, device)

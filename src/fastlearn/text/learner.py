@@ -40,9 +40,16 @@ from .pretrained import Source, load_pretrained
 from .tokenize import FLD, PAD, UNK
 from .vocab import FAKE
 
-__all__ = ["LMLearner", "TextClassifierLearner", "language_model_learner",
-           "text_classifier_learner", "ModelResetterCallback", "RNNRegularizerCallback",
-           "lm_splitter", "classifier_splitter"]
+__all__ = [
+    "LMLearner",
+    "TextClassifierLearner",
+    "language_model_learner",
+    "text_classifier_learner",
+    "ModelResetterCallback",
+    "RNNRegularizerCallback",
+    "lm_splitter",
+    "classifier_splitter",
+]
 
 Params = list[nn.Parameter]
 
@@ -107,22 +114,29 @@ def lm_splitter(model: LanguageModel) -> list[Params]:
 def classifier_splitter(model: TextClassifier) -> list[Params]:
     """Embedding, one group per LSTM, then the head: freeze_to(-2) trains the last LSTM + head."""
     encoder = model[0].module
-    return ([list(encoder.encoder.parameters())] + [list(r.parameters()) for r in encoder.rnns]
-            + [list(model[1].parameters())])
+    return (
+        [list(encoder.encoder.parameters())]
+        + [list(r.parameters()) for r in encoder.rnns]
+        + [list(model[1].parameters())]
+    )
 
 
 def _check_dls(dls: Any, is_lm: bool) -> None:
     if not isinstance(dls, TextDataLoaders) or dls.is_lm != is_lm:
         kind = "a language model's (is_lm=True)" if is_lm else "a classifier's (with labels)"
-        raise TypeError(f"Expected TextDataLoaders for {kind}. Received: {type(dls).__name__}"
-                        f"{'' if not isinstance(dls, TextDataLoaders) else f' is_lm={dls.is_lm}'}"
-                        ". Fix: build them with TextDataLoaders.from_df(...).")
+        raise TypeError(
+            f"Expected TextDataLoaders for {kind}. Received: {type(dls).__name__}"
+            f"{'' if not isinstance(dls, TextDataLoaders) else f' is_lm={dls.is_lm}'}"
+            ". Fix: build them with TextDataLoaders.from_df(...)."
+        )
 
 
 def _check_arch(arch: Any) -> None:
     if arch is not AWD_LSTM:
-        raise ValueError(f"Expected arch=AWD_LSTM (the only recurrent architecture here). "
-                         f"Received: {arch!r}. For transformers see fastlearn.text.transformers.")
+        raise ValueError(
+            f"Expected arch=AWD_LSTM (the only recurrent architecture here). "
+            f"Received: {arch!r}. For transformers see fastlearn.text.transformers."
+        )
 
 
 class _TextLearner(Learner):
@@ -145,26 +159,32 @@ def _check_sizes(encoder: AWD_LSTM, sizes: dict[str, int]) -> None:
     if sizes["n_layers"] == 1:
         mine.pop("n_hid"), sizes.pop("n_hid")
     if mine != sizes:
-        raise ValueError(f"The pretrained encoder has sizes {sizes}; this model {mine}. Fix: "
-                         "build the learner with config= matching them (or leave config=None "
-                         "with pretrained=, which takes the pretrained sizes).")
+        raise ValueError(
+            f"The pretrained encoder has sizes {sizes}; this model {mine}. Fix: "
+            "build the learner with config= matching them (or leave config=None "
+            "with pretrained=, which takes the pretrained sizes)."
+        )
 
 
 class LMLearner(_TextLearner):
     """A Learner for an AWD-LSTM language model: generation and encoder saving."""
 
-    def predict(self, text: str, n_words: int = 40, temperature: float = 0.75, *,
-                no_unk: bool = True) -> str:
+    def predict(
+        self, text: str, n_words: int = 40, temperature: float = 0.75, *, no_unk: bool = True
+    ) -> str:
         """`text` followed by `n_words` sampled tokens, detokenized (temperature 0: greedy).
 
-            >>> learn.predict("I liked this movie because", n_words=40, temperature=0.75)
+        >>> learn.predict("I liked this movie because", n_words=40, temperature=0.75)
         """
         if not isinstance(text, str):
             raise TypeError(f"Expected a str prompt. Received: {type(text).__name__}.")
         vocab = self.dls.text_vocab
         prompt = self.dls.numericalize([text])[0].to(self.dls.device)
-        banned = [vocab.stoi[t] for t in vocab.itos if t == PAD or t.startswith(FAKE)
-                  or (no_unk and t == UNK) or t == FLD]
+        banned = [
+            vocab.stoi[t]
+            for t in vocab.itos
+            if t == PAD or t.startswith(FAKE) or (no_unk and t == UNK) or t == FLD
+        ]
         new, _ = self.model.generate(prompt, n_words, temperature, banned)
         return self.dls.decode(torch.cat([prompt, new]).tolist())
 
@@ -175,9 +195,15 @@ class LMLearner(_TextLearner):
 
     def export_config(self) -> dict[str, Any]:
         """Builder, arguments, tokenizer and vocabulary as plain JSON (for `export`)."""
-        return {"application": "text", "task": "language_model", "builder": "awd_lstm_lm",
-                "builder_kwargs": dict(self.model.config), "vocab": None,
-                "inputs": {"kind": "text"}, "preprocessing": _preprocessing(self.dls)}
+        return {
+            "application": "text",
+            "task": "language_model",
+            "builder": "awd_lstm_lm",
+            "builder_kwargs": dict(self.model.config),
+            "vocab": None,
+            "inputs": {"kind": "text"},
+            "preprocessing": _preprocessing(self.dls),
+        }
 
 
 class TextClassifierLearner(_TextLearner):
@@ -188,29 +214,47 @@ class TextClassifierLearner(_TextLearner):
         the vocabulary if it differs, then freeze all but the head."""
         path = self._encoder_file(name) if not isinstance(name, (tuple, list)) else name
         if isinstance(path, Path) and not path.exists():
-            raise FileNotFoundError(f"No encoder file at {path}. Fix: the name given to "
-                                    "save_encoder (files are under path/models).")
+            raise FileNotFoundError(
+                f"No encoder file at {path}. Fix: the name given to "
+                "save_encoder (files are under path/models)."
+            )
         self._apply_encoder(self.model[0].module, path)
         self.freeze()
         return self
 
     def export_config(self) -> dict[str, Any]:
         """Builder, arguments, tokenizer, vocabulary and classes as plain JSON (for `export`)."""
-        return {"application": "text", "task": "classification",
-                "builder": "awd_lstm_classifier", "builder_kwargs": dict(self.model.config),
-                "inputs": {"kind": "text"}, "preprocessing": _preprocessing(self.dls)}
+        return {
+            "application": "text",
+            "task": "classification",
+            "builder": "awd_lstm_classifier",
+            "builder_kwargs": dict(self.model.config),
+            "inputs": {"kind": "text"},
+            "preprocessing": _preprocessing(self.dls),
+        }
 
 
 def _preprocessing(dls: TextDataLoaders) -> dict[str, Any]:
-    return {"tokenizer": dls.tokenizer.to_state(), "vocab": dls.text_vocab.to_state(),
-            "truncate": getattr(dls.train, "truncate", None)}
+    return {
+        "tokenizer": dls.tokenizer.to_state(),
+        "vocab": dls.text_vocab.to_state(),
+        "truncate": getattr(dls.train, "truncate", None),
+    }
 
 
-def language_model_learner(dls: TextDataLoaders, arch: type = AWD_LSTM, *,
-                           config: dict[str, Any] | None = None, drop_mult: float = 0.3,
-                           pretrained: bool | Source = False, metrics: Any = None,
-                           alpha: float = 2.0, beta: float = 1.0, cbs: Any = None,
-                           **kwargs: Any) -> LMLearner:
+def language_model_learner(
+    dls: TextDataLoaders,
+    arch: type = AWD_LSTM,
+    *,
+    config: dict[str, Any] | None = None,
+    drop_mult: float = 0.3,
+    pretrained: bool | Source = False,
+    metrics: Any = None,
+    alpha: float = 2.0,
+    beta: float = 1.0,
+    cbs: Any = None,
+    **kwargs: Any,
+) -> LMLearner:
     """An AWD-LSTM language model on `dls` (from `TextDataLoaders(..., is_lm=True)`).
 
     `pretrained`: False, a source for `load_pretrained` (an exported fastlearn LM `.fl`, a
@@ -225,8 +269,11 @@ def language_model_learner(dls: TextDataLoaders, arch: type = AWD_LSTM, *,
     enc, bias, sizes = None, None, {}
     if pretrained is not False:
         enc, bias, sizes = load_pretrained(_pretrained_source(pretrained), dls.text_vocab.itos)
-    model = LanguageModel(len(dls.text_vocab), _model_config(awd_lstm_lm_config, config, sizes,
-                                                             dls.pad_idx), drop_mult)
+    model = LanguageModel(
+        len(dls.text_vocab),
+        _model_config(awd_lstm_lm_config, config, sizes, dls.pad_idx),
+        drop_mult,
+    )
     if enc is not None:
         model[0].load_state_dict(enc)
         if bias is not None:
@@ -234,20 +281,33 @@ def language_model_learner(dls: TextDataLoaders, arch: type = AWD_LSTM, *,
                 model[1].decoder.bias.copy_(bias)
     metrics = [accuracy, Perplexity()] if metrics is None else metrics
     kwargs.setdefault("path", dls.path)
-    learn = LMLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=lm_splitter,
-                      metrics=metrics, cbs=[ModelResetterCallback(),
-                                            RNNRegularizerCallback(alpha, beta), *_list(cbs)],
-                      **kwargs)
+    learn = LMLearner(
+        dls,
+        model,
+        loss_func=CrossEntropyLossFlat(),
+        splitter=lm_splitter,
+        metrics=metrics,
+        cbs=[ModelResetterCallback(), RNNRegularizerCallback(alpha, beta), *_list(cbs)],
+        **kwargs,
+    )
     if enc is not None:
         learn.freeze()
     return learn
 
 
-def text_classifier_learner(dls: TextDataLoaders, arch: type = AWD_LSTM, *,
-                            config: dict[str, Any] | None = None, drop_mult: float = 0.5,
-                            pretrained: bool | Source = False, lin_ftrs: Sequence[int] = (50,),
-                            ps: Sequence[float] | None = None, max_len: int | None = 72 * 20,
-                            metrics: Any = accuracy, **kwargs: Any) -> TextClassifierLearner:
+def text_classifier_learner(
+    dls: TextDataLoaders,
+    arch: type = AWD_LSTM,
+    *,
+    config: dict[str, Any] | None = None,
+    drop_mult: float = 0.5,
+    pretrained: bool | Source = False,
+    lin_ftrs: Sequence[int] = (50,),
+    ps: Sequence[float] | None = None,
+    max_len: int | None = 72 * 20,
+    metrics: Any = accuracy,
+    **kwargs: Any,
+) -> TextClassifierLearner:
     """The ULMFiT classifier on `dls` (a labelled TextDataLoaders): the AWD-LSTM encoder run
     over each text in chunks of `dls.seq_len`, then concat pooling over the last `max_len`
     tokens and a `lin_ftrs` head. Load a fine-tuned LM's encoder with `load_encoder` (or pass
@@ -260,27 +320,38 @@ def text_classifier_learner(dls: TextDataLoaders, arch: type = AWD_LSTM, *,
     if pretrained is not False:
         enc, _, sizes = load_pretrained(_pretrained_source(pretrained), dls.text_vocab.itos)
     full = _model_config(awd_lstm_clas_config, config, sizes, dls.pad_idx)
-    model = TextClassifier(len(dls.text_vocab), len(dls.vocab), full, drop_mult, lin_ftrs, ps,
-                           dls.seq_len, max_len)
+    model = TextClassifier(
+        len(dls.text_vocab), len(dls.vocab), full, drop_mult, lin_ftrs, ps, dls.seq_len, max_len
+    )
     if enc is not None:
         model[0].module.load_state_dict(enc)
     kwargs.setdefault("path", dls.path)
-    learn = TextClassifierLearner(dls, model, loss_func=CrossEntropyLossFlat(),
-                                  splitter=classifier_splitter, metrics=metrics, **kwargs)
+    learn = TextClassifierLearner(
+        dls,
+        model,
+        loss_func=CrossEntropyLossFlat(),
+        splitter=classifier_splitter,
+        metrics=metrics,
+        **kwargs,
+    )
     if enc is not None:
         learn.freeze()
     return learn
 
 
-def _model_config(base: dict[str, Any], config: dict[str, Any] | None, sizes: dict[str, int],
-                  pad_idx: int) -> dict[str, Any]:
+def _model_config(
+    base: dict[str, Any], config: dict[str, Any] | None, sizes: dict[str, int], pad_idx: int
+) -> dict[str, Any]:
     """Defaults, then the user's config, then the pretrained sizes (a clash is an error)."""
     merged = {**base, **(config or {})}
-    clash = {k: (merged[k], v) for k, v in sizes.items()
-             if config and k in config and config[k] != v}
+    clash = {
+        k: (merged[k], v) for k, v in sizes.items() if config and k in config and config[k] != v
+    }
     if clash:
-        raise ValueError(f"config sizes differ from the pretrained weights' (config, weights): "
-                         f"{clash}. Fix: drop them from config; the pretrained sizes are used.")
+        raise ValueError(
+            f"config sizes differ from the pretrained weights' (config, weights): "
+            f"{clash}. Fix: drop them from config; the pretrained sizes are used."
+        )
     return {**merged, **sizes, "pad_token": pad_idx}
 
 

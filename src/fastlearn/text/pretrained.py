@@ -28,12 +28,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["load_pretrained", "read_vocab_file", "from_fastai_state", "match_embeddings",
-           "encoder_sizes"]
+__all__ = [
+    "load_pretrained",
+    "read_vocab_file",
+    "from_fastai_state",
+    "match_embeddings",
+    "encoder_sizes",
+]
 
 Source = str | Path | tuple[str | Path, str | Path]
-_FASTAI_RNN = re.compile(r"^rnns\.(\d+)\.(?:module\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l0"
-                         r"(_raw)?$")
+_FASTAI_RNN = re.compile(
+    r"^rnns\.(\d+)\.(?:module\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l0"
+    r"(_raw)?$"
+)
 
 
 class _ListUnpickler(pickle.Unpickler):
@@ -43,7 +50,8 @@ class _ListUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(
             f"The vocabulary pickle refers to {module}.{name}; only a plain list of strings is "
             "read (unpickling objects can run code). Fix: save the vocabulary as a list of str, "
-            "or as JSON / text (one token per line).")
+            "or as JSON / text (one token per line)."
+        )
 
 
 def read_vocab_file(path: str | Path) -> list[str]:
@@ -60,8 +68,9 @@ def read_vocab_file(path: str | Path) -> list[str]:
         value = path.read_text(encoding="utf-8").split("\n")
         value = value[:-1] if value and value[-1] == "" else value
     if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
-        raise ValueError(f"Expected {path} to hold a list of tokens (str). Received: "
-                         f"{type(value).__name__}.")
+        raise ValueError(
+            f"Expected {path} to hold a list of tokens (str). Received: {type(value).__name__}."
+        )
     return list(value)
 
 
@@ -70,8 +79,10 @@ def _load_tensors(path: Path) -> dict[str, Tensor]:
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"Expected {path} to hold a state dict (names -> tensors). Received: "
-                         f"{type(state).__name__}.")
+        raise ValueError(
+            f"Expected {path} to hold a state dict (names -> tensors). Received: "
+            f"{type(state).__name__}."
+        )
     return dict(state)
 
 
@@ -91,8 +102,10 @@ def from_fastai_state(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tens
         elif re.match(r"^rnns\.\d+\.(weight_ih|weight_hh|bias_ih|bias_hh)$", name):
             enc[name] = value
     if "encoder.weight" not in enc:
-        raise ValueError(f"Expected an AWD-LSTM state dict (with '0.encoder.weight'). Received "
-                         f"keys: {list(state)[:8]}...")
+        raise ValueError(
+            f"Expected an AWD-LSTM state dict (with '0.encoder.weight'). Received "
+            f"keys: {list(state)[:8]}..."
+        )
     return enc, state.get("1.decoder.bias")
 
 
@@ -105,14 +118,17 @@ def encoder_sizes(enc: dict[str, Tensor]) -> dict[str, int]:
     return {"emb_sz": enc["encoder.weight"].shape[1], "n_hid": int(n_hid), "n_layers": n_layers}
 
 
-def match_embeddings(enc: dict[str, Tensor], bias: Tensor | None, old_itos: Sequence[str],
-                     new_itos: Sequence[str]) -> tuple[dict[str, Tensor], Tensor | None]:
+def match_embeddings(
+    enc: dict[str, Tensor], bias: Tensor | None, old_itos: Sequence[str], new_itos: Sequence[str]
+) -> tuple[dict[str, Tensor], Tensor | None]:
     """Embedding rows (and decoder biases) re-ordered for `new_itos`; new words get the mean."""
     old = enc["encoder.weight"]
     if len(old_itos) != old.shape[0]:
-        raise ValueError(f"The pretrained vocabulary has {len(old_itos)} tokens but the "
-                         f"embedding {old.shape[0]} rows. Fix: pass the vocabulary file that "
-                         "belongs to these weights.")
+        raise ValueError(
+            f"The pretrained vocabulary has {len(old_itos)} tokens but the "
+            f"embedding {old.shape[0]} rows. Fix: pass the vocabulary file that "
+            "belongs to these weights."
+        )
     index = {t: i for i, t in enumerate(old_itos)}
     src = torch.tensor([index.get(t, -1) for t in new_itos], dtype=torch.long)
     known = src >= 0
@@ -129,8 +145,10 @@ def _find_pair(folder: Path) -> tuple[Path, Path]:
     weights = sorted(folder.glob("*.pth"))
     vocabs = sorted([*folder.glob("*.pkl"), *folder.glob("*.json"), *folder.glob("*.txt")])
     if len(weights) != 1 or len(vocabs) != 1:
-        raise ValueError(f"Expected one .pth weights file and one vocabulary file (.pkl, .json "
-                         f"or .txt) in {folder}. Received: {[p.name for p in weights + vocabs]}.")
+        raise ValueError(
+            f"Expected one .pth weights file and one vocabulary file (.pkl, .json "
+            f"or .txt) in {folder}. Received: {[p.name for p in weights + vocabs]}."
+        )
     return weights[0], vocabs[0]
 
 
@@ -148,20 +166,25 @@ def _read_source(source: Source) -> tuple[dict[str, Tensor], list[str]]:
 
         config, tensors = read_model_file(path)
         if config.get("builder") not in ("awd_lstm_lm", "awd_lstm_classifier"):
-            raise ValueError(f"Expected an exported AWD-LSTM model in {path}. Received: "
-                             f"builder {config.get('builder')!r}.")
+            raise ValueError(
+                f"Expected an exported AWD-LSTM model in {path}. Received: "
+                f"builder {config.get('builder')!r}."
+            )
         return tensors, list(config["preprocessing"]["vocab"]["itos"])
     if not path.is_file():
         raise FileNotFoundError(f"No pretrained weights at {path}.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "encoder" in state and "itos" in state:  # save_encoder's file
         return {f"0.{k}": v for k, v in state["encoder"].items()}, list(state["itos"])
-    raise ValueError(f"{path} holds weights without a vocabulary. Fix: pass (weights, vocab) "
-                     "with the vocabulary file, or a file from learn.export / save_encoder.")
+    raise ValueError(
+        f"{path} holds weights without a vocabulary. Fix: pass (weights, vocab) "
+        "with the vocabulary file, or a file from learn.export / save_encoder."
+    )
 
 
-def load_pretrained(source: Source, new_itos: Sequence[str]
-                    ) -> tuple[dict[str, Tensor], Tensor | None, dict[str, int]]:
+def load_pretrained(
+    source: Source, new_itos: Sequence[str]
+) -> tuple[dict[str, Tensor], Tensor | None, dict[str, int]]:
     """(encoder state dict mapped to `new_itos`, decoder bias or None, sizes) from `source`."""
     state, old_itos = _read_source(source)
     enc, bias = from_fastai_state(state)

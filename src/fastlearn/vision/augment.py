@@ -86,7 +86,7 @@ class Normalize:
             raise ValueError(f"Expected mean and std of one length with std > 0. Received: "
                              f"mean={tuple(mean)}, std={tuple(std)}.")
         self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
-        self._cache: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._cache: dict[tuple, tuple[Tensor, ...]] = {}
 
     @classmethod
     def from_stats(cls, mean: Sequence[float], std: Sequence[float]) -> Normalize:
@@ -100,24 +100,24 @@ class Normalize:
         """The statistics as plain JSON."""
         return {"mean": list(self.mean), "std": list(self.std)}
 
-    def _stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(mean, std) shaped (1, C, 1, 1) on x's device, made once per device and dtype."""
+    def _stats(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """mean, std, 1/std, -mean/std shaped (1, C, 1, 1) on x's device (made once each)."""
         key = (x.device, x.dtype, x.shape[1])
         if key not in self._cache:
             mean, std = _fit_channels(self.mean, x.shape[1]), _fit_channels(self.std, x.shape[1])
-            shape = (1, -1, 1, 1)
-            self._cache[key] = (torch.tensor(mean, dtype=x.dtype, device=x.device).view(shape),
-                                torch.tensor(std, dtype=x.dtype, device=x.device).view(shape))
+            m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            self._cache[key] = (m, s, 1 / s, -m / s)
         return self._cache[key]
 
     def __call__(self, batch: Batch) -> Batch:
         x = _as_float(batch[0])
-        mean, std = self._stats(x)
-        return (torch.addcmul(-mean / std, x, 1 / std), *batch[1:])  # one pass over x
+        _, _, scale, shift = self._stats(x)
+        return (torch.addcmul(shift, x, scale), *batch[1:])  # one pass over x
 
     def decode(self, x: Tensor) -> Tensor:
         """Normalised images back to [0, 1]."""
-        mean, std = self._stats(x)
+        mean, std, _, _ = self._stats(x)
         return torch.addcmul(mean, x, std)
 
 
@@ -191,11 +191,13 @@ class AffineWarp:
         self, n: int, in_hw: tuple[int, int], out_hw: tuple[int, int], device: torch.device
     ) -> dict[str, Tensor]:
         """Random parameters for `n` images (see `identity_params` for their meaning)."""
+        rows = iter(torch.rand(12, n, device=device))  # one draw (one kernel) for all
+
         def uniform(lo: float, hi: float) -> Tensor:
-            return torch.rand(n, device=device) * (hi - lo) + lo
+            return next(rows) * (hi - lo) + lo
 
         def chosen(p: float) -> Tensor:
-            return (torch.rand(n, device=device) < p).float()
+            return (next(rows) < p).float()
 
         zoom = 1 + (uniform(self.min_zoom, self.max_zoom) - 1) * chosen(self.p_affine)
         shift = 1 - 1 / zoom  # how far the zoomed window may move and stay inside
@@ -216,14 +218,14 @@ class AffineWarp:
     ) -> dict[str, Tensor]:
         """A random region: area `min_scale`..1 of the source, aspect `ratio` x the output's."""
         (h, w), (oh, ow) = in_hw, out_hw
-        area = (torch.rand(n, device=device) * (1 - self.min_scale) + self.min_scale) * (w * h)
+        r = torch.rand(4, n, device=device)
+        area = (r[0] * (1 - self.min_scale) + self.min_scale) * (w * h)
         lo, hi = math.log(self.ratio[0]), math.log(self.ratio[1])
-        aspect = torch.exp(torch.rand(n, device=device) * (hi - lo) + lo) * (ow / oh)
+        aspect = torch.exp(r[1] * (hi - lo) + lo) * (ow / oh)
         crop_w = (torch.sqrt(area * aspect) / w).clamp(max=1.0)  # fraction of the width
         crop_h = (torch.sqrt(area / aspect) / h).clamp(max=1.0)
         return {"crop_w": crop_w, "crop_h": crop_h,
-                "crop_x": (torch.rand(n, device=device) * 2 - 1) * (1 - crop_w),
-                "crop_y": (torch.rand(n, device=device) * 2 - 1) * (1 - crop_h)}
+                "crop_x": (r[2] * 2 - 1) * (1 - crop_w), "crop_y": (r[3] * 2 - 1) * (1 - crop_h)}
 
 
 def identity_params(n: int, device: torch.device | str = "cpu") -> dict[str, Tensor]:
@@ -346,13 +348,10 @@ class Lighting:
 
     def __call__(self, batch: Batch) -> Batch:
         x = _as_float(batch[0])
-        n, m, dev = len(x), self.max_lighting, x.device
-        bright = torch.where(torch.rand(n, device=dev) < self.p,
-                             0.5 + (torch.rand(n, device=dev) - 0.5) * m, torch.full((n,), 0.5,
-                                                                                      device=dev))
-        log_c = (torch.rand(n, device=dev) * 2 - 1) * -math.log(1 - m)
-        contrast = torch.where(torch.rand(n, device=dev) < self.p, log_c.exp(),
-                               torch.ones(n, device=dev))
+        n, m = len(x), self.max_lighting
+        r = torch.rand(4, n, device=x.device)
+        bright = torch.where(r[0] < self.p, 0.5 + (r[1] - 0.5) * m, 0.5)
+        contrast = torch.where(r[2] < self.p, torch.exp((r[3] * 2 - 1) * -math.log(1 - m)), 1.0)
         shape = (n,) + (1,) * (x.ndim - 1)
         c = contrast.view(shape).to(x.dtype)
         b = (torch.logit(bright).view(shape) * c).to(x.dtype)

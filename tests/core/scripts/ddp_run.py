@@ -6,7 +6,7 @@ The global batch size is fixed (32), so each of N processes uses 32 / N. Every p
 OUT/rank{R}.json: its results history, a checksum of its weights and the files it opened for
 writing (to check that only rank 0 writes). `--crash-rank R` makes rank R raise in epoch 1;
 `--stop-rank R` makes rank R alone stop the fit in epoch 1 (with stopping agreed before every
-backward pass). `--cuda` trains on the GPUs with
+backward pass), on a model with BatchNorm. `--cuda` trains on the GPUs with
 a BatchNorm layer made SyncBatchNorm (its statistics over the global batch, as in one process).
 """
 
@@ -48,8 +48,9 @@ def mlp(batch_norm: bool = False) -> nn.Module:
 
 
 def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = False,
-                 sync_stop_every_batch: bool = False) -> Learner:
-    """Three classes; BatchNorm only with `cuda` (synchronised: per-process statistics differ)."""
+                 batch_norm: bool = False, sync_stop_every_batch: bool = False) -> Learner:
+    """Three classes. BatchNorm (`batch_norm`, or `cuda` where it is synchronised) makes the
+    processes' statistics differ from one process's."""
     set_seed(0)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(N_TRAIN + N_VALID, 8, generator=g)
@@ -58,7 +59,7 @@ def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = F
                                  TensorDataset(x[N_TRAIN:], y[N_TRAIN:]),
                                  bs=GLOBAL_BS // world_size(), val_bs=16,
                                  device="cuda" if cuda else "cpu")
-    model = mlp(batch_norm=cuda)
+    model = mlp(batch_norm=batch_norm or cuda)
     cbs = ([DistributedCallback(sync_bn=cuda, sync_stop_every_batch=sync_stop_every_batch)]
            if world_size() > 1 else [])
     return Learner(dls, model, metrics=[accuracy, F1Score(average="macro"), RocAuc()],
@@ -111,13 +112,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     writes = track_writes()
-    learn = make_learner(args.out, cuda=args.cuda,
-                         sync_stop_every_batch=args.stop_rank is not None)
+    stop = args.stop_rank is not None
+    learn = make_learner(args.out, cuda=args.cuda, batch_norm=stop, sync_stop_every_batch=stop)
     extra = [CrashCallback()] if args.crash_rank == rank() else []
     extra += [StopCallback()] if args.stop_rank == rank() else []
     fit(learn, extra)
     learn.save("final")
-    learn.export("model.fl", builder="ddp_run_mlp", builder_kwargs={"batch_norm": args.cuda})
+    learn.export("model.fl", builder="ddp_run_mlp",
+                 builder_kwargs={"batch_norm": args.cuda or stop})
     learn.recorder.plot_loss(path=Path(args.out) / "loss.png")
     weights = sum(float(p.double().sum()) for p in learn.model.state_dict().values())
     result = {"history": learn.recorder.history, "weights": weights, "writes": list(writes)}

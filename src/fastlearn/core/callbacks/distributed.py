@@ -15,7 +15,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..callback import Callback, CancelFitException
-from ..distributed import agree, is_main_process, local_rank, rank, world_size
+from ..distributed import (
+    agree,
+    broadcast_buffers,
+    is_main_process,
+    local_rank,
+    rank,
+    world_size,
+)
 from .csv_logger import CSVLogger
 from .progress import ProgressCallback
 from .schedule import LRFinderCallback
@@ -106,6 +113,9 @@ class DistributedCallback(Callback):
 
     def after_train(self, learn: Learner) -> None:
         learn.model = self.bare
+        # DDP gives every process rank 0's buffers as each forward starts; after the last one
+        # they differ by one local update: rank 0's, everywhere, for validation and saving.
+        broadcast_buffers(self.bare)
 
     def before_epoch(self, learn: Learner) -> None:
         self._agree_to_go_on()
@@ -129,6 +139,7 @@ class DistributedCallback(Callback):
     def after_fit(self, learn: Learner) -> None:
         if not self.stopped:
             agree(False)
+        broadcast_buffers(self.bare)  # also after a fit stopped in the middle of an epoch
         learn.model, self.ddp = self.bare, None
         learn.dls.train, learn.dls.valid = self.loaders
         if self._quiet is not None:

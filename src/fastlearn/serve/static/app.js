@@ -45,7 +45,7 @@
     }
     $("value").hidden = data.value === undefined;
     $("value").textContent = data.value === undefined ? "" : JSON.stringify(data.value);
-    $("timing").textContent = `${data.time_ms} ms on the server`;
+    $("timing").textContent = `predicted in ${data.time_ms} ms`;
     $("result").hidden = false;
   }
 

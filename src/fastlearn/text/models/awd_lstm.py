@@ -27,10 +27,22 @@ from torch import Tensor, nn
 
 from ...core.layers import LinBnDrop
 
-__all__ = ["AWD_LSTM", "WeightDropLSTM", "RNNDropout", "LinearDecoder", "SequentialRNN",
-           "LanguageModel", "SentenceEncoder", "PoolingLinearClassifier", "TextClassifier",
-           "masked_concat_pool", "dropout_mask", "awd_lstm_lm_config", "awd_lstm_clas_config",
-           "awd_lstm_small_config"]
+__all__ = [
+    "AWD_LSTM",
+    "WeightDropLSTM",
+    "RNNDropout",
+    "LinearDecoder",
+    "SequentialRNN",
+    "LanguageModel",
+    "SentenceEncoder",
+    "PoolingLinearClassifier",
+    "TextClassifier",
+    "masked_concat_pool",
+    "dropout_mask",
+    "awd_lstm_lm_config",
+    "awd_lstm_clas_config",
+    "awd_lstm_small_config",
+]
 
 Hidden = list[tuple[Tensor, Tensor]]  # per layer: (h, c), each (1, B, n_out)
 
@@ -42,8 +54,12 @@ awd_lstm_clas_config: dict[str, Any] = dict(
     emb_sz=400, n_hid=1152, n_layers=3, pad_token=1, output_p=0.4, hidden_p=0.3, input_p=0.4,
     embed_p=0.05, weight_p=0.5)  # fmt: skip
 # A CPU-sized model (about 12x fewer LSTM multiply-adds per token); dropouts as the LM's.
-awd_lstm_small_config: dict[str, Any] = {**awd_lstm_lm_config, "emb_sz": 200, "n_hid": 400,
-                                         "n_layers": 2}
+awd_lstm_small_config: dict[str, Any] = {
+    **awd_lstm_lm_config,
+    "emb_sz": 200,
+    "n_hid": 400,
+    "n_layers": 2,
+}
 _DROPOUTS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
 
 
@@ -51,8 +67,10 @@ def scaled_config(config: dict[str, Any], drop_mult: float) -> dict[str, Any]:
     """`config` with every dropout probability multiplied by `drop_mult`."""
     unknown = sorted(set(config) - set(awd_lstm_lm_config))
     if unknown:
-        raise ValueError(f"Unknown AWD-LSTM config keys {unknown}. Expected some of "
-                         f"{sorted(awd_lstm_lm_config)}.")
+        raise ValueError(
+            f"Unknown AWD-LSTM config keys {unknown}. Expected some of "
+            f"{sorted(awd_lstm_lm_config)}."
+        )
     return {k: v * drop_mult if k in _DROPOUTS else v for k, v in config.items()}
 
 
@@ -104,8 +122,9 @@ class WeightDropLSTM(nn.Module):
 
     def forward(self, x: Tensor, hidden: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple]:
         """x (B, T, n_in), hidden (h, c) each (1, B, n_out) -> out (B, T, n_out), (h, c)."""
-        out, h, c = torch.lstm(x, hidden, self.weights(), True, 1, 0.0, self.training, False,
-                               True)  # biases, layers, dropout, train, bidirectional, batch_first
+        out, h, c = torch.lstm(
+            x, hidden, self.weights(), True, 1, 0.0, self.training, False, True
+        )  # biases, layers, dropout, train, bidirectional, batch_first
         return out, (h, c)
 
     def extra_repr(self) -> str:
@@ -121,17 +140,27 @@ class AWD_LSTM(nn.Module):  # noqa: N801 (the architecture's name, as the course
 
     init_range = 0.1
 
-    def __init__(self, vocab_sz: int, emb_sz: int = 400, n_hid: int = 1152, n_layers: int = 3,
-                 pad_token: int = 1, hidden_p: float = 0.2, input_p: float = 0.6,
-                 embed_p: float = 0.1, weight_p: float = 0.5) -> None:
+    def __init__(
+        self,
+        vocab_sz: int,
+        emb_sz: int = 400,
+        n_hid: int = 1152,
+        n_layers: int = 3,
+        pad_token: int = 1,
+        hidden_p: float = 0.2,
+        input_p: float = 0.6,
+        embed_p: float = 0.1,
+        weight_p: float = 0.5,
+    ) -> None:
         super().__init__()
         self.emb_sz, self.n_hid, self.n_layers, self.pad_token = emb_sz, n_hid, n_layers, pad_token
         self.embed_p = embed_p
         self.encoder = nn.Embedding(vocab_sz, emb_sz, padding_idx=pad_token)
         nn.init.uniform_(self.encoder.weight, -self.init_range, self.init_range)
         sizes = [emb_sz] + [n_hid] * (n_layers - 1) + [emb_sz]
-        self.rnns = nn.ModuleList(WeightDropLSTM(sizes[i], sizes[i + 1], weight_p)
-                                  for i in range(n_layers))
+        self.rnns = nn.ModuleList(
+            WeightDropLSTM(sizes[i], sizes[i + 1], weight_p) for i in range(n_layers)
+        )
         self.input_dp = RNNDropout(input_p)
         self.hidden_dps = nn.ModuleList(RNNDropout(hidden_p) for _ in range(n_layers - 1))
         self.hidden: Hidden | None = None
@@ -180,8 +209,14 @@ class LinearDecoder(nn.Module):
     `dropped_output`) for the activation regularisers (AR/TAR, `RNNRegularizerCallback`).
     """
 
-    def __init__(self, n_out: int, n_hid: int, output_p: float = 0.1,
-                 tie_encoder: nn.Embedding | None = None, bias: bool = True) -> None:
+    def __init__(
+        self,
+        n_out: int,
+        n_hid: int,
+        output_p: float = 0.1,
+        tie_encoder: nn.Embedding | None = None,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.decoder = nn.Linear(n_hid, n_out, bias=bias)
         nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
@@ -216,8 +251,9 @@ class LanguageModel(SequentialRNN):
     Built from plain JSON-able arguments (kept in `self.config`) so an export can rebuild it.
     """
 
-    def __init__(self, vocab_sz: int, config: dict[str, Any] | None = None,
-                 drop_mult: float = 1.0) -> None:
+    def __init__(
+        self, vocab_sz: int, config: dict[str, Any] | None = None, drop_mult: float = 1.0
+    ) -> None:
         config = dict(awd_lstm_lm_config if config is None else config)
         full = scaled_config({**awd_lstm_lm_config, **config}, drop_mult)
         output_p = full.pop("output_p")
@@ -227,8 +263,9 @@ class LanguageModel(SequentialRNN):
         self.config = {"vocab_sz": vocab_sz, "config": config, "drop_mult": drop_mult}
 
     @torch.no_grad()
-    def generate(self, ids: Tensor, n_words: int, temperature: float = 0.75,
-                 banned: Sequence[int] = ()) -> tuple[Tensor, Tensor]:
+    def generate(
+        self, ids: Tensor, n_words: int, temperature: float = 0.75, banned: Sequence[int] = ()
+    ) -> tuple[Tensor, Tensor]:
         """Sample `n_words` ids after the prompt `ids` (1-d), one step at a time with the state
         carried; temperature 0 takes the most likely word. Returns (new ids, last step's
         probabilities). Runs in eval mode and leaves the model reset and in its previous mode.
@@ -272,8 +309,9 @@ class SentenceEncoder(nn.Module):
     and chunks before every text's last `max_len` tokens run without gradients.
     """
 
-    def __init__(self, module: AWD_LSTM, seq_len: int = 72, pad_idx: int = 1,
-                 max_len: int | None = 72 * 20) -> None:
+    def __init__(
+        self, module: AWD_LSTM, seq_len: int = 72, pad_idx: int = 1, max_len: int | None = 72 * 20
+    ) -> None:
         super().__init__()
         self.module, self.seq_len, self.pad_idx, self.max_len = module, seq_len, pad_idx, max_len
 
@@ -328,11 +366,14 @@ class PoolingLinearClassifier(nn.Module):
     def __init__(self, dims: Sequence[int], ps: Sequence[float]) -> None:
         super().__init__()
         if len(ps) != len(dims) - 1:
-            raise ValueError(f"Expected one dropout per linear layer ({len(dims) - 1}). "
-                             f"Received: {len(ps)} ({list(ps)}).")
+            raise ValueError(
+                f"Expected one dropout per linear layer ({len(dims) - 1}). "
+                f"Received: {len(ps)} ({list(ps)})."
+            )
         acts = [nn.ReLU(inplace=True)] * (len(dims) - 2) + [None]
-        self.layers = nn.Sequential(*[LinBnDrop(i, o, p=p, act=a)
-                                      for i, o, p, a in zip(dims[:-1], dims[1:], ps, acts)])
+        self.layers = nn.Sequential(
+            *[LinBnDrop(i, o, p=p, act=a) for i, o, p, a in zip(dims[:-1], dims[1:], ps, acts)]
+        )
 
     def forward(self, encoded: tuple[Tensor, Tensor]) -> Tensor:
         output, mask = encoded
@@ -346,10 +387,17 @@ class TextClassifier(SequentialRNN):
     each), as fastai's `get_text_classifier`; `self.config` holds the JSON-able arguments.
     """
 
-    def __init__(self, vocab_sz: int, n_class: int, config: dict[str, Any] | None = None,
-                 drop_mult: float = 1.0, lin_ftrs: Sequence[int] = (50,),
-                 ps: Sequence[float] | None = None, seq_len: int = 72,
-                 max_len: int | None = 72 * 20) -> None:
+    def __init__(
+        self,
+        vocab_sz: int,
+        n_class: int,
+        config: dict[str, Any] | None = None,
+        drop_mult: float = 1.0,
+        lin_ftrs: Sequence[int] = (50,),
+        ps: Sequence[float] | None = None,
+        seq_len: int = 72,
+        max_len: int | None = 72 * 20,
+    ) -> None:
         config = dict(awd_lstm_clas_config if config is None else config)
         full = scaled_config({**awd_lstm_clas_config, **config}, drop_mult)
         output_p = full.pop("output_p")
@@ -357,6 +405,13 @@ class TextClassifier(SequentialRNN):
         encoder = SentenceEncoder(AWD_LSTM(vocab_sz, **full), seq_len, full["pad_token"], max_len)
         head = PoolingLinearClassifier([full["emb_sz"] * 3, *lin_ftrs, n_class], [output_p, *ps])
         super().__init__(encoder, head)
-        self.config = {"vocab_sz": vocab_sz, "n_class": n_class, "config": config,
-                       "drop_mult": drop_mult, "lin_ftrs": list(lin_ftrs), "ps": ps,
-                       "seq_len": seq_len, "max_len": max_len}
+        self.config = {
+            "vocab_sz": vocab_sz,
+            "n_class": n_class,
+            "config": config,
+            "drop_mult": drop_mult,
+            "lin_ftrs": list(lin_ftrs),
+            "ps": ps,
+            "seq_len": seq_len,
+            "max_len": max_len,
+        }
