@@ -34,8 +34,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from fastlearn import ProgressCallback, set_seed  # noqa: E402
-from fastlearn.text.hf_data import HFTextDataLoaders, HFTokenize  # noqa: E402
+from fastlearn.text.hf_data import HFTextDataLoaders  # noqa: E402
 from fastlearn.text.hf_load import load_tokenizer  # noqa: E402
+from fastlearn.text.hf_tokenize import HFTokenize  # noqa: E402
 from fastlearn.text.transformers import transformers_learner  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -107,13 +108,15 @@ def bench_loop(args, df, model_dir) -> None:
     learn.dls = fixed
     hf_model = learn.model.hf_model
     n_samples = sum(len(b[0]) for b in batches)
-    times: dict[str, list[float]] = {"plain": [], "fastlearn": []}
-    for _ in range(args.repeats):
-        learn.model.load_state_dict(initial)
-        times["plain"].append(plain_loop(hf_model, batches, args.lr, dls.n_inp))
-        learn.model.load_state_dict(initial)
-        learn.opt = None
-        times["fastlearn"].append(fastlearn_loop(learn, args.lr))
+    runs = {"plain": lambda: plain_loop(hf_model, batches, args.lr, dls.n_inp),
+            "fastlearn": lambda: fastlearn_loop(learn, args.lr)}
+    plain_loop(hf_model, batches[:2], args.lr, dls.n_inp)  # warm-up: first-call allocations
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for r in range(args.repeats):
+        for name in list(runs) if r % 2 == 0 else list(reversed(runs)):  # alternate the order
+            learn.model.load_state_dict(initial)
+            learn.opt = None
+            times[name].append(runs[name]())
     plain, fast = (statistics.median(times[k]) for k in ("plain", "fastlearn"))
     print(f"\nTraining loop: {len(batches)} batches of {args.bs} (max_len {args.max_len}), "
           f"median of {args.repeats}, {torch.get_num_threads()} threads")

@@ -152,6 +152,16 @@ def test_output_callbacks_run_on_rank_0_only(monkeypatch):
     assert runs_on_this_process(save)  # it calls learn.save, which writes on rank 0 only
 
 
+def test_the_distributed_callback_does_nothing_in_one_process(synth_learner):
+    from fastlearn.core.callbacks.distributed import DistributedCallback
+
+    plain = synth_learner(seed=4)
+    plain.fit_one_cycle(2, 1e-2)
+    with_cb = synth_learner(seed=4, cbs=[DistributedCallback(sync_bn=True)])
+    with_cb.fit_one_cycle(2, 1e-2)
+    assert with_cb.recorder.losses == plain.recorder.losses
+
+
 def test_unwrap_model():
     model = torch.nn.Linear(2, 2)
     assert unwrap_model(model) is model

@@ -118,3 +118,23 @@ def test_resume_into_another_fit_is_refused(tmp_path):
     learn.fit(2, cbs=[CheckpointCallback("two")])
     with pytest.raises(ValueError, match="2 epochs.*Received a fit of 3 epochs"):
         resume_run.make_learner(tmp_path).fit(3, resume="two")
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_under_torchrun_gives_identical_weights(tmp_path):
+    """2 processes (gloo), each batch 32 of 128 rows a process: killed in epoch 3, resumed."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+              "2", str(SCRIPT)]
+
+    def run(out: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*launch, str(out), *args], capture_output=True, text=True,
+                              timeout=300, env=env, cwd=REPO)
+
+    assert run(tmp_path / "ref").returncode == 0
+    assert run(tmp_path / "run", "--kill", "2", "2").returncode != 0
+    resumed = run(tmp_path / "run", "--resume")
+    assert "(epoch 2, batch 1)" in resumed.stdout, resumed.stdout + resumed.stderr
+    ref = torch.load(tmp_path / "ref" / "final.pt", weights_only=True)
+    got = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
+    assert all(torch.equal(ref["model"][k], got["model"][k]) for k in ref["model"])

@@ -38,6 +38,7 @@ from .callbacks.distributed import DistributedCallback, runs_on_this_process
 from .callbacks.precision import (
     ChannelsLastCallback,
     MixedPrecisionCallback,
+    bf16_unavailable,
     compile_model,
     fp16_unavailable,
 )
@@ -522,16 +523,18 @@ class Learner:
     # ---------------------------------------------------------------- speed switches
     def to_bf16(self) -> Learner:
         """Mixed precision: forward and loss under autocast to bfloat16 (CPU or CUDA)."""
-        return self.to_fp32().add_cbs([MixedPrecisionCallback(torch.bfloat16)])
+        return self._mixed_precision(torch.bfloat16, bf16_unavailable(self.dls.device))
 
     def to_fp16(self) -> Learner:
         """Mixed precision on CUDA: autocast to float16 with a gradient scaler that skips
         steps whose gradients overflow. Elsewhere a message, and training stays in float32."""
-        reason = fp16_unavailable(self.dls.device)
-        if reason is not None:
-            print(reason)
+        return self._mixed_precision(torch.float16, fp16_unavailable(self.dls.device))
+
+    def _mixed_precision(self, dtype: torch.dtype, unavailable: str | None) -> Learner:
+        if unavailable is not None:
+            print(unavailable)
             return self
-        return self.to_fp32().add_cbs([MixedPrecisionCallback(torch.float16)])
+        return self.to_fp32().add_cbs([MixedPrecisionCallback(dtype)])
 
     def to_fp32(self) -> Learner:
         """Back to full precision (removes mixed precision)."""

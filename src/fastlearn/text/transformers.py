@@ -126,8 +126,7 @@ class TransformersLearner(Learner):
 
     def predict(self, item: str | tuple[str, str]) -> tuple[Any, torch.Tensor, torch.Tensor]:
         """(label, class index, probabilities) for one text, or one (text_a, text_b) pair;
-        for regression (value, value, value)."""
-        self.dls.tokenize.check_item(item)
+        for regression (value, value, value). Another kind of item is a TypeError."""
         return super().predict(item)
 
     def export_config(self, *, with_tokenizer: bool = True) -> dict[str, Any]:
@@ -216,6 +215,8 @@ def save_pretrained_parts(learn: TransformersLearner, folder: str | Path) -> Pat
     leaves half of it; an existing folder is replaced only if it holds a fastlearn.json.
     The folder also loads in plain transformers (`AutoModelForSequenceClassification`).
     """
+    if not isinstance(learn, TransformersLearner):
+        raise TypeError(f"Expected a TransformersLearner. Received: {type(learn).__name__}.")
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not (folder / HEADER).is_file():
         raise FileExistsError(f"{folder} exists and was not written by save_pretrained_parts "

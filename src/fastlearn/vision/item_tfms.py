@@ -102,9 +102,11 @@ def _pad(img: Image.Image, geom: _Geometry, pad_mode: str) -> Image.Image:
         return canvas
     arr = np.asarray(img)
     widths = [(y, ch - h - y), (x, cw - w - x)] + [(0, 0)] * (arr.ndim - 2)
-    out = Image.fromarray(np.pad(arr, widths, mode=PAD_MODES[pad_mode]), img.mode)
-    if img.mode == "P":
-        out.putpalette(img.getpalette() or [])
+    padded = np.pad(arr, widths, mode=PAD_MODES[pad_mode])
+    if img.mode != "P":
+        return Image.fromarray(padded)  # the mode follows the array (L, LA, RGB, I;16, ...)
+    out = Image.fromarray(padded, "P")
+    out.putpalette(img.getpalette() or [])
     return out
 
 

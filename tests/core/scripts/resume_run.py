@@ -4,7 +4,8 @@
     python resume_run.py DIR --kill 2 5         # SIGKILL itself after batch 5 of epoch 2
     python resume_run.py DIR --kill-in-write 2 5  # SIGKILL inside the next checkpoint write
 
-Writes DIR/final.pt (the model's state_dict and the results history) when the fit ends.
+Writes DIR/final.pt (the model's state_dict and the results history) when the fit ends. It
+also runs under torchrun (each process then takes batches of 32 from its half of the rows).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fastlearn import (
     set_seed,
 )
 from fastlearn.core.callbacks.resume import CheckpointCallback
+from fastlearn.core.distributed import is_main_process
 
 N_EPOCH, EVERY = 5, 3
 
@@ -90,8 +92,9 @@ def main() -> None:
     kill = args.kill or args.kill_in_write
     extra = [KillCallback(*kill, in_write=args.kill_in_write is not None)] if kill else []
     fit(learn, extra_cbs=extra, resume=args.resume)
-    torch.save({"model": learn.model.state_dict(), "history": learn.recorder.history},
-               Path(args.dir) / "final.pt")
+    if is_main_process():
+        torch.save({"model": learn.model.state_dict(), "history": learn.recorder.history},
+                   Path(args.dir) / "final.pt")
 
 
 if __name__ == "__main__":

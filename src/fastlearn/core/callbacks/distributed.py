@@ -18,6 +18,7 @@ from ..callback import Callback, CancelFitException
 from ..distributed import (
     agree,
     broadcast_buffers,
+    is_distributed,
     is_main_process,
     local_rank,
     rank,
@@ -64,7 +65,13 @@ class DistributedCallback(Callback):
     batch). `quiet_workers` silences printing on ranks other than 0 during a fit. Stopping is
     agreed at each epoch and validation; with `sync_stop_every_batch` (default: when an lr
     finder or TerminateOnNaNCallback is present, whose decisions depend on one process's loss)
-    also before every backward pass, at the cost of one tiny collective per batch.
+    also before every backward pass, at the cost of one tiny collective per batch. The values
+    trackers see are reduced across processes, so early stopping decides alike everywhere; a
+    callback of yours that stops some processes only must do it in a batch event with
+    `sync_stop_every_batch`, or in `after_epoch` after every callback that communicates
+    (order > 100 when a CheckpointCallback is present, > 55 otherwise).
+
+    In one process (the same script without torchrun) it does nothing.
     """
 
     order = -30  # shard the loaders before other callbacks look at them
@@ -76,7 +83,9 @@ class DistributedCallback(Callback):
         self.ddp: _DDP | None = None
 
     def before_fit(self, learn: Learner) -> None:
-        self.stopped = False
+        self.stopped, self.ddp = False, None
+        if not is_distributed():  # the same script on one process: nothing to do
+            return
         self._quiet = self._silence() if self.quiet_workers and not is_main_process() else None
         if self.sync_bn:
             self._convert_sync_bn(learn)
@@ -109,23 +118,27 @@ class DistributedCallback(Callback):
     # The model is DistributedDataParallel only while training: validation runs the bare model,
     # so ranks with unequal validation shards never wait for each other.
     def before_train(self, learn: Learner) -> None:
-        learn.model = self.ddp
+        if self.ddp is not None:
+            learn.model = self.ddp
 
     def after_train(self, learn: Learner) -> None:
+        if self.ddp is None:
+            return
         learn.model = self.bare
         # DDP gives every process rank 0's buffers as each forward starts; after the last one
         # they differ by one local update: rank 0's, everywhere, for validation and saving.
         broadcast_buffers(self.bare)
 
     def before_epoch(self, learn: Learner) -> None:
-        self._agree_to_go_on()
+        if self.ddp is not None:
+            self._agree_to_go_on()
 
     def before_validate(self, learn: Learner) -> None:
-        if learn.in_fit:  # not in get_preds, which each process may call alone
+        if self.ddp is not None and learn.in_fit:  # not in get_preds, called by one process
             self._agree_to_go_on()
 
     def before_backward(self, learn: Learner) -> None:
-        if self.every_batch and learn.training:
+        if self.ddp is not None and self.every_batch and learn.training:
             self._agree_to_go_on()
 
     def _agree_to_go_on(self) -> None:
@@ -137,6 +150,8 @@ class DistributedCallback(Callback):
             raise CancelFitException()
 
     def after_fit(self, learn: Learner) -> None:
+        if self.ddp is None:
+            return
         if not self.stopped:
             agree(False)
         broadcast_buffers(self.bare)  # also after a fit stopped in the middle of an epoch

@@ -21,7 +21,8 @@ from ..callback import Callback, CancelStepException
 if TYPE_CHECKING:
     from ..learner import Learner
 
-__all__ = ["MixedPrecisionCallback", "ChannelsLastCallback", "compile_model", "fp16_unavailable"]
+__all__ = ["MixedPrecisionCallback", "ChannelsLastCallback", "compile_model", "fp16_unavailable",
+           "bf16_unavailable"]
 
 
 def fp16_unavailable(device: torch.device) -> str | None:
@@ -29,6 +30,17 @@ def fp16_unavailable(device: torch.device) -> str | None:
     if device.type != "cuda":
         return (f"to_fp16() expected a CUDA device. Received: {device.type}. Training goes on "
                 "in float32. Fix: use learn.to_bf16() on CPUs (autocast to bfloat16).")
+    return None
+
+
+def bf16_unavailable(device: torch.device) -> str | None:
+    """Why bfloat16 mixed precision can't run on `device` (None when it can)."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return ("to_bf16() expected a GPU with bfloat16 support (compute capability 8.0+). "
+                "Received: one without. Training goes on in float32. Fix: use learn.to_fp16().")
+    if device.type not in ("cuda", "cpu"):
+        return (f"to_bf16() expected a CUDA or CPU device. Received: {device.type}. Training "
+                "goes on in float32.")
     return None
 
 

@@ -304,9 +304,11 @@ class SentenceEncoder(nn.Module):
 
     ids (B, L) padded at the start -> outputs (B, L, emb_sz) and a mask (B, L), True where an
     output is a real token within the last `max_len` of its text. Each text is read from its
-    first real token, from a zero state, so a padded text encodes exactly as it does alone; a
-    chunk skips the texts it holds nothing of. Gradients stop at chunk borders (truncated BPTT)
-    and chunks before every text's last `max_len` tokens run without gradients.
+    first real token, from a zero state, so a padded text encodes exactly as it does alone
+    (the leading pads never enter the LSTM): rows are shifted so that the text comes first,
+    and the outputs are in that layout (row r's token j at position j - its number of pads).
+    A chunk skips the texts it holds nothing of. Gradients stop at chunk borders (truncated
+    BPTT, as fastai) and chunks before every text's last `max_len` tokens run without them.
     """
 
     def __init__(
