@@ -14,19 +14,30 @@ import os
 import sys
 from pathlib import Path
 
+import torch
+
 from fastlearn import untar_data
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 def parse_args(description: str, **defaults: float) -> argparse.Namespace:
-    """--data, --seed and one `--name value` option per keyword (e.g. epochs=3)."""
+    """--data, --seed, --threads and one `--name value` option per keyword (e.g. epochs=3)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", help="folder holding the archive (or extracted files)")
     parser.add_argument("--seed", type=int, default=42, help="training seed (default 42)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (default: torch's; 1 on a crowded machine)",
+    )
     for name, value in defaults.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    return args
 
 
 def dataset(url: str, data: str | None, expected: str) -> Path:

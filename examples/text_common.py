@@ -30,7 +30,13 @@ def parse_args(description: str, **defaults: float) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", help="folder holding the archive (or extracted files)")
     parser.add_argument("--seed", type=int, default=42, help="training seed (default 42)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: on a shared 2-core machine more "
+        "threads than free cores slow these small LSTMs; 0: torch's)",
+    )
     for name, value in defaults.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args()
