@@ -25,9 +25,14 @@ import copy
 import io
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
+# Run as a script, this file's folder is first on sys.path and this file is named
+# transformers.py: drop the folder so that `import transformers` finds the library.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402

@@ -1,7 +1,7 @@
 """Bike sharing, hourly rentals as regression: date parts from `add_datepart`, the last 20%
 of the hours (by date) as validation, and the RMSE in bikes against a mean-per-hour baseline.
 
-    python examples/tabular_bike.py [--data FOLDER] [--epochs 8]
+    python examples/tabular_bike.py [--data FOLDER] [--epochs 8] [--threads 1]
 
 The model learns log(1 + count) within a bounded range (`y_range`), so errors are relative;
 its predictions are turned back into counts for the RMSE. Prints both RMSEs and asserts the

@@ -1,7 +1,7 @@
 """Entity embeddings for other models: a RandomForest on Adult fed the embeddings a tabular
 model learned, against the same forest fed the integer category codes.
 
-    python examples/tabular_embeddings_rf.py [--data FOLDER] [--trees 100]
+    python examples/tabular_embeddings_rf.py [--data FOLDER] [--trees 100] [--threads 1]
 
 The course's Adult setup trains the network; `learn.embed_features(df)` swaps each category
 for its learned vector. Both forests see the same rows, the same continuous columns and the

@@ -46,7 +46,7 @@ def _fit(learn: Learner, n: int = 2, **kwargs) -> Learner:
 
 def test_bf16_on_cpu_runs_the_forward_in_bfloat16(synth_learner):
     spy = _Spy()
-    learn = _fit(synth_learner().to_bf16(), cbs=[spy])
+    learn = _fit(synth_learner().to_bf16(force=True), cbs=[spy])
     assert spy.dtypes == {torch.bfloat16}  # the linear layers ran under autocast
     assert spy.pred_dtypes == {torch.float32}  # cast back for the loss and metrics
     assert all(p.dtype == torch.float32 for p in learn.model.parameters())  # fp32 master weights
@@ -57,13 +57,23 @@ def test_bf16_on_cpu_runs_the_forward_in_bfloat16(synth_learner):
 
 def test_bf16_trains_like_float32(synth_learner):
     ref = _fit(synth_learner(seed=1))
-    bf16 = _fit(synth_learner(seed=1).to_bf16())
+    bf16 = _fit(synth_learner(seed=1).to_bf16(force=True))
     assert bf16.recorder.history[-1]["valid_loss"] == pytest.approx(
         ref.recorder.history[-1]["valid_loss"], rel=0.05)
 
 
+def test_bf16_on_a_cpu_without_fast_kernels_explains_and_stays_float32(synth_learner,
+                                                                        monkeypatch, capsys):
+    from fastlearn.core.callbacks import precision
+
+    monkeypatch.setattr(precision, "fast_cpu_bf16", lambda: False)
+    learn = synth_learner().to_bf16()
+    assert "fast bfloat16 kernels" in capsys.readouterr().out
+    assert learn.get_cb(MixedPrecisionCallback) is None
+
+
 def test_to_fp32_removes_mixed_precision(synth_learner):
-    learn = synth_learner().to_bf16().to_bf16()
+    learn = synth_learner().to_bf16(force=True).to_bf16(force=True)
     assert sum(isinstance(cb, MixedPrecisionCallback) for cb in learn.cbs) == 1
     spy = _Spy()
     _fit(learn.to_fp32(), 1, cbs=[spy])
@@ -81,7 +91,7 @@ def test_autocast_is_closed_when_a_fit_is_cancelled_mid_batch(synth_learner):
         def after_pred(self, learn):
             raise CancelFitException()
 
-    _fit(synth_learner().to_bf16(), 1, cbs=[Stop()])
+    _fit(synth_learner().to_bf16(force=True), 1, cbs=[Stop()])
     assert not torch.is_autocast_enabled("cpu")
 
 

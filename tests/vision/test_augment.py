@@ -227,3 +227,13 @@ def test_lighting_in_logit_space():
     # per image: an increasing map of the pixels (brightness and contrast keep their order)
     order_x, order_y = x[0].flatten().argsort(), y[0].flatten().argsort()
     assert torch.equal(order_x, order_y)
+
+
+@pytest.mark.parametrize("pad_mode", ["zeros", "reflection", "border"])
+def test_pad_keeps_mask_modes_and_values(pad_mode):
+    img = Image.new("RGB", (4, 3))
+    for mask in (Image.fromarray(np.arange(12, dtype=np.uint16).reshape(3, 4)),  # I;16
+                 Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4), "P")):
+        out_img, out = Resize(6, method="pad", pad_mode=pad_mode).pair(img, mask)
+        assert out_img.size == out.size == (6, 6) and out.mode == mask.mode
+        assert set(np.unique(np.asarray(out))) <= set(range(12))

@@ -521,9 +521,11 @@ class Learner:
                        example_inputs, **kwargs)
 
     # ---------------------------------------------------------------- speed switches
-    def to_bf16(self) -> Learner:
-        """Mixed precision: forward and loss under autocast to bfloat16 (CPU or CUDA)."""
-        return self._mixed_precision(torch.bfloat16, bf16_unavailable(self.dls.device))
+    def to_bf16(self, force: bool = False) -> Learner:
+        """Mixed precision: forward and loss under autocast to bfloat16 (CPU or CUDA). Where
+        bfloat16 would be slow (a CPU without AVX-512/AMX) a message, unless `force`."""
+        unavailable = None if force else bf16_unavailable(self.dls.device)
+        return self._mixed_precision(torch.bfloat16, unavailable)
 
     def to_fp16(self) -> Learner:
         """Mixed precision on CUDA: autocast to float16 with a gradient scaler that skips

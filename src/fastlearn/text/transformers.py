@@ -96,11 +96,17 @@ def transformers_splitter(model: nn.Module, block_groups: int = 1) -> list[list[
         if id(p) in group_of:
             seen_block = True
             groups[group_of[id(p)]].append(p)
-        elif id(p) in in_base and (not seen_block or "embed" in name.split(".")[-2].lower()):
+        elif id(p) in in_base and (not seen_block or "embed" in _module_name(name)):
             groups[0].append(p)
         else:
             groups[-1].append(p)
     return [g for g in groups if g]
+
+
+def _module_name(param_name: str) -> str:
+    """'deberta.encoder.rel_embeddings.weight' -> 'rel_embeddings' (the owner, lower case)."""
+    parts = param_name.split(".")
+    return parts[-2].lower() if len(parts) > 1 else ""
 
 
 class TransformersLearner(Learner):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..learner import Learner
 
 __all__ = ["MixedPrecisionCallback", "ChannelsLastCallback", "compile_model", "fp16_unavailable",
-           "bf16_unavailable"]
+           "bf16_unavailable", "fast_cpu_bf16"]
 
 
 def fp16_unavailable(device: torch.device) -> str | None:
@@ -33,11 +33,21 @@ def fp16_unavailable(device: torch.device) -> str | None:
     return None
 
 
+def fast_cpu_bf16() -> bool:
+    """Whether this CPU has fast bfloat16 matrix kernels (oneDNN with AVX-512 or AMX)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else torch.cpu._is_avx512_supported()
+
+
 def bf16_unavailable(device: torch.device) -> str | None:
-    """Why bfloat16 mixed precision can't run on `device` (None when it can)."""
+    """Why bfloat16 mixed precision can't run (fast) on `device` (None when it can)."""
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         return ("to_bf16() expected a GPU with bfloat16 support (compute capability 8.0+). "
                 "Received: one without. Training goes on in float32. Fix: use learn.to_fp16().")
+    if device.type == "cpu" and not fast_cpu_bf16():
+        return ("to_bf16() expected a CPU with fast bfloat16 kernels (AVX-512 or AMX). "
+                "Received: one without, where autocast would run matrix products many times "
+                "slower. Training goes on in float32. Fix: to_bf16(force=True) to use it anyway.")
     if device.type not in ("cuda", "cpu"):
         return (f"to_bf16() expected a CUDA or CPU device. Received: {device.type}. Training "
                 "goes on in float32.")
