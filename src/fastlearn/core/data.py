@@ -500,7 +500,7 @@ class DataLoaders:
         splits: Splits = (splitter or RandomSplitter(valid_pct, seed))(items)
         cat = MultiCategorize(vocab) if multi_label else Categorize(vocab)
         cat.setup([labels[i] for i in splits[0]])
-        targets = cat.encode(labels) if multi_label else _encode_split(cat, labels, splits)
+        targets = cat.encode(labels) if multi_label else encode_split(cat, labels, splits)
         dsets = [ItemDataset([items[i] for i in idx], targets[idx], item_tfms) for idx in splits]
         workers = min(num_cpus(), 8) if num_workers is None else num_workers
         return cls.from_dsets(dsets[0], dsets[1], num_workers=workers, vocab=cat.vocab, **kwargs)
@@ -517,7 +517,7 @@ def _apply_label(label_func: Callable[[Any], Any], item: Any) -> Any:
         ) from e
 
 
-def _encode_split(cat: Categorize, labels: Sequence[Any], splits: Splits) -> torch.Tensor:
+def encode_split(cat: Categorize, labels: Sequence[Any], splits: Splits) -> torch.Tensor:
     """Encode labels; a validation label unseen in training is a clear error."""
     targets = torch.empty(len(labels), dtype=torch.long)
     train_idx = torch.tensor(splits[0], dtype=torch.long)

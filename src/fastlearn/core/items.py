@@ -99,11 +99,13 @@ class ItemDataset(Dataset):
         return item
 
     def __getitem__(self, i: int) -> tuple[Any, ...]:
+        last_error: Exception | None = None
         for attempt in range(min(len(self.items), 10)):
             j = (i + attempt) % len(self.items)
             try:
                 x = self._load(self.items[j])
             except Exception as e:  # noqa: BLE001 (any failure of user or decode code)
+                last_error = e
                 if not self.skip_bad:
                     raise RuntimeError(f"Could not load item {self.items[j]!r}: {e}") from e
                 if self.items[j] not in self.bad_items:
@@ -116,7 +118,7 @@ class ItemDataset(Dataset):
         raise RuntimeError(
             f"10 items in a row failed to load, from {self.items[i]!r}. "
             "Fix: check the files (see verify_images for images)."
-        )
+        ) from last_error
 
     def new_test(self, items: Sequence[Any]) -> ItemDataset:
         """The same item transforms over new, unlabelled items."""

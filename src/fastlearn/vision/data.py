@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..core.data import DataLoader, DataLoaders, _encode_split
+from ..core.data import DataLoader, DataLoaders, encode_split
 from ..core.items import Categorize, MultiCategorize
 from ..core.losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
 from ..core.splitters import GrandparentSplitter, IndexSplitter, RandomSplitter, Splits
@@ -361,7 +361,7 @@ def _encode(
         cat = MultiCategorize(vocab).setup(train_labels)
         return cat.encode(labels), cat.vocab
     cat = Categorize(vocab).setup(train_labels)
-    return _encode_split(cat, labels, splits), cat.vocab
+    return encode_split(cat, labels, splits), cat.vocab
 
 
 def _as_list(tfms: Any) -> list:
