@@ -55,10 +55,17 @@ def movielens_folder(data: str | None) -> Path:
 
 def load_ratings(folder: Path) -> pd.DataFrame:
     """user, movie, rating, timestamp, title (u.item is latin-1, '|' separated)."""
-    ratings = pd.read_csv(folder / "u.data", sep="\t", header=None,
-                          names=["user", "movie", "rating", "timestamp"])
-    movies = pd.read_csv(folder / "u.item", sep="|", encoding="latin-1", header=None,
-                         usecols=(0, 1), names=("movie", "title"))
+    ratings = pd.read_csv(
+        folder / "u.data", sep="\t", header=None, names=["user", "movie", "rating", "timestamp"]
+    )
+    movies = pd.read_csv(
+        folder / "u.item",
+        sep="|",
+        encoding="latin-1",
+        header=None,
+        usecols=(0, 1),
+        names=("movie", "title"),
+    )
     return ratings.merge(movies)
 
 
@@ -96,8 +103,11 @@ class DotBias(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         users, items = x[:, 0], x[:, 1]
-        res = ((self.u_weight(users) * self.i_weight(items)).sum(1)
-               + self.u_bias(users).squeeze(1) + self.i_bias(items).squeeze(1))
+        res = (
+            (self.u_weight(users) * self.i_weight(items)).sum(1)
+            + self.u_bias(users).squeeze(1)
+            + self.i_bias(items).squeeze(1)
+        )
         return torch.sigmoid(res) * (Y_RANGE[1] - Y_RANGE[0]) + Y_RANGE[0]
 
 
@@ -124,8 +134,9 @@ def run_plain(ratings: pd.DataFrame, seed: int, device: str) -> dict:
     x_train, y_train = (t.to(device) for t in dls.train.dataset.tensors)
     x_valid, y_valid = (t.to(device) for t in dls.valid.dataset.tensors)
     model = DotBias(dls.n_users, dls.n_items, N_FACTORS).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.95, 0.99), eps=1e-5,
-                            weight_decay=WD)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=LR, betas=(0.95, 0.99), eps=1e-5, weight_decay=WD
+    )
     n_batches = math.ceil(len(x_train) / BS)
     total, step = EPOCHS * n_batches, 0
     start = time.perf_counter()
@@ -185,8 +196,12 @@ def fastai_python() -> str | None:
 
 
 def run_fastai(python: str, folder: Path, seed: int, threads: int) -> dict:
-    out = subprocess.run([python, "-c", FASTAI_SCRIPT, str(folder), str(threads), str(seed)],
-                         capture_output=True, text=True, timeout=3600)
+    out = subprocess.run(
+        [python, "-c", FASTAI_SCRIPT, str(folder), str(threads), str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"fastai run failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -213,38 +228,49 @@ def main() -> None:
     ratings = load_ratings(folder)
     python = None if args.no_fastai or args.device != "cpu" else fastai_python()
     runs: dict[str, list[dict]] = {"plain": [], "fastlearn": []}
-    impls = {"plain": lambda: run_plain(ratings, args.seed, args.device),
-             "fastlearn": lambda: run_fastlearn(ratings, args.seed, args.device)}
+    impls = {
+        "plain": lambda: run_plain(ratings, args.seed, args.device),
+        "fastlearn": lambda: run_fastlearn(ratings, args.seed, args.device),
+    }
     if python:
         runs["fastai"] = []
         impls["fastai"] = lambda: run_fastai(python, folder, args.seed, args.threads)
     names = list(impls)
     for r in range(args.repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
             result = impls[name]()
             runs[name].append(result)
-            print(f"round {r + 1} {name:>9}: {result['epoch_s']:.3f} s/epoch, "
-                  f"valid MSE {result['mse']:.4f}", flush=True)
+            print(
+                f"round {r + 1} {name:>9}: {result['epoch_s']:.3f} s/epoch, "
+                f"valid MSE {result['mse']:.4f}",
+                flush=True,
+            )
     report(runs, args, python is not None)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "runs": runs}, indent=1))
 
 
 def report(runs: dict[str, list[dict]], args: argparse.Namespace, has_fastai: bool) -> None:
-    med = {k: {m: statistics.median(r[m] for r in v) for m in ("epoch_s", "mse")}
-           for k, v in runs.items()}
+    med = {
+        k: {m: statistics.median(r[m] for r in v) for m in ("epoch_s", "mse")}
+        for k, v in runs.items()
+    }
     base = med["plain"]["epoch_s"]
-    print(f"\nml-100k, {EPOCHS} epochs, bs {BS}, device {args.device}, {args.threads} thread(s), "
-          f"median of {args.repeats}, torch {torch.__version__}")
+    print(
+        f"\nml-100k, {EPOCHS} epochs, bs {BS}, device {args.device}, {args.threads} thread(s), "
+        f"median of {args.repeats}, torch {torch.__version__}"
+    )
     print(f"| {'':9} | s/epoch | vs plain | valid MSE |\n|---|---|---|---|")
     for name, m in med.items():
         print(f"| {name:9} | {m['epoch_s']:7.3f} | {m['epoch_s'] / base:7.2f}x | {m['mse']:.4f} |")
     if not has_fastai:
         print("fastai: skipped (no .venv-fastai with fastai; bash benchmarks/setup_fastai_env.sh)")
     ratio = med["fastlearn"]["epoch_s"] / base
-    print(f"targets: fastlearn <= 1.10x plain: {'met' if ratio <= 1.10 else 'MISSED'} "
-          f"({ratio:.3f}x); MSE not above plain's: "
-          f"{'met' if med['fastlearn']['mse'] <= med['plain']['mse'] + 1e-4 else 'MISSED'}")
+    print(
+        f"targets: fastlearn <= 1.10x plain: {'met' if ratio <= 1.10 else 'MISSED'} "
+        f"({ratio:.3f}x); MSE not above plain's: "
+        f"{'met' if med['fastlearn']['mse'] <= med['plain']['mse'] + 1e-4 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

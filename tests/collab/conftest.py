@@ -19,13 +19,18 @@ def low_rank_ratings(seed: int = 0, density: float = 0.7, noise: float = 0.1) ->
     """
     rng = np.random.default_rng(seed)
     users, items = rng.normal(size=(N_USERS, RANK)), rng.normal(size=(N_ITEMS, RANK))
-    full = (3.0 + 0.6 * users @ items.T / np.sqrt(RANK) + rng.normal(0, 0.3, (N_USERS, 1))
-            + rng.normal(0, 0.3, (1, N_ITEMS)))
+    full = (
+        3.0
+        + 0.6 * users @ items.T / np.sqrt(RANK)
+        + rng.normal(0, 0.3, (N_USERS, 1))
+        + rng.normal(0, 0.3, (1, N_ITEMS))
+    )
     mask = rng.random((N_USERS, N_ITEMS)) < density
     u, i = np.nonzero(mask)
     r = np.clip(full[u, i] + rng.normal(0, noise, len(u)), 1, 5)
-    return pd.DataFrame({"user": [f"u{k}" for k in u], "title": [f"film {k}" for k in i],
-                         "rating": r})
+    return pd.DataFrame(
+        {"user": [f"u{k}" for k in u], "title": [f"film {k}" for k in i], "rating": r}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -33,9 +33,13 @@ def test_first_three_columns_and_tensor_table():
 def test_pairs_decode_back_to_the_table():
     dls = CollabDataLoaders.from_df(SMALL, valid_pct=0.5, seed=1, device="cpu")
     v = dls.collab_vocab
-    rows = {(u, i, float(r)) for (u, i), r in zip(
-        zip(v.users.decode(dls.pairs()[:, 0]), v.items.decode(dls.pairs()[:, 1])),
-        dls.ratings().tolist())}
+    rows = {
+        (u, i, float(r))
+        for (u, i), r in zip(
+            zip(v.users.decode(dls.pairs()[:, 0]), v.items.decode(dls.pairs()[:, 1])),
+            dls.ratings().tolist(),
+        )
+    }
     assert rows == {(u, i, float(r)) for u, i, r in SMALL.itertuples(index=False)}
 
 
@@ -80,17 +84,23 @@ def test_text_numbers_are_converted():
     assert sorted(dls.ratings().tolist()) == [3.5, 4.0]
 
 
-@pytest.mark.parametrize("df, error, words", [
-    (table([1, 2, 3], ["a", "b", "c"], [4.0, np.nan, 3.0]), ValueError, ["missing", "dropna"]),
-    (table([1, 2, 3], ["a", "b", "c"], [4.0, np.inf, 3.0]), ValueError, ["infinite"]),
-    (table([1, 2, 3], ["a", "b", "c"], ["good", "bad", "4"]), TypeError, ["text", "'good'"]),
-    (table([1, None, 3], ["a", "b", "c"], [1, 2, 3]), ValueError, ["no user id", "dropna"]),
-    (table([1, 2, 3], ["a", None, "c"], [1, 2, 3]), ValueError, ["no item id"]),
-    (table([], [], []), ValueError, ["empty table"]),
-    (pd.DataFrame({"user": [1], "item": [2]}), ValueError, ["three columns"]),
-    (table([1, 2], ["a", "b"], pd.to_datetime(["2020-01-01", "2020-01-02"])), TypeError,
-     ["dtype"]),
-])
+@pytest.mark.parametrize(
+    "df, error, words",
+    [
+        (table([1, 2, 3], ["a", "b", "c"], [4.0, np.nan, 3.0]), ValueError, ["missing", "dropna"]),
+        (table([1, 2, 3], ["a", "b", "c"], [4.0, np.inf, 3.0]), ValueError, ["infinite"]),
+        (table([1, 2, 3], ["a", "b", "c"], ["good", "bad", "4"]), TypeError, ["text", "'good'"]),
+        (table([1, None, 3], ["a", "b", "c"], [1, 2, 3]), ValueError, ["no user id", "dropna"]),
+        (table([1, 2, 3], ["a", None, "c"], [1, 2, 3]), ValueError, ["no item id"]),
+        (table([], [], []), ValueError, ["empty table"]),
+        (pd.DataFrame({"user": [1], "item": [2]}), ValueError, ["three columns"]),
+        (
+            table([1, 2], ["a", "b"], pd.to_datetime(["2020-01-01", "2020-01-02"])),
+            TypeError,
+            ["dtype"],
+        ),
+    ],
+)
 def test_bad_input_names_the_problem(df, error, words):
     with pytest.raises(error) as info:
         CollabDataLoaders.from_df(df, valid_pct=0.5)
@@ -127,8 +137,7 @@ def test_vocab_state_round_trip_and_json_check():
     state = dls.collab_vocab.to_state()
     again = CollabVocab.from_state(state)
     assert again.users.ids == [1, 2, 3] and again.item_name == "item"
-    tuples = CollabDataLoaders.from_df(table([(1, 2), (3, 4)], ["a", "b"], [1, 2]),
-                                       valid_pct=0.5)
+    tuples = CollabDataLoaders.from_df(table([(1, 2), (3, 4)], ["a", "b"], [1, 2]), valid_pct=0.5)
     with pytest.raises(TypeError, match="convert the column to str"):
         tuples.collab_vocab.to_state()
 

@@ -13,13 +13,14 @@ import torch
 from fastlearn import DataLoaders, set_seed
 from fastlearn.collab import (
     CollabDataLoaders,
+    CollabPredictor,
     EmbeddingDotBias,
     EmbeddingNN,
     UnknownIdError,
     collab_learner,
-    collab_model_from_config,
     pca,
 )
+from fastlearn.core.export import load_learner
 
 
 def valid_mse(learn, dls) -> float:
@@ -31,27 +32,35 @@ def valid_mse(learn, dls) -> float:
 
 
 def test_fits_low_rank_ratings_far_better_than_the_global_mean(trained, dls):
-    baseline = float(((dls.valid.dataset.tensors[1] - dls.train.dataset.tensors[1].mean()) ** 2)
-                     .mean())
+    baseline = float(
+        ((dls.valid.dataset.tensors[1] - dls.train.dataset.tensors[1].mean()) ** 2).mean()
+    )
     mse = valid_mse(trained, dls)
     assert mse < 0.2 * baseline, (mse, baseline)
     assert abs(trained.recorder.values[-1][1] - mse) < 1e-4  # the loop's valid loss agrees
+    preds, targs = trained.get_preds()
+    assert float(((preds - targs) ** 2).mean()) == pytest.approx(mse, rel=1e-5)
 
 
 def test_neural_variant_learns(dls):
     set_seed(0)
     learn = collab_learner(dls, use_nn=True, layers=[16], y_range=(0, 5.5), show_progress=False)
     assert isinstance(learn.model, EmbeddingNN) and learn.model.hidden == [16]
-    baseline = float(((dls.valid.dataset.tensors[1] - dls.train.dataset.tensors[1].mean()) ** 2)
-                     .mean())
+    baseline = float(
+        ((dls.valid.dataset.tensors[1] - dls.train.dataset.tensors[1].mean()) ** 2).mean()
+    )
     learn.fit_one_cycle(6, 1e-2, wd=0.01)
     assert valid_mse(learn, dls) < 0.7 * baseline
 
 
 def test_predict_pairs_list_and_frame(trained, dls):
     v = dls.collab_vocab
-    x = torch.tensor([[v.users.encode("u3"), v.items.encode("film 5")],
-                      [v.users.encode("u7"), v.items.encode("film 0")]])
+    x = torch.tensor(
+        [
+            [v.users.encode("u3"), v.items.encode("film 5")],
+            [v.users.encode("u7"), v.items.encode("film 0")],
+        ]
+    )
     with torch.no_grad():
         expected = trained.model(x)
     one = trained.predict(("u3", "film 5"))
@@ -119,7 +128,8 @@ def test_items_by_bias(trained, ratings):
     bias = trained.model.i_bias.weight.detach()[:, 0].numpy()
     assert [t for t, _ in trained.items_by_bias(3)] == [ids[j] for j in np.argsort(bias)[:3]]
     assert [t for t, _ in trained.items_by_bias(3, highest=True)] == [
-        ids[j] for j in np.argsort(-bias)[:3]]
+        ids[j] for j in np.argsort(-bias)[:3]
+    ]
     counts = ratings.title.value_counts()
     popular = trained.items_by_bias(100, min_ratings=int(counts.median()))
     assert all(counts[t] >= counts.median() for t, _ in popular)
@@ -130,16 +140,16 @@ def test_pca_matches_numpy_svd_and_sklearn():
     from sklearn.decomposition import PCA
 
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(50, 6, generator=g, dtype=torch.float64) @ torch.randn(6, 6, generator=g,
-                                                                           dtype=torch.float64)
+    x = torch.randn(50, 6, generator=g, dtype=torch.float64) @ torch.randn(
+        6, 6, generator=g, dtype=torch.float64
+    )
     ours = pca(x, 3).numpy()
     centred = x.numpy() - x.numpy().mean(0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     ref = centred @ vt[:3].T
     np.testing.assert_allclose(np.abs(ours), np.abs(ref), atol=1e-10)  # same up to sign
     np.testing.assert_allclose(ours.var(0, ddof=1), s[:3] ** 2 / 49, rtol=1e-10)
-    np.testing.assert_allclose(ours, PCA(3, svd_solver="full").fit_transform(x.numpy()),
-                               atol=1e-10)
+    np.testing.assert_allclose(ours, PCA(3, svd_solver="full").fit_transform(x.numpy()), atol=1e-10)
     with pytest.raises(ValueError, match="k=7"):
         pca(x, 7)
     with pytest.raises(ValueError, match="2-D"):
@@ -154,27 +164,35 @@ def test_plot_item_pca_writes_a_png_with_titles(trained, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     labels = {t.get_text() for t in fig.axes[0].texts}
     counts = trained.dls.item_counts()
-    most_rated = [trained.collab_vocab.items.ids[i] for i in
-                  torch.sort(counts, descending=True, stable=True).indices[:12].tolist()]
+    most_rated = [
+        trained.collab_vocab.items.ids[i]
+        for i in torch.sort(counts, descending=True, stable=True).indices[:12].tolist()
+    ]
     assert labels == set(most_rated)
     plt.close(fig)
     assert trained.item_pca(k=2).shape == (trained.dls.n_items, 2)
 
 
 @pytest.mark.parametrize("use_nn", [False, True])
-def test_export_config_round_trip(dls, use_nn):
+def test_export_and_load_learner_round_trip(dls, use_nn, tmp_path):
     learn = collab_learner(dls, use_nn=use_nn, y_range=(0, 5.5), show_progress=False)
     config = json.loads(json.dumps(learn.export_config()))
     assert config["application"] == "collab"
-    assert config["architecture"] == ("EmbeddingNN" if use_nn else "EmbeddingDotBias")
+    assert config["builder"] == ("collab_nn" if use_nn else "collab_dot_bias")
     assert config["preprocessing"]["items"] == dls.classes["title"]
-    model = collab_model_from_config(config)
-    model.load_state_dict(learn.model.state_dict())
-    model.eval(), learn.model.eval()
-    x = dls.valid.dataset.tensors[0]
-    with torch.no_grad():
-        assert torch.equal(model(x), learn.model(x))
-    assert torch.equal(model.weight("film 3"), learn.model.weight("film 3"))
+    assert config["inputs"] == {"kind": "collab", "user": "user", "item": "title"}
+    predictor = load_learner(learn.export(tmp_path / "collab.fl"))
+    assert isinstance(predictor, CollabPredictor)
+    pairs = [("u3", "film 5"), ("u7", "film 0"), ("u0", "film 39")]
+    expected = learn.predict(pairs)
+    got = predictor.predict_batch(pairs)
+    assert torch.allclose(torch.stack([p for _, _, p in got]), expected)
+    rating, raw, _ = predictor.predict({"user": "u3", "item": "film 5"})
+    assert rating == pytest.approx(float(expected[0])) and torch.equal(raw, got[0][1])
+    assert torch.equal(predictor.model.weight("film 3"), learn.model.weight("film 3"))
+    assert predictor.info()["inputs"]["kind"] == "collab"
+    with pytest.raises(UnknownIdError, match="u999"):
+        predictor.predict(("u999", "film 5"))
 
 
 def test_collab_learner_checks_its_input(dls):

@@ -20,7 +20,7 @@ X = torch.tensor([[0, 1], [2, 0], [1, 3], [2, 3]])  # (user index, item index)
 
 
 def build(name: str, **kwargs) -> torch.nn.Module:
-    if name == "EmbeddingDotBias":
+    if name == "collab_dot_bias":
         return EmbeddingDotBias(4, 3, 5, y_range=(0, 5.5), **kwargs)
     return EmbeddingNN(3, 5, [6, 4], y_range=(0, 5.5), **kwargs)
 
@@ -91,13 +91,15 @@ def test_every_model_forward_backward_config(name):
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
     again = COLLAB_MODELS[name](**model.config())
     assert {k: v.shape for k, v in again.state_dict().items()} == {
-        k: v.shape for k, v in model.state_dict().items()}
+        k: v.shape for k, v in model.state_dict().items()
+    }
 
 
 @pytest.mark.parametrize("name", sorted(COLLAB_MODELS))
 def test_weight_with_raw_ids(name):
-    vocab = CollabVocab(IdMap(["ann", "bob", "cy"], "user"),
-                        IdMap(["A", "B", "C", "D", "E"], "item"))
+    vocab = CollabVocab(
+        IdMap(["ann", "bob", "cy"], "user"), IdMap(["A", "B", "C", "D", "E"], "item")
+    )
     model = build(name)
     model.vocab = vocab
     assert torch.equal(model.weight(["B", "E"]), model.i_weight.weight.detach()[[1, 4]])

@@ -1,19 +1,35 @@
 """Collaborative filtering: ratings tables, dot-product and neural models, interpretation.
 
-    from fastlearn.collab.all import *
-    dls = CollabDataLoaders.from_df(ratings, item_name="title", bs=64)
-    learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
-    learn.fit_one_cycle(5, 5e-3, wd=0.1)
-    learn.most_similar("Star Wars (1977)", 5)
+>>> from fastlearn.collab.all import *
+>>> dls = CollabDataLoaders.from_df(ratings, item_name="title", bs=64)
+>>> learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
+>>> learn.fit_one_cycle(5, 5e-3, wd=0.1)
+>>> learn.most_similar("Star Wars (1977)", 5)
+
+Ids of any type (ints, strings, titles) are kept in a `CollabVocab` (two `IdMap`s) that the
+model carries, so `learn.model.bias(...)`, `learn.predict(...)`, `learn.recommend(...)` and the
+other interpretation methods take raw ids; `learn.export(path)` writes them with the
+weights, and `load_learner(path)` returns a `CollabPredictor` taking (user, item) pairs.
 """
 
 from .data import CollabDataLoaders, CollabVocab, IdMap, UnknownIdError
+from .export import CollabPredictor
 from .interpret import pca, plot_pca_labels
-from .learner import CollabLearner, collab_learner, collab_model_from_config
+from .learner import CollabLearner, collab_learner
 from .models import COLLAB_MODELS, CollabModel, EmbeddingDotBias, EmbeddingNN
 
 __all__ = [
-    "CollabDataLoaders", "CollabVocab", "IdMap", "UnknownIdError", "pca", "plot_pca_labels",
-    "CollabLearner", "collab_learner", "collab_model_from_config", "COLLAB_MODELS",
-    "CollabModel", "EmbeddingDotBias", "EmbeddingNN",
+    "CollabDataLoaders",
+    "CollabVocab",
+    "IdMap",
+    "UnknownIdError",
+    "pca",
+    "plot_pca_labels",
+    "CollabLearner",
+    "collab_learner",
+    "CollabPredictor",
+    "COLLAB_MODELS",
+    "CollabModel",
+    "EmbeddingDotBias",
+    "EmbeddingNN",
 ]

@@ -15,9 +15,20 @@ from torch import nn
 
 from .. import *  # noqa: F403 (fastlearn defines an explicit __all__)
 from .. import __all__ as _core_all
+from ..core.export import load_learner
+from ..core.layers import Embedding, sigmoid_range
 from . import *  # noqa: F403 (fastlearn.collab defines an explicit __all__)
 from . import __all__ as _collab_all
-from ..core.layers import Embedding, sigmoid_range
 
-__all__ = [*_core_all, *_collab_all, "Embedding", "sigmoid_range", "torch", "nn", "F", "np",
-           "pd"]
+__all__ = [
+    *_core_all,
+    *_collab_all,
+    "Embedding",
+    "sigmoid_range",
+    "load_learner",
+    "torch",
+    "nn",
+    "F",
+    "np",
+    "pd",
+]

@@ -73,8 +73,10 @@ class IdMap:
         self.ids, self.name = list(ids), name
         self._index = {v: i for i, v in enumerate(self.ids)}
         if len(self._index) != len(self.ids):
-            raise ValueError(f"Expected unique ids for {name!r}. Received {len(self.ids)} ids "
-                             f"with {len(self.ids) - len(self._index)} repeated.")
+            raise ValueError(
+                f"Expected unique ids for {name!r}. Received {len(self.ids)} ids "
+                f"with {len(self.ids) - len(self._index)} repeated."
+            )
 
     @classmethod
     def from_values(cls, values: Iterable[Hashable], name: str = "id") -> IdMap:
@@ -118,9 +120,11 @@ class IdMap:
     def _unknown_message(self, missing: list[Any]) -> str:
         shown = ", ".join(f"{v!r}{self._suggestion(v)}" for v in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        return (f"Unknown {self.name} {shown}{more}: not among the {len(self)} {self.name} ids "
-                f"of the ratings table (ids keep their type: 1 and '1' differ). Fix: use an id "
-                f"from the table, or ask for the bias-only estimate (unknown='bias').")
+        return (
+            f"Unknown {self.name} {shown}{more}: not among the {len(self)} {self.name} ids "
+            f"of the ratings table (ids keep their type: 1 and '1' differ). Fix: use an id "
+            f"from the table, or ask for the bias-only estimate (unknown='bias')."
+        )
 
     def _suggestion(self, v: Any) -> str:
         same_text = [i for i in self.ids[:100_000] if str(i) == str(v)]
@@ -136,9 +140,11 @@ class IdMap:
         """Plain JSON: the name and the ids in index order."""
         bad = next((v for v in self.ids if not isinstance(v, _JSON_SCALARS)), None)
         if bad is not None:
-            raise TypeError(f"Ids of the {self.name} column must be str, int, float or bool to be "
-                            f"exported as JSON. Received: {bad!r} of type {type(bad).__name__}. "
-                            f"Fix: convert the column to str before building the DataLoaders.")
+            raise TypeError(
+                f"Ids of the {self.name} column must be str, int, float or bool to be "
+                f"exported as JSON. Received: {bad!r} of type {type(bad).__name__}. "
+                f"Fix: convert the column to str before building the DataLoaders."
+            )
         return {"name": self.name, "ids": list(self.ids)}
 
     @classmethod
@@ -158,8 +164,9 @@ class CollabVocab:
     item_name: str = "item"
     rating_name: str = "rating"
 
-    def encode_pairs(self, users: Any, items: Any, *, unknown: str = "error"
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def encode_pairs(
+        self, users: Any, items: Any, *, unknown: str = "error"
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x (N, 2) indices, user known (N,), item known (N,)); unknown='error' raises on an
         unknown id, unknown='bias' flags it in the masks instead."""
         if unknown not in ("error", "bias"):
@@ -173,34 +180,49 @@ class CollabVocab:
 
     def to_state(self) -> dict[str, Any]:
         """Plain JSON (column names and both id lists)."""
-        return {"user_name": self.user_name, "item_name": self.item_name,
-                "rating_name": self.rating_name, "users": self.users.to_state()["ids"],
-                "items": self.items.to_state()["ids"]}
+        return {
+            "user_name": self.user_name,
+            "item_name": self.item_name,
+            "rating_name": self.rating_name,
+            "users": self.users.to_state()["ids"],
+            "items": self.items.to_state()["ids"],
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CollabVocab:
         """Rebuild from `to_state`."""
-        return cls(IdMap(state["users"], "user"), IdMap(state["items"], "item"),
-                   state["user_name"], state["item_name"], state["rating_name"])
+        return cls(
+            IdMap(state["users"], "user"),
+            IdMap(state["items"], "item"),
+            state["user_name"],
+            state["item_name"],
+            state["rating_name"],
+        )
 
 
 def _column_names(df: Any, names: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
     """user, item and rating column names: given, or the first three columns."""
     columns = list(df.columns)
     if len(columns) < 3 and any(n is None for n in names):
-        raise ValueError(f"Expected a ratings table with at least three columns (user, item, "
-                         f"rating). Received columns: {columns}. Fix: pass user_name=, "
-                         f"item_name= and rating_name=.")
+        raise ValueError(
+            f"Expected a ratings table with at least three columns (user, item, "
+            f"rating). Received columns: {columns}. Fix: pass user_name=, "
+            f"item_name= and rating_name=."
+        )
     chosen = tuple(columns[i] if n is None else n for i, n in enumerate(names))
     for role, name in zip(("user_name", "item_name", "rating_name"), chosen):
         if name not in df.columns:
             close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise KeyError(f"Expected column {name!r} ({role}) in the ratings table. Received "
-                           f"columns: {columns}.{hint}")
+            raise KeyError(
+                f"Expected column {name!r} ({role}) in the ratings table. Received "
+                f"columns: {columns}.{hint}"
+            )
     if len(set(chosen)) < 3:
-        raise ValueError(f"Expected three different columns for user, item and rating. "
-                         f"Received: {chosen}. Fix: pass user_name=, item_name=, rating_name=.")
+        raise ValueError(
+            f"Expected three different columns for user, item and rating. "
+            f"Received: {chosen}. Fix: pass user_name=, item_name=, rating_name=."
+        )
     return chosen
 
 
@@ -220,17 +242,23 @@ def _ratings(df: Any, name: Any) -> torch.Tensor:
         text = np.isnan(values) & col.notna().to_numpy()
         if text.any():
             examples = col[text].unique()[:3].tolist()
-            raise TypeError(f"Expected numbers in rating column {name!r}. Received text such as "
-                            f"{examples} (rows {_rows(text, df)}). Fix: map the text to numbers, "
-                            f"e.g. df[{name!r}] = df[{name!r}].map({{'good': 5, 'bad': 1}}).")
+            raise TypeError(
+                f"Expected numbers in rating column {name!r}. Received text such as "
+                f"{examples} (rows {_rows(text, df)}). Fix: map the text to numbers, "
+                f"e.g. df[{name!r}] = df[{name!r}].map({{'good': 5, 'bad': 1}})."
+            )
     else:
-        raise TypeError(f"Expected numbers in rating column {name!r}. Received dtype "
-                        f"{col.dtype}. Fix: convert the column to numbers.")
+        raise TypeError(
+            f"Expected numbers in rating column {name!r}. Received dtype "
+            f"{col.dtype}. Fix: convert the column to numbers."
+        )
     bad = ~np.isfinite(values)
     if bad.any():
-        raise ValueError(f"{int(bad.sum())} ratings in column {name!r} are missing or infinite "
-                         f"(rows {_rows(bad, df)}...). Fix: drop them, e.g. "
-                         f"df.dropna(subset=[{name!r}]), or fill them before from_df.")
+        raise ValueError(
+            f"{int(bad.sum())} ratings in column {name!r} are missing or infinite "
+            f"(rows {_rows(bad, df)}...). Fix: drop them, e.g. "
+            f"df.dropna(subset=[{name!r}]), or fill them before from_df."
+        )
     return torch.from_numpy(values.astype(np.float32))
 
 
@@ -241,9 +269,11 @@ def _encode_ids(df: Any, name: Any, role: str) -> tuple[torch.Tensor, IdMap]:
     col = df[name]
     missing = col.isna().to_numpy()
     if missing.any():
-        raise ValueError(f"{int(missing.sum())} rows have no {role} id (NaN in column {name!r}, "
-                         f"rows {_rows(missing, df)}...). Fix: drop those rows, e.g. "
-                         f"df.dropna(subset=[{name!r}]).")
+        raise ValueError(
+            f"{int(missing.sum())} rows have no {role} id (NaN in column {name!r}, "
+            f"rows {_rows(missing, df)}...). Fix: drop those rows, e.g. "
+            f"df.dropna(subset=[{name!r}])."
+        )
     codes, uniques = pd.factorize(col)  # codes in order of appearance
     uniques = pd.Index(uniques).tolist()
     order = sorted(range(len(uniques)), key=lambda k: _sort_key(uniques[k]))
@@ -261,16 +291,32 @@ class CollabDataLoaders(DataLoaders):
     item column: item ids}, as in fastai).
     """
 
-    def __init__(self, train: DataLoader, valid: DataLoader | None = None, *,
-                 collab_vocab: CollabVocab, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        train: DataLoader,
+        valid: DataLoader | None = None,
+        *,
+        collab_vocab: CollabVocab,
+        device: torch.device | str | None = None,
+    ) -> None:
         super().__init__(train, valid, device=device, n_inp=1)
         self.collab_vocab = collab_vocab
 
     @classmethod
-    def from_df(cls, ratings: Any, user_name: Any = None, item_name: Any = None,
-                rating_name: Any = None, *, valid_pct: float = 0.2, seed: int | None = None,
-                bs: int = 64, val_bs: int | None = None, splitter: Any = None,
-                device: torch.device | str | None = None) -> CollabDataLoaders:
+    def from_df(
+        cls,
+        ratings: Any,
+        user_name: Any = None,
+        item_name: Any = None,
+        rating_name: Any = None,
+        *,
+        valid_pct: float = 0.2,
+        seed: int | None = None,
+        bs: int = 64,
+        val_bs: int | None = None,
+        splitter: Any = None,
+        device: torch.device | str | None = None,
+    ) -> CollabDataLoaders:
         """Loaders from a ratings DataFrame: user, item and rating columns (the first three
         unless named), a random `valid_pct` for validation (or any core `splitter`).
 
@@ -282,28 +328,43 @@ class CollabDataLoaders(DataLoaders):
             >>> dls = CollabDataLoaders.from_df(ratings, item_name="title", bs=64, seed=42)
         """
         if not hasattr(ratings, "columns"):
-            raise TypeError(f"Expected a pandas DataFrame of ratings. Received: "
-                            f"{type(ratings).__name__}. Fix: pd.DataFrame(...) or from_csv.")
+            raise TypeError(
+                f"Expected a pandas DataFrame of ratings. Received: "
+                f"{type(ratings).__name__}. Fix: pd.DataFrame(...) or from_csv."
+            )
         if len(ratings) == 0:
-            raise ValueError(f"Expected a ratings table with at least one row. Received an "
-                             f"empty table (columns {list(ratings.columns)}).")
+            raise ValueError(
+                f"Expected a ratings table with at least one row. Received an "
+                f"empty table (columns {list(ratings.columns)})."
+            )
         user_name, item_name, rating_name = _column_names(
-            ratings, (user_name, item_name, rating_name))
+            ratings, (user_name, item_name, rating_name)
+        )
         y = _ratings(ratings, rating_name)
         users, user_map = _encode_ids(ratings, user_name, "user")
         items, item_map = _encode_ids(ratings, item_name, "item")
         x = torch.stack([users, items], 1)  # (N, 2): user index, item index
         train_idx, valid_idx = _split(ratings, splitter or RandomSplitter(valid_pct, seed))
         train = DataLoader(TensorDataset(x[train_idx], y[train_idx]), bs, shuffle=True)
-        valid = (DataLoader(TensorDataset(x[valid_idx], y[valid_idx]), val_bs or bs)
-                 if len(valid_idx) else None)
+        valid = (
+            DataLoader(TensorDataset(x[valid_idx], y[valid_idx]), val_bs or bs)
+            if len(valid_idx)
+            else None
+        )
         vocab = CollabVocab(user_map, item_map, user_name, item_name, rating_name)
         return cls(train, valid, collab_vocab=vocab, device=device)
 
     @classmethod
-    def from_csv(cls, csv: str | Path, *, sep: str = ",", header: Any = "infer",
-                 names: Sequence[str] | None = None, encoding: str | None = None,
-                 **kwargs: Any) -> CollabDataLoaders:
+    def from_csv(
+        cls,
+        csv: str | Path,
+        *,
+        sep: str = ",",
+        header: Any = "infer",
+        names: Sequence[str] | None = None,
+        encoding: str | None = None,
+        **kwargs: Any,
+    ) -> CollabDataLoaders:
         """`from_df` on a CSV file (`sep="\\t", header=None` reads MovieLens' u.data)."""
         import pandas as pd
 
@@ -342,8 +403,9 @@ class CollabDataLoaders(DataLoaders):
         """Number of ratings of each item (by index), over the whole table."""
         return torch.bincount(self.pairs()[:, 1], minlength=self.n_items)
 
-    def test_dl(self, items: Any, *, bs: int | None = None, with_labels: bool = False
-                ) -> DataLoader:
+    def test_dl(
+        self, items: Any, *, bs: int | None = None, with_labels: bool = False
+    ) -> DataLoader:
         """A loader over new (user, item) pairs: a DataFrame with the user and item columns
         (and the rating column when `with_labels`), or a list of (user, item) tuples."""
         v = self.collab_vocab
@@ -362,8 +424,10 @@ def _unzip_pairs(pairs: Any) -> tuple[list[Any], list[Any]]:
     pairs = list(pairs)
     if not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
         bad = next(p for p in pairs if not (isinstance(p, (tuple, list)) and len(p) == 2))
-        raise ValueError(f"Expected (user, item) pairs. Received: {bad!r}. Fix: pass a list of "
-                         f"(user, item) tuples or a DataFrame with the user and item columns.")
+        raise ValueError(
+            f"Expected (user, item) pairs. Received: {bad!r}. Fix: pass a list of "
+            f"(user, item) tuples or a DataFrame with the user and item columns."
+        )
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 

@@ -1,7 +1,7 @@
 """Looking inside a collab model: PCA of the factors and the course's picture of films.
 
-    >>> coords = pca(learn.model.i_weight.weight, k=3)  # (n_items, 3)
-    >>> learn.plot_item_pca(n=50, path="films.png")
+>>> coords = pca(learn.model.i_weight.weight, k=3)  # (n_items, 3)
+>>> learn.plot_item_pca(n=50, path="films.png")
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ def pca(x: torch.Tensor, k: int = 3) -> torch.Tensor:
         torch.Size([100, 2])
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 2:
-        raise ValueError(f"Expected a 2-D tensor (rows, features). Received: "
-                         f"{getattr(x, 'shape', type(x).__name__)}.")
+        raise ValueError(
+            f"Expected a 2-D tensor (rows, features). Received: "
+            f"{getattr(x, 'shape', type(x).__name__)}."
+        )
     if not 1 <= k <= min(x.shape):
-        raise ValueError(f"Expected 1 <= k <= min(rows, features) = {min(x.shape)}. "
-                         f"Received: k={k}.")
+        raise ValueError(
+            f"Expected 1 <= k <= min(rows, features) = {min(x.shape)}. Received: k={k}."
+        )
     x = x.detach()
     x = x if x.is_floating_point() else x.float()
     centred = x - x.mean(0)
@@ -40,24 +43,37 @@ def pca(x: torch.Tensor, k: int = 3) -> torch.Tensor:
     return centred @ components.T
 
 
-def plot_pca_labels(coords: torch.Tensor, labels: Sequence[Any], *,
-                    axis_names: tuple[str, str] = ("component 1", "component 2"),
-                    title: str = "", path: str | Path | None = None,
-                    figsize: tuple[float, float] = (12, 12)) -> Any:
+def plot_pca_labels(
+    coords: torch.Tensor,
+    labels: Sequence[Any],
+    *,
+    axis_names: tuple[str, str] = ("component 1", "component 2"),
+    title: str = "",
+    path: str | Path | None = None,
+    figsize: tuple[float, float] = (12, 12),
+) -> Any:
     """Scatter `coords` (N, 2) and write each point's label next to it; save to `path`."""
     import matplotlib.pyplot as plt
 
     coords = coords.detach().cpu().float()
     if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) != len(labels):
-        raise ValueError(f"Expected coords (N, 2) and N labels. Received: coords "
-                         f"{tuple(coords.shape)}, {len(labels)} labels.")
+        raise ValueError(
+            f"Expected coords (N, 2) and N labels. Received: coords "
+            f"{tuple(coords.shape)}, {len(labels)} labels."
+        )
     fig, ax = plt.subplots(figsize=figsize)
     xs, ys = coords[:, 0].tolist(), coords[:, 1].tolist()
     ax.scatter(xs, ys, s=12, color="C0")
     colors = plt.get_cmap("tab10")
     for k, (x, y, label) in enumerate(zip(xs, ys, labels)):
-        ax.annotate(str(label), (x, y), xytext=(3, 3), textcoords="offset points",
-                    fontsize=9, color=colors(k % 10))
+        ax.annotate(
+            str(label),
+            (x, y),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=9,
+            color=colors(k % 10),
+        )
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
     if title:

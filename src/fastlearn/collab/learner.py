@@ -1,11 +1,11 @@
 """The collab learner: training, ratings for (user, item) pairs, and interpretation.
 
-    >>> learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
-    >>> learn.fit_one_cycle(5, 5e-3, wd=0.1)
-    >>> learn.predict((196, "Star Wars (1977)"))     # tensor(4.3...)
-    >>> learn.items_by_bias(5, highest=True)          # [(title, bias), ...]
-    >>> learn.most_similar("Star Wars (1977)", 5)     # [(title, cosine), ...]
-    >>> learn.recommend(196, 5)                       # [(title, predicted rating), ...]
+>>> learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
+>>> learn.fit_one_cycle(5, 5e-3, wd=0.1)
+>>> learn.predict((196, "Star Wars (1977)"))     # tensor(4.3...)
+>>> learn.items_by_bias(5, highest=True)          # [(title, bias), ...]
+>>> learn.most_similar("Star Wars (1977)", 5)     # [(title, cosine), ...]
+>>> learn.recommend(196, 5)                       # [(title, predicted rating), ...]
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from ..core.learner import Learner
 from ..core.losses import MSELossFlat
 from .data import CollabDataLoaders, CollabVocab, _unzip_pairs
 from .interpret import pca, plot_pca_labels
-from .models import COLLAB_MODELS, CollabModel, EmbeddingDotBias, EmbeddingNN, _check_y_range
+from .models import CollabModel, EmbeddingDotBias, EmbeddingNN, _check_y_range
 
-__all__ = ["CollabLearner", "collab_learner", "collab_model_from_config"]
+__all__ = ["CollabLearner", "collab_learner"]
 
 Ranked = list[tuple[Any, float]]
 
@@ -40,8 +40,10 @@ class CollabLearner(Learner):
         """The users' and items' id maps (the model's, else the DataLoaders')."""
         vocab = getattr(self.model, "vocab", None) or getattr(self.dls, "collab_vocab", None)
         if vocab is None:
-            raise ValueError("This learner has no id vocabulary. Fix: build the model with "
-                             "collab_learner, or set model.vocab = dls.collab_vocab.")
+            raise ValueError(
+                "This learner has no id vocabulary. Fix: build the model with "
+                "collab_learner, or set model.vocab = dls.collab_vocab."
+            )
         return vocab
 
     # ---------------------------------------------------------------- predictions
@@ -59,17 +61,23 @@ class CollabLearner(Learner):
         x, u_known, i_known = self.collab_vocab.encode_pairs(users, items, unknown=unknown)
         partial = unknown == "bias"
         if partial and not isinstance(self.model, EmbeddingDotBias):
-            raise ValueError(f"unknown='bias' needs EmbeddingDotBias (it has biases). Received: "
-                             f"{type(self.model).__name__}. Fix: use unknown='error'.")
+            raise ValueError(
+                f"unknown='bias' needs EmbeddingDotBias (it has biases). Received: "
+                f"{type(self.model).__name__}. Fix: use unknown='error'."
+            )
         device = next(self.model.parameters()).device
         self.model.eval()
         out = []
         with torch.no_grad():
             for s in range(0, len(x), bs):
                 xb = x[s : s + bs].to(device)
-                pred = (self.model.forward_known(xb, u_known[s : s + bs].to(device),
-                                                 i_known[s : s + bs].to(device))
-                        if partial else self.model(xb))
+                pred = (
+                    self.model.forward_known(
+                        xb, u_known[s : s + bs].to(device), i_known[s : s + bs].to(device)
+                    )
+                    if partial
+                    else self.model(xb)
+                )
                 out.append(pred.float().cpu())
         preds = torch.cat(out) if out else torch.empty(0)
         return preds[0] if single else preds
@@ -80,8 +88,10 @@ class CollabLearner(Learner):
             vocab = self.collab_vocab
             missing = [c for c in (vocab.user_name, vocab.item_name) if c not in pairs.columns]
             if missing:
-                raise KeyError(f"Expected columns {missing} in the DataFrame of pairs. "
-                               f"Received columns: {list(pairs.columns)}.")
+                raise KeyError(
+                    f"Expected columns {missing} in the DataFrame of pairs. "
+                    f"Received columns: {list(pairs.columns)}."
+                )
             return pairs[vocab.user_name].tolist(), pairs[vocab.item_name].tolist(), False
         if isinstance(pairs, tuple):
             users, items = _unzip_pairs([pairs])
@@ -100,8 +110,9 @@ class CollabLearner(Learner):
         ids = self.collab_vocab.items.ids
         bias = self.model.bias(ids).float().cpu()
         bias[~self._candidates(min_ratings)] = math.nan
-        order = [int(i) for i in bias.argsort(descending=highest, stable=True)
-                 if not math.isnan(bias[i])]
+        order = [
+            int(i) for i in bias.argsort(descending=highest, stable=True) if not math.isnan(bias[i])
+        ]
         return [(ids[i], float(bias[i])) for i in order[:n]]
 
     def most_similar(self, item: Any, n: int = 5, *, min_ratings: int = 0) -> Ranked:
@@ -134,31 +145,53 @@ class CollabLearner(Learner):
         ids = self.collab_vocab.items.ids if items is None else items
         return pca(self.model.weight(ids).float().cpu(), k)
 
-    def plot_item_pca(self, n: int = 50, *, top: int = 1000, components: tuple[int, int] = (0, 1),
-                      path: str | Path | None = None) -> Any:
+    def plot_item_pca(
+        self,
+        n: int = 50,
+        *,
+        top: int = 1000,
+        components: tuple[int, int] = (0, 1),
+        path: str | Path | None = None,
+    ) -> Any:
         """The course's picture: PCA of the factors of the `top` most-rated items, the `n` most
         rated of them drawn with their titles on two components (0-based)."""
         ids = self.collab_vocab.items.ids
         order = torch.sort(self.dls.item_counts(), descending=True, stable=True).indices
         chosen = [ids[i] for i in order[: min(top, len(ids))].tolist()]
         coords = self.item_pca(chosen, k=min(max(components) + 1, len(chosen)))[:n]
-        return plot_pca_labels(coords[:, list(components)], chosen[:n], path=path,
-                               axis_names=tuple(f"component {c + 1}" for c in components),
-                               title=f"Item factors: PCA of the {len(chosen)} most-rated items")
+        return plot_pca_labels(
+            coords[:, list(components)],
+            chosen[:n],
+            path=path,
+            axis_names=tuple(f"component {c + 1}" for c in components),
+            title=f"Item factors: PCA of the {len(chosen)} most-rated items",
+        )
 
     # ---------------------------------------------------------------- export
     def export_config(self) -> dict[str, Any]:
-        """Plain JSON describing the learner: architecture, its arguments, the id maps.
-        `collab_model_from_config` rebuilds the model (load the state_dict into it)."""
-        from .. import __version__
+        """Plain JSON for `learn.export`: the model's builder and arguments, the id maps and
+        the inputs a predictor takes ((user, item) pairs)."""
+        from . import export  # noqa: F401 (registers the builders export checks for)
 
         if not isinstance(self.model, CollabModel):
-            raise TypeError(f"export_config needs a collab model. Received: "
-                            f"{type(self.model).__name__}.")
-        config = {"application": "collab", "architecture": type(self.model).__name__,
-                  "model_kwargs": self.model.config(), "vocab": None,
-                  "preprocessing": self.collab_vocab.to_state(),
-                  "loss_func": type(self.loss_func).__name__, "version": __version__}
+            raise TypeError(
+                f"export_config describes a collab model. Received: "
+                f"{type(self.model).__name__}. Fix: learn.export(path, builder=...) "
+                f"with a registered builder."
+            )
+        vocab = self.collab_vocab
+        config = {
+            "application": "collab",
+            "builder": self.model.builder,
+            "builder_kwargs": self.model.config(),
+            "preprocessing": vocab.to_state(),
+            "inputs": {
+                "kind": "collab",
+                "user": str(vocab.user_name),
+                "item": str(vocab.item_name),
+            },
+            "vocab": None,
+        }
         json.dumps(config)  # fails here, not at load time, if anything is not plain JSON
         return config
 
@@ -171,20 +204,6 @@ def _top(scores: torch.Tensor, keep: torch.Tensor, n: int, ids: Sequence[Any]) -
     return [(ids[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
 
 
-def collab_model_from_config(config: dict[str, Any]) -> CollabModel:
-    """The model described by `CollabLearner.export_config()`, with its id maps (untrained:
-    load the saved state_dict into it)."""
-    if config.get("application") != "collab":
-        raise ValueError(f"Expected a collab config. Received application "
-                         f"{config.get('application')!r}.")
-    arch = config.get("architecture")
-    if arch not in COLLAB_MODELS:
-        raise KeyError(f"Unknown collab architecture {arch!r}. Known: {sorted(COLLAB_MODELS)}.")
-    model = COLLAB_MODELS[arch](**config["model_kwargs"])
-    model.vocab = CollabVocab.from_state(config["preprocessing"])
-    return model
-
-
 def _check_ratings_in_range(dls: CollabDataLoaders, y_range: Sequence[float] | None) -> None:
     """An error when ratings fall outside y_range (the model could never predict them)."""
     if y_range is None:
@@ -195,19 +214,32 @@ def _check_ratings_in_range(dls: CollabDataLoaders, y_range: Sequence[float] | N
     if lo < low or hi > high:
         margin = 0.1 * max(hi - lo, 1e-3)
         fix = (min(low, lo - margin), max(high, hi + margin))
-        raise ValueError(f"y_range={tuple(y_range)} does not contain the ratings, which run from "
-                         f"{lo:g} to {hi:g}: a sigmoid_range output can never reach them. Fix: "
-                         f"widen it, e.g. y_range=({fix[0]:g}, {fix[1]:g}).")
+        raise ValueError(
+            f"y_range={tuple(y_range)} does not contain the ratings, which run from "
+            f"{lo:g} to {hi:g}: a sigmoid_range output can never reach them. Fix: "
+            f"widen it, e.g. y_range=({fix[0]:g}, {fix[1]:g})."
+        )
     if lo == low or hi == high:
-        warnings.warn(f"Ratings reach the edge of y_range={tuple(y_range)} (they run from {lo:g} "
-                      f"to {hi:g}); a sigmoid only approaches its bounds, so leave a margin "
-                      f"(the course uses (0, 5.5) for ratings 1..5).", stacklevel=3)
+        warnings.warn(
+            f"Ratings reach the edge of y_range={tuple(y_range)} (they run from {lo:g} "
+            f"to {hi:g}); a sigmoid only approaches its bounds, so leave a margin "
+            f"(the course uses (0, 5.5) for ratings 1..5).",
+            stacklevel=3,
+        )
 
 
-def collab_learner(dls: CollabDataLoaders, n_factors: int = 50, *, use_nn: bool = False,
-                   y_range: Sequence[float] | None = None, layers: Sequence[int] | None = None,
-                   ps: float = 0.0, embed_p: float = 0.0, loss_func: Any = None,
-                   **kwargs: Any) -> CollabLearner:
+def collab_learner(
+    dls: CollabDataLoaders,
+    n_factors: int = 50,
+    *,
+    use_nn: bool = False,
+    y_range: Sequence[float] | None = None,
+    layers: Sequence[int] | None = None,
+    ps: float = 0.0,
+    embed_p: float = 0.0,
+    loss_func: Any = None,
+    **kwargs: Any,
+) -> CollabLearner:
     """A CollabLearner: EmbeddingDotBias with `n_factors` (default), or with use_nn=True an
     EmbeddingNN with hidden `layers` (default [n_factors]); MSE loss; Learner kwargs pass on.
 
@@ -215,15 +247,20 @@ def collab_learner(dls: CollabDataLoaders, n_factors: int = 50, *, use_nn: bool 
         >>> learn.fit_one_cycle(5, 5e-3, wd=0.1)
     """
     if not isinstance(dls, CollabDataLoaders):
-        raise TypeError(f"Expected CollabDataLoaders. Received: {type(dls).__name__}. Fix: "
-                        f"CollabDataLoaders.from_df(ratings, ...).")
+        raise TypeError(
+            f"Expected CollabDataLoaders. Received: {type(dls).__name__}. Fix: "
+            f"CollabDataLoaders.from_df(ratings, ...)."
+        )
     _check_ratings_in_range(dls, y_range)
     if use_nn:
-        model = EmbeddingNN.from_vocab(dls.collab_vocab, layers=layers or [n_factors],
-                                       y_range=y_range, ps=ps, embed_p=embed_p)
+        model = EmbeddingNN.from_vocab(
+            dls.collab_vocab, layers=layers or [n_factors], y_range=y_range, ps=ps, embed_p=embed_p
+        )
     elif layers is not None or ps or embed_p:
-        raise ValueError("layers, ps and embed_p describe the neural model. Fix: pass "
-                         "use_nn=True, or drop them for the dot-product model.")
+        raise ValueError(
+            "layers, ps and embed_p describe the neural model. Fix: pass "
+            "use_nn=True, or drop them for the dot-product model."
+        )
     else:
         model = EmbeddingDotBias.from_vocab(dls.collab_vocab, n_factors, y_range=y_range)
     return CollabLearner(dls, model, loss_func=loss_func or MSELossFlat(), **kwargs)

@@ -159,8 +159,7 @@ class HFTextDataLoaders(DataLoaders):
     def from_df(cls, df: Any, text_col: str | None = None, label_col: str = "label", *,
                 text_cols: Sequence[str] | None = None, tokenizer: str | Path | Any,
                 max_len: int = 256, truncation: str = "head", valid_col: str | None = None,
-                valid_pct: float = 0.2,
-                seed: int | None = None, splits: Splits | None = None,
+                valid_pct: float = 0.2, seed: int | None = None, splits: Splits | None = None,
                 regression: bool | None = None, bs: int = 32, val_bs: int | None = None,
                 drop_last: bool = False, device: torch.device | str | None = None,
                 path: str | Path = ".") -> HFTextDataLoaders:

@@ -1,0 +1,69 @@
+"""Collab models in the safe export format: builders by name and a predictor for pairs.
+
+>>> learn.export("movies.fl")
+>>> predictor = load_learner("movies.fl")  # no training code, nothing unpickled
+>>> rating, _, _ = predictor.predict((196, "Star Wars (1977)"))
+
+The file holds the id vocabularies (users and items in index order), so the predictor takes
+raw ids, as `learn.predict` does, and names an unknown id in its error. Its model keeps the
+vocabulary too: `predictor.model.bias("Titanic (1997)")` works as on the learner's model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..core.export import Predictor, register_builder
+from .data import CollabVocab, _unzip_pairs
+from .models import COLLAB_MODELS
+
+__all__ = ["CollabPredictor", "predictor_from_config"]
+
+for _name, _cls in COLLAB_MODELS.items():
+    register_builder(_name, _cls)  # the class called with `model.config()` rebuilds it
+
+
+class CollabPredictor(Predictor):
+    """An exported collab model: `predict((user, item))` -> (rating, rating tensor, same)."""
+
+    def __init__(
+        self, model: nn.Module, config: dict[str, Any], device: torch.device | str = "cpu"
+    ) -> None:
+        super().__init__(model, config, device)
+        self.collab_vocab = CollabVocab.from_state(config["preprocessing"])
+        model.vocab = self.collab_vocab
+
+    def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
+        """(user, item) pairs (tuples, or mappings with 'user' and 'item') -> x (N, 2)."""
+        v = self.collab_vocab
+        pairs = [_as_pair(it, v) for it in items]
+        x, _, _ = v.encode_pairs(*_unzip_pairs(pairs))
+        return (x.to(self.device),)
+
+    def decode(self, probs: torch.Tensor) -> tuple[Any, Any]:
+        """(the rating as a float, the rating tensor)."""
+        return float(probs), probs
+
+
+def _as_pair(item: Any, vocab: CollabVocab) -> Any:
+    if isinstance(item, Mapping):
+        keys = [("user", vocab.user_name), ("item", vocab.item_name)]
+        found = [next((item[k] for k in ks if k in item), None) for ks in keys]
+        if any(f is None for f in found):
+            raise KeyError(
+                f"Expected a mapping with 'user' and 'item'. Received keys: "
+                f"{sorted(map(str, item))[:10]}."
+            )
+        return tuple(found)
+    return item
+
+
+def predictor_from_config(
+    config: dict[str, Any], model: nn.Module, device: torch.device
+) -> CollabPredictor:
+    """The predictor `load_learner` returns for a collab file."""
+    return CollabPredictor(model, config, device)
