@@ -66,13 +66,17 @@ class TabularLearner(Learner):
         x_cont = torch.tensor([values], dtype=torch.float32, device=device)  # (1, n_cont)
         with _evaluating(self.model):
             out = self.model(x_cat, x_cont)
-        act = getattr(self.loss_func, "activation", None)
-        probs = (act(out) if act is not None else out)[0].cpu()
-        decodes = getattr(self.loss_func, "decodes", None)
-        decoded = decodes(probs) if decodes is not None else probs
+        probs, decoded = self._decoded(out[0].cpu())
         if self.dls.vocab is not None and decoded.ndim == 0:
             return self.dls.vocab[int(decoded)], decoded, probs
         return decoded, decoded, probs
+
+    def _decoded(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(probabilities, decoded predictions) of raw outputs, by the loss's activation."""
+        act = getattr(self.loss_func, "activation", None)
+        decodes = getattr(self.loss_func, "decodes", None)
+        probs = act(out) if act is not None else out
+        return probs, decodes(probs) if decodes is not None else probs
 
     def _outputs(self, cats: torch.Tensor, conts: torch.Tensor, bs: int = 4096) -> torch.Tensor:
         """Raw model outputs over whole tensors, in chunks of `bs` rows, on the CPU."""
@@ -155,11 +159,7 @@ class TabularLearner(Learner):
     def show_results(self, max_n: int = 10, *, ds_idx: int = 1) -> None:
         """Show `max_n` decoded rows of the validation (1) or training (0) set with predictions."""
         cats, conts, y = (t[:max_n] for t in self._labelled(None, ds_idx))
-        preds = self._outputs(cats, conts)
-        act = getattr(self.loss_func, "activation", None)
-        decodes = getattr(self.loss_func, "decodes", None)
-        probs = act(preds) if act is not None else preds
-        decoded = decodes(probs) if decodes is not None else probs
+        _, decoded = self._decoded(self._outputs(cats, conts))
         frame = self.dls.decode_batch((cats, conts, y), max_n)
         predicted = self.dls.decode_targets(decoded)
         show_frame(pd.concat([frame, predicted.add_suffix("_pred")], axis=1))
