@@ -22,11 +22,15 @@ from .core.callback import (
     CancelValidException,
 )
 from .core.callbacks import (
+    ChannelsLastCallback,
+    CheckpointCallback,
     CSVLogger,
+    DistributedCallback,
     EarlyStoppingCallback,
     GradientAccumulationCallback,
     GradientClipCallback,
     LRFinderCallback,
+    MixedPrecisionCallback,
     ParamScheduler,
     ProgressCallback,
     Recorder,
@@ -38,6 +42,8 @@ from .core.callbacks import (
 )
 from .core.data import Categorize, DataLoader, DataLoaders, ItemDataset, MultiCategorize
 from .core.download import URLs, download_url, fastlearn_home, untar_data
+from .core.export import Predictor, load_learner, register_builder
+from .core.interpret import ClassificationInterpretation
 from .core.learner import Learner
 from .core.losses import (
     BCEWithLogitsLossFlat,
@@ -78,12 +84,14 @@ __version__ = "0.1.0"
 __all__ = [
     "EVENTS", "Callback", "CancelBackwardException", "CancelBatchException",
     "CancelEpochException", "CancelFitException", "CancelStepException",
-    "CancelTrainException", "CancelValidException", "CSVLogger", "EarlyStoppingCallback",
+    "CancelTrainException", "CancelValidException", "CSVLogger", "ChannelsLastCallback",
+    "CheckpointCallback", "DistributedCallback", "MixedPrecisionCallback", "EarlyStoppingCallback",
     "GradientAccumulationCallback", "GradientClipCallback", "LRFinderCallback",
     "ParamScheduler", "ProgressCallback", "Recorder", "ReduceLROnPlateau", "SaveModelCallback",
     "SuggestedLRs", "TerminateOnNaNCallback", "TrackerCallback", "Categorize", "DataLoader",
     "DataLoaders", "ItemDataset", "MultiCategorize", "URLs", "download_url", "fastlearn_home",
-    "untar_data", "Learner", "BCEWithLogitsLossFlat", "CrossEntropyLossFlat", "FocalLossFlat",
+    "untar_data", "Predictor", "load_learner", "register_builder",
+    "ClassificationInterpretation", "Learner", "BCEWithLogitsLossFlat", "CrossEntropyLossFlat", "FocalLossFlat",
     "L1LossFlat", "LabelSmoothingCrossEntropy", "MSELossFlat", "class_weights", "SGD", "Adam",
     "AdamW", "OptimWrapper", "RMSprop", "lr_range", "trainable_params", "ImbalancedSampler",
     "combine_scheds", "combined_cos", "flat_cos", "one_cycle_lr", "one_cycle_mom", "sched_cos",

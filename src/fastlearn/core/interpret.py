@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .distributed import is_main_process
+
 if TYPE_CHECKING:
     from .learner import Learner
 
@@ -86,6 +88,6 @@ class ClassificationInterpretation:
                 ax.text(j, i, value, ha="center", va="center",
                         color="white" if cm[i, j] > threshold else "black")
         fig.tight_layout()
-        if path is not None:
+        if path is not None and is_main_process():  # one file in a distributed run
             fig.savefig(path, dpi=100)
         return fig

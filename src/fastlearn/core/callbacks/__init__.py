@@ -1,9 +1,12 @@
 """The core's callbacks."""
 
 from .csv_logger import CSVLogger
+from .distributed import DistributedCallback
 from .gather import GatherPredsCallback
+from .precision import ChannelsLastCallback, MixedPrecisionCallback
 from .progress import ProgressCallback
 from .recorder import Recorder
+from .resume import CheckpointCallback
 from .schedule import LRFinderCallback, ParamScheduler, SuggestedLRs, minimum, steep, valley
 from .tracker import (
     EarlyStoppingCallback,
@@ -18,7 +21,8 @@ from .training import (
 )
 
 __all__ = [
-    "CSVLogger", "GatherPredsCallback", "ProgressCallback", "Recorder", "LRFinderCallback",
+    "CSVLogger", "DistributedCallback", "ChannelsLastCallback", "MixedPrecisionCallback",
+    "CheckpointCallback", "GatherPredsCallback", "ProgressCallback", "Recorder", "LRFinderCallback",
     "ParamScheduler", "SuggestedLRs", "minimum", "steep", "valley", "EarlyStoppingCallback",
     "ReduceLROnPlateau", "SaveModelCallback", "TrackerCallback", "GradientAccumulationCallback",
     "GradientClipCallback", "TerminateOnNaNCallback",
