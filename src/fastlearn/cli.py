@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .train_cli import add_train_parser
+
 __all__ = ["main", "build_parser"]
 
 
@@ -158,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(func=_datasets)
     _add_predict(sub)
     _add_serve(sub)
+    add_train_parser(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from torch import nn
 from ..core.learner import Learner
 from ..core.metrics import as_metric
 from .data import TabularDataLoaders, show_frame
+from .export import input_fields
 from .model import TabularModel, get_emb_sz
 
 __all__ = ["TabularLearner", "tabular_learner"]
@@ -178,6 +179,9 @@ class TabularLearner(Learner):
         return {
             "application": "tabular",
             "architecture": "TabularModel",
+            "builder": "tabular.TabularModel",
+            "builder_kwargs": dict(self.model.config),
+            "inputs": {"kind": "tabular", "fields": input_fields(self.dls.processor)},
             "model_kwargs": dict(self.model.config),
             "preprocessing": self.dls.processor.to_state(),
             "y_names": list(self.dls.y_names),
