@@ -8,7 +8,10 @@ The plain loop uses the same TabularModel, the same tensors (checked equal to it
 pandas preprocessing), the same shuffles (same seed), AdamW with the same decoupled weight
 decay (none on BatchNorm and biases) and the same one-cycle schedule, written out by hand:
 it ends at the same accuracy. The machine may be shared, so the runs are interleaved
-(fastlearn, plain, fastai; the order rotating each round) and medians reported.
+(fastlearn, plain, fastai; the order rotating each round) and medians reported; then a
+lockstep run alternates single epochs of fastlearn and the plain loop (a callback runs the
+plain epoch after each fastlearn epoch, outside fastlearn's clock), the ratio least moved
+by other jobs. Wall and CPU (process) seconds are both reported.
 fastai runs in its own virtual environment (`bash benchmarks/setup_fastai_env.sh`, or
 FASTAI_PYTHON=...); without it its column is skipped.
 """
@@ -205,6 +208,38 @@ def run_plain(csv: Path, epochs: int, seed: int, emb_szs: list) -> dict:
     return dict(epochs=wall, cpu=cpu, build=build, accuracy=acc, predict=forward)
 
 
+class Lockstep(Callback):
+    """After each fastlearn epoch (and after EpochClock has stopped), one plain-loop epoch,
+    timed the same way: the two alternate every few seconds, so load on a shared machine
+    falls on both alike."""
+
+    order = 110
+
+    def __init__(self, csv: Path, seed: int, emb_szs: list, epochs: int) -> None:
+        self.train, self.valid, self.model, self.opt = plain_setup(csv, seed, emb_szs)
+        self.step, self.steps = 0, epochs * (len(self.train[2]) // 64)
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def after_epoch(self, learn) -> None:
+        start = (time.perf_counter(), time.process_time())
+        _, self.step = plain_epoch(
+            self.model, self.opt, self.train, self.valid, self.step, self.steps
+        )
+        self.wall.append(time.perf_counter() - start[0])
+        self.cpu.append(time.process_time() - start[1])
+
+
+def run_lockstep(csv: Path, epochs: int, seed: int, emb_szs: list) -> list[tuple[float, float]]:
+    """(wall, CPU) ratios fastlearn / plain loop of each epoch, the two run in turn."""
+    dls = TabularDataLoaders.from_csv(csv, device="cpu", **SETUP)
+    set_seed(seed)
+    learn = tabular_learner(dls, metrics=accuracy, show_progress=False)
+    clock, plain = EpochClock(), Lockstep(csv, seed, emb_szs, epochs)
+    learn.fit_one_cycle(epochs, 1e-2, cbs=[clock, plain])
+    return [(a / b, c / d) for a, b, c, d in zip(clock.wall, plain.wall, clock.cpu, plain.cpu)]
+
+
 def _split(n: int) -> tuple[list[int], list[int]]:
     """fastai's RandomSplitter(0.2, seed=42): a seeded permutation, the first 20% valid."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(42)).tolist()
@@ -314,6 +349,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads, for all three")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-fastai", action="store_true")
+    parser.add_argument(
+        "--lockstep",
+        type=int,
+        default=8,
+        help="epochs of fastlearn and the plain loop in turn (0: skip)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile one fastlearn epoch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -344,6 +385,15 @@ def main() -> None:
             flush=True,
         )
     print_table(results, args)
+    if args.lockstep:
+        ratios = run_lockstep(csv, args.lockstep, args.seed, emb_szs)
+        for i, name in enumerate(("wall", "CPU")):
+            values = [r[i] for r in ratios]
+            print(
+                f"lockstep, fastlearn / plain per epoch ({name}): "
+                f"{', '.join(f'{v:.3f}' for v in values)}; median "
+                f"{statistics.median(values):.3f} (target <= 1.10)"
+            )
 
 
 def _median_epoch(runs: list[dict], clock: str = "epochs") -> float:

@@ -12,11 +12,12 @@ other interpretation methods take raw ids; `learn.export(path)` writes them with
 weights, and `load_learner(path)` returns a `CollabPredictor` taking (user, item) pairs.
 """
 
-from .data import CollabDataLoaders, CollabVocab, IdMap, UnknownIdError
+from .data import CollabDataLoaders
 from .export import CollabPredictor
 from .interpret import pca, plot_pca_labels
 from .learner import CollabLearner, collab_learner
 from .models import COLLAB_MODELS, CollabModel, EmbeddingDotBias, EmbeddingNN
+from .vocab import CollabVocab, IdMap, UnknownIdError
 
 __all__ = [
     "CollabDataLoaders",

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ..core.export import Predictor, register_builder
-from .data import CollabVocab, _unzip_pairs
 from .models import COLLAB_MODELS
+from .vocab import CollabVocab, unzip_pairs
 
 __all__ = ["CollabPredictor", "predictor_from_config"]
 
@@ -41,7 +41,7 @@ class CollabPredictor(Predictor):
         """(user, item) pairs (tuples, or mappings with 'user' and 'item') -> x (N, 2)."""
         v = self.collab_vocab
         pairs = [_as_pair(it, v) for it in items]
-        x, _, _ = v.encode_pairs(*_unzip_pairs(pairs))
+        x, _, _ = v.encode_pairs(*unzip_pairs(pairs))
         return (x.to(self.device),)
 
     def decode(self, probs: torch.Tensor) -> tuple[Any, Any]:

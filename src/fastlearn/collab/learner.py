@@ -22,9 +22,10 @@ import torch.nn.functional as F
 
 from ..core.learner import Learner
 from ..core.losses import MSELossFlat
-from .data import CollabDataLoaders, CollabVocab, _unzip_pairs
+from .data import CollabDataLoaders
 from .interpret import pca, plot_pca_labels
 from .models import CollabModel, EmbeddingDotBias, EmbeddingNN, _check_y_range
+from .vocab import CollabVocab, unzip_pairs
 
 __all__ = ["CollabLearner", "collab_learner"]
 
@@ -94,9 +95,9 @@ class CollabLearner(Learner):
                 )
             return pairs[vocab.user_name].tolist(), pairs[vocab.item_name].tolist(), False
         if isinstance(pairs, tuple):
-            users, items = _unzip_pairs([pairs])
+            users, items = unzip_pairs([pairs])
             return users, items, True
-        users, items = _unzip_pairs(pairs)
+        users, items = unzip_pairs(pairs)
         return users, items, False
 
     # ---------------------------------------------------------------- interpretation
@@ -109,11 +110,9 @@ class CollabLearner(Learner):
         user's taste. `min_ratings` leaves out items rated fewer times."""
         ids = self.collab_vocab.items.ids
         bias = self.model.bias(ids).float().cpu()
-        bias[~self._candidates(min_ratings)] = math.nan
-        order = [
-            int(i) for i in bias.argsort(descending=highest, stable=True) if not math.isnan(bias[i])
-        ]
-        return [(ids[i], float(bias[i])) for i in order[:n]]
+        order = bias.argsort(descending=highest, stable=True)
+        order = order[self._candidates(min_ratings)[order]][:n]
+        return [(ids[i], float(bias[i])) for i in order.tolist()]
 
     def most_similar(self, item: Any, n: int = 5, *, min_ratings: int = 0) -> Ranked:
         """The `n` items whose factors are closest to `item`'s by cosine similarity."""

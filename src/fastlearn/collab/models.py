@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..core.layers import Embedding, LinBnDrop, emb_sz_rule, sigmoid_range
-from .data import CollabVocab
+from .vocab import CollabVocab
 
 __all__ = ["CollabModel", "EmbeddingDotBias", "EmbeddingNN", "COLLAB_MODELS"]
 
