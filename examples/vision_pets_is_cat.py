@@ -22,7 +22,7 @@ def is_cat(x: str) -> bool:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], size=160, epochs=1, bs=16)
+    args = parse_args(__doc__.splitlines()[0], size=160, epochs=1, bs=32)
     path = dataset(URLs.PETS, args.data, "images") / "images"
     set_seed(args.seed)
     dls = ImageDataLoaders.from_name_func(path, get_image_files(path), valid_pct=0.2, seed=42,
