@@ -16,6 +16,14 @@ from typing import Any
 __all__ = ["add_train_parser"]
 
 
+def _say(text: str) -> None:
+    """Print on rank 0 only (under torchrun every process runs this script)."""
+    from .core.distributed import is_main_process
+
+    if is_main_process():
+        print(text)
+
+
 def _split_names(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -34,7 +42,7 @@ def _train_tabular(args: argparse.Namespace) -> int:
         auto_conts, auto_cats = cont_cat_split(df, max_card=args.max_card, dep_var=args.y)
         cats = auto_cats if cats is None else cats
         conts = auto_conts if conts is None else conts
-    print(f"Categorical: {cats}\nContinuous: {conts}\nTarget: {args.y}")
+    _say(f"Categorical: {cats}\nContinuous: {conts}\nTarget: {args.y}")
     dls = TabularDataLoaders.from_df(df, cat_names=cats, cont_names=conts, y_names=args.y,
                                      valid_pct=args.valid_pct, seed=args.seed, bs=args.bs)
     regression = getattr(dls, "is_regression", False) or dls.vocab is None
@@ -55,7 +63,7 @@ def _train_images(args: argparse.Namespace) -> int:
     else:
         dls = ImageDataLoaders.from_folder(path, valid_pct=args.valid_pct, seed=args.seed,
                                            **common)
-    print(f"Classes: {dls.vocab}")
+    _say(f"Classes: {dls.vocab}")
     learn = vision_learner(dls, args.arch, pretrained=not args.no_pretrained,
                            metrics=error_rate)
     if args.no_pretrained:
@@ -66,11 +74,8 @@ def _train_images(args: argparse.Namespace) -> int:
 
 
 def _export(learn: Any, args: argparse.Namespace) -> int:
-    from .core.distributed import is_main_process
-
     path = learn.export(Path(args.out).absolute())
-    if is_main_process():
-        print(f"Exported the model to {path}. Try: fastlearn predict {path} INPUT")
+    _say(f"Exported the model to {path}. Try: fastlearn predict {path} INPUT")
     return 0
 
 
