@@ -66,6 +66,9 @@ class CrossEntropyLossFlat(nn.Module):
 
     def flatten(self, preds: Tensor, targs: Tensor) -> tuple[Tensor, Tensor]:
         """preds (N, C) with the class axis last, targs (N,), after checking they match."""
+        if (preds.ndim == 2 and targs.ndim == 1 and self.axis in (-1, 1)
+                and targs.shape[0] == preds.shape[0] and targs.dtype == torch.long):
+            return preds, targs  # the common case, already flat: no reshapes in the hot path
         name = type(self).__name__
         n_classes = preds.shape[self.axis]
         rows = preds.numel() // max(n_classes, 1)
