@@ -7,7 +7,8 @@ y_range=(0, 5.5), fit_one_cycle(5, 5e-3, wd=0.1)) run three ways, interleaved, s
 - plain: the same split and tensors, the same batches (a shuffled index slice, the permutation
   drawn as fastlearn draws it), the same model and initialisation, AdamW (decoupled weight
   decay, as fastlearn's optimiser) with the same one-cycle schedule, all written out by hand;
-- fastai 2.8 in `.venv-fastai` (a subprocess; skipped with a note when absent).
+- fastai 2.8 in `.venv-fastai` (a subprocess; skipped with a note when absent);
+- with --fused, fastlearn again with torch's fused Adam kernel as `opt_func`.
 
 Reports medians of seconds per epoch (training + validation, from the fit's wall time, and the
 process's CPU time, steadier on a shared machine) and of the final validation MSE, with ratios
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -93,6 +95,11 @@ class FlatFreeMSE(MSELossFlat):
         return F.mse_loss(preds, targs, reduction=self.reduction)
 
 
+def fused_adam(params: Any, lr: float = 1e-3) -> torch.optim.Optimizer:
+    """fastlearn's Adam settings with torch's fused kernel (--fused: a possible core default)."""
+    return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99), eps=1e-5, fused=True)
+
+
 def run_fastlearn(
     dls: CollabDataLoaders,
     seed: int,
@@ -100,10 +107,16 @@ def run_fastlearn(
     epochs: int = EPOCHS,
     loss_func: nn.Module | None = None,
     mark: bool = False,
+    **kwargs: Any,
 ) -> dict:
     set_seed(seed)
     learn = collab_learner(
-        dls, n_factors=N_FACTORS, y_range=Y_RANGE, show_progress=False, loss_func=loss_func
+        dls,
+        n_factors=N_FACTORS,
+        y_range=Y_RANGE,
+        show_progress=False,
+        loss_func=loss_func,
+        **kwargs,
     )
     if mark:
         learn.create_opt()  # outside the counted region, as the plain loop's optimiser
@@ -289,6 +302,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-fastai", action="store_true")
     parser.add_argument("--instructions", action="store_true", help="see the docstring")
+    parser.add_argument("--fused", action="store_true", help="add fastlearn with fused Adam")
     parser.add_argument("--json", help="also write the raw runs here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -304,6 +318,8 @@ def main() -> None:
         "plain": lambda: run_plain(dls, args.seed),
         "fastlearn": lambda: run_fastlearn(dls, args.seed),
     }
+    if args.fused:
+        impls["fastlearn, fused Adam"] = lambda: run_fastlearn(dls, args.seed, opt_func=fused_adam)
     if python:
         impls["fastai"] = lambda: run_fastai(python, folder, args.seed, args.threads)
     runs: dict[str, list[dict]] = {name: [] for name in impls}
@@ -314,7 +330,7 @@ def main() -> None:
             result = impls[name]()
             runs[name].append(result)
             print(
-                f"round {r + 1} {name:>9}: {result['epoch_s']:.3f} s/epoch "
+                f"round {r + 1} {name}: {result['epoch_s']:.3f} s/epoch "
                 f"({result['cpu_s']:.3f} s CPU), valid MSE {result['mse']:.4f}",
                 flush=True,
             )

@@ -4,10 +4,12 @@ pretrained MiniLM-L6 encoder with `fit_one_cycle`, as in the course's NLP lesson
     python examples/transformers_imdb.py [--data FOLDER] [--model FOLDER] [--epochs 2]
 
 Long reviews keep their first quarter and last three quarters of `--max-len` tokens
-(`truncation="head_tail"`: a review's verdict is often at its end). Prints the validation
-accuracy and asserts it is at least 0.85; then saves the learner with `save_pretrained_parts`,
-reloads it with `load_from_parts` (local files only, nothing unpickled) and checks that a
-prediction agrees.
+(`truncation="head_tail"`: a review's verdict is often at its end). Discriminative learning
+rates: the embeddings, each of the 6 encoder blocks and the head are 8 parameter groups, their
+learning rates spread geometrically from `--lr-min` to `--lr`; gradients are clipped to norm
+1, as transformers' Trainer does. Prints the validation accuracy and asserts it is at least
+0.85; then saves the learner with `save_pretrained_parts`, reloads it with `load_from_parts`
+(local files only, nothing unpickled) and checks that a prediction agrees.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 import pandas as pd
 from transformers_common import dataset, parse_args
 
-from fastlearn import URLs, accuracy, set_seed
+from fastlearn import GradientClipCallback, URLs, accuracy, set_seed
 from fastlearn.text.hf_data import HFTextDataLoaders
 from fastlearn.text.transformers import (
     load_from_parts,
@@ -28,16 +30,17 @@ from fastlearn.text.transformers import (
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], epochs=2, lr=3e-4, bs=16, max_len=128,
-                      truncation="head_tail")
+    args = parse_args(__doc__.splitlines()[0], epochs=2, lr=4e-4, lr_min=1e-5, bs=16,
+                      max_len=256, truncation="head_tail", block_groups=6)
     df = pd.read_csv(dataset(URLs.IMDB_SAMPLE, args.data, "texts.csv") / "texts.csv")
     set_seed(args.seed)
     start = time.time()
     dls = HFTextDataLoaders.from_df(df, "text", "label", valid_col="is_valid",
                                     tokenizer=args.model, max_len=args.max_len,
                                     truncation=args.truncation, bs=args.bs)
-    learn = transformers_learner(dls, args.model, metrics=accuracy)
-    learn.fit_one_cycle(args.epochs, args.lr)
+    learn = transformers_learner(dls, args.model, metrics=accuracy,
+                                 block_groups=args.block_groups, cbs=[GradientClipCallback(1.0)])
+    learn.fit_one_cycle(args.epochs, slice(args.lr_min, args.lr))
     probs, targets = learn.get_preds()
     acc = float((probs.argmax(1) == targets).float().mean())
     print(f"validation accuracy {acc:.3f} ({len(targets)} reviews, {time.time() - start:.0f} s)")
