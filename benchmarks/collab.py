@@ -293,6 +293,24 @@ def count_instructions(dls: CollabDataLoaders, seed: int) -> None:
         print(f"callgrind dump {k}: {name}", flush=True)
 
 
+def paired_ratios(dls: CollabDataLoaders, seed: int, pairs: int) -> None:
+    """`pairs` one-epoch fits of plain and fastlearn back to back (order alternating): the
+    median and quartiles of the per-pair ratios, steadier than a ratio of medians when the
+    machine's load drifts."""
+    ratios: dict[str, list[float]] = {"epoch_s": [], "cpu_s": []}
+    for k in range(pairs):
+        order = [("plain", run_plain), ("fastlearn", run_fastlearn)][:: 1 if k % 2 else -1]
+        res = {name: run(dls, seed, epochs=1) for name, run in order}
+        for m in ratios:
+            ratios[m].append(res["fastlearn"][m] / res["plain"][m])
+    for m, name in (("epoch_s", "wall"), ("cpu_s", "CPU")):
+        q1, med, q3 = statistics.quantiles(ratios[m], n=4)
+        print(
+            f"fastlearn / plain over {pairs} paired one-epoch fits ({name}): median "
+            f"{med:.3f}x, quartiles {q1:.3f}x-{q3:.3f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="ml-100k folder or zip (default: untar_data)")
@@ -303,6 +321,7 @@ def main() -> None:
     parser.add_argument("--no-fastai", action="store_true")
     parser.add_argument("--instructions", action="store_true", help="see the docstring")
     parser.add_argument("--fused", action="store_true", help="add fastlearn with fused Adam")
+    parser.add_argument("--pairs", type=int, default=0, help="then N paired one-epoch fits")
     parser.add_argument("--json", help="also write the raw runs here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -335,6 +354,8 @@ def main() -> None:
                 flush=True,
             )
     report(runs, args, python is not None)
+    if args.pairs:
+        paired_ratios(dls, args.seed, args.pairs)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "runs": runs}, indent=1))
 

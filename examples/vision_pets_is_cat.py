@@ -1,9 +1,9 @@
 """Lesson 1: is it a cat? Pets sample, EfficientNet-Lite0 pretrained, `fine_tune(1)`.
 
-    python examples/vision_pets_is_cat.py [--data FOLDER] [--size 160] [--epochs 1]
+    python examples/vision_pets_is_cat.py [--data FOLDER] [--size 192] [--epochs 1]
 
 The course's first model with only the import line changed (and EfficientNet-Lite0, whose
-ImageNet weights install offline, for resnet34). Images are 160 px to run in a couple of
+ImageNet weights install offline, for resnet34). Images are 192 px to run in a few
 minutes on two CPU cores. Prints the error rate and asserts it is at most 2%; then exports
 the model and checks that the loaded predictor agrees with `learn.predict`.
 """
@@ -22,7 +22,7 @@ def is_cat(x: str) -> bool:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], size=160, epochs=1, bs=32)
+    args = parse_args(__doc__.splitlines()[0], size=192, epochs=1, bs=32)
     path = dataset(URLs.PETS, args.data, "images") / "images"
     set_seed(args.seed)
     dls = ImageDataLoaders.from_name_func(path, get_image_files(path), valid_pct=0.2, seed=42,
