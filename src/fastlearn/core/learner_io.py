@@ -1,0 +1,165 @@
+"""The Learner's inference (`get_preds`, `predict`) and persistence (`save`, `load`,
+`export`, `to_onnx`), as mixins so that `learner.py` holds the training loop alone.
+
+Both expect the attributes a `Learner` sets: `dls`, `model`, `loss_func`, `opt`, `epoch`,
+`path`, `model_dir`, and its methods `added_cbs`, `_do_validate`, `create_opt`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .distributed import barrier, is_main_process, unwrap_model
+from .io import atomic_save
+
+if TYPE_CHECKING:
+    from .data import DataLoader
+    from .learner import Learner
+
+__all__ = ["CheckpointMixin", "InferenceMixin"]
+
+
+class InferenceMixin:
+    """Predictions over a loader or for one item."""
+
+    def get_preds(self, dl: DataLoader | None = None, ds_idx: int = 1, *,
+                  with_input: bool = False, with_loss: bool = False,
+                  with_decoded: bool = False, act: Callable | None = None,
+                  reduce: Callable | None = None, save_to: str | Path | None = None) -> Any:
+        """Predictions (after the loss's activation) and targets over a whole loader.
+
+        For sets too large to hold: `reduce=fn` keeps only `fn(probs, targs)` of each batch
+        (concatenated); `save_to=folder` writes each batch to a file and returns the paths."""
+        from .callbacks.gather import GatherPredsCallback
+
+        dl = dl if dl is not None else self.dls[ds_idx]
+        act = act or getattr(self.loss_func, "activation", None)
+        if reduce is not None or save_to is not None:
+            return self._stream_preds(dl, act, reduce, save_to, with_input or with_loss
+                                      or with_decoded)
+        gather = GatherPredsCallback(with_input=with_input)
+        with self.added_cbs([gather]):
+            self._do_validate(dl)
+        preds, targs = gather.preds(), gather.targets()
+        out = [act(preds) if act is not None else preds, targs]
+        if with_input:
+            out.insert(0, gather.inputs())
+        if with_decoded:
+            decodes = getattr(self.loss_func, "decodes", None)
+            out.append(decodes(out[-2]) if decodes is not None else out[-2])
+        if with_loss:
+            out.append(self._per_item_loss(preds, targs))
+        return tuple(out)
+
+    def _stream_preds(self, dl: DataLoader, act: Callable | None, reduce: Callable | None,
+                      save_to: str | Path | None, with_extras: bool) -> Any:
+        from .callbacks.gather import _cat
+        from .callbacks.stream_preds import StreamPredsCallback
+
+        if with_extras:
+            raise ValueError("get_preds(reduce=..., save_to=...) expected no with_input, "
+                             "with_loss or with_decoded. Fix: compute those inside `reduce`.")
+        stream = StreamPredsCallback(act, reduce, save_to)
+        with self.added_cbs([stream]):
+            self._do_validate(dl)
+        return stream.files if save_to is not None else _cat(stream.results)
+
+    def _per_item_loss(self, preds: torch.Tensor, targs: torch.Tensor | None) -> torch.Tensor:
+        if targs is None:
+            raise ValueError("with_loss=True needs a loader with targets.")
+        loss_func = copy.copy(self.loss_func)
+        if hasattr(loss_func, "reduction"):
+            loss_func.reduction = "none"
+        return loss_func(preds, targs)
+
+    def predict(self, item: Any) -> tuple[Any, Any, torch.Tensor]:
+        """(decoded prediction, class index or raw decoded output, probabilities) for one item."""
+        dl = self.dls.test_dl([item])
+        probs, _, decoded = self.get_preds(dl=dl, with_decoded=True)
+        probs, decoded = probs[0], decoded[0]
+        vocab = self.dls.vocab
+        if vocab is not None and decoded.ndim == 0:
+            return vocab[int(decoded)], decoded, probs
+        if vocab is not None and decoded.dtype == torch.bool:  # multi-label
+            return [vocab[i] for i in torch.nonzero(decoded).flatten()], decoded, probs
+        return decoded, decoded, probs
+
+
+class CheckpointMixin:
+    """Checkpoints (`save`/`load`), the safe export file and ONNX."""
+
+    def _model_path(self, file: str | Path) -> Path:
+        file = Path(file)
+        if file.suffix == "":
+            file = file.with_suffix(".pth")
+        return file if file.is_absolute() else self.path / self.model_dir / file
+
+    def save(self, file: str | Path, with_opt: bool = True) -> Path:
+        """Save a checkpoint (model, optimiser, epoch) atomically; returns its path.
+        Distributed: rank 0 writes, the others wait for it (call it on every process)."""
+        state: dict[str, Any] = {"model": unwrap_model(self.model).state_dict(),
+                                 "epoch": self.epoch}
+        if with_opt and self.opt is not None:
+            state["opt"] = self.opt.state_dict()
+        path = self._model_path(file)
+        if is_main_process():
+            atomic_save(state, path)
+        barrier()
+        return path
+
+    def load(self, file: str | Path, with_opt: bool = True, strict: bool = True) -> Learner:
+        """Load a checkpoint written by `save` (read with weights_only: nothing unpickled)."""
+        path = self._model_path(file)
+        if not path.exists():
+            raise FileNotFoundError(f"No checkpoint at {path}. Fix: check the name passed to "
+                                    f"save() (files there: {_ls(path.parent)}).")
+        state = torch.load(path, map_location=self.dls.device, weights_only=True)
+        self.model.load_state_dict(state["model"], strict=strict)
+        self.epoch = state.get("epoch", 0)
+        if with_opt and "opt" in state:
+            if self.opt is None:
+                self.create_opt()
+            self.opt.load_state_dict(state["opt"])
+        return self
+
+    def export_config(self) -> dict[str, Any]:
+        """What `export` writes besides the weights; applications override this."""
+        return {"application": "core"}
+
+    def export(self, path: str | Path = "export.fl", *, builder: str | None = None,
+               builder_kwargs: dict[str, Any] | None = None) -> Path:
+        """Write the model and its preprocessing to one safe file (safetensors + JSON).
+
+        Applications know their builder; a custom model names a registered one:
+        `learn.export("m.fl", builder="my_mlp", builder_kwargs={...})`.
+        """
+        from .export import export_learner
+
+        config = self.export_config()
+        if builder is not None:
+            config.update(builder=builder, builder_kwargs=builder_kwargs or {})
+        path = Path(path)
+        path = path if path.is_absolute() else self.path / path
+        if is_main_process():  # distributed: one copy, written by rank 0; the others wait
+            export_learner(self, path, config)
+        barrier()
+        return path
+
+    def to_onnx(self, path: str | Path = "model.onnx", example_inputs: Any = None,
+                **kwargs: Any) -> Path:
+        """Write the model as ONNX, checked against onnxruntime (see `core.onnx.to_onnx`)."""
+        from .onnx import to_onnx
+
+        path = Path(path)
+        return to_onnx(self, path if path.is_absolute() else self.path / path,
+                       example_inputs, **kwargs)
+
+
+def _ls(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))[:10] if folder.exists() else []
