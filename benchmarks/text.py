@@ -8,11 +8,12 @@
    config and batch size: fastlearn's `language_model_learner` against a hand-written loop on
    the same model (same initial weights) and the same batches (AR/TAR included in both), and
    against fastai's `language_model_learner`. Targets: <= 1.05x the hand loop's time, not
-   slower than fastai.
+   slower than fastai. Measured in pairs (fastlearn and the hand loop back to back in this
+   process, alternating which goes first): the median and quartiles of the per-pair ratios.
 3. Classifier epoch time (training + validation) of the ULMFiT classifier on imdb_sample,
    fastlearn against fastai with the same config, batch size and seq_len.
 
-    python benchmarks/text.py [--repeats 2] [--batches 40] [--no-fastai] [--write]
+    python benchmarks/text.py [--repeats 2] [--batches 16] [--pairs 9] [--no-fastai] [--write]
 
 fastai runs in `.venv-fastai` (bash benchmarks/setup_fastai_env.sh), in a subprocess; its
 columns are skipped with a note when that environment is missing. `--write` replaces the
@@ -65,10 +66,13 @@ bs, seq_len = int(sys.argv[6]), int(sys.argv[7])
 df = pd.read_csv(sys.argv[1]).iloc[:n_texts]
 class Timer(Callback):
     order = -100
-    def before_train(self): self.t0 = time.perf_counter(); self.tokens = 0
+    def before_train(self):
+        self.t0, self.c0, self.tokens = time.perf_counter(), time.process_time(), 0
     def after_batch(self):
         if self.training: self.tokens += self.xb[0].numel()
-    def after_train(self): self.train_s = time.perf_counter() - self.t0
+    def after_train(self):
+        self.train_s = time.perf_counter() - self.t0
+        self.train_cpu_s = time.process_time() - self.c0
 set_seed(0)
 if kind == 'lm':
     dls = TextDataLoaders.from_df(df, text_col='text', is_lm=True, valid_pct=0.1, seed=0,
@@ -80,15 +84,16 @@ else:
     dls = TextDataLoaders.from_df(df, text_col='text', label_col='label', valid_col='is_valid',
                                   bs=bs, seq_len=seq_len, n_workers=2)
     config = {**awd_lstm_clas_config, **cfg}
-    learn = text_classifier_learner(dls, AWD_LSTM, config=config, pretrained=False,
-                                    drop_mult=0.5, metrics=accuracy)
+    learn = text_classifier_learner(dls, AWD_LSTM, seq_len=seq_len, config=config,
+                                    pretrained=False, drop_mult=0.5, metrics=accuracy)
 timer = Timer()
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with learn.no_bar(), learn.no_logging():
     learn.fit(1, 1e-3, cbs=[timer])
+vocab = len(dls.vocab if kind == 'lm' else dls.vocab[0])
 print(json.dumps({'epoch_s': time.perf_counter() - start, 'train_s': timer.train_s,
-                  'tokens': timer.tokens, 'vocab': len(dls.vocab if kind == 'lm' else
-                                                       dls.vocab[0])}))
+                  'epoch_cpu_s': time.process_time() - cpu,
+                  'train_cpu_s': timer.train_cpu_s, 'tokens': timer.tokens, 'vocab': vocab}))
 """
 
 
@@ -165,8 +170,8 @@ def lm_dls(df: pd.DataFrame):
     )
 
 
-def fastlearn_lm(dls) -> tuple[float, int]:
-    """(seconds, tokens) of one training phase with language_model_learner."""
+def fastlearn_lm(dls) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, tokens) of one training phase with language_model_learner."""
     from fastlearn import Callback, set_seed
     from fastlearn.text import AWD_LSTM, language_model_learner
 
@@ -174,7 +179,8 @@ def fastlearn_lm(dls) -> tuple[float, int]:
         order = -100
 
         def before_train(self, learn):
-            self.start, self.tokens = time.perf_counter(), 0
+            self.tokens = 0
+            self.start, self.cpu = time.perf_counter(), time.process_time()
 
         def after_batch(self, learn):
             if learn.training:
@@ -182,6 +188,7 @@ def fastlearn_lm(dls) -> tuple[float, int]:
 
         def after_train(self, learn):
             self.seconds = time.perf_counter() - self.start
+            self.cpu = time.process_time() - self.cpu
 
     set_seed(0)
     learn = language_model_learner(dls, AWD_LSTM, config=CONFIG, drop_mult=0.3, show_progress=False)
@@ -190,10 +197,10 @@ def fastlearn_lm(dls) -> tuple[float, int]:
     set_seed(1)
     learn.fit(1, 1e-3, cbs=[timer])
     learn.dls.valid = valid
-    return timer.seconds, timer.tokens
+    return timer.seconds, timer.cpu, timer.tokens
 
 
-def hand_lm(dls) -> tuple[float, int]:
+def hand_lm(dls) -> tuple[float, float, int]:
     """The same model, initial weights and batches in a hand-written loop (Adam, AR/TAR)."""
     from fastlearn import set_seed
     from fastlearn.text import LanguageModel
@@ -204,7 +211,7 @@ def hand_lm(dls) -> tuple[float, int]:
     model.train()
     model.reset()
     set_seed(1)
-    start, tokens = time.perf_counter(), 0
+    start, cpu, tokens = time.perf_counter(), time.process_time(), 0
     for x, y in dls.train:
         out = model(x)
         loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
@@ -217,21 +224,41 @@ def hand_lm(dls) -> tuple[float, int]:
         opt.step()
         opt.zero_grad(set_to_none=True)
         tokens += x.numel()
-    return time.perf_counter() - start, tokens
+    return time.perf_counter() - start, time.process_time() - cpu, tokens
 
 
-def bench_lm(imdb: Path, n_batches: int, repeats: int, fastai: bool) -> list[list]:
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile); a single value thrice."""
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def bench_lm(imdb: Path, n_batches: int, pairs: int, fastai_runs: int) -> list[list]:
+    """Paired runs in this process: fastlearn and the hand loop back to back, their order
+    alternating, one warm-up pair first (not counted). Each pair gives the ratio of their
+    times per token (wall clock and CPU); the table gives the median and quartiles of these
+    ratios, so load swings between pairs cancel out. fastai runs in a subprocess after the
+    first `fastai_runs` pairs, each compared with the fastlearn run of its pair."""
     df = pd.read_csv(imdb / "texts.csv")
     lengths = df["text"].str.split().str.len().cumsum()  # ~1.3 tokens a word
     n_texts = int((lengths < n_batches * BS * SEQ_LEN / 1.3 / 0.9).sum()) + 1
-    sub = df.iloc[:n_texts]
-    dls = lm_dls(sub)
-    ours, hand, theirs = [], [], []
-    for _ in range(repeats):
-        for target, fn in ((ours, fastlearn_lm), (hand, hand_lm)):
-            seconds, tokens = fn(dls)
-            target.append(tokens / seconds)
-        if fastai:
+    dls = lm_dls(df.iloc[:n_texts])
+    fastlearn_lm(dls), hand_lm(dls)  # warm-up: allocator, lazy imports, first-call costs
+    wall, cpu, ours, hand, vs_fastai, theirs = [], [], [], [], [], []
+    for i in range(pairs):
+        runs = {}
+        for name in ("fastlearn", "hand") if i % 2 == 0 else ("hand", "fastlearn"):
+            runs[name] = (fastlearn_lm if name == "fastlearn" else hand_lm)(dls)
+        (fs, fc, ft), (hs, hc, ht) = runs["fastlearn"], runs["hand"]
+        wall.append((fs / ft) / (hs / ht))
+        cpu.append((fc / ft) / (hc / ht))
+        ours.append(ft / fs)
+        hand.append(ht / hs)
+        line = f"pair {i}: fastlearn {ft / fs:,.0f} tok/s, hand {ht / hs:,.0f} tok/s, "
+        line += f"time ratio {wall[-1]:.3f} (CPU {cpu[-1]:.3f})"
+        if i < fastai_runs:
             r = run_fastai(
                 FASTAI_TRAIN,
                 str(imdb / "texts.csv"),
@@ -244,22 +271,27 @@ def bench_lm(imdb: Path, n_batches: int, repeats: int, fastai: bool) -> list[lis
             )
             if r:
                 theirs.append(r["tokens"] / r["train_s"])
-    o, h = statistics.median(ours), statistics.median(hand)
-    f = statistics.median(theirs) if theirs else None
+                vs_fastai.append((ft / fs) / theirs[-1])
+                line += f"; fastai {theirs[-1]:,.0f} tok/s"
+        print(line, flush=True)
+    w, c = quartiles(wall), quartiles(cpu)
     row = [
-        f"{len(dls.train)} batches of {BS}x~{SEQ_LEN}, vocab {len(dls.text_vocab):,}",
-        f"{h:,.0f}",
-        f"{o:,.0f}",
-        f"{h / o:.3f}",
-        f"{f:,.0f}" if f else "n/a",
-        f"{o / f:.2f}" if f else "n/a",
+        f"{len(dls.train)} batches of {BS}x~{SEQ_LEN}, vocab {len(dls.text_vocab):,}, "
+        f"{pairs} pairs",
+        f"{statistics.median(hand):,.0f}",
+        f"{statistics.median(ours):,.0f}",
+        f"{w[1]:.3f} ({w[0]:.3f}-{w[2]:.3f})",
+        f"{c[1]:.3f} ({c[0]:.3f}-{c[2]:.3f})",
+        f"{statistics.median(theirs):,.0f} (median of {len(theirs)})" if theirs else "n/a",
+        f"{statistics.median(vs_fastai):.2f}" if vs_fastai else "n/a",
     ]
     print(row, flush=True)
     return [row]
 
 
 # ---------------------------------------------------------------------------- classifier
-def fastlearn_clas(imdb: Path) -> float:
+def fastlearn_clas(imdb: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one classifier epoch, training and validation."""
     from fastlearn import set_seed
     from fastlearn.text import AWD_LSTM, TextDataLoaders, text_classifier_learner
 
@@ -269,15 +301,17 @@ def fastlearn_clas(imdb: Path) -> float:
     )
     set_seed(0)
     learn = text_classifier_learner(dls, AWD_LSTM, config=CONFIG, show_progress=False)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     learn.fit(1, 1e-3)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def bench_clas(imdb: Path, repeats: int, fastai: bool) -> list[list]:
+    """fastlearn and fastai alternating; each row: medians and the ratio of the medians."""
     ours, theirs = [], []
     for _ in range(repeats):
         ours.append(fastlearn_clas(imdb))
+        print(f"fastlearn classifier epoch: {ours[-1][0]:.1f} s (CPU {ours[-1][1]:.1f} s)")
         if fastai:
             r = run_fastai(
                 FASTAI_TRAIN,
@@ -290,17 +324,24 @@ def bench_clas(imdb: Path, repeats: int, fastai: bool) -> list[list]:
                 str(SEQ_LEN),
             )
             if r:
-                theirs.append(r["epoch_s"])
-    o = statistics.median(ours)
-    f = statistics.median(theirs) if theirs else None
-    row = [
-        "800 train + 200 valid reviews",
-        f"{o:.1f}",
-        f"{f:.1f}" if f else "n/a",
-        f"{o / f:.2f}" if f else "n/a",
-    ]
-    print(row, flush=True)
-    return [row]
+                theirs.append((r["epoch_s"], r["epoch_cpu_s"]))
+                print(
+                    f"fastai classifier epoch: {r['epoch_s']:.1f} s (CPU {r['epoch_cpu_s']:.1f} s)"
+                )
+    rows = []
+    for name, k in (("wall clock", 0), ("CPU time", 1)):
+        o = statistics.median(t[k] for t in ours)
+        f = statistics.median(t[k] for t in theirs) if theirs else None
+        rows.append(
+            [
+                f"800 train + 200 valid reviews, {name} (median of {len(ours)})",
+                f"{o:.1f}",
+                f"{f:.1f}" if f else "n/a",
+                f"{o / f:.2f}" if f else "n/a",
+            ]
+        )
+        print(rows[-1], flush=True)
+    return rows
 
 
 # ---------------------------------------------------------------------------- report
@@ -334,7 +375,9 @@ def data_paths() -> tuple[Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--batches", type=int, default=40, help="LM batches per timed run")
+    parser.add_argument("--batches", type=int, default=16, help="LM batches per timed run")
+    parser.add_argument("--pairs", type=int, default=9, help="LM fastlearn/hand-loop pairs")
+    parser.add_argument("--fastai-runs", type=int, default=3, help="fastai LM runs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-fastai", action="store_true")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
@@ -362,16 +405,17 @@ def main() -> None:
             )
         )
     if args.only in (None, "lm"):
-        rows = bench_lm(imdb, args.batches, args.repeats, fastai)
+        rows = bench_lm(imdb, args.batches, args.pairs, args.fastai_runs if fastai else 0)
         parts.append(
             table(
                 [
                     "LM training phase",
-                    "hand loop, tok/s",
-                    "fastlearn, tok/s",
-                    "fastlearn time / hand",
+                    "hand loop, tok/s (median)",
+                    "fastlearn, tok/s (median)",
+                    "fastlearn time / hand, wall: median (quartiles)",
+                    "same, CPU time",
                     "fastai, tok/s",
-                    "fastlearn / fastai",
+                    "fastlearn / fastai tok/s (median)",
                 ],
                 rows,
             )

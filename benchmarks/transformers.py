@@ -5,7 +5,9 @@ of tokenization and batching.
    (a fixed list cut by HFTextDataLoaders: length-grouped, padded per batch) with AdamW and a
    one-cycle schedule. fastlearn runs `fit_one_cycle` on a TransformersLearner, its progress
    bar drawing into a terminal-like buffer; the plain loop is what a careful user writes by
-   hand (`model(**batch).logits`, cross entropy, `OneCycleLR`). Runs alternate; medians.
+   hand (`model(**batch).logits`, cross entropy, `OneCycleLR`). Runs come in pairs (one of
+   each, the order alternating, both from the same initial weights); the ratio is the median
+   of the pairs' ratios, so a slow spell of a shared machine hits both sides of a pair.
 2. Tokenization. Texts per second through the fast tokenizer: HFTokenize (batch mode, no
    padding, then one tensor), the tokenizer called text by text, and the tokenizer in batch
    mode padding to the longest (`return_tensors="pt"`).
@@ -13,6 +15,7 @@ of tokenization and batching.
    tensor) against a torch DataLoader with transformers' DataCollatorWithPadding.
 
     python benchmarks/transformers.py [--batches 12] [--bs 16] [--max-len 128] [--repeats 3]
+                                      [--pairs 5] [--threads 1]
 
 Texts: imdb_sample reviews when the team's dataset folder is at hand (--data FOLDER), else
 generated sentences.
@@ -117,18 +120,21 @@ def bench_loop(args, df, model_dir) -> None:
             "fastlearn": lambda: fastlearn_loop(learn, args.lr)}
     plain_loop(hf_model, batches[:2], args.lr, dls.n_inp)  # warm-up: first-call allocations
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for r in range(args.repeats):
+    for r in range(args.pairs):
         for name in list(runs) if r % 2 == 0 else list(reversed(runs)):  # alternate the order
             learn.model.load_state_dict(initial)
             learn.opt = None
             times[name].append(runs[name]())
+    ratios = [f / p for f, p in zip(times["fastlearn"], times["plain"])]
     plain, fast = (statistics.median(times[k]) for k in ("plain", "fastlearn"))
-    print(f"\nTraining loop: {len(batches)} batches of {args.bs} (max_len {args.max_len}), "
-          f"median of {args.repeats}, {torch.get_num_threads()} threads")
-    print("| loop | s | samples/s | fastlearn / plain |\n|---|---|---|---|")
-    print(f"| plain PyTorch | {plain:.2f} | {n_samples / plain:.1f} | |")
-    print(f"| fastlearn fit_one_cycle | {fast:.2f} | {n_samples / fast:.1f} | "
-          f"{fast / plain:.3f} |")
+    print(f"\nTraining loop: {len(batches)} batches of {args.bs} (max_len {args.max_len}, "
+          f"{n_samples} samples), {args.pairs} pairs, medians, {torch.get_num_threads()} "
+          "threads")
+    print("| loop | s | samples/s |\n|---|---|---|")
+    print(f"| plain PyTorch | {plain:.2f} | {n_samples / plain:.1f} |")
+    print(f"| fastlearn fit_one_cycle | {fast:.2f} | {n_samples / fast:.1f} |")
+    print(f"fastlearn / plain time, per pair: {' '.join(f'{x:.3f}' for x in ratios)}; "
+          f"median {statistics.median(ratios):.3f}")
 
 
 def list_loader(batches, dls):
@@ -197,7 +203,8 @@ def main() -> None:
     parser.add_argument("--bs", type=int, default=16)
     parser.add_argument("--max-len", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="tokenization, batching runs")
+    parser.add_argument("--pairs", type=int, default=5, help="training-loop pairs")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--skip-loop", action="store_true", help="only tokenizer and batching")
     args = parser.parse_args()

@@ -24,7 +24,8 @@ times with 2 threads on busy cores (thread hand-offs), which would flatter fastl
 Then training steps: `VisionLearner.fit_one_cycle` against a hand-written loop (Adam +
 OneCycleLR, uint8 batches turned to floats and normalised) on the same model, initial weights
 and in-memory batches, for a small CNN (where the loop's overhead shows) and a ResNet-18.
-Alone: `python benchmarks/vision.py train [--repeats 3] [--n 512] [--bs 32] [--threads 1]`.
+Alone: `python benchmarks/vision.py train [--repeats 3] [--n 512] [--bs 32] [--threads 1]`;
+the loading part alone: `python benchmarks/vision.py load [--repeats 3] [--workers 0 2] ...`.
 """
 
 from __future__ import annotations
@@ -150,14 +151,15 @@ def decode_only(files: list[Path]) -> float:
     return len(files) / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The loading part: images/s of both pipelines (alone: `benchmarks/vision.py load ...`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, min(os.cpu_count(), 8)])
     parser.add_argument("--bs", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads of the main process (workers use 1, as torch sets)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if "FASTLEARN_DATA_MIRROR" not in os.environ:
         if not SHARED.is_dir():
@@ -282,6 +284,8 @@ def train_main(argv: list[str]) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["train"]:  # the training-steps part alone
         train_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["load"]:  # the loading part alone
+        main(sys.argv[2:])
     else:
         main()
         train_steps()

@@ -12,6 +12,9 @@ Sized for a 2-core CPU: the small AWD-LSTM of text_common.SMALL, texts cut to th
 `--truncate` tokens for the classifier, one frozen and `--lm-epochs` unfrozen LM epochs, and
 the course's four classifier stages (fit_one_cycle(1, 2e-2), freeze_to(-2), freeze_to(-3),
 unfreeze) of one epoch each. Asserts the pretrained classifier's accuracy beats the other's.
+Measured with the defaults (seed 42, 1 thread, the WikiText-2 model text_wikitext_lm.py
+exports): 0.615 with the fine-tuned encoder, 0.520 without (200 validation reviews), about
+6 CPU-minutes (14 min wall clock on a shared, overloaded 2-core machine).
 """
 
 from __future__ import annotations

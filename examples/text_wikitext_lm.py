@@ -7,8 +7,10 @@ Sized for a 2-core CPU (a few minutes): the model is small (embeddings 128, hidd
 layers, `text_common.SMALL`), the vocabulary capped at 8,000 words, and training reads a
 random `--subsample` of the WikiText-2 training articles (0.3: about 700k tokens) for
 `--epochs` epochs. Validation uses the whole official validation split (about 244k tokens).
-Asserts the perplexity is under 0.7 times the unigram model's (the same vocabulary, add-one
-smoothed word frequencies of the training tokens).
+Asserts the perplexity is under 0.65 times the unigram model's (the same vocabulary, add-one
+smoothed word frequencies of the training tokens). Measured with the defaults (seed 42, 1
+thread): perplexity 157.7 against the unigram's 274.9 (0.57 times), 642,523 training tokens,
+about 5 CPU-minutes (18 min wall clock on a shared, overloaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def main() -> None:
         print("  ->", learn.predict(prompt, n_words=25, temperature=0.75))
     learn.export(PRETRAINED)
     print(f"exported to {PRETRAINED}")
-    assert perplexity < 0.7 * baseline, (perplexity, baseline)
+    assert perplexity < 0.65 * baseline, (perplexity, baseline)  # measured: 0.57
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Three pet breeds from the file names (`from_name_re`), with presizing and augmentation.
 
-    python examples/vision_pets_breeds.py [--data FOLDER] [--size 160] [--epochs 2]
+    python examples/vision_pets_breeds.py [--data FOLDER] [--size 160] [--epochs 2] [--plots DIR]
 
 Labels come from a regular expression on the file name (`Bengal_12.jpg` -> `Bengal`).
 Presizing as in the course: each image is first resized large on the CPU (`Resize(224)`),
 then `aug_transforms(size=160, min_scale=0.75)` crops and augments a whole batch on the
 device in one resampling. EfficientNet-Lite0 pretrained, `fine_tune`. Prints the error rate
-(asserted at most 5%), the confusion matrix and the most confused pairs.
+(asserted at most 5%), the confusion matrix and the most confused pairs. With `--plots DIR`,
+saves there a training batch, the confusion matrix, the top losses and a Grad-CAM heat map.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastlearn.vision.all import *
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], size=160, presize=224, epochs=2, bs=32)
+    args = parse_args(__doc__.splitlines()[0], size=160, presize=224, epochs=2, bs=32, plots="")
     path = dataset(URLs.PETS, args.data, "images") / "images"
     set_seed(args.seed)
     dls = ImageDataLoaders.from_name_re(
@@ -32,6 +33,15 @@ def main() -> None:
     interp = ClassificationInterpretation.from_learner(learn)
     print(interp.print_confusion_matrix())
     print("most confused:", interp.most_confused())
+    if args.plots:
+        out = Path(args.plots)
+        dls.show_batch(path=out / "breeds_batch.png")
+        interp.plot_confusion_matrix(path=out / "breeds_confusion.png")
+        interp.plot_top_losses(6, path=out / "breeds_top_losses.png")
+        image = dls.valid.dataset.items[0]
+        plot_grad_cam(learn, image, path=out / "breeds_grad_cam.png")
+        print(f"plots in {out}: breeds_batch, breeds_confusion, breeds_top_losses, "
+              f"breeds_grad_cam (of {image.name}, predicted {learn.predict(image)[0]})")
     check("error_rate", learn.recorder.history[-1]["error_rate"], 0.05, at_most=True)
 
 

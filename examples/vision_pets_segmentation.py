@@ -1,13 +1,15 @@
 """Pets trimaps as masks, a U-Net over the pretrained EfficientNet-Lite0 encoder.
 
     python examples/vision_pets_segmentation.py [--data FOLDER] [--size 128] [--epochs 3]
+        [--plots DIR]
 
 The Oxford-IIIT Pet trimaps mark each pixel pet (1), background (2) or border (3). They are
 turned once into masks of class indices (background 0, pet 1, border 255 = void, left out of
 the loss and the metrics) under `annotations/pet_masks`. `SegmentationDataLoaders` moves every
 mask with its image (nearest neighbour); `unet_learner` builds the U-Net over the pretrained
 encoder, frozen for the first epoch of `fine_tune`. Prints pet-vs-background Jaccard (IoU)
-and Dice; asserts Jaccard >= 0.8.
+and Dice; asserts Jaccard >= 0.8. With `--plots DIR`, saves validation images with their
+target and predicted masks there.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def pet_masks(trimaps: Path, out: Path) -> Path:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], size=128, epochs=3, lr=2e-3, bs=16)
+    args = parse_args(__doc__.splitlines()[0], size=128, epochs=3, lr=2e-3, bs=16, plots="")
     path = dataset(URLs.PETS, args.data, "annotations/trimaps")
     masks = pet_masks(path / "annotations" / "trimaps", path / "annotations" / "pet_masks")
     set_seed(args.seed)
@@ -46,6 +48,9 @@ def main() -> None:
 
     last = learn.recorder.history[-1]
     print(f"dice = {last['dice']:.4f}")
+    if args.plots:
+        learn.show_results(max_n=6, path=Path(args.plots) / "pets_segmentation_results.png")
+        print(f"plot: {Path(args.plots) / 'pets_segmentation_results.png'}")
     check("jaccard (pet vs background)", last["jaccard_coeff"], 0.8)
 
 

@@ -210,6 +210,20 @@ def test_max_len_keeps_the_last_tokens_of_each_text() -> None:
     assert mask[0, 14:].all() and mask[1, 2:8].all() and not mask[1, 8:].any()
 
 
+def test_outputs_before_every_kept_token_are_not_stored() -> None:
+    torch.manual_seed(0)
+    awd = AWD_LSTM(40, **TINY).eval()
+    batch = torch.randint(2, 40, (2, 50))
+    batch[1, :20] = 1  # 30 real tokens
+    full, full_mask = SentenceEncoder(awd, seq_len=4, pad_idx=1, max_len=None)(batch)
+    out, mask = SentenceEncoder(awd, seq_len=4, pad_idx=1, max_len=6)(batch)
+    # kept: row 0 positions 44-49, row 1 positions 24-29; stored from chunk 24-27 on
+    assert out.shape == (2, 26, TINY["emb_sz"]) and mask.shape == (2, 26)
+    assert mask.sum(1).tolist() == [6, 6] and mask[0, 20:].all() and mask[1, :6].all()
+    assert_close(out[mask], full[:, 24:][mask])
+    assert full_mask[:, 24:][mask].all()
+
+
 def test_concat_pool_ignores_padding() -> None:
     torch.manual_seed(0)
     out = torch.randn(3, 7, 4)

@@ -281,6 +281,57 @@ def test_export_and_load_learner_predict_like_the_learner(dls_lm, tmp_path) -> N
     assert from_file == lm.predict("Good movie", n_words=5, temperature=0)
 
 
+def test_export_header_rebuilds_a_subword_tokenizer(tmp_path) -> None:
+    pytest.importorskip("tokenizers")
+    from fastlearn.core.export import read_model_file
+    from fastlearn.text import SubwordTokenizer
+
+    sub = SubwordTokenizer(vocab_size=40, model="bpe")
+    dls = TextDataLoaders.from_df(
+        corpus(), "text", "label", "is_valid", tokenizer=sub, min_freq=1, bs=8, device="cpu"
+    )
+    set_seed(0)
+    clas = text_classifier_learner(dls, AWD_LSTM, config=TINY, show_progress=False, path=tmp_path)
+    path = clas.export("clas.fl")
+    config, _ = read_model_file(path)
+    assert config["preprocessing"]["tokenizer"]["type"] == "subword"  # plain JSON in the header
+    predictor = load_learner(path)
+    assert isinstance(predictor.tokenizer, SubwordTokenizer)
+    texts = ["Good good movie, great fun.", "Bad awful plot, dull scene."]
+    assert predictor.tokenizer.tokenize_batch(texts) == sub.tokenize_batch(texts)
+    for text in texts:
+        label, _, probs = clas.predict(text)
+        p_label, _, p_probs = predictor.predict(text)
+        assert p_label == label
+        assert_close(p_probs, probs)
+
+
+ODD_TEXTS = ["", "   \n\t", "!?...", "👍🏽 café\u0301", "مرحبا بالعالم", "\u202e\x00"]
+
+
+def test_degenerate_texts_predict_and_generate(dls_lm, tmp_path) -> None:
+    clas = text_classifier_learner(
+        clas_dls(dls_lm), AWD_LSTM, config=TINY, show_progress=False, path=tmp_path
+    )
+    predictor = load_learner(clas.export("clas.fl"))
+    for text in ODD_TEXTS:
+        label, index, probs = clas.predict(text)
+        assert label in ("neg", "pos") and label == ["neg", "pos"][int(index)]
+        assert torch.isfinite(probs).all() and abs(float(probs.sum()) - 1) < 1e-5
+        p_label, _, p_probs = predictor.predict(text)
+        assert p_label == label
+        assert_close(p_probs, probs)
+    lm = lm_learner(dls_lm, path=tmp_path)
+    for text in ODD_TEXTS:
+        generated = lm.predict(text, n_words=4, temperature=0)
+        assert isinstance(generated, str) and "Xx" not in generated and "XX" not in generated
+    for bad in (None, 3, float("nan"), b"bytes"):
+        with pytest.raises(TypeError, match="Received"):
+            clas.predict(bad)
+        with pytest.raises(TypeError, match="Received"):
+            predictor.predict(bad)
+
+
 def test_learners_check_their_inputs(dls_lm) -> None:
     with pytest.raises(TypeError, match="language model"):
         language_model_learner(clas_dls(dls_lm), AWD_LSTM)

@@ -3,12 +3,9 @@ package (skipped without it or without transformers): tiny texts, max_len 32, on
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,9 +13,6 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is first imported
 
 from fastlearn import CrossEntropyLossFlat, MSELossFlat, PearsonCorrCoef, accuracy, set_seed
-from fastlearn.text import hf_data, hf_load
-from fastlearn.text import transformers as fl_transformers
-from fastlearn.text.hf_load import require_transformers
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("transformers", reason="needs transformers: pip install "
@@ -86,23 +80,6 @@ def fresh(learn: TransformersLearner, dls: HFTextDataLoaders | None = None,
                                train_bn=False, show_progress=False, **kwargs)
 
 
-# ---------------------------------------------------------------------------- optional import
-def test_missing_transformers_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "transformers", None)  # import fails
-    with pytest.raises(ImportError, match=r"pip install 'fastlearn\[transformers\]'"):
-        require_transformers()
-
-
-def test_transformers_is_imported_only_inside_functions():
-    """`import fastlearn.text.transformers` stays light: no module-level transformers import."""
-    for module in (hf_data, hf_load, fl_transformers):
-        tree = ast.parse(Path(module.__file__).read_text())
-        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-        names = {a.name for n in top for a in n.names} | {n.module for n in top
-                                                         if isinstance(n, ast.ImportFrom)}
-        assert not any(str(name).split(".")[0] == "transformers" for name in names), module
-
-
 # ---------------------------------------------------------------------------- batches
 def test_batches_pad_dynamically_to_their_longest_text(dls, tokenizer):
     df = sentiment_df()
@@ -158,6 +135,37 @@ def test_long_empty_and_missing_texts(tokenizer):
     ids, mask, *_ = dls.valid.one_batch()
     assert mask.sum(1).tolist() == [16, 2, 2, 3]  # truncated; [CLS] [SEP]; [CLS] [SEP]
     assert ids[0, 15] == tokenizer.sep_token_id
+
+
+def test_an_empty_text_without_special_tokens_is_one_token():
+    """A tokenizer that adds no special tokens (as GPT-2's) encodes "" as nothing: the row
+    becomes one eos token, so no batch is 0 tokens wide and no row is all padding."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        AutoConfig,
+        AutoModelForSequenceClassification,
+        PreTrainedTokenizerFast,
+    )
+
+    words = Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1, "<eos>": 2, "good": 3,
+                                        "bad": 4}, unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, pad_token="<pad>",
+                                        unk_token="<unk>", eos_token="<eos>",
+                                        model_input_names=["input_ids", "attention_mask"])
+    assert tokenizer("")["input_ids"] == []
+    df = pd.DataFrame({"text": ["good", "", "bad bad", ""], "label": [1, 0, 0, 1]})
+    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=8,
+                                    splits=([0, 1, 2, 3], [1, 3]), device="cpu")
+    ids, mask, y = dls.valid.one_batch()
+    assert ids.tolist() == [[2], [2]] and mask.tolist() == [[1], [1]]
+    ids, mask = dls.test_dl(["bad good", ""]).one_batch()
+    assert ids.tolist() == [[4, 3], [2, 0]] and mask.tolist() == [[1, 1], [1, 0]]
+    config = AutoConfig.for_model("gpt2", num_labels=2, vocab_size=5, pad_token_id=0,
+                                  **{k: v for k, v in TINY_CONFIGS["gpt2"].items()
+                                     if k != "pad_token_id"})
+    out = HFClassifier(AutoModelForSequenceClassification.from_config(config))(ids, mask)
+    assert out.shape == (2, 2) and torch.isfinite(out).all()
 
 
 def test_head_tail_truncation_keeps_both_ends(tokenizer):
@@ -286,13 +294,38 @@ def test_frozen_trains_only_the_head(base_learner):
     assert all(p.requires_grad for p in learn.model.parameters())
 
 
-def test_fit_lr_find_and_fine_tune_run(base_learner):
+def test_discriminative_lrs_follow_the_slice(base_learner, dls):
+    """Adam's first step moves a weight by lr * g / (|g| + eps): at most the group's lr, and
+    about it wherever the gradient is large; so each group's largest change is its lr."""
+    one_batch = dls.new(bs=64)  # the 12 training texts in one batch: one optimiser step
+    learn = fresh(base_learner, one_batch, wd=0.0)
+    lrs = [1e-5, 1e-4, 1e-3]
+    before = [[p.detach().clone() for p in g] for g in transformers_splitter(learn.model)]
+    learn.fit(1, slice(lrs[0], lrs[-1]))
+    assert [g["lr"] for g in learn.opt.param_groups] == pytest.approx(lrs)
+    for group, old, lr in zip(transformers_splitter(learn.model), before, lrs):
+        biggest = max(float((p.detach() - q).abs().max()) for p, q in zip(group, old))
+        assert 0.9 * lr < biggest <= 1.001 * lr, (lr, biggest)
+
+
+def test_lr_find_restores_the_weights(base_learner):
     learn = fresh(base_learner, metrics=accuracy)
-    suggestions = learn.lr_find(num_it=4, show_plot=False)
-    assert suggestions.valley > 0
+    before = copy.deepcopy(learn.model.state_dict())
+    suggestions = learn.lr_find(start_lr=1e-6, end_lr=1e-1, num_it=6, show_plot=False)
+    assert 1e-6 <= suggestions.valley <= 1e-1
+    after = learn.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_fine_tune_trains_the_head_then_everything(base_learner):
     learn = fresh(base_learner, metrics=accuracy)
+    groups = transformers_splitter(learn.model)
+    before = [[p.detach().clone() for p in g] for g in groups]
     learn.fine_tune(1, 1e-4)
-    assert len(learn.recorder.values) == 1 and learn.recorder.values[-1][-1] >= 0.5
+    assert all(p.requires_grad for p in learn.model.parameters())  # unfrozen at the end
+    for group, old in zip(groups, before):  # every group trained in the unfrozen epoch
+        assert any(not torch.equal(p, q) for p, q in zip(group, old))
+    assert len(learn.recorder.values) == 1 and 0 <= learn.recorder.values[-1][-1] <= 1
 
 
 def test_predict_equals_get_preds(base_learner):

@@ -45,7 +45,7 @@ _APPLICATIONS: dict[str, str] = {
     "tabular": "fastlearn.tabular.export",
     "collab": "fastlearn.collab.export",
     "text": "fastlearn.text.export",
-    "transformers": "fastlearn.text.transformers",
+    "transformers": "fastlearn.text.hf_export",
 }
 
 
@@ -190,6 +190,9 @@ def export_learner(learn: Learner, path: str | Path, config: dict[str, Any]) -> 
         raise ExportError("Export needs the name of a registered model builder. Fix: "
                           "learn.export(path, builder='name', builder_kwargs={...}) after "
                           "register_builder('name', fn).")
+    app = config.get("application")
+    if app in _APPLICATIONS and app != "core":
+        importlib.import_module(_APPLICATIONS[app])  # registers the application's builders
     get_builder(config["builder"])
     vocab = config.get("vocab", learn.dls.vocab)
     config["vocab"] = list(vocab) if vocab is not None else None

@@ -27,7 +27,15 @@ from torch import Tensor
 from ..core.data import Categorize, DataLoader, DataLoaders
 from ..core.splitters import ColSplitter, RandomSplitter
 from .loaders import LMDataLoader, SortedTextDataLoader, TextDataset
-from .tokenize import PAD, SubwordTokenizer, Tokenizer, WordTokenizer, detokenize, tokenize_texts
+from .tokenize import (
+    PAD,
+    SubwordTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    detokenize,
+    tokenize_texts,
+    tokenizer_from_state,
+)
 from .vocab import Vocab
 
 __all__ = [
@@ -37,16 +45,6 @@ __all__ = [
     "TextDataLoaders",
     "tokenizer_from_state",
 ]
-
-
-def tokenizer_from_state(state: dict[str, Any]) -> Tokenizer:
-    """A WordTokenizer or SubwordTokenizer from its `to_state()`."""
-    kind = state.get("type") if isinstance(state, dict) else None
-    if kind == "word":
-        return WordTokenizer.from_state(state)
-    if kind == "subword":
-        return SubwordTokenizer.from_state(state)
-    raise ValueError(f"Expected a tokenizer state of type 'word' or 'subword'. Received: {kind!r}.")
 
 
 def _text_values(df: Any, text_col: str | Sequence[str]) -> list[str | tuple[str, ...]]:

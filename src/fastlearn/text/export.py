@@ -15,9 +15,8 @@ import torch
 from torch import nn
 
 from ..core.export import Predictor, register_builder
-from .data import tokenizer_from_state
 from .models.awd_lstm import LanguageModel, TextClassifier
-from .tokenize import FLD, PAD, UNK, detokenize, tokenize_texts
+from .tokenize import FLD, PAD, UNK, detokenize, tokenize_texts, tokenizer_from_state
 from .vocab import FAKE, Vocab
 
 __all__ = ["TextPredictor", "predictor_from_config"]

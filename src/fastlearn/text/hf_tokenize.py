@@ -25,6 +25,9 @@ class HFTokenize:
     `truncation`: "head" keeps the first tokens (the tokenizer's own truncation, pairs
     shortened longest first), "head_tail" keeps the first quarter and the last three quarters
     of a long single text (reviews end with their verdict), special tokens kept in place.
+    An item that encodes to no token at all (an empty text, with a tokenizer that adds no
+    special tokens, as GPT-2's) is read as one token, `empty_id` (eos, sep, unk or pad), so
+    that every row has something for the model to attend to.
     """
 
     def __init__(self, tokenizer: Any, max_len: int = 256, *, pair: bool = False,
@@ -41,6 +44,9 @@ class HFTokenize:
         self.with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else (tokenizer.eos_token_id or 0))
+        candidates = (getattr(tokenizer, name, None) for name in
+                      ("eos_token_id", "sep_token_id", "unk_token_id"))
+        self.empty_id = int(next((c for c in candidates if c is not None), self.pad_id))
 
     def check_item(self, item: Any) -> Item:
         """One text (or pair) as the model reads it; anything else is a clear error."""
@@ -70,6 +76,10 @@ class HFTokenize:
             if self.with_types:
                 types += (enc["token_type_ids"] if head
                           else [self._head_tail(x) for x in enc["token_type_ids"]])
+        for j in (j for j, row in enumerate(ids) if not row):  # nothing to attend to
+            ids[j] = [self.empty_id]
+            if self.with_types:
+                types[j] = [0]
         lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
         width = int(lengths.max()) if len(ids) else 0
         filled = torch.arange(width) < lengths[:, None]  # (N, T)

@@ -215,14 +215,22 @@ _CLOSE = set(".,!?;:%)]}…") | {"...", "n't", "'s", "'m", "'d", "'ll", "'re", "
 _OPEN = set("([{$#¿¡")
 _JOIN = {"-", "/"}
 _QUOTES = {'"', "'", "`", "''", "``"}
+_SPECIAL = frozenset(SPECIAL_TOKENS)
+
+
+def _is_special(token: str) -> bool:
+    """A special token, or one of the vocabulary's `xxfake` padding tokens."""
+    return token in _SPECIAL or token.startswith("xxfake")
 
 
 def _restore_case(tokens: Sequence[str]) -> list[str]:
+    """Apply xxmaj/xxup to the next word; a case marker before a special token (generated
+    text: `xxmaj xxunk`, `xxup xxbos`...) is dropped and the special token kept as it is."""
     out: list[str] = []
     i = 0
     while i < len(tokens):
         t = tokens[i]
-        if t in (MAJ, UP) and i + 1 < len(tokens):
+        if t in (MAJ, UP) and i + 1 < len(tokens) and not _is_special(tokens[i + 1]):
             nxt = tokens[i + 1]
             out.append(nxt.upper() if t == UP else nxt[:1].upper() + nxt[1:])
             i += 2
@@ -250,7 +258,7 @@ def _expand_repeats(tokens: list[str], max_repeat: int) -> list[tuple[str, bool]
                 i += 2
                 continue
             count, w = min(int(n), max_repeat), tokens[i + 2]
-            if t == WREP:
+            if t == WREP or _is_special(w):  # a special token repeated stays whole
                 out += [(w, False)] * count
             else:
                 glue = w in _CLOSE or (w.isalnum() and bool(out) and out[-1][0][-1:].isalnum())
@@ -421,6 +429,15 @@ def _import_tokenizers() -> Any:
     return tokenizers
 
 
+_RE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str) -> str:
+    """Lone surrogates (undecodable bytes read with surrogateescape) as U+FFFD: `tokenizers`
+    only takes valid Unicode."""
+    return _RE_SURROGATE.sub("\ufffd", text)
+
+
 class SubwordTokenizer:
     """BPE or unigram subword tokenizer (HuggingFace `tokenizers`) after WordTokenizer's rules.
 
@@ -467,7 +484,8 @@ class SubwordTokenizer:
         pre = hf.pre_tokenizers
         tok.pre_tokenizer = pre.Sequence([pre.WhitespaceSplit(), pre.Metaspace()])
         tok.decoder = hf.decoders.Metaspace()
-        tok.train_from_iterator((" ".join(w) for w in words), trainer, length=len(words))
+        joined = (_no_surrogates(" ".join(w)) for w in words)
+        tok.train_from_iterator(joined, trainer, length=len(words))
         self._hf = tok
         return self
 
@@ -478,7 +496,7 @@ class SubwordTokenizer:
     def tokenize_batch(self, texts: Sequence[Text]) -> list[list[str]]:
         """Subword tokens of many texts."""
         # Joined words (not is_pretokenized lists) cross into Rust faster; specials stay whole.
-        joined = [" ".join(words) for words in self.rules.tokenize_batch(texts)]
+        joined = [_no_surrogates(" ".join(w)) for w in self.rules.tokenize_batch(texts)]
         return [e.tokens for e in self._trained().encode_batch(joined, add_special_tokens=False)]
 
     def detokenize(self, tokens: Sequence[str]) -> str:
@@ -533,3 +551,26 @@ class SubwordTokenizer:
         if self._hf is None:
             raise RuntimeError("This SubwordTokenizer is not trained. Call `.train(texts)` first.")
         return self._hf
+
+
+_TOKENIZER_TYPES: dict[str, type] = {"word": WordTokenizer, "subword": SubwordTokenizer}
+
+
+def tokenizer_from_state(state: dict[str, Any]) -> WordTokenizer | SubwordTokenizer:
+    """Rebuild the tokenizer that wrote `state` (its `to_state()`, e.g. from an export's JSON
+    header): a WordTokenizer or a SubwordTokenizer, chosen by `state["type"]`; plain JSON
+    only, nothing unpickled.
+
+    >>> tokenizer_from_state(WordTokenizer(add_eos=True).to_state())
+    WordTokenizer(fix_html=True, replace_rep=True, replace_wrep=True, lowercase=True, \
+add_bos=True, add_eos=True)
+    """
+    kind = state.get("type") if isinstance(state, dict) else None
+    cls = _TOKENIZER_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        received = f"type {kind!r}" if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            f"Expected a tokenizer state (from to_state()) of type {sorted(_TOKENIZER_TYPES)}. "
+            f"Received: {received}."
+        )
+    return cls.from_state(state)

@@ -53,7 +53,7 @@ class HFClassifier(nn.Module):
 
     def __init__(self, hf_model: nn.Module, y_range: Sequence[float] | None = None) -> None:
         super().__init__()
-        self.hf_model = hf_model
+        self.hf_model = _own_aligned_storage(hf_model)
         self.y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
@@ -68,6 +68,19 @@ class HFClassifier(nn.Module):
     def num_labels(self) -> int:
         """Number of outputs."""
         return int(self.hf_model.config.num_labels)
+
+
+def _own_aligned_storage(module: nn.Module) -> nn.Module:
+    """Copy CPU tensors that are views into a checkpoint's buffer (transformers' loading
+    leaves them at unaligned addresses) into their own storage. CPU matrix products round
+    differently for unaligned operands, so without this a learner fresh from
+    `from_pretrained` and the same weights loaded elsewhere (`load_learner`) would disagree
+    in the last bit."""
+    with torch.no_grad():
+        for t in (*module.parameters(), *module.buffers()):
+            if t.device.type == "cpu" and t.data_ptr() % 64:
+                t.data = t.data.clone()
+    return module
 
 
 def _blocks(base: nn.Module) -> nn.ModuleList:
@@ -142,14 +155,18 @@ class TransformersLearner(Learner):
         from .. import __version__
 
         hf_model = self.model.hf_model
+        y_range = None if self.model.y_range is None else list(self.model.y_range)
+        hf_config = hf_model.config.to_dict()
         return {
             "application": APPLICATION,
             "architecture": "AutoModelForSequenceClassification",
             "model_kwargs": {"model_name_or_path": self.model_name_or_path,
-                             "num_labels": self.model.num_labels,
-                             "y_range": None if self.model.y_range is None
-                             else list(self.model.y_range)},
-            "hf_config": hf_model.config.to_dict(),
+                             "num_labels": self.model.num_labels, "y_range": y_range},
+            "hf_config": hf_config,
+            # learn.export(path): the builder of fastlearn.text.hf_export rebuilds the model
+            "builder": "hf_sequence_classifier",
+            "builder_kwargs": {"hf_config": hf_config, "y_range": y_range},
+            "inputs": {"kind": "text_pair" if self.dls.tokenize.pair else "text"},
             "preprocessing": self.dls.to_state(),
             "tokenizer_files": tokenizer_files(self.dls.tokenize.tokenizer) if with_tokenizer
             else None,
@@ -229,7 +246,8 @@ def save_pretrained_parts(learn: TransformersLearner, folder: str | Path) -> Pat
                               f"(no {HEADER}). Fix: choose a new or empty folder.")
     folder.parent.mkdir(parents=True, exist_ok=True)
     header = learn.export_config(with_tokenizer=False)
-    del header["hf_config"], header["tokenizer_files"]  # saved as config.json, tokenizer files
+    for key in ("hf_config", "tokenizer_files", "builder", "builder_kwargs"):
+        del header[key]  # saved as config.json and the tokenizer's files
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         learn.model.hf_model.save_pretrained(tmp)

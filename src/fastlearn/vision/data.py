@@ -39,7 +39,7 @@ from ..core.splitters import GrandparentSplitter, IndexSplitter, RandomSplitter,
 from ..core.torch_utils import default_device, num_cpus
 from .augment import CenterResize, IntToFloat, Normalize
 from .dataset import ImageDataset, collate_images
-from .image import IMAGE_EXTENSIONS, get_image_files
+from .image import get_image_files
 
 __all__ = ["ImageDataLoaders", "SegmentationDataLoaders", "RegexLabeller"]
 
@@ -335,8 +335,9 @@ def _check_items(path: str | Path, items: Sequence[Any]) -> list[Any]:
     if not items:
         raise ValueError(
             f"Expected image files. Received none (path={str(path)!r}). Fix: check that the "
-            f"folder holds images ({', '.join(sorted(IMAGE_EXTENSIONS)[:6])}...) and the "
-            "file list or pattern that selects them."
+            "folder holds images (.jpg, .jpeg, .png, .webp, .bmp, .tif ...; "
+            "get_image_files(path, extensions=[...]) for others) and the file list or pattern "
+            "that selects them."
         )
     return items
 

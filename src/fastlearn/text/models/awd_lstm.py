@@ -302,8 +302,10 @@ def _right_align(ids: Tensor, pad_idx: int) -> tuple[Tensor, Tensor]:
 class SentenceEncoder(nn.Module):
     """Runs an AWD_LSTM over whole documents in chunks of `seq_len`, the state carried across.
 
-    ids (B, L) padded at the start -> outputs (B, L, emb_sz) and a mask (B, L), True where an
-    output is a real token within the last `max_len` of its text. Each text is read from its
+    ids (B, L) padded at the start -> outputs (B, L', emb_sz) and a mask (B, L'), True where an
+    output is a real token within the last `max_len` of its text; L' = L, less the whole chunks
+    before every text's kept tokens (their outputs are not stored, so a 1 MB text costs memory
+    for its last `max_len` tokens only, as in fastai). Each text is read from its
     first real token, from a zero state, so a padded text encodes exactly as it does alone
     (the leading pads never enter the LSTM): rows are shifted so that the text comes first,
     and the outputs are in that layout (row r's token j at position j - its number of pads).
@@ -326,6 +328,8 @@ class SentenceEncoder(nn.Module):
         bs, total = ids.shape
         max_len = total if self.max_len is None else self.max_len
         start = (lengths - max_len).clamp(min=0)  # first kept position of each text
+        # Outputs are stored from the chunk holding the first kept position of any text.
+        first = int(start.min()) // self.seq_len * self.seq_len if bs else 0
         hidden = self.module.zero_hidden(bs)
         pieces = []  # per chunk (B, t, emb_sz); zeros where no output is kept
         for i in range(0, total, self.seq_len):
@@ -339,10 +343,12 @@ class SentenceEncoder(nn.Module):
                 for layer, (h, c) in enumerate(state):
                     hidden[layer][0][:, rows] = h.detach()
                     hidden[layer][1][:, rows] = c.detach()
+            if i < first:
+                continue
             zeros = self.module.encoder.weight.new_zeros(bs, chunk.shape[1], self.module.emb_sz)
             pieces.append(zeros.index_copy(0, rows, o) if len(rows) and needed else zeros)
-        out = torch.cat(pieces, 1)  # (B, L, emb_sz)
-        pos = torch.arange(total, device=ids.device)
+        out = torch.cat(pieces, 1)  # (B, L - first, emb_sz)
+        pos = torch.arange(first, total, device=ids.device)
         mask = (pos < lengths[:, None]) & (pos >= start[:, None])
         return out, mask
 
