@@ -11,6 +11,7 @@ for collab), which runs the model on the same batch.
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -265,7 +266,7 @@ def check_transformers(learn, items, path) -> None:
         assert answer.json()["top"][0]["probability"] == pytest.approx(float(want.max()), abs=1e-6)
 
 
-def test_transformers_classifier_predicts_the_same(minilm, tmp_path):
+def test_transformers_classifier_predicts_the_same(minilm, tmp_path, capsys):
     texts = POSITIVE + NEGATIVE
     df = pd.DataFrame(
         {
@@ -282,6 +283,13 @@ def test_transformers_classifier_predicts_the_same(minilm, tmp_path):
     assert info["vocab"] == ["neg", "pos"] and info["inputs"] == {"kind": "text"}
     with pytest.raises(TypeError, match="Expected a str"):
         load_learner(tmp_path / "clas.fl").predict(("a", "pair"))
+    # the command line reads the same file and gives the same labels
+    from fastlearn.cli import main
+
+    texts = ["great fun", "superb"]
+    assert main(["predict", str(tmp_path / "clas.fl"), *texts, "--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert [a["label"] for a in answers] == [learn.predict(t)[0] for t in texts]
 
 
 def test_transformers_regression_predicts_the_same(minilm, tmp_path):
