@@ -4,7 +4,8 @@ pretrained MiniLM-L6 encoder with `fit_one_cycle`, as in the course's NLP lesson
     python examples/transformers_imdb.py [--data FOLDER] [--model FOLDER] [--epochs 2]
 
 Long reviews keep their first quarter and last three quarters of `--max-len` tokens
-(`truncation="head_tail"`: a review's verdict is often at its end). Discriminative learning
+(`truncation="head_tail"`: a review's verdict is often at its end). Batches of 8: 100 steps an
+epoch (with seed 42 and 1 thread, bs 8 reached 0.865 and bs 16 0.850). Discriminative learning
 rates: the embeddings, each of the 6 encoder blocks and the head are 8 parameter groups, their
 learning rates spread geometrically from `--lr-min` to `--lr`; gradients are clipped to norm
 1, as transformers' Trainer does. Prints the validation accuracy and asserts it is at least
@@ -30,7 +31,7 @@ from fastlearn.text.transformers import (
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], epochs=2, lr=4e-4, lr_min=1e-5, bs=16,
+    args = parse_args(__doc__.splitlines()[0], epochs=2, lr=4e-4, lr_min=1e-5, bs=8,
                       max_len=256, truncation="head_tail", block_groups=6)
     df = pd.read_csv(dataset(URLs.IMDB_SAMPLE, args.data, "texts.csv") / "texts.csv")
     set_seed(args.seed)

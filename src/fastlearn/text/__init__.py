@@ -6,8 +6,9 @@ ULMFiT classifier.
     learn = language_model_learner(dls_lm, AWD_LSTM, drop_mult=0.3)
     learn.fit_one_cycle(1, 2e-2)
 
-Needs pandas for the DataFrame/CSV/folder constructors; `import fastlearn` alone does not load
-this package.
+The HuggingFace path (`HFTextDataLoaders`, `transformers_learner`) imports `transformers` only
+when a model or tokenizer is loaded. Needs pandas for the DataFrame/CSV/folder constructors;
+`import fastlearn` alone does not load this package.
 """
 
 from .data import (
@@ -18,6 +19,8 @@ from .data import (
     tokenizer_from_state,
 )
 from .export import TextPredictor
+from .hf_data import HFTextDataLoaders
+from .hf_export import TransformersPredictor
 from .learner import (
     LMLearner,
     ModelResetterCallback,
@@ -46,13 +49,15 @@ from .tokenize import (
     detokenize,
     tokenize_texts,
 )
+from .transformers import (
+    HFClassifier,
+    TransformersLearner,
+    load_from_parts,
+    save_pretrained_parts,
+    transformers_learner,
+    transformers_splitter,
+)
 from .vocab import Numericalize, Vocab
-
-# ---- transformers (HF) path: names from text/transformers.py, hf_data.py, hf_load.py -------
-# The transformers colleague tells the lead what to import and list here (keep those imports
-# lazy-friendly: `transformers` itself must only load when used).
-_TRANSFORMERS_ALL: list[str] = []
-# ---------------------------------------------------------------------------------------------
 
 __all__ = [
     "LMDataLoader",
@@ -86,5 +91,13 @@ __all__ = [
     "tokenize_texts",
     "Numericalize",
     "Vocab",
-    *_TRANSFORMERS_ALL,
+    # the transformers path
+    "HFTextDataLoaders",
+    "TransformersPredictor",
+    "HFClassifier",
+    "TransformersLearner",
+    "load_from_parts",
+    "save_pretrained_parts",
+    "transformers_learner",
+    "transformers_splitter",
 ]
