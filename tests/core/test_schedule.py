@@ -111,3 +111,37 @@ def test_lr_find_restores_weights_and_suggests(synth_learner):
     assert all(bool((a == b).all()) for a, b in zip(before, after))
     assert 1e-7 <= sugg.valley <= 10 and 1e-7 <= sugg.steep <= 10
     assert learn.recorder.history == [] or True  # lr_find does not add an epoch row by itself
+
+
+class FirstBatchLucky:
+    """A loss of 0.01 on the first batch and 0.1 after (a trained model's noise)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, pred, targ):
+        self.calls += 1
+        value = 0.01 if self.calls == 1 else 0.1
+        return pred.sum() * 0 + value
+
+
+def finder_losses(learn, **kwargs) -> list[float]:
+    """The smoothed losses lr_find recorded (taken where the recorder would plot them)."""
+    seen = []
+    learn.recorder.plot_lr_find = lambda finder, *args, **kw: seen.append(finder)
+    learn.lr_find(show_plot=True, **kwargs)
+    return seen[0].losses
+
+
+def test_lr_find_is_not_stopped_by_one_lucky_first_batch(synth_learner):
+    # With the first batch as reference the smoothed loss is 5.6x it at batch 2 (debiased
+    # EWMA, beta 0.98), which stopped the search at its starting rate.
+    learn = synth_learner(opt_func=SGD, lr=0.1, loss_func=FirstBatchLucky())
+    losses = finder_losses(learn, num_it=30)
+    assert len(losses) == 30
+
+
+def test_lr_find_still_stops_when_the_loss_explodes(synth_learner):
+    learn = synth_learner(opt_func=SGD, lr=0.1)
+    losses = finder_losses(learn, start_lr=1e-3, end_lr=1e6, num_it=100)
+    assert len(losses) < 100 and losses[-1] > 4 * min(losses[10:])

@@ -385,7 +385,6 @@ class Learner(InferenceMixin, CheckpointMixin):
             self.recorder.plot_lr_find(finder, suggestions, path=plot_path)
         return suggestions
 
-    # ---------------------------------------------------------------- inference
     # ---------------------------------------------------------------- speed switches
     def to_bf16(self, force: bool = False) -> Learner:
         """Mixed precision: forward and loss under autocast to bfloat16 (CPU or CUDA). Where

@@ -87,6 +87,7 @@ class LRFinderCallback(Callback):
             raise ValueError(f"Expected 0 < start_lr < end_lr. Received: {start_lr}, {end_lr}.")
         self.sched = sched_exp(start_lr, end_lr)
         self.num_it, self.stop_div = num_it, stop_div
+        self.warmup = max(3, num_it // 10)  # batches recorded before divergence is judged
         self.lrs: list[float] = []
         self.losses: list[float] = []
 
@@ -105,9 +106,14 @@ class LRFinderCallback(Callback):
         loss = learn.recorder.smooth_loss
         self.lrs.append(learn.opt.param_groups[-1]["lr"])
         self.losses.append(loss)
-        self.best = min(self.best, loss)
-        if self.stop_div and (loss > 4 * self.best or not math.isfinite(loss)):
+        if self.stop_div and not math.isfinite(loss):
             raise CancelFitException()
+        # The first batches set no reference: on a trained model one lucky early batch would
+        # make the ordinary loss look 4x worse and stop the search at its starting rate.
+        if len(self.losses) > self.warmup:
+            self.best = min(self.best, loss)
+            if self.stop_div and loss > 4 * self.best:
+                raise CancelFitException()
         if learn.train_iter + 1 >= self.num_it:
             raise CancelFitException()
 
