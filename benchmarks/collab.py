@@ -39,51 +39,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from fastlearn import URLs, set_seed, untar_data
+from fastlearn import set_seed
 from fastlearn.collab import CollabDataLoaders, collab_learner
 from fastlearn.core.data import DataLoader
 from fastlearn.core.losses import MSELossFlat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+from collab_movielens import load_ratings, movielens_folder  # noqa: E402 (the example's reader)
+
 EPOCHS, LR, WD, BS, N_FACTORS, Y_RANGE = 5, 5e-3, 0.1, 64, 50, (0.0, 5.5)
-
-
-# ------------------------------------------------------------------------- data
-def movielens_folder(data: str | None) -> Path:
-    """The extracted ml-100k folder: --data (folder or zip), else untar_data(URLs.ML_100k)."""
-    if data is None:
-        shared = ROOT.parent / "shared" / "datasets"
-        if "FASTLEARN_DATA_MIRROR" not in os.environ and shared.is_dir():
-            os.environ["FASTLEARN_DATA_MIRROR"] = shared.as_uri() + "/"
-        return untar_data(URLs.ML_100k)
-    path = Path(data)
-    if path.is_file():
-        return untar_data(str(path.resolve()))
-    if not (path / "u.data").is_file():
-        sys.exit(f"No MovieLens 100K at {path}: expected u.data and u.item there (or the zip).")
-    return path
-
-
-def load_ratings(folder: Path) -> pd.DataFrame:
-    """user, movie, rating, timestamp, title (u.item is latin-1, '|' separated)."""
-    ratings = pd.read_csv(
-        folder / "u.data", sep="\t", header=None, names=["user", "movie", "rating", "timestamp"]
-    )
-    movies = pd.read_csv(
-        folder / "u.item",
-        sep="|",
-        encoding="latin-1",
-        header=None,
-        usecols=(0, 1),
-        names=("movie", "title"),
-    )
-    return ratings.merge(movies)
 
 
 # ------------------------------------------------------------------------- fastlearn

@@ -34,15 +34,11 @@ def stage(learn: VisionLearner, name: str, epochs: int, num_it: int, plots: str)
         return Path(plots) / f"lr_find_{name.replace(' ', '')}_{which}.png" if plots else None
 
     learn.freeze()
-    # stop_div=False: on a trained model the finder's divergence test (smoothed loss > 4x the
-    # best, the best being one lucky early batch) stops it after a few points at ~1e-7.
-    lr = learn.lr_find(num_it=num_it, stop_div=False, show_plot=False,
-                       plot_path=plot("frozen")).valley
+    lr = learn.lr_find(num_it=num_it, show_plot=False, plot_path=plot("frozen")).valley
     learn.fit_one_cycle(epochs, lr)
     print(f"{name}, frozen at lr {lr:.2e}: error {learn.recorder.history[-1]['error_rate']:.4f}")
     learn.unfreeze()
-    low = learn.lr_find(num_it=num_it, stop_div=False, show_plot=False,
-                        plot_path=plot("unfrozen")).valley
+    low = learn.lr_find(num_it=num_it, show_plot=False, plot_path=plot("unfrozen")).valley
     lrs = slice(min(low, lr / 50), lr / 5)
     learn.fit_one_cycle(epochs, lrs)
     print(f"{name}, unfrozen at slice({lrs.start:.2e}, {lrs.stop:.2e}): error "

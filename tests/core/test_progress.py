@@ -78,6 +78,29 @@ def test_lr_find_plot_is_written(synth_learner, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    path = tmp_path / "lr.png"
+    path = tmp_path / "new" / "folder" / "lr.png"  # folders that do not exist yet
     synth_learner().lr_find(num_it=30, plot_path=path)
-    assert path.stat().st_size > 5000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    assert sorted(p.name for p in path.parent.iterdir()) == ["lr.png"]  # no temporary left
+
+
+def test_save_figure_format_from_suffix_and_nothing_half_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from fastlearn.core.io import save_figure
+
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert save_figure(fig, tmp_path / "a" / "plot.svg") is fig
+    assert (tmp_path / "a" / "plot.svg").read_text().lstrip().startswith("<?xml")
+    assert save_figure(fig, None) is fig  # nothing written
+    (tmp_path / "b.png").write_bytes(b"old")
+    fig.savefig = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full"))
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_figure(fig, tmp_path / "b.png")
+    assert (tmp_path / "b.png").read_bytes() == b"old"  # the previous file stays whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b.png"]

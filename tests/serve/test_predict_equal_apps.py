@@ -24,9 +24,9 @@ from torch import nn
 from fastlearn import set_seed
 from fastlearn.core.export import load_learner
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is first imported
+from ..text.helpers import TINY, clas_dls, corpus, lm_dls
 
-WORDS = "good bad movie film plot actor story great awful fun dull scene".split()
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is first imported
 
 
 def same(a: tuple, b: tuple) -> bool:
@@ -36,59 +36,26 @@ def same(a: tuple, b: tuple) -> bool:
 
 
 # ---------------------------------------------------------------------------- text (AWD-LSTM)
-def corpus(n: int = 60, seed: int = 0) -> pd.DataFrame:
-    """Random sentences, labelled 'pos' when they hold 'good'."""
-    g = torch.Generator().manual_seed(seed)
-    rows = []
-    for i in range(n):
-        k = int(torch.randint(4, 16, (1,), generator=g))
-        picked = [WORDS[int(j)] for j in torch.randint(0, len(WORDS), (k,), generator=g)]
-        label = "pos" if "good" in picked else "neg"
-        rows.append((" ".join(picked).capitalize() + ".", label, i % 5 == 0))
-    return pd.DataFrame(rows, columns=["text", "label", "is_valid"])
-
-
 @pytest.fixture(scope="module")
 def text_learners(tmp_path_factory):
-    """(language model, classifier), each trained one epoch: tiny AWD-LSTMs."""
-    from fastlearn.text import (
-        AWD_LSTM,
-        TextDataLoaders,
-        language_model_learner,
-        text_classifier_learner,
-    )
+    """(language model, classifier): tiny AWD-LSTMs, trained 1 and 10 epochs."""
+    from fastlearn.text import AWD_LSTM, language_model_learner, text_classifier_learner
 
-    tiny = {"emb_sz": 8, "n_hid": 16, "n_layers": 2}
     path = tmp_path_factory.mktemp("text")
-    dls_lm = TextDataLoaders.from_df(
-        corpus(),
-        "text",
-        is_lm=True,
-        valid_pct=0.2,
-        seed=0,
-        bs=4,
-        seq_len=8,
-        min_freq=1,
-        device="cpu",
-    )
+    dls_lm = lm_dls(corpus(60))
     set_seed(0)
-    lm = language_model_learner(dls_lm, AWD_LSTM, config=tiny, show_progress=False, path=path)
+    lm = language_model_learner(dls_lm, AWD_LSTM, config=TINY, show_progress=False, path=path)
     lm.fit(1, 1e-2)
-    dls = TextDataLoaders.from_df(
-        corpus(),
-        "text",
-        "label",
-        "is_valid",
-        text_vocab=dls_lm.vocab,
-        bs=8,
-        seq_len=8,
-        device="cpu",
-    )
     set_seed(0)
     clas = text_classifier_learner(
-        dls, AWD_LSTM, config=tiny, drop_mult=0.1, show_progress=False, path=path
+        clas_dls(dls_lm, corpus(60)),
+        AWD_LSTM,
+        config=TINY,
+        drop_mult=0.1,
+        show_progress=False,
+        path=path,
     )
-    clas.fit_one_cycle(5, 5e-2)
+    clas.fit_one_cycle(10, 5e-2)  # enough to predict both classes
     return lm, clas
 
 
@@ -135,6 +102,7 @@ def test_text_classifier_predicts_the_same(text_learners, tmp_path):
     texts = list(corpus(12, seed=5)["text"]) + [
         "Good good movie, great fun.",
         "Bad awful plot.",
+        "Bad bad bad plot, bad scene.",
         "Unseen words only",
     ]
     expected = [clas.predict(t) for t in texts]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pickle
 from collections import OrderedDict
 
-import pandas as pd
 import pytest
 import torch
 
@@ -21,8 +20,7 @@ from fastlearn.text import (
 )
 from fastlearn.text.pretrained import match_embeddings
 
-TINY = {"emb_sz": 8, "n_hid": 16, "n_layers": 2}
-WORDS = "good bad movie film plot actor story great awful fun dull scene".split()
+from .helpers import TINY, clas_dls, corpus, lm_dls
 
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
@@ -31,49 +29,15 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
     assert torch.allclose(actual, expected, rtol=1.3e-6, atol=1e-5), (actual - expected).abs().max()
 
 
-def corpus(n: int = 40, seed: int = 0, words: list[str] = WORDS) -> pd.DataFrame:
-    g = torch.Generator().manual_seed(seed)
-    rows = []
-    for i in range(n):
-        k = int(torch.randint(4, 20, (1,), generator=g))
-        picked = [words[int(j)] for j in torch.randint(0, len(words), (k,), generator=g)]
-        label = "pos" if picked.count(words[0]) >= picked.count(words[1]) else "neg"
-        rows.append((" ".join(picked).capitalize() + ".", label, i % 5 == 0))
-    return pd.DataFrame(rows, columns=["text", "label", "is_valid"])
-
-
 @pytest.fixture
 def dls_lm() -> TextDataLoaders:
-    return TextDataLoaders.from_df(
-        corpus(),
-        "text",
-        is_lm=True,
-        valid_pct=0.2,
-        seed=0,
-        bs=4,
-        seq_len=8,
-        min_freq=1,
-        device="cpu",
-    )
+    return lm_dls()
 
 
 def lm_learner(dls, **kwargs):
     set_seed(0)
     kwargs.setdefault("config", TINY)
     return language_model_learner(dls, AWD_LSTM, show_progress=False, **kwargs)
-
-
-def clas_dls(dls_lm, df=None) -> TextDataLoaders:
-    return TextDataLoaders.from_df(
-        corpus() if df is None else df,
-        "text",
-        "label",
-        "is_valid",
-        text_vocab=dls_lm.vocab,
-        bs=8,
-        seq_len=8,
-        device="cpu",
-    )
 
 
 def test_language_model_trains_and_generates(dls_lm, tmp_path) -> None:
@@ -239,17 +203,7 @@ def test_vocab_pickles_with_objects_are_refused(tmp_path) -> None:
 def test_pretrained_from_an_exported_fastlearn_lm(dls_lm, tmp_path) -> None:
     source = lm_learner(dls_lm, path=tmp_path)
     source.export("lm.fl")
-    other = TextDataLoaders.from_df(
-        corpus(seed=1),
-        "text",
-        is_lm=True,
-        valid_pct=0.2,
-        seed=0,
-        bs=4,
-        seq_len=8,
-        min_freq=2,
-        device="cpu",
-    )
+    other = lm_dls(corpus(seed=1), min_freq=2)
     learn = language_model_learner(
         other, AWD_LSTM, pretrained=tmp_path / "lm.fl", show_progress=False
     )

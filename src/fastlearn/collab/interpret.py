@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from ..core.io import save_figure
+
 __all__ = ["pca", "plot_pca_labels"]
 
 
@@ -80,5 +82,4 @@ def plot_pca_labels(
         ax.set_title(title)
     if path is not None:
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)

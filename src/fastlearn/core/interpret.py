@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .distributed import is_main_process
+from .io import save_figure
 
 if TYPE_CHECKING:
     from .learner import Learner
@@ -88,6 +88,4 @@ class ClassificationInterpretation:
                 ax.text(j, i, value, ha="center", va="center",
                         color="white" if cm[i, j] > threshold else "black")
         fig.tight_layout()
-        if path is not None and is_main_process():  # one file in a distributed run
-            fig.savefig(path, dpi=100)
-        return fig
+        return save_figure(fig, path)

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_write", "atomic_save"]
+__all__ = ["atomic_write", "atomic_save", "save_figure"]
 
 
 @contextlib.contextmanager
@@ -37,3 +37,18 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     with atomic_write(path) as f:
         torch.save(obj, f)
     return Path(path)
+
+
+def save_figure(fig: Any, path: str | Path | None, dpi: int = 100) -> Any:
+    """Save a matplotlib figure atomically (its folder created; the format from the suffix,
+    PNG by default), on the main process only in a distributed run; returns `fig`.
+    `path=None` saves nothing."""
+    from .distributed import is_main_process
+
+    if path is None or not is_main_process():
+        return fig
+    path = Path(path)
+    fmt = path.suffix[1:].lower() or "png"
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt, dpi=dpi)
+    return fig

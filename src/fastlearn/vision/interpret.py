@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ..core.data import DataLoader
 from ..core.interpret import ClassificationInterpretation as _CoreInterpretation
+from ..core.io import save_figure
 from ..core.torch_utils import to_device
 from .augment import Normalize
 from .dataset import collate_images
@@ -327,10 +328,7 @@ def plot_grad_cam(learn: Learner, image: Any, target_class: int | None = None,
     ax.imshow(cam.cpu().numpy(), cmap=cmap, alpha=alpha, interpolation="bilinear")
     ax.set_title(f"Grad-CAM: {_class_name(learn, cls)}")
     ax.axis("off")
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=80)
-    return fig
+    return save_figure(fig, path, dpi=80)
 
 
 def _figure(figsize: tuple[float, float], use_pyplot: bool) -> Any:

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..core.io import save_figure
+
 __all__ = ["show_images", "show_image_batch", "image_for_display"]
 
 
@@ -62,10 +64,7 @@ def show_images(
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=10)
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=80)
-    return fig
+    return save_figure(fig, path, dpi=80)
 
 
 def _figure(figsize: tuple[float, float], use_pyplot: bool) -> Any:

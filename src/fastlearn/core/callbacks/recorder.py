@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..callback import Callback
-from ..distributed import all_reduce_sum, is_distributed, is_main_process, world_size
+from ..distributed import all_reduce_sum, is_distributed, world_size
+from ..io import save_figure
 
 if TYPE_CHECKING:
     from ..learner import Learner
@@ -207,7 +208,6 @@ def _renamed(error: Exception, message: str) -> Exception:
 
 
 def _finish(fig: Any, path: str | Path | None) -> Any:
-    if path is not None and is_main_process():  # one copy of the file in a distributed run
+    if path is not None:
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)

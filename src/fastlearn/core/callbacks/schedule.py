@@ -87,7 +87,7 @@ class LRFinderCallback(Callback):
             raise ValueError(f"Expected 0 < start_lr < end_lr. Received: {start_lr}, {end_lr}.")
         self.sched = sched_exp(start_lr, end_lr)
         self.num_it, self.stop_div = num_it, stop_div
-        self.warmup = max(3, num_it // 10)  # batches recorded before divergence is judged
+        self.warmup = max(5, num_it // 10)  # batches recorded before divergence is judged
         self.lrs: list[float] = []
         self.losses: list[float] = []
 
