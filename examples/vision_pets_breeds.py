@@ -1,11 +1,13 @@
 """Three pet breeds from the file names (`from_name_re`), with presizing and augmentation.
 
-    python examples/vision_pets_breeds.py [--data FOLDER] [--size 160] [--epochs 2] [--plots DIR]
+    python examples/vision_pets_breeds.py [--data FOLDER] [--size 160] [--epochs 2]
+        [--freeze-epochs 2] [--plots DIR]
 
 Labels come from a regular expression on the file name (`Bengal_12.jpg` -> `Bengal`).
 Presizing as in the course: each image is first resized large on the CPU (`Resize(224)`),
 then `aug_transforms(size=160, min_scale=0.75)` crops and augments a whole batch on the
-device in one resampling. EfficientNet-Lite0 pretrained, `fine_tune`. Prints the error rate
+device in one resampling. EfficientNet-Lite0 pretrained, `fine_tune`: two epochs for the new
+head (body frozen), then two for every layer. Prints the error rate
 (asserted at most 5%), the confusion matrix and the most confused pairs. With `--plots DIR`,
 saves there a training batch, the confusion matrix, the top losses and a Grad-CAM heat map.
 """
@@ -18,7 +20,8 @@ from fastlearn.vision.all import *
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], size=160, presize=224, epochs=2, bs=32, plots="")
+    args = parse_args(__doc__.splitlines()[0], size=160, presize=224, epochs=2, freeze_epochs=2,
+                      bs=32, plots="")
     path = dataset(URLs.PETS, args.data, "images") / "images"
     set_seed(args.seed)
     dls = ImageDataLoaders.from_name_re(
@@ -28,7 +31,7 @@ def main() -> None:
     print(f"classes: {dls.vocab}")
     learn = vision_learner(dls, "efficientnet_lite0", metrics=error_rate)
     with Timer("fine_tune"):
-        learn.fine_tune(args.epochs)
+        learn.fine_tune(args.epochs, freeze_epochs=args.freeze_epochs)
 
     interp = ClassificationInterpretation.from_learner(learn)
     print(interp.print_confusion_matrix())

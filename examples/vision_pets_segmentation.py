@@ -7,9 +7,10 @@ The Oxford-IIIT Pet trimaps mark each pixel pet (1), background (2) or border (3
 turned once into masks of class indices (background 0, pet 1, border 255 = void, left out of
 the loss and the metrics) under `annotations/pet_masks`. `SegmentationDataLoaders` moves every
 mask with its image (nearest neighbour); `unet_learner` builds the U-Net over the pretrained
-encoder, frozen for the first epoch of `fine_tune`. Prints pet-vs-background Jaccard (IoU)
-and Dice; asserts Jaccard >= 0.8. With `--plots DIR`, saves validation images with their
-target and predicted masks there.
+encoder (Lite0's blocks without its 1280-wide head conv: 9.3M parameters), frozen for the
+first epoch of `fine_tune`, its BatchNorm layers on their ImageNet statistics throughout.
+Prints pet-vs-background Jaccard (IoU) and Dice; asserts Jaccard >= 0.8. With `--plots DIR`,
+saves validation images with their target and predicted masks there.
 """
 
 from __future__ import annotations

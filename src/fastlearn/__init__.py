@@ -22,6 +22,7 @@ from .core.callback import (
     CancelValidException,
 )
 from .core.callbacks import (
+    BnFreeze,
     ChannelsLastCallback,
     CheckpointCallback,
     CSVLogger,
@@ -84,7 +85,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EVENTS", "Callback", "CancelBackwardException", "CancelBatchException",
     "CancelEpochException", "CancelFitException", "CancelStepException",
-    "CancelTrainException", "CancelValidException", "CSVLogger", "ChannelsLastCallback",
+    "CancelTrainException", "CancelValidException", "BnFreeze", "CSVLogger", "ChannelsLastCallback",
     "CheckpointCallback", "DistributedCallback", "MixedPrecisionCallback", "EarlyStoppingCallback",
     "GradientAccumulationCallback", "GradientClipCallback", "LRFinderCallback",
     "ParamScheduler", "ProgressCallback", "Recorder", "ReduceLROnPlateau", "SaveModelCallback",

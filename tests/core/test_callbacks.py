@@ -12,6 +12,7 @@ from torch.utils.data import TensorDataset
 
 from fastlearn import (
     SGD,
+    BnFreeze,
     Callback,
     CSVLogger,
     DataLoaders,
@@ -25,7 +26,7 @@ from fastlearn import (
     set_seed,
 )
 
-from ..conftest import synth_classification
+from ..conftest import TinyNet, synth_classification, tiny_splitter
 
 
 class FakeValidLoss(Callback):
@@ -115,3 +116,60 @@ def test_csv_logger_writes_each_epoch(synth_learner, tmp_path):
     assert rows[0] == ["epoch", "train_loss", "valid_loss", "accuracy", "time"]
     assert [r[0] for r in rows[1:]] == ["0", "1", "2"]
     assert float(rows[3][3]) == pytest.approx(learn.recorder.history[2]["accuracy"])
+
+
+# --- BnFreeze ------------------------------------------------------------------------------
+
+
+def test_bn_freeze_of_a_module_equals_a_hand_loop_with_that_batchnorm_in_eval_mode():
+    x, y = synth_classification(320)
+    set_seed(1)
+    model = TinyNet()
+    model[1].running_mean.fill_(0.3)  # "pretrained" statistics that batches would move
+    model[1].running_var.fill_(2.0)
+    ref = copy.deepcopy(model)
+    dls = DataLoaders.from_dsets(TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]),
+                                 bs=32, device="cpu")
+    set_seed(5)
+    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), opt_func=SGD, lr=0.1, wd=0,
+                    cbs=[BnFreeze(model)], show_progress=False)
+    learn.fit(2)
+
+    set_seed(5)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    for _ in range(2):
+        ref.train()
+        ref[1].eval()
+        perm = torch.randperm(256)
+        for i in range(0, 256, 32):
+            idx = perm[i:i + 32]
+            nn.functional.cross_entropy(ref(x[idx]), y[idx]).backward()
+            opt.step()
+            opt.zero_grad()
+    for a, b in zip(model.state_dict().values(), ref.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(model[1].running_mean, torch.full((8,), 0.3))  # statistics untouched
+    assert not torch.equal(model[1].weight, torch.ones(8))  # while the affine weights trained
+
+
+def _bn_state(model):
+    return model[1].running_mean.clone(), model[1].weight.detach().clone()
+
+
+def test_bn_freeze_without_module_fixes_only_frozen_batchnorm_layers():
+    x, y = synth_classification(160)
+    dls = DataLoaders.from_dsets(TensorDataset(x[:128], y[:128]), TensorDataset(x[128:], y[128:]),
+                                 bs=32, device="cpu")
+    for train_bn, frozen in ((False, True), (True, False)):
+        set_seed(0)
+        learn = Learner(dls, TinyNet(), splitter=tiny_splitter, train_bn=train_bn,
+                        cbs=[BnFreeze()], show_progress=False)
+        learn.freeze()  # the body (Linear + BatchNorm) frozen; BatchNorm trainable if train_bn
+        mean, weight = _bn_state(learn.model)
+        learn.fit(1, 1e-2)
+        new_mean, new_weight = _bn_state(learn.model)
+        assert torch.equal(new_mean, mean) is frozen
+        assert torch.equal(new_weight, weight) is frozen
+    learn.unfreeze()  # nothing frozen: the statistics move again
+    learn.fit(1, 1e-2)
+    assert not torch.equal(learn.model[1].running_mean, new_mean)

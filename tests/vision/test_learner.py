@@ -180,6 +180,46 @@ def test_three_groups_and_pretrained_body_frozen_except_batchnorm():
     assert any(not torch.equal(after[n], w) for n, w in convs.items())
 
 
+def _running_stats(module: nn.Module) -> list[torch.Tensor]:
+    return [m.running_mean.clone() for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+def test_freeze_bn_stats_keeps_the_body_statistics_while_its_batchnorm_weights_train():
+    register_arch("tiny_bn_frozen", tiny_net, cut=-3, overwrite=True,
+                  meta={"stats": STATS, "split": 2, "freeze_bn_stats": True})
+    try:
+        runs = {}
+        for arch, kwargs in (("tiny_bn_frozen", {}), ("tiny_test", {}),
+                             ("tiny_test", {"freeze_bn_stats": True}),
+                             ("tiny_bn_frozen", {"freeze_bn_stats": False}),
+                             ("tiny_bn_frozen", {"pretrained": False})):
+            set_seed(0)
+            learn = vision_learner(tensor_dls(), arch, show_progress=False, **kwargs)
+            for stage in ("frozen", "unfrozen"):
+                before = _running_stats(learn.model[0])
+                bn_w = learn.model[0][0][1].weight.detach().clone()
+                learn.fit(1, 1e-2)
+                after = _running_stats(learn.model[0])
+                kept = all(torch.equal(a, b) for a, b in zip(before, after))
+                runs[arch, tuple(kwargs.items()), stage] = kept
+                assert not torch.equal(learn.model[0][0][1].weight, bn_w)  # BN weights train
+                learn.unfreeze()
+            head_bn = next(m for m in learn.model[1].modules() if isinstance(m, nn.BatchNorm1d))
+            assert head_bn.num_batches_tracked > 0  # the new head's BatchNorm always learns
+    finally:
+        _REGISTRY.pop("tiny_bn_frozen", None)
+    assert runs == {
+        ("tiny_bn_frozen", (), "frozen"): True, ("tiny_bn_frozen", (), "unfrozen"): True,
+        ("tiny_test", (), "frozen"): False, ("tiny_test", (), "unfrozen"): False,
+        ("tiny_test", (("freeze_bn_stats", True),), "frozen"): True,
+        ("tiny_test", (("freeze_bn_stats", True),), "unfrozen"): True,
+        ("tiny_bn_frozen", (("freeze_bn_stats", False),), "frozen"): False,
+        ("tiny_bn_frozen", (("freeze_bn_stats", False),), "unfrozen"): False,
+        ("tiny_bn_frozen", (("pretrained", False),), "frozen"): False,  # nothing to keep
+        ("tiny_bn_frozen", (("pretrained", False),), "unfrozen"): False,
+    }
+
+
 def test_from_scratch_is_not_frozen():
     learn = learner(tensor_dls(), pretrained=False)
     assert all(p.requires_grad for p in learn.model.parameters())

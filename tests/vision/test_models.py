@@ -472,6 +472,23 @@ def test_unet_output_matches_input_size(name):
     assert len(ids) == len(set(ids)) == len(list(unet.parameters())) and all(groups)
 
 
+def test_unet_over_efficientnet_lite0_leaves_out_the_wide_head_conv():
+    from fastlearn.vision.export import vision_unet
+    from fastlearn.vision.models import create_unet_encoder
+
+    encoder = create_unet_encoder("efficientnet_lite0", pretrained=False)
+    assert len(encoder) == len(create_body("efficientnet_lite0", pretrained=False)) - 1
+    assert num_features_model(encoder) == 320  # the last block, not the 1280-wide head conv
+    unet = DynamicUnet(encoder, n_out=2, img_size=(64, 64))
+    assert sum(p.numel() for p in unet.parameters()) == 9_277_054  # 46,334,262 with it
+    # The export builder rebuilds the same network.
+    rebuilt = vision_unet("efficientnet_lite0", 2, [64, 64])
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
+        k: v.shape for k, v in unet.state_dict().items()}
+    # Architectures without a U-Net cut keep their classifier body.
+    assert len(create_unet_encoder("resnet18", pretrained=False)) == 8
+
+
 def test_pixel_shuffle_icnr_starts_as_nearest_upsampling():
     layer = PixelShuffleICNR(8, 4).eval()
     out = layer(torch.randn(1, 8, 5, 5))  # (1, 4, 10, 10)

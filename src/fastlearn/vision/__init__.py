@@ -51,6 +51,7 @@ from .models import (
     UnknownArchError,
     create_body,
     create_head,
+    create_unet_encoder,
     create_vision_model,
     efficientnet_lite0,
     get_arch,
@@ -76,7 +77,8 @@ __all__ = [
     "SegmentationInterpretation", "grad_cam", "hook_output", "hook_outputs", "plot_grad_cam",
     "VisionLearner", "cnn_learner", "unet_learner", "vision_learner",
     "EFFICIENTNET_LITE_STATS", "IMAGENET_STATS", "DynamicUnet", "UnknownArchError",
-    "create_body", "create_head", "create_vision_model", "efficientnet_lite0", "get_arch",
-    "list_archs", "register_arch", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "create_body", "create_head", "create_unet_encoder", "create_vision_model",
+    "efficientnet_lite0", "get_arch", "list_archs", "register_arch", "resnet18", "resnet34",
+    "resnet50", "resnet101", "resnet152",
     "simple_cnn", "unet_splitter", "vision_splitter", "show_image_batch", "show_images",
 ]

@@ -25,7 +25,7 @@ from ..core.data import DataLoaders
 from ..core.export import ExportError, Predictor, register_builder
 from .augment import CenterResize, IntToFloat, Normalize, RandomResizedCrop, Resize
 from .dataset import ImageDataset, collate_images
-from .models import DynamicUnet, create_body, create_vision_model, simple_cnn
+from .models import DynamicUnet, create_unet_encoder, create_vision_model, simple_cnn
 
 __all__ = ["VisionPredictor", "predictor_from_config", "preprocessing_state", "inputs_state",
            "build_item_tfms", "build_batch_tfms"]
@@ -50,7 +50,7 @@ def vision_unet(arch: str, n_out: int, img_size: Sequence[int], n_in: int = 3,
                 middle_channels: int | None = None,
                 y_range: Sequence[float] | None = None) -> nn.Module:
     """A DynamicUnet over `arch`'s encoder, without downloading weights."""
-    body = create_body(arch, False, cut=cut, n_in=n_in)
+    body = create_unet_encoder(arch, False, cut=cut, n_in=n_in)
     return DynamicUnet(body, n_out, tuple(img_size), blur=blur, last_cross=last_cross,
                        middle_channels=middle_channels,
                        y_range=None if y_range is None else tuple(y_range))

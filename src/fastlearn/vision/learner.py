@@ -22,11 +22,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..core.callbacks import BnFreeze
 from ..core.data import DataLoader, DataLoaders
 from ..core.learner import Learner
 from ..core.losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
 from .augment import Normalize
-from .models import DynamicUnet, create_body, create_vision_model, get_arch
+from .models import DynamicUnet, create_unet_encoder, create_vision_model, get_arch
 from .models.heads import ArchLike, vision_splitter
 from .models.registry import Arch, Cut
 from .models.unet import unet_splitter
@@ -264,12 +265,14 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
                    cut: Cut = None, lin_ftrs: Sequence[int] | None = None,
                    ps: float | Sequence[float] = 0.5, concat_pool: bool = True,
                    first_bn: bool = True, bn_final: bool = False,
-                   bn_momentum: float | None = 0.1, splitter: Callable | None = None,
-                   **kwargs: Any) -> VisionLearner:
+                   bn_momentum: float | None = 0.1, freeze_bn_stats: bool | None = None,
+                   splitter: Callable | None = None, **kwargs: Any) -> VisionLearner:
     """A Learner over `arch`'s (pretrained) body and a new head for the task of `dls`.
 
     `arch`: a registered name ('resnet34', 'efficientnet_lite0') or builder (`resnet34`).
-    `bn_momentum`: the body's BatchNorm momentum while training (see `set_bn_momentum`).
+    `freeze_bn_stats`: keep the pretrained body's BatchNorm layers on their running statistics
+    while training (`BnFreeze`); None: the architecture's choice (`ArchMeta.freeze_bn_stats`,
+    True for EfficientNet-Lite0). Otherwise `bn_momentum` is their momentum (`set_bn_momentum`).
     Other keywords (`opt_func`, `lr`, `cbs`, `wd`, `path`, `show_progress`...) go to Learner.
 
         >>> learn = vision_learner(dls, resnet34, metrics=error_rate)   # cnn_learner too
@@ -295,9 +298,7 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
         splitter=splitter or partial(vision_splitter, split=_split_at(entry, cut)), task=task,
         builder="vision_classifier" if name else None, builder_kwargs=spec,
         normalize_stats=stats, **kwargs)
-    if pretrained:
-        learn.freeze()
-    return learn
+    return _transfer_setup(learn, model[0], entry, pretrained, freeze_bn_stats)
 
 
 cnn_learner = vision_learner  # the course's older name
@@ -315,7 +316,8 @@ def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
                  img_size: int | tuple[int, int] | None = None, blur: bool = False,
                  last_cross: bool = True, middle_channels: int | None = None,
                  cut: Cut = None, bn_momentum: float | None = 0.1,
-                 splitter: Callable | None = None, **kwargs: Any) -> VisionLearner:
+                 freeze_bn_stats: bool | None = None, splitter: Callable | None = None,
+                 **kwargs: Any) -> VisionLearner:
     """A U-Net over `arch`'s (pretrained) encoder, one output channel per code.
 
     The loss is `CrossEntropyLossFlat(axis=1)` over pixels (or MSE for float masks with
@@ -339,7 +341,7 @@ def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
     size = [size, size] if isinstance(size, int) else [int(s) for s in size]
     unet = dict(img_size=size, blur=blur, last_cross=last_cross, middle_channels=middle_channels,
                 y_range=None if y_range is None else list(y_range))
-    body = create_body(entry, pretrained, cut=cut, n_in=n_in)
+    body = create_unet_encoder(entry, pretrained, cut=cut, n_in=n_in)
     set_bn_momentum(body, bn_momentum)
     model = DynamicUnet(body, n_out, tuple(size), blur=blur, last_cross=last_cross,
                         y_range=y_range, middle_channels=middle_channels)
@@ -350,6 +352,16 @@ def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
         splitter=splitter or partial(unet_splitter, split=_split_at(entry, cut)),
         task="segmentation", builder="vision_unet" if name else None, builder_kwargs=spec,
         normalize_stats=stats, **kwargs)
+    return _transfer_setup(learn, model.encoder, entry, pretrained, freeze_bn_stats)
+
+
+def _transfer_setup(learn: VisionLearner, body: nn.Module, entry: Arch, pretrained: bool,
+                    freeze_bn_stats: bool | None) -> VisionLearner:
+    """Freeze a pretrained body; keep its BatchNorm statistics if asked or the arch says so."""
+    if freeze_bn_stats is None:
+        freeze_bn_stats = pretrained and entry.meta.freeze_bn_stats
+    if freeze_bn_stats:
+        learn.add_cbs([BnFreeze(body)])
     if pretrained:
         learn.freeze()
     return learn

@@ -15,6 +15,7 @@ from .tracker import (
     TrackerCallback,
 )
 from .training import (
+    BnFreeze,
     GradientAccumulationCallback,
     GradientClipCallback,
     TerminateOnNaNCallback,
@@ -25,5 +26,5 @@ __all__ = [
     "CheckpointCallback", "GatherPredsCallback", "ProgressCallback", "Recorder", "LRFinderCallback",
     "ParamScheduler", "SuggestedLRs", "minimum", "steep", "valley", "EarlyStoppingCallback",
     "ReduceLROnPlateau", "SaveModelCallback", "TrackerCallback", "GradientAccumulationCallback",
-    "GradientClipCallback", "TerminateOnNaNCallback",
+    "GradientClipCallback", "TerminateOnNaNCallback", "BnFreeze",
 ]

