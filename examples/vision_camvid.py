@@ -1,6 +1,6 @@
 """CamVid tiny: road scenes, 32 classes per pixel, U-Net over EfficientNet-Lite0.
 
-    python examples/vision_camvid.py [--data FOLDER] [--epochs 4]
+    python examples/vision_camvid.py [--data FOLDER] [--epochs 10]
 
 As the course's lesson: masks `labels/<name>_P.png` beside `images/<name>.png`, codes from
 `codes.txt`, `unet_learner` and `fine_tune`. The metric is foreground accuracy: pixel
@@ -16,7 +16,7 @@ from fastlearn.vision.all import *
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], epochs=4, lr=2e-3, bs=8)
+    args = parse_args(__doc__.splitlines()[0], epochs=10, lr=2e-3, bs=8)
     path = dataset(URLs.CAMVID_TINY, args.data, "codes.txt")
     codes = (path / "codes.txt").read_text().split()
     void = codes.index("Void")
