@@ -41,9 +41,20 @@ from .core.callbacks import (
     TerminateOnNaNCallback,
     TrackerCallback,
 )
+from .core.collections import L, first
 from .core.data import Categorize, DataLoader, DataLoaders, ItemDataset, MultiCategorize
+from .core.datablock import (
+    CategoryBlock,
+    DataBlock,
+    DataBlockError,
+    Datasets,
+    MultiCategoryBlock,
+    RegressionBlock,
+    TransformBlock,
+)
 from .core.download import URLs, download_url, fastlearn_home, untar_data
 from .core.export import Predictor, load_learner, register_builder
+from .core.getters import ColReader, RegexLabeller, get_files, parent_label, using_attr
 from .core.interpret import ClassificationInterpretation
 from .core.learner import Learner
 from .core.losses import (
@@ -72,11 +83,15 @@ from .core.schedule import (
 )
 from .core.splitters import (
     ColSplitter,
+    FileSplitter,
     FuncSplitter,
     GrandparentSplitter,
     IndexSplitter,
+    MaskSplitter,
     RandomSplitter,
+    RandomSubsetSplitter,
     TimeSplitter,
+    TrainTestSplitter,
 )
 from .core.torch_utils import default_device, set_seed, to_device
 
@@ -100,4 +115,9 @@ __all__ = [
     "sched_exp", "sched_lin", "sched_no", "ColSplitter", "FuncSplitter", "GrandparentSplitter",
     "IndexSplitter", "RandomSplitter", "TimeSplitter", "default_device", "set_seed",
     "to_device", *_metrics_all,
+    # the DataBlock API
+    "L", "first", "DataBlock", "DataBlockError", "Datasets", "TransformBlock", "CategoryBlock",
+    "MultiCategoryBlock", "RegressionBlock", "ColReader", "RegexLabeller", "get_files",
+    "parent_label", "using_attr", "FileSplitter", "MaskSplitter", "RandomSubsetSplitter",
+    "TrainTestSplitter",
 ]

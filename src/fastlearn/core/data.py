@@ -75,7 +75,10 @@ class DataLoader:
         pin_memory: bool | None = None,
         n_inp: int = 1,
         loader: Iterable | None = None,
+        batch_size: int | None = None,
     ) -> None:
+        if batch_size is not None:  # torch's (and the course's) name for bs
+            bs = batch_size
         if dataset is None and loader is None:
             raise ValueError("Expected a dataset or a loader. Received neither.")
         if bs is not None and bs < 1:
@@ -377,6 +380,14 @@ class DataLoaders:
     def n_inp(self) -> int:
         """How many leading batch elements are model inputs (the rest are targets)."""
         return self.train.n_inp
+
+    @property
+    def c(self) -> int:
+        """The number of classes (the course's `dls.c`), from the vocabulary."""
+        if self.vocab is None:
+            raise AttributeError("dls.c is the number of classes, but these loaders have no "
+                                 "vocabulary. Fix: pass n_out= to the learner.")
+        return len(self.vocab)
 
     def one_batch(self) -> Batch:
         """The first training batch."""

@@ -21,10 +21,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import BinaryIO
 
 from .archive import CorruptArchiveError, UnsafeArchiveError, extract_archive
+from .collections import Path
 
 __all__ = [
     "URLs",
