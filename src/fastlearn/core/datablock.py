@@ -76,6 +76,9 @@ class TransformBlock:
 
     task: str | None = None
     needs_getter: bool = False  # a target that can't be the item itself (a label)
+    # what the block reads from an item when the DataBlock gives no getter for it (e.g. the
+    # text columns of a row); a getter with a `column(df)` method reads a DataFrame at once
+    default_getter: Callable[[Any], Any] | None = None
 
     def __init__(self, *, item_tfms: Sequence[Callable] = (),
                  batch_tfms: Sequence[Callable] = (), dl_type: type | None = None) -> None:
@@ -459,7 +462,8 @@ class DataBlock:
 
     def _values(self, items: Any, k: int) -> list[Any]:
         """Getter `k` on every item, each value checked by block `k`."""
-        getter, block = self.getters[k], self.blocks[k]
+        block = self.blocks[k]
+        getter = self.getters[k] if self.getters[k] is not None else block.default_getter
         role = "get_x" if k < self.n_inp else "get_y"
         if getter is None and block.needs_getter:
             raise DataBlockError(
@@ -547,7 +551,8 @@ class DataBlock:
         i = splits[0][0]
         emit(f"3. getters on training item {i}: {_short_repr(_item(items, i))}")
         row = items.iloc[i] if _is_frame(items) else items[i]
-        for k, getter in enumerate(self.getters):
+        for k, given in enumerate(self.getters):
+            getter = given if given is not None else self.blocks[k].default_getter
             role = "get_x" if k < self.n_inp else "get_y"
             value = row if getter is None else _step(f"{role} {_name(getter)}", getter, row,
                                                      lambda g=getter: g(row))
