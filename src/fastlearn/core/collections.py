@@ -79,7 +79,7 @@ class L(list):
 
     def unique(self) -> L:
         """The items without repeats, in first-seen order."""
-        return L(dict.fromkeys(self))
+        return L(list(dict.fromkeys(self)))
 
     def sorted(self, key: Callable[[Any], Any] | str | None = None, reverse: bool = False) -> L:
         """A sorted copy; `key` may be an attribute name."""
