@@ -32,15 +32,21 @@ class CorruptArchiveError(OSError):
     """An archive that is truncated or not an archive at all."""
 
 
-def extract_archive(archive: Path, dest: Path) -> Path:
-    """Extract into a temporary folder beside dest, check it, then rename it into place."""
+def extract_archive(archive: Path, dest: Path, *, max_bytes: int | None = None,
+                    max_members: int = 5_000_000) -> Path:
+    """Extract into a temporary folder beside dest, check it, then rename it into place.
+
+    The members' total size (as their headers state it, checked before anything is written)
+    must stay under `max_bytes` and their number under `max_members`: an archive bomb is
+    refused, not extracted."""
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".extracting"))
+    limits = (max_bytes, max_members)
     try:
         try:
             if zipfile.is_zipfile(archive):
-                _extract_zip(archive, tmp)
+                _extract_zip(archive, tmp, limits)
             else:
-                _extract_tar(archive, tmp)
+                _extract_tar(archive, tmp, limits)
         except getattr(tarfile, "FilterError", ()) as e:
             _refuse(archive, str(e))
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile) as e:
@@ -70,9 +76,28 @@ def _move_into_place(src: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _extract_tar(archive: Path, target: Path) -> None:
+def _check_limits(archive: Path, sizes: list[int], limits: tuple[int | None, int]) -> None:
+    max_bytes, max_members = limits
+    if len(sizes) > max_members:
+        _refuse(archive, f"{len(sizes):,} members, over the limit of {max_members:,}")
+    total = sum(sizes)
+    if max_bytes is not None and total > max_bytes:
+        raise UnsafeArchiveError(
+            f"Expected {archive} to extract to at most {max_bytes:,} bytes. Received: members "
+            f"totalling {total:,} bytes ({total / max(archive.stat().st_size, 1):.0f}x the "
+            "archive). Fix: nothing was extracted; if you trust it, raise the limit with "
+            "FASTLEARN_MAX_EXTRACT_BYTES (bytes)."
+        )
+
+
+def _extract_tar(archive: Path, target: Path, limits: tuple[int | None, int]) -> None:
     with tarfile.open(archive, "r:*") as tar:
-        members = tar.getmembers()
+        members = []
+        for m in tar:  # read header by header, so a huge member count stops early
+            members.append(m)
+            if len(members) > limits[1]:
+                _check_limits(archive, [0] * len(members), limits)
+        _check_limits(archive, [m.size for m in members if m.isfile()], limits)
         links: set[str] = set()
         for m in members:
             name = _inside(m.name, archive, f"member {m.name!r}")
@@ -95,8 +120,9 @@ def _extract_tar(archive: Path, target: Path) -> None:
             tar.extractall(target, members=members)
 
 
-def _extract_zip(archive: Path, target: Path) -> None:
+def _extract_zip(archive: Path, target: Path, limits: tuple[int | None, int]) -> None:
     with zipfile.ZipFile(archive) as zf:
+        _check_limits(archive, [i.file_size for i in zf.infolist()], limits)
         for info in zf.infolist():
             _inside(info.filename, archive, f"member {info.filename!r}")
         zf.extractall(target)

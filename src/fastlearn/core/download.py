@@ -34,6 +34,7 @@ __all__ = [
     "download_url",
     "fastlearn_home",
     "untar_data",
+    "max_extract_bytes",
 ]
 
 _CHUNK = 1 << 20
@@ -197,11 +198,35 @@ def untar_data(
     if force or not archive.is_file():
         _fetch_archive(url, archive, sha256, size)
     else:  # placed by hand, or a run that stopped before extracting
-        _verify(archive, str(archive), size, sha256)
+        _verify_cached(archive, size, sha256)
     try:
-        return extract_archive(archive, dest)
+        return extract_archive(archive, dest, max_bytes=max_extract_bytes(archive))
     except CorruptArchiveError as e:
         raise DownloadError(str(e)) from e
+
+
+def max_extract_bytes(archive: Path) -> int:
+    """How many bytes an archive may extract to: $FASTLEARN_MAX_EXTRACT_BYTES, else 100x its
+    own size and at least 256 MiB (real datasets compress far less; a bomb far more)."""
+    env = os.environ.get("FASTLEARN_MAX_EXTRACT_BYTES", "").strip()
+    if env:
+        if not env.isdigit():
+            raise ValueError(f"Expected FASTLEARN_MAX_EXTRACT_BYTES as a number of bytes. "
+                             f"Received: {env!r}.")
+        return int(env)
+    return max(100 * archive.stat().st_size, 256 * 2**20)
+
+
+def _verify_cached(archive: Path, size: int | None, sha256: str | None) -> None:
+    """A cached archive is checked like a download: against the size and sha256 given, or
+    else the known checksum of its name (the course's samples)."""
+    if size is None and sha256 is None and archive.name in URLs.CHECKSUMS:
+        size, sha256 = URLs.CHECKSUMS[archive.name]
+    try:
+        _verify(archive, str(archive), size, sha256)
+    except ChecksumError as e:
+        raise ChecksumError(f"{e} The cached copy was not used: delete it to download again, "
+                            "or pass sha256= its digest to accept it.") from None
 
 
 def _check_sha256(sha256: str | None) -> str | None:
@@ -221,7 +246,19 @@ def _file_name(url: str) -> str:
             f"Expected a URL or path ending in a file name. Received: {url!r}. "
             "Fix: give the archive's full URL, e.g. URLs.MNIST_TINY."
         )
-    return urllib.parse.unquote(name)
+    return _safe_name(urllib.parse.unquote(name), url)
+
+
+def _safe_name(name: str, url: str) -> str:
+    """An archive name that stays a plain file name in the cache (no folders, no '..')."""
+    if (name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
+            or name.startswith(".") or _DRIVE.match(name)):
+        raise ValueError(
+            f"Expected the URL to end in a plain archive file name. Received: {url!r}, whose "
+            f"decoded name {name!r} holds a folder separator, '..' or a leading dot. Fix: use "
+            "the archive's real URL; names are never allowed to point outside the cache."
+        )
+    return name
 
 
 def _archive_stem(name: str) -> str:

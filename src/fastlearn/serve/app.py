@@ -23,7 +23,6 @@ preprocessing need not be thread-safe.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -52,6 +51,7 @@ from .inputs import (
     format_result,
     input_spec,
     jsonable,
+    loads_finite,
     parse_json_body,
 )
 
@@ -108,7 +108,9 @@ class ModelService:
             raise InputError(f"This {kind} model takes {self._accepted()}. Received: "
                              f"Content-Type {content_type or 'missing'!r}.", 415)
         try:
-            obj = json.loads(body)
+            obj = loads_finite(body)
+        except InputError:
+            raise
         except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested arrays
             raise InputError(f"The body is not valid JSON ({type(e).__name__}: "
                              f"{str(e)[:200]}). Expected e.g. {example(self.spec)}.") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,32 @@ class InputError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _no_constant(name: str) -> Any:
+    raise InputError(f"The JSON holds {name}, which is not a number a model can take. Fix: send "
+                     "finite numbers (or leave a missing value out, or null).", 422)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputError(f"The JSON holds {text[:40]}, which overflows to infinity. Fix: send "
+                         "finite numbers.", 422)
+    return value
+
+
+def _bounded_int(text: str) -> int | float:
+    if len(text.lstrip("-")) > 18:  # beyond int64: no model input is that large
+        return _finite_float(text)
+    return int(text)
+
+
+def loads_finite(text: str | bytes) -> Any:
+    """`json.loads` that refuses NaN, Infinity and numbers that overflow (with a 422), so a
+    non-finite value never reaches a model (or a JSON answer, which can't hold one)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
+                      parse_int=_bounded_int)
 
 
 @dataclass(frozen=True)
@@ -240,7 +267,6 @@ def example(spec: Mapping[str, Any]) -> str:
 
 def parse_cli_item(arg: str, spec: Mapping[str, Any], limits: Limits) -> Any:
     """One command-line INPUT: an image path, a text, or JSON (a row, a pair, a tensor)."""
-    import json
 
     kind = spec["kind"]
     if kind == "image":
@@ -252,7 +278,9 @@ def parse_cli_item(arg: str, spec: Mapping[str, Any], limits: Limits) -> Any:
     if kind == "text":
         return _text(arg, limits)
     try:
-        value = json.loads(arg)
+        value = loads_finite(arg)
+    except InputError:
+        raise
     except ValueError:
         raise InputError(f"Expected JSON for this {kind} model, such as "
                          f"{_cli_example(spec)}. Received: {arg[:80]!r}.") from None
@@ -312,6 +340,9 @@ def format_result(result: Sequence[Any], config: Mapping[str, Any],
     label, _, probs = result
     out: dict[str, Any] = {"label": jsonable(label)}
     probs = torch.as_tensor(probs).detach().float().cpu()
+    if not bool(torch.isfinite(probs).all()):
+        raise ValueError("The model's output holds NaN or infinite values for this input "
+                         "(values far outside the training data?). No answer was made up.")
     act = config.get("activation", "none")
     if act in ("softmax", "sigmoid") and probs.ndim == 1 and vocab is not None \
             and len(vocab) == probs.numel():

@@ -80,7 +80,17 @@ class TerminateOnNaNCallback(Callback):
             raise CancelFitException()
 
     def after_epoch(self, learn: Learner) -> None:
-        self._good = copy.deepcopy(learn.model.state_dict())
+        # an epoch's last step can leave NaN weights behind a finite loss: keep only weights
+        # that are all finite as the ones to restore
+        state = learn.model.state_dict()
+        if all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
+            self._good = copy.deepcopy(state)
+        else:
+            learn.model.load_state_dict(self._good)
+            print(f"Weights hold NaN or infinite values after epoch {learn.epoch}: stopping and "
+                  "restoring the weights of the last good epoch.")
+            self.stopped = True
+            raise CancelFitException()
 
 
 class BnFreeze(Callback):
