@@ -409,6 +409,7 @@ class DataLoaders:
         """A loader over new items with the validation transforms (for predictions)."""
         ref = self.valid or self.train
         ds = self.train.dataset
+        items = _as_tensors(items, ds)
         if hasattr(ds, "new_test") and not with_labels:
             test_ds = ds.new_test(items)
         elif isinstance(items, Dataset):
@@ -515,6 +516,25 @@ class DataLoaders:
         dsets = [ItemDataset([items[i] for i in idx], targets[idx], item_tfms) for idx in splits]
         workers = min(num_cpus(), 8) if num_workers is None else num_workers
         return cls.from_dsets(dsets[0], dsets[1], num_workers=workers, vocab=cat.vocab, **kwargs)
+
+
+def _as_tensors(items: Any, ds: Any) -> Any:
+    """numpy arrays as tensors, floats in the training inputs' dtype (float64 data would
+    otherwise meet float32 weights)."""
+    import numpy as np
+
+    def one(x: Any, ref: torch.Tensor | None) -> Any:
+        if isinstance(x, np.ndarray) and x.dtype != object:
+            x = torch.from_numpy(np.ascontiguousarray(x))
+        if (isinstance(x, torch.Tensor) and ref is not None and x.is_floating_point()
+                and ref.is_floating_point() and x.dtype != ref.dtype):
+            x = x.to(ref.dtype)
+        return x
+
+    refs = list(ds.tensors) if isinstance(ds, TensorDataset) else []
+    if isinstance(items, tuple):
+        return tuple(one(x, refs[k] if k < len(refs) else None) for k, x in enumerate(items))
+    return one(items, refs[0] if refs else None)
 
 
 def _apply_label(label_func: Callable[[Any], Any], item: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from .archive import CorruptArchiveError, UnsafeArchiveError, extract_archive
 from .collections import Path
+from .io import default_file_mode
 
 __all__ = [
     "URLs",
@@ -163,6 +164,7 @@ def download_url(
             url, tmp, dest, size, _Progress(dest.name, enabled), retries, timeout, backoff
         )
         _verify(tmp, url, size, sha256)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -11,25 +11,44 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_write", "atomic_save", "save_figure"]
+__all__ = ["atomic_write", "atomic_save", "save_figure", "default_file_mode", "make_parent"]
 
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Write to a temporary file beside `path`, fsync, then rename it over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0600 would hide it from other users
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def default_file_mode() -> int:
+    """The mode a new file gets from `open()` under the current umask (e.g. 0644)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def make_parent(path: Path) -> None:
+    """Create `path`'s folder, with a clear error when a file stands where a folder must."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [path.parent, *path.parent.parents] if p.is_file()), None)
+        raise NotADirectoryError(
+            f"Can't write {str(path)!r}: {str(blocker or path.parent)!r} is a file, not a "
+            "folder. Fix: choose another path, or move that file away.") from None
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -88,7 +91,29 @@ class ItemDataset(Dataset):
     ) -> None:
         self.items, self.targets, self.tfms = list(items), targets, list(tfms)
         self.skip_bad = skip_bad
-        self.bad_items: list[Any] = []
+        self._bad: list[int] = []  # indices of the items that failed, in this process
+        # loader workers hold copies of the dataset: they report failures through this file
+        self._bad_log = os.path.join(tempfile.gettempdir(),
+                                     f"fastlearn-bad-items-{os.getpid()}-{id(self)}.log")
+
+    @property
+    def bad_items(self) -> list[Any]:
+        """The items that failed to load, in this process or in the loader's workers."""
+        idx = list(self._bad)
+        with contextlib.suppress(OSError):
+            with open(self._bad_log) as f:
+                idx += [int(line) for line in f if line.strip().isdigit()]
+        return [self.items[j] for j in dict.fromkeys(idx)]
+
+    def _report_bad(self, j: int) -> bool:
+        """Record item `j` as bad; True the first time (in this process)."""
+        if j in self._bad:
+            return False
+        self._bad.append(j)
+        if torch.utils.data.get_worker_info() is not None:
+            with contextlib.suppress(OSError), open(self._bad_log, "a") as f:
+                f.write(f"{j}\n")  # one short line: appends from several workers don't mix
+        return True
 
     def __len__(self) -> int:
         return len(self.items)
@@ -108,8 +133,7 @@ class ItemDataset(Dataset):
                 last_error = e
                 if not self.skip_bad:
                     raise RuntimeError(f"Could not load item {self.items[j]!r}: {e}") from e
-                if self.items[j] not in self.bad_items:
-                    self.bad_items.append(self.items[j])
+                if self._report_bad(j):
                     warnings.warn(
                         f"Skipping item {self.items[j]!r}: {type(e).__name__}: {e}", stacklevel=2
                     )
