@@ -48,6 +48,27 @@ def test_early_stopping_stops_after_patience(synth_learner):
     assert len(learn.recorder.history) == 4  # best at epoch 1, no improvement at 2 and 3
 
 
+def test_the_epoch_that_stops_is_in_the_table_the_csv_and_the_checkpoint(synth_learner,
+                                                                          tmp_path, capsys):
+    from fastlearn import CheckpointCallback, ProgressCallback
+
+    learn = synth_learner(path=tmp_path)
+    learn.add_cbs([ProgressCallback()])
+    learn.fit(10, lr=1e-3, cbs=[FakeValidLoss([1.0, 0.9, 0.95, 0.97, 0.5] + [0] * 5),
+                                EarlyStoppingCallback(patience=2), CSVLogger("log.csv"),
+                                CheckpointCallback("ckpt")])
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3"]  # the stopping epoch 3 is printed
+    with open(tmp_path / "log.csv") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1", "2", "3"]
+    ckpt = torch.load(next(tmp_path.rglob("ckpt*")), weights_only=False)
+    assert ckpt["epoch"] == 3
+    lines = out.splitlines()
+    stop_line = next(i for i, line in enumerate(lines) if "early stopping" in line)
+    assert lines[stop_line - 1].split()[0] == "3"  # said after the row of epoch 3
+
+
 def test_early_stopping_on_an_unknown_column_is_explained(synth_learner):
     with pytest.raises(ValueError, match="accuracy.*not a column"):
         synth_learner().fit(1, cbs=[EarlyStoppingCallback(monitor="accuracy")])

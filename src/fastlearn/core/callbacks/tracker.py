@@ -54,7 +54,10 @@ class TrackerCallback(Callback):
 
 
 class EarlyStoppingCallback(TrackerCallback):
-    """Stops training when `monitor` has not improved for `patience` epochs."""
+    """Stops training when `monitor` has not improved for `patience` epochs.
+
+    The stop takes effect before the next epoch, so the epoch that triggered it is complete
+    everywhere: in the printed table, the CSV log and the checkpoints."""
 
     def __init__(self, monitor: str = "valid_loss", comp: Callable | None = None,
                  min_delta: float = 0.0, patience: int = 1) -> None:
@@ -68,9 +71,11 @@ class EarlyStoppingCallback(TrackerCallback):
     def after_epoch(self, learn: Learner) -> None:
         super().after_epoch(learn)
         self.wait = 0 if self.new_best else self.wait + 1
-        if self.wait >= self.patience:
-            print(f"No improvement of {self.monitor} since epoch {learn.epoch - self.wait}: "
-                  "early stopping.")
+
+    def before_epoch(self, learn: Learner) -> None:
+        if self.wait >= self.patience:  # the last epoch's callbacks have all run
+            print(f"No improvement of {self.monitor} since epoch "
+                  f"{learn.epoch - 1 - self.wait}: early stopping.")
             raise CancelFitException()
 
     def state_dict(self) -> dict[str, Any]:
