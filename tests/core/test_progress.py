@@ -23,9 +23,9 @@ def test_terminal_bar_redraws_in_place(synth_learner, monkeypatch):
     learn = synth_learner(metrics=accuracy, cbs=[ProgressCallback(file=out)])
     learn.fit(1, lr=1e-2)
     text = out.getvalue()
-    assert "\r" in text and "epoch 1/1 train" in text and "8/8" in text and "loss" in text
-    assert "epoch 1/1 valid" in text
-    last_line = text.rstrip("\n").split("\n")[-1].split("\r")[-1]
+    assert "\r" in text and "epoch 0 [1/1] train" in text and "8/8" in text and "loss" in text
+    assert "epoch 0 [1/1] valid" in text
+    last_line = text.rstrip("\n").split("\n")[-1].split("\r")[-1].replace("\x1b[K", "")
     assert last_line.split()[0] == "0"  # the table row follows the cleared bar
 
 

@@ -1,5 +1,8 @@
-"""Looking inside a collab model: PCA of the factors and the course's picture of films.
+"""Looking at ratings and inside a collab model: tables of ratings (and predictions), PCA of
+the factors and the course's picture of films.
 
+>>> dls.show_batch()                # user, item, rating of a batch (printed; a DataFrame)
+>>> learn.show_results()            # ... and rating_pred, the model's prediction
 >>> coords = pca(learn.model.i_weight.weight, k=3)  # (n_items, 3)
 >>> learn.plot_item_pca(n=50, path="films.png")
 """
@@ -8,13 +11,57 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..core.io import save_figure
 
-__all__ = ["pca", "plot_pca_labels"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..core.data import DataLoader
+    from .vocab import CollabVocab
+
+__all__ = ["pca", "plot_pca_labels", "ratings_frame", "show_ratings"]
+
+
+def ratings_frame(vocab: CollabVocab, x: torch.Tensor, y: torch.Tensor | None = None,
+                  preds: torch.Tensor | None = None) -> pd.DataFrame:
+    """(user index, item index) pairs `x` (N, 2), and their ratings `y` and predictions, as a
+    table of raw ids with the ratings table's column names (predictions: `<rating>_pred`)."""
+    import pandas as pd
+
+    x = x.detach().cpu()
+    columns = {vocab.user_name: vocab.users.decode(x[:, 0]),
+               vocab.item_name: vocab.items.decode(x[:, 1])}
+    if y is not None:
+        columns[vocab.rating_name] = y.detach().cpu().float().reshape(-1).numpy()
+    if preds is not None:
+        columns[f"{vocab.rating_name}_pred"] = preds.detach().cpu().float().reshape(-1).numpy()
+    return pd.DataFrame(columns)
+
+
+def show_ratings(vocab: CollabVocab, dl: DataLoader, *, max_n: int = 10,
+                 model: torch.nn.Module | None = None) -> pd.DataFrame:
+    """Print and return `max_n` rows of the first batch of `dl`: user, item, rating and, with
+    `model`, its predicted rating (computed in eval mode, the mode restored after)."""
+    import pandas as pd
+
+    x, y = (t[:max_n] for t in dl.one_batch()[:2])
+    preds = None
+    if model is not None:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                preds = model(x)
+        finally:
+            model.train(was_training)
+    frame = ratings_frame(vocab, x, y, preds)
+    with pd.option_context("display.max_columns", None, "display.width", 120):
+        print(frame.to_string(float_format=lambda v: f"{v:.2f}"))
+    return frame
 
 
 def pca(x: torch.Tensor, k: int = 3) -> torch.Tensor:

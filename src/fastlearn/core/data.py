@@ -93,6 +93,17 @@ class DataLoader:
         self._wraps_loader = loader is not None  # a plain loader passed in, not built here
         self.epoch_rng_state: torch.Tensor | None = None  # the RNG state that ordered this epoch
         self._replay: tuple[torch.Tensor, int] | None = None
+        # show_func(dl=self, **kw) draws a batch; set by the DataLoaders that holds this loader
+        self.show_func: Callable[..., Any] | None = None
+
+    def show_batch(self, **kwargs: Any) -> Any:
+        """Show a batch of this loader as its DataLoaders' `show_batch` does
+        (`dls.train.show_batch(max_n=8, nrows=2, unique=True)`)."""
+        if self.show_func is None:
+            raise TypeError("This loader doesn't know how to show its batches: it belongs to no "
+                            "application's DataLoaders (ImageDataLoaders, TextDataLoaders ...). "
+                            "Fix: dls.show_batch(dl=loader), or draw loader.one_batch() yourself.")
+        return self.show_func(dl=self, **kwargs)
 
     def _fast_tensors(self) -> tuple[torch.Tensor, ...] | None:
         if (
@@ -264,7 +275,9 @@ class DataLoader:
             n_inp=self.n_inp,
         )
         args.update(kwargs)
-        return type(self)(**args)
+        dl = type(self)(**args)
+        dl.show_func = self.show_func
+        return dl
 
     def to(self, device: torch.device | str) -> DataLoader:
         """Send batches to `device` from now on (tensor tables move there once)."""
@@ -340,6 +353,7 @@ class DataLoaders:
         )
         for dl in self.loaders:
             dl.to(device)
+            dl.show_func = self.show_batch
             if n_inp is not None:
                 dl.n_inp = n_inp
         self.vocab = vocab
@@ -393,6 +407,13 @@ class DataLoaders:
         """The first training batch."""
         return self.train.one_batch()
 
+    def show_batch(self, max_n: int = 9, *, ds_idx: int = 0, dl: DataLoader | None = None,
+                   **kwargs: Any) -> Any:
+        """Show a batch of `dl` (default: self[ds_idx]); the applications' loaders override it."""
+        raise NotImplementedError(f"{type(self).__name__} has no way to show a batch. Fix: use "
+                                  "an application's DataLoaders, or draw dls.one_batch() "
+                                  "yourself.")
+
     def new(self, **kwargs: Any) -> DataLoaders:
         """Both loaders rebuilt with some settings changed, e.g. `dls.new(bs=32)`."""
         train = self.train.new(**kwargs)
@@ -401,6 +422,8 @@ class DataLoaders:
         dls = type(self).__new__(type(self))
         dls.__dict__.update(self.__dict__)
         dls.train, dls.valid = train, valid
+        for dl in dls.loaders:
+            dl.show_func = dls.show_batch
         return dls
 
     def test_dl(

@@ -12,7 +12,7 @@ from .io import save_figure
 if TYPE_CHECKING:
     from .learner import Learner
 
-__all__ = ["confusion_matrix", "ClassificationInterpretation"]
+__all__ = ["confusion_matrix", "ClassificationInterpretation", "new_figure"]
 
 
 def confusion_matrix(preds: torch.Tensor, targs: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -65,27 +65,49 @@ class ClassificationInterpretation:
             lines.append(f"{v:>{width}}" + "".join(f"{int(c):>{width}}" for c in cm[i]))
         return "\n".join(lines)
 
-    def plot_confusion_matrix(self, normalize: bool = False, path: str | Path | None = None,
-                              cmap: str = "Blues") -> Any:
-        """Draw the matrix with counts in the cells (saved to `path` if given)."""
-        import matplotlib.pyplot as plt
+    def plot_confusion_matrix(self, normalize: bool = False, title: str = "Confusion matrix",
+                              cmap: str = "Blues", norm_dec: int = 2, plot_txt: bool = True, *,
+                              figsize: tuple[float, float] | None = None,
+                              dpi: int | None = None, path: str | Path | None = None) -> Any:
+        """Draw the matrix (rows actual, columns predicted) with counts in the cells.
 
+        `normalize` divides each row by its total (shown with `norm_dec` decimals);
+        `plot_txt=False` leaves the cells empty. Saved to `path` if given; returns the figure.
+
+            >>> interp.plot_confusion_matrix(figsize=(12, 12), dpi=60)
+        """
         cm = self.confusion_matrix().float()
         if normalize:
             cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
         n = len(self.vocab)
-        fig, ax = plt.subplots(figsize=(max(4, 0.6 * n + 2), max(4, 0.6 * n + 2)))
-        ax.imshow(cm.numpy(), cmap=cmap)
+        side = max(4, 0.6 * n + 2)
+        fig = new_figure(figsize or (side, side), dpi=dpi, use_pyplot=path is None)
+        ax = fig.subplots()
+        ax.imshow(cm.numpy(), cmap=cmap, interpolation="nearest")
         ax.set_xticks(range(n), self.vocab, rotation=90)
         ax.set_yticks(range(n), self.vocab)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("actual")
-        ax.set_title("Confusion matrix")
-        threshold = float(cm.max()) / 2
-        for i in range(n):
-            for j in range(n):
-                value = f"{cm[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
-                ax.text(j, i, value, ha="center", va="center",
-                        color="white" if cm[i, j] > threshold else "black")
+        ax.set_xlabel("Predicted")
+        ax.set_ylabel("Actual")
+        ax.set_title(title)
+        if plot_txt:
+            threshold = float(cm.max()) / 2
+            for i in range(n):
+                for j in range(n):
+                    value = f"{cm[i, j]:.{norm_dec}f}" if normalize else f"{int(cm[i, j])}"
+                    ax.text(j, i, value, ha="center", va="center",
+                            color="white" if cm[i, j] > threshold else "black")
         fig.tight_layout()
-        return save_figure(fig, path)
+        return save_figure(fig, path, dpi=dpi or 100)
+
+
+def new_figure(figsize: tuple[float, float], *, dpi: int | None = None,
+               use_pyplot: bool = True) -> Any:
+    """A matplotlib figure: a pyplot one (a notebook shows it) or, when it is only saved to a
+    file, a bare `Figure` (no window, nothing left in pyplot's list of open figures)."""
+    if use_pyplot:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize, dpi=dpi)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, dpi=dpi)

@@ -25,11 +25,11 @@ from torch import Tensor, nn
 
 from ..core.data import DataLoader
 from ..core.interpret import ClassificationInterpretation as _CoreInterpretation
+from ..core.interpret import new_figure
 from ..core.io import save_figure
 from ..core.torch_utils import to_device
-from .augment import Normalize
 from .dataset import collate_images
-from .show import image_for_display, show_images
+from .show import image_for_display, loader_images, show_images, task_of
 
 if TYPE_CHECKING:
     from ..core.learner import Learner
@@ -38,18 +38,10 @@ __all__ = ["ClassificationInterpretation", "SegmentationInterpretation", "Hook",
            "hook_output", "hook_outputs", "grad_cam", "plot_grad_cam", "show_predictions"]
 
 
+Figsize = tuple[float, float]
+
+
 # ---------------------------------------------------------------------------- images of a loader
-def _normalize_of(dl: DataLoader) -> Normalize | None:
-    return next((t for t in dl.batch_tfms if isinstance(t, Normalize)), None)
-
-
-def _display(dl: DataLoader, x: Tensor) -> Tensor:
-    """Model inputs back to [0, 1] images for drawing."""
-    norm = _normalize_of(dl)
-    x = x.detach().float()
-    return (norm.decode(x) if norm is not None else x).clamp(0, 1).cpu()
-
-
 def loader_items(dl: DataLoader, idxs: Iterable[int]) -> tuple[Tensor, ...]:
     """Items `idxs` of the loader's dataset as one batch, after its validation transforms."""
     batch = collate_images([dl.dataset[int(i)] for i in idxs])
@@ -62,7 +54,7 @@ def loader_items(dl: DataLoader, idxs: Iterable[int]) -> tuple[Tensor, ...]:
 
 def _label(learn: Learner, y: Tensor) -> str:
     """One target or decoded prediction as text."""
-    vocab, task = learn.dls.vocab, getattr(learn, "task", "classification")
+    vocab, task = learn.dls.vocab, _task(learn)
     if task == "multi_label":
         names = [str(vocab[i]) if vocab is not None else str(i)
                  for i in torch.nonzero(y).flatten().tolist()]
@@ -87,23 +79,47 @@ def _predict_batch(learn: Learner, x: Tensor) -> tuple[Tensor, Tensor]:
     return probs, decodes(probs) if decodes is not None else probs
 
 
-def show_predictions(learn: Learner, dl: DataLoader, *, max_n: int = 9, ncols: int = 3,
-                     path: str | Path | None = None,
-                     figsize: tuple[float, float] | None = None) -> Any:
-    """Images of the first batch of `dl` titled 'actual / predicted' (masks side by side)."""
+def _task(learn: Learner) -> str:
+    """A VisionLearner's task; any other learner's from its loaders (default classification)."""
+    return getattr(learn, "task", None) or task_of(learn.dls)
+
+
+def show_predictions(learn: Learner, dl: DataLoader, *, max_n: int = 9,
+                     nrows: int | None = None, ncols: int | None = None,
+                     figsize: Figsize | None = None, dpi: int | None = None,
+                     path: str | Path | None = None) -> Any:
+    """Images of the first batch of `dl` titled 'actual/predicted', green when right and red
+    when wrong (regression: black); segmentation shows actual and predicted masks side by side.
+    """
     batch = dl.one_batch()
     x, y = batch[0][:max_n], batch[1][:max_n]
     _, decoded = _predict_batch(learn, x)
-    images = _display(dl, x)
-    if getattr(learn, "task", None) == "segmentation":
+    images = loader_images(dl, x)
+    if _task(learn) == "segmentation":
         pairs = [img for img in images for _ in range(2)]
         masks = [m.cpu() for a, p in zip(y, decoded) for m in (a, p)]
         titles = ["actual", "predicted"] * len(images)
         n_codes = len(learn.dls.vocab) if learn.dls.vocab is not None else None
-        return show_images(pairs, titles, masks, ncols=2, path=path, figsize=figsize,
-                           n_codes=n_codes)
-    titles = [f"{_label(learn, a)} / {_label(learn, p)}" for a, p in zip(y, decoded)]
-    return show_images(images, titles, ncols=ncols, path=path, figsize=figsize)
+        return show_images(pairs, titles, masks, nrows=nrows, ncols=2, figsize=figsize,
+                           dpi=dpi, path=path, n_codes=n_codes)  # a row per image
+    actual = [_label(learn, a) for a in y]
+    predicted = [_label(learn, p) for p in decoded]
+    colors = [_verdict_color(learn, a, p) for a, p in zip(y, decoded)]
+    titles = [f"{a}/{p}" for a, p in zip(actual, predicted)]
+    return show_images(images, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi,
+                       path=path, title_colors=colors)
+
+
+def _verdict_color(learn: Learner, actual: Tensor, predicted: Tensor) -> str:
+    """'green' for a right prediction, 'red' for a wrong one, 'black' for regression."""
+    task = _task(learn)
+    if task == "multi_label":
+        right = torch.equal(actual.bool(), predicted.bool())
+    elif task == "regression" or actual.is_floating_point():
+        return "black"
+    else:
+        right = int(actual) == int(predicted)
+    return "green" if right else "red"
 
 
 # ---------------------------------------------------------------------------- interpretation
@@ -115,22 +131,25 @@ class ClassificationInterpretation(_CoreInterpretation):
         >>> interp.plot_top_losses(9, path="top.png")
     """
 
-    def plot_top_losses(self, k: int = 9, *, largest: bool = True, ncols: int = 3,
-                        path: str | Path | None = None,
-                        figsize: tuple[float, float] | None = None) -> Any:
-        """The `k` images with the largest losses, titled predicted / actual / loss / prob.
+    def plot_top_losses(self, k: int = 9, largest: bool = True, *, nrows: int | None = None,
+                        ncols: int | None = None, figsize: Figsize | None = None,
+                        dpi: int | None = None, path: str | Path | None = None) -> Any:
+        """The `k` images with the largest losses, titled predicted/actual, loss / prob.
 
-        prob is the probability given to the predicted class.
+        prob is the probability given to the predicted class. Returns the figure.
+
+            >>> interp.plot_top_losses(5, nrows=1)
         """
         k = min(k, len(self.losses))
         losses, idxs = self.losses.topk(k, largest=largest)
-        images = _display(self.dl, loader_items(self.dl, idxs.tolist())[0])
+        images = loader_images(self.dl, loader_items(self.dl, idxs.tolist())[0])
         titles = []
         for loss, i in zip(losses.tolist(), idxs.tolist()):
             pred, actual = int(self.decoded[i]), int(self.targs[i])
             prob = float(self.probs[i, pred])
             titles.append(f"{self.vocab[pred]}/{self.vocab[actual]}\n{loss:.2f} / {prob:.2f}")
-        return show_images(images, titles, ncols=ncols, path=path, figsize=figsize)
+        return show_images(images, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi,
+                           path=path)
 
 
 class SegmentationInterpretation:
@@ -155,17 +174,17 @@ class SegmentationInterpretation:
         k = len(self.losses) if k is None else min(k, len(self.losses))
         return self.losses.topk(k)
 
-    def plot_top_losses(self, k: int = 4, *, path: str | Path | None = None,
-                        figsize: tuple[float, float] | None = None) -> Any:
-        """The `k` worst images: actual mask beside predicted mask, with the loss."""
+    def plot_top_losses(self, k: int = 4, *, figsize: Figsize | None = None,
+                        dpi: int | None = None, path: str | Path | None = None) -> Any:
+        """The `k` worst images, a row each: actual mask beside predicted mask, with the loss."""
         losses, idxs = self.top_losses(k)
-        images = _display(self.dl, loader_items(self.dl, idxs.tolist())[0])
+        images = loader_images(self.dl, loader_items(self.dl, idxs.tolist())[0])
         pairs = [img for img in images for _ in range(2)]
         masks = [m for i in idxs.tolist() for m in (self.targs[i], self.decoded[i])]
         titles = [t for loss in losses.tolist()
                   for t in (f"actual (loss {loss:.2f})", "predicted")]
         vocab = self.learn.dls.vocab
-        return show_images(pairs, titles, masks, ncols=2, path=path, figsize=figsize,
+        return show_images(pairs, titles, masks, ncols=2, figsize=figsize, dpi=dpi, path=path,
                            n_codes=len(vocab) if vocab is not None else None)
 
 
@@ -321,25 +340,14 @@ def plot_grad_cam(learn: Learner, image: Any, target_class: int | None = None,
     cam = torch.relu((grad.mean(dim=(1, 2))[:, None, None] * act).sum(0))
     cam = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear",
                         align_corners=False)[0, 0]
-    img = _display(learn.dls.valid or learn.dls.train, x)[0]
-    fig = _figure(figsize, use_pyplot=path is None)
+    img = loader_images(learn.dls.valid or learn.dls.train, x)[0]
+    fig = new_figure(figsize, use_pyplot=path is None)
     ax = fig.subplots()
     ax.imshow(image_for_display(img), cmap="gray", vmin=0, vmax=1)
     ax.imshow(cam.cpu().numpy(), cmap=cmap, alpha=alpha, interpolation="bilinear")
     ax.set_title(f"Grad-CAM: {_class_name(learn, cls)}")
     ax.axis("off")
     return save_figure(fig, path, dpi=80)
-
-
-def _figure(figsize: tuple[float, float], use_pyplot: bool) -> Any:
-    """A pyplot figure (shown in notebooks) or, when saving to a file, a bare one."""
-    if use_pyplot:
-        import matplotlib.pyplot as plt
-
-        return plt.figure(figsize=figsize)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize)
 
 
 def _class_name(learn: Learner, cls: int) -> str:

@@ -1,14 +1,17 @@
 """Progress bars (epochs and batches) and the results table, in a terminal or a notebook.
 
-In a terminal the batch bar redraws one line in place at most ten times a second; when
-output is not a terminal (a log file, CI) only the table rows are printed. In Jupyter the
-bar and the table are one HTML block updated in place.
+In a terminal the batch bar redraws one line in place at most ten times a second, cut to the
+terminal's width at each redraw (so a narrow or resized terminal never fills with stale bar
+lines); when output is not a terminal (a log file, CI) only the table rows are printed. In
+Jupyter the bar and the table are one HTML block updated in place, and nothing else. The
+bar names the epoch as the table does (from 0), then its count: `epoch 0 [1/5]`.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import shutil
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,7 +21,9 @@ from ..callback import Callback
 if TYPE_CHECKING:
     from ..learner import Learner
 
-__all__ = ["ProgressCallback", "format_time", "in_notebook"]
+__all__ = ["ProgressCallback", "format_time", "in_notebook", "terminal_columns"]
+
+_CLEAR_LINE = "\x1b[K"  # ANSI: erase from the cursor to the end of the line
 
 
 def format_time(seconds: float) -> str:
@@ -30,12 +35,18 @@ def format_time(seconds: float) -> str:
 
 
 def in_notebook() -> bool:
-    """Whether we run inside a Jupyter kernel."""
+    """Whether we run inside a Jupyter kernel (Jupyter, VS Code, Colab: any IPython kernel that
+    displays HTML), not a terminal IPython."""
     shell = sys.modules.get("IPython")
     if shell is None:
         return False
     ipython = shell.get_ipython()
-    return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
+    return ipython is not None and getattr(ipython, "kernel", None) is not None
+
+
+def terminal_columns() -> int:
+    """The terminal's width now ($COLUMNS, else the terminal's size, else 80)."""
+    return max(shutil.get_terminal_size((80, 24)).columns, 20)
 
 
 def _fmt(value: Any) -> str:
@@ -67,8 +78,10 @@ class ProgressCallback(Callback):
         self.rows: list[list[str]] = []
         self._last = 0.0
         self._fit_start = time.perf_counter()
+        # each column as wide as its name, and at least a 6-decimal number (or mm:ss)
+        self.widths = [max(len(n), 5 if n in ("epoch", "time") else 9) for n in self.names]
         if not self.notebook:
-            self._print_line("  ".join(f"{n:>11}" for n in self.names))
+            self._print_line(self._row(self.names))
 
     def before_epoch(self, learn: Learner) -> None:
         self._epoch_start = time.perf_counter()
@@ -88,17 +101,20 @@ class ProgressCallback(Callback):
         eta = elapsed / done * (total - done)
         phase = "train" if learn.training else "valid"
         loss = learn.recorder.smooth_loss if learn.training else math.nan
-        width = 30
-        filled = int(width * done / total)
-        text = (f"epoch {learn.epoch + 1}/{learn.n_epoch} {phase} "
-                f"|{'█' * filled}{'·' * (width - filled)}| {done}/{total} "
-                f"[{format_time(elapsed)}<{format_time(eta)}]"
+        # the epoch as the table numbers it (from 0), then how many of how many
+        head = f"epoch {learn.epoch} [{learn.epoch + 1}/{learn.n_epoch}] {phase} "
+        tail = (f" {done}/{total} [{format_time(elapsed)}<{format_time(eta)}]"
                 + (f" loss {loss:.4f}" if learn.training else ""))
         if self.notebook:
-            self._show_html(text, done / total)
-        else:
-            self.out.write("\r" + text[:120].ljust(120))
-            self.out.flush()
+            self._show_html(head + tail, done / total)
+            return
+        columns = terminal_columns() - 1  # never the last column: no wrap, whatever the size
+        width = max(5, min(30, columns - len(head) - len(tail) - 2))
+        filled = int(width * done / total)
+        text = f"{head}|{'█' * filled}{'·' * (width - filled)}|{tail}"
+        # back to the line's start, the text cut to the width, the rest of the line cleared
+        self.out.write("\r" + text[:columns] + _CLEAR_LINE)
+        self.out.flush()
 
     def after_epoch(self, learn: Learner) -> None:
         log = learn.recorder.log
@@ -108,8 +124,11 @@ class ProgressCallback(Callback):
             self._show_html("", 1.0)
         else:
             if self.live:
-                self.out.write("\r" + " " * 120 + "\r")
-            self._print_line("  ".join(f"{v:>11}" for v in row))
+                self.out.write("\r" + _CLEAR_LINE)
+            self._print_line(self._row(row))
+
+    def _row(self, cells: list[str]) -> str:
+        return "  ".join(f"{v:>{w}}" for v, w in zip(cells, self.widths))
 
     def _print_line(self, line: str) -> None:
         self.out.write(line + "\n")
