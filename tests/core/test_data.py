@@ -186,3 +186,11 @@ def test_resampled_dataloaders():
 def test_class_weights_balance():
     w = class_weights(torch.tensor([0] * 90 + [1] * 10), 2)
     assert w[1] / w[0] == pytest.approx(9.0)
+
+
+def test_repr_says_sizes_vocab_and_device():
+    x, y = torch.randn(100, 3), torch.randint(0, 3, (100,))
+    dls = DataLoaders.from_dsets(TensorDataset(x, y), TensorDataset(x[:20], y[:20]), bs=16,
+                                 vocab=["a", "b", "c"])
+    assert repr(dls) == ("DataLoaders(train: 100 items in 7 batches of 16; valid: 20 items in "
+                         "2 batches of 16; vocab (3): ['a', 'b', 'c']; device: cpu)")

@@ -359,6 +359,16 @@ class DataLoaders:
         self.vocab = vocab
         self._check_nonempty()
 
+    def __repr__(self) -> str:
+        parts = [f"train: {_size(self.train)}"]
+        parts.append(f"valid: {_size(self.valid)}" if self.valid is not None else "no valid")
+        if self.vocab is not None:
+            vocab = list(self.vocab)
+            shown = ", ".join(repr(v) for v in vocab[:8]) + (", ..." if len(vocab) > 8 else "")
+            parts.append(f"vocab ({len(vocab)}): [{shown}]")
+        parts.append(f"device: {self.device}")
+        return f"{type(self).__name__}({'; '.join(parts)})"
+
     def _check_nonempty(self) -> None:
         if self.train.dataset is not None and len(self.train.dataset) == 0:
             raise ValueError(
@@ -539,6 +549,13 @@ class DataLoaders:
         dsets = [ItemDataset([items[i] for i in idx], targets[idx], item_tfms) for idx in splits]
         workers = min(num_cpus(), 8) if num_workers is None else num_workers
         return cls.from_dsets(dsets[0], dsets[1], num_workers=workers, vocab=cat.vocab, **kwargs)
+
+
+def _size(dl: DataLoader) -> str:
+    """'1,600 items in 25 batches of 64' (as much as the loader knows)."""
+    n = len(dl.dataset) if dl.dataset is not None and hasattr(dl.dataset, "__len__") else None
+    items = f"{n:,} items in " if n is not None else ""
+    return f"{items}{len(dl):,} batches" + (f" of {dl.bs}" if dl.bs else "")
 
 
 def _as_tensors(items: Any, ds: Any) -> Any:
