@@ -16,6 +16,7 @@ in validation keeps its small initial embedding, decayed towards zero by weight 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from torch.utils.data import TensorDataset
 
 from ..core.data import DataLoader, DataLoaders
 from ..core.splitters import RandomSplitter, Splits
+from ..core.utils import CategoryMap
 from .vocab import CollabVocab, IdMap, unzip_pairs
 
 __all__ = ["CollabDataLoaders"]
@@ -116,8 +118,8 @@ class CollabDataLoaders(DataLoaders):
     """Training and validation loaders over (user, item) index pairs and their ratings.
 
     Build them with `from_df` or `from_csv`. Besides the core's attributes they carry
-    `collab_vocab` (the id maps and column names) and `classes` ({user column: user ids,
-    item column: item ids}, as in fastai).
+    `collab_vocab` (the id maps and column names), `classes` ({user column: user ids,
+    item column: item ids}, as in fastai) and `cat_names` (those two columns).
     """
 
     def __init__(
@@ -201,11 +203,17 @@ class CollabDataLoaders(DataLoaders):
         return cls.from_df(df, **kwargs)
 
     # ---------------------------------------------------------------- the table
-    @property
-    def classes(self) -> dict[Any, list[Any]]:
-        """{user column: user ids, item column: item ids}, ids in index order."""
+    @functools.cached_property  # built once: the vocabulary does not change
+    def classes(self) -> dict[Any, CategoryMap]:
+        """{user column: user ids, item column: item ids}, ids in index order, each with
+        `.o2i` ({id: index}): `dls.classes["title"].o2i["Star Wars (1977)"]`."""
         v = self.collab_vocab
-        return {v.user_name: v.users.ids, v.item_name: v.items.ids}
+        return {v.user_name: CategoryMap(v.users.ids), v.item_name: CategoryMap(v.items.ids)}
+
+    @property
+    def cat_names(self) -> list[Any]:
+        """The user and item columns, the model's two categorical inputs (for `get_emb_sz`)."""
+        return [self.collab_vocab.user_name, self.collab_vocab.item_name]
 
     @property
     def n_users(self) -> int:
@@ -231,6 +239,15 @@ class CollabDataLoaders(DataLoaders):
     def item_counts(self) -> torch.Tensor:
         """Number of ratings of each item (by index), over the whole table."""
         return torch.bincount(self.pairs()[:, 1], minlength=self.n_items)
+
+    def show_batch(self, max_n: int = 10, *, ds_idx: int = 0,
+                   dl: DataLoader | None = None) -> Any:
+        """Print and return (a DataFrame) `max_n` ratings of a batch of `dl` (default
+        `self[ds_idx]`) as raw user and item ids."""
+        from .interpret import show_ratings
+
+        dl = dl if dl is not None else self[ds_idx]
+        return show_ratings(self.collab_vocab, dl, max_n=max_n)
 
     def test_dl(
         self, items: Any, *, bs: int | None = None, with_labels: bool = False

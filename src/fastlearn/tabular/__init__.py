@@ -16,6 +16,7 @@ from .learner import TabularLearner, tabular_learner
 from .model import TabularModel, get_emb_sz, tabular_config
 from .preprocess import PROCS, TabularProcessor
 from .procs import NA, Categorify, FillMissing, MissingColumnError, Normalize, TabularProc
+from .table import TabularPandas
 
 __all__ = [
     "add_datepart",
@@ -23,6 +24,7 @@ __all__ = [
     "CategoryBlock",
     "RegressionBlock",
     "TabularDataLoaders",
+    "TabularPandas",
     "TabularLearner",
     "tabular_learner",
     "TabularModel",

@@ -9,21 +9,17 @@
     learn = tabular_learner(dls, metrics=accuracy)
     learn.fit_one_cycle(3, 1e-2)
 
-As fastai's, it also brings numpy (`np`), pandas (`pd`), torch, `nn`, `F` and `Path`. The
-star imports below read explicit `__all__` lists, so the names are exactly those listed.
+It gives the tabular API (TabularDataLoaders, TabularPandas, tabular_learner, Categorify,
+FillMissing, Normalize, cont_cat_split, add_datepart, get_emb_sz...), the course's everyday
+names of `fastlearn.basics` (Learner, L, Path, tensor, Module, np, pd, torch, nn, F...) and
+matplotlib's `plt`. The star imports read explicit `__all__` lists.
 """
 
-from pathlib import Path
+import matplotlib.pyplot as plt
 
-import numpy as np
-import pandas as pd
-import torch
-import torch.nn.functional as F
-from torch import nn
+from ..basics import *
+from ..basics import __all__ as _basics_all
+from . import *
+from . import __all__ as _tabular_all
 
-from fastlearn import *  # noqa: F403
-from fastlearn import __all__ as _core_all
-from fastlearn.tabular import *  # noqa: F403
-from fastlearn.tabular import __all__ as _tabular_all
-
-__all__ = [*_core_all, *_tabular_all, "Path", "np", "pd", "torch", "nn", "F"]
+__all__ = list(dict.fromkeys([*_basics_all, *_tabular_all, "plt"]))

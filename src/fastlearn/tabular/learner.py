@@ -157,13 +157,16 @@ class TabularLearner(Learner):
         out = pd.DataFrame({"importance": drops.mean(1), "std": drops.std(1)}, index=names)
         return out.sort_values("importance", ascending=False)
 
-    def show_results(self, max_n: int = 10, *, ds_idx: int = 1) -> None:
-        """Show `max_n` decoded rows of the validation (1) or training (0) set with predictions."""
+    def show_results(self, max_n: int = 10, *, ds_idx: int = 1) -> pd.DataFrame:
+        """Show and return `max_n` decoded rows of the validation (1) or training (0) set with
+        the predictions (columns `<target>_pred`)."""
         cats, conts, y = (t[:max_n] for t in self._labelled(None, ds_idx))
         _, decoded = self._decoded(self._outputs(cats, conts))
         frame = self.dls.decode_batch((cats, conts, y), max_n)
         predicted = self.dls.decode_targets(decoded)
-        show_frame(pd.concat([frame, predicted.add_suffix("_pred")], axis=1))
+        frame = pd.concat([frame, predicted.add_suffix("_pred")], axis=1)
+        show_frame(frame)
+        return frame
 
     # ------------------------------------------------------------------ export
     def export_config(self) -> dict[str, Any]:

@@ -10,37 +10,17 @@ model is rebuilt with `TabularModel(**config)`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..core.layers import Embedding, LinBnDrop, SigmoidRange, emb_sz_rule
-from .preprocess import TabularProcessor
+from ..core.layers import Embedding, LinBnDrop, SigmoidRange, get_emb_sz
 
 __all__ = ["TabularModel", "get_emb_sz", "tabular_config"]
 
 _CONFIG_KEYS = ("ps", "embed_p", "y_range", "use_bn", "bn_final", "bn_cont", "lin_first")
-
-
-def get_emb_sz(source: Any, sz_dict: Mapping[str, int] | None = None) -> list[tuple[int, int]]:
-    """(n_categories, width) per categorical column of a fitted processor or TabularDataLoaders.
-
-    The width is `emb_sz_rule(n)` = min(600, round(1.6 * n ** 0.56)), n counting `#na#`,
-    unless `sz_dict` names the column.
-    """
-    processor = source if isinstance(source, TabularProcessor) else source.processor
-    sz_dict = dict(sz_dict or {})
-    unknown = sorted(set(sz_dict) - set(processor.cat_names))
-    if unknown:
-        raise ValueError(
-            f"Expected emb_szs keys among cat_names {processor.cat_names}. Received: {unknown}."
-        )
-    return [
-        (n, sz_dict.get(name, emb_sz_rule(n)))
-        for name, n in zip(processor.cat_names, processor.cardinalities)
-    ]
 
 
 def tabular_config(**kwargs: Any) -> dict[str, Any]:

@@ -7,21 +7,17 @@
     learn = language_model_learner(dls_lm, AWD_LSTM, drop_mult=0.3,
                                    metrics=[accuracy, Perplexity()])
 
-As fastai's, it also brings numpy (`np`), pandas (`pd`), torch, `nn`, `F` and `Path`. The
-star imports below read explicit `__all__` lists, so the names are exactly those listed.
+It gives the text API (TextDataLoaders, Tokenizer, WordTokenizer, SubwordTokenizer,
+Numericalize, language_model_learner...), the course's everyday names of `fastlearn.basics`
+(Learner, L, first, coll_repr, tensor, Path, np, pd, torch, nn, F...) and matplotlib's `plt`.
+The star imports read explicit `__all__` lists.
 """
 
-from pathlib import Path
+import matplotlib.pyplot as plt
 
-import numpy as np
-import pandas as pd
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from .. import *  # noqa: F403 (fastlearn defines an explicit __all__)
-from .. import __all__ as _core_all
-from . import *  # noqa: F403 (fastlearn.text defines an explicit __all__)
+from ..basics import *
+from ..basics import __all__ as _basics_all
+from . import *
 from . import __all__ as _text_all
 
-__all__ = [*_core_all, *_text_all, "Path", "np", "pd", "torch", "nn", "F"]
+__all__ = list(dict.fromkeys([*_basics_all, *_text_all, "plt"]))

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..core.collections import L
+
 UNK, PAD, BOS, EOS, FLD, REP, WREP, UP, MAJ = (
     "xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj"
 )  # fmt: skip
@@ -121,13 +123,15 @@ def _check_text(text: Any, index: int) -> None:
 
 @dataclass(frozen=True)
 class WordTokenizer:
-    """Rule-based word tokenizer with fastai's rules (no spaCy); call it on a text.
+    """Rule-based word tokenizer with fastai's rules (no spaCy); call it on a text (or on a
+    list of texts: a list of token lists). Unlike spaCy's, which fastai wraps in `Tokenizer` to
+    add the rules, its tokens come with the rules applied.
 
     Each flag switches one rule: `fix_html` (entities, `<br />`), `replace_rep` (`xxrep n c`
     for a character 4+ times), `replace_wrep` (`xxwrep n w` for a word 3+ times),
     `lowercase` (lower-case every token, `xxup` before an all-caps word of 2+ characters,
     `xxmaj` before a capitalised word or a single capital letter), `add_bos`, `add_eos`.
-    A text with several fields gets `xxfld i` before field i (1-based).
+    A text with several fields (a tuple of str) gets `xxfld i` before field i (1-based).
 
     >>> WordTokenizer(add_eos=True)(("Title", "SO good"))
     ['xxbos', 'xxfld', '1', 'xxmaj', 'title', 'xxfld', '2', 'xxup', 'so', 'good', 'xxeos']
@@ -140,8 +144,11 @@ class WordTokenizer:
     add_bos: bool = True
     add_eos: bool = False
 
-    def __call__(self, text: Text) -> list[str]:
-        """Tokenize one text (a str, or a tuple/list of str fields)."""
+    def __call__(self, text: Text | list[Text]) -> list[str] | list[list[str]]:
+        """Tokenize one text (a str, or a tuple of str fields); a list of texts gives a list of
+        token lists, as the course calls it: `first(WordTokenizer()(["The U.S. dollar"]))`."""
+        if isinstance(text, list):
+            return self.tokenize_batch(text)
         _check_text(text, 0)
         return self._tokenize(text)
 
@@ -294,7 +301,7 @@ def detokenize(tokens: Sequence[str], *, max_repeat: int = 10_000) -> str:
     return "".join(parts)
 
 
-class Tokenizer(Protocol):
+class BatchTokenizer(Protocol):
     """What `tokenize_texts` needs: batch tokenization and settings naming the output."""
 
     def tokenize_batch(self, texts: Sequence[Text]) -> list[list[str]]: ...
@@ -308,7 +315,7 @@ _CACHE_FORMAT = "fastlearn-tokens-v1"  # bump when the rules change what a text 
 def tokenize_texts(
     texts: Iterable[Text],
     *,
-    tokenizer: Tokenizer | None = None,
+    tokenizer: BatchTokenizer | None = None,
     n_workers: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     min_parallel_chars: int = 1_000_000,
@@ -324,7 +331,7 @@ def tokenize_texts(
     >>> tokenize_texts(["Hello world", "BIG news"])
     [['xxbos', 'xxmaj', 'hello', 'world'], ['xxbos', 'xxup', 'big', 'news']]
     """
-    tok: Tokenizer = WordTokenizer() if tokenizer is None else tokenizer
+    tok: BatchTokenizer = WordTokenizer() if tokenizer is None else tokenizer
     texts = list(texts)
     for i, text in enumerate(texts):
         _check_text(text, i)
@@ -350,14 +357,14 @@ def _default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _tokenize_chunk(args: tuple[Tokenizer, list[Text]]) -> str:
+def _tokenize_chunk(args: tuple[BatchTokenizer, list[Text]]) -> str:
     """Worker: one string per chunk (tokens joined by spaces, texts by newlines): cheap to send."""
     tok, chunk = args
     return "\n".join(" ".join(tokens) for tokens in tok.tokenize_batch(chunk))
 
 
 def _tokenize_parallel(
-    texts: list[Text], tok: Tokenizer, n_workers: int | None, min_chars: int
+    texts: list[Text], tok: BatchTokenizer, n_workers: int | None, min_chars: int
 ) -> list[list[str]]:
     sizes = [len(t) if isinstance(t, str) else sum(map(len, t)) for t in texts]
     total = sum(sizes)
@@ -386,7 +393,7 @@ def _tokenize_parallel(
     return [line.split(" ") if line else [] for part in parts for line in part.split("\n")]
 
 
-def _cache_key(texts: list[Text], tok: Tokenizer) -> str:
+def _cache_key(texts: list[Text], tok: BatchTokenizer) -> str:
     h = hashlib.sha256(_CACHE_FORMAT.encode())
     h.update(json.dumps(tok.to_state(), sort_keys=True).encode())
     for text in texts:
@@ -444,14 +451,25 @@ class SubwordTokenizer:
     Texts first go through `rules` (a WordTokenizer: xxbos, xxmaj, xxrep...); the special
     tokens stay whole and every other word is split into pieces, "▁" marking a word start.
 
+    `vocab_sz` and `setup` are the course's names for `vocab_size` and `train`.
+
     >>> sub = SubwordTokenizer(vocab_size=100, model="bpe").train(["a tiny corpus"] * 10)
     >>> sub("A tiny text")[:2]
     ['xxbos', 'xxmaj']
     """
 
     def __init__(
-        self, vocab_size: int = 8000, model: str = "unigram", *, rules: WordTokenizer | None = None
+        self,
+        vocab_size: int | None = None,
+        model: str = "unigram",
+        *,
+        rules: WordTokenizer | None = None,
+        vocab_sz: int | None = None,
     ) -> None:
+        if vocab_sz is not None and vocab_size is not None and vocab_sz != vocab_size:
+            raise ValueError(f"vocab_sz is the course's name for vocab_size: give one. Received: "
+                             f"vocab_size={vocab_size}, vocab_sz={vocab_sz}.")
+        vocab_size = next((v for v in (vocab_size, vocab_sz) if v is not None), 8000)
         if model not in ("bpe", "unigram"):
             raise ValueError(f"Expected model 'bpe' or 'unigram'. Received: {model!r}.")
         if vocab_size <= len(SPECIAL_TOKENS):
@@ -489,8 +507,14 @@ class SubwordTokenizer:
         self._hf = tok
         return self
 
-    def __call__(self, text: Text) -> list[str]:
-        """Subword tokens of one text."""
+    def setup(self, texts: Iterable[Text], *, n_workers: int | None = None) -> SubwordTokenizer:
+        """The course's name for `train`: `sp = SubwordTokenizer(vocab_sz=1000); sp.setup(txts)`."""
+        return self.train(texts, n_workers=n_workers)
+
+    def __call__(self, text: Text | list[Text]) -> list[str] | list[list[str]]:
+        """Subword tokens of one text; a list of texts gives a list of token lists."""
+        if isinstance(text, list):
+            return self.tokenize_batch(text)
         return self.tokenize_batch([text])[0]
 
     def tokenize_batch(self, texts: Sequence[Text]) -> list[list[str]]:
@@ -574,3 +598,50 @@ add_bos=True, add_eos=True)
             f"Received: {received}."
         )
     return cls.from_state(state)
+
+
+class Tokenizer:
+    """The course's tokenizer object: `tkn = Tokenizer(WordTokenizer()); tkn(txt)` gives the
+    tokens of one text as an `L` (a list of texts: an `L` of them).
+
+    fastlearn's tokenizers apply fastai's rules (xxbos, xxmaj, xxrep...) themselves, so the
+    wrapper adds none: `tkn(txt) == tok(txt)`. It adds the course's API around them: `setup`
+    (trains a SubwordTokenizer), and passes as `tokenizer=` wherever a tokenizer is taken.
+
+        >>> tkn = Tokenizer(WordTokenizer())
+        >>> tkn("The U.S. dollar $1 is $1.00.")
+        (#12) ['xxbos', 'xxmaj', 'the', 'xxup', 'u.s.', 'dollar', '$', '1', 'is', '$', ...]
+    """
+
+    def __init__(self, tok: WordTokenizer | SubwordTokenizer | None = None) -> None:
+        if tok is not None and not isinstance(tok, (WordTokenizer, SubwordTokenizer)):
+            raise TypeError(f"Expected a WordTokenizer or a SubwordTokenizer. Received: "
+                            f"{type(tok).__name__}.")
+        self.tok = WordTokenizer() if tok is None else tok
+
+    def setup(self, texts: Iterable[Text]) -> Tokenizer:
+        """Train the subword tokenizer on `texts` (a WordTokenizer needs no set-up)."""
+        if isinstance(self.tok, SubwordTokenizer):
+            self.tok.setup(texts)
+        return self
+
+    def __call__(self, text: Text | list[Text]) -> L:
+        """The tokens of one text; for a list of texts, the tokens of each."""
+        if isinstance(text, list):
+            return L(L(t) for t in self.tok.tokenize_batch(text))
+        return L(self.tok(text))
+
+    def tokenize_batch(self, texts: Sequence[Text]) -> list[list[str]]:
+        """Tokens of many texts (as `tokenize_texts` and the loaders call it)."""
+        return self.tok.tokenize_batch(texts)
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        """Readable text from tokens."""
+        return self.tok.detokenize(tokens)
+
+    def to_state(self) -> dict[str, Any]:
+        """The wrapped tokenizer's state (`tokenizer_from_state` rebuilds that tokenizer)."""
+        return self.tok.to_state()
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({self.tok!r})"

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, repeat
 from typing import Any
 
@@ -71,6 +71,14 @@ class Vocab:
     def __contains__(self, token: object) -> bool:
         return token in self.stoi
 
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        """The token of an id (an int or a 0-d tensor), as the course reads `num.vocab[o]`."""
+        return self.itos[index]
+
+    def __iter__(self) -> Iterator[str]:
+        """The tokens by id."""
+        return iter(self.itos)
+
     def __repr__(self) -> str:
         return f"Vocab({len(self)} tokens: {self.itos[:12]}...)"
 
@@ -121,19 +129,56 @@ def _pad(itos: list[str], pad_to: int) -> list[str]:
 
 
 class Numericalize:
-    """Transform: tokens -> LongTensor of ids with `decode` back (wraps a `Vocab`)."""
+    """Transform: tokens -> LongTensor of ids with `decode` back (wraps a `Vocab`).
 
-    def __init__(self, vocab: Vocab) -> None:
-        self.vocab = vocab
+    Without a vocabulary, `setup` builds one from tokenized texts, as the course does:
+
+        >>> num = Numericalize()
+        >>> num.setup(toks200)                  # min_freq=3, max_vocab=60000 by default
+        >>> nums = num(toks)[:20]
+        >>> " ".join(num.vocab[o] for o in nums)
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab | Sequence[str] | None = None,
+        *,
+        min_freq: int = 3,
+        max_vocab: int = 60000,
+        special_toks: Sequence[str] | None = None,
+    ) -> None:
+        if vocab is not None and not isinstance(vocab, Vocab):
+            vocab = Vocab(vocab, min_freq=min_freq, max_vocab=max_vocab)
+        self.vocab: Vocab | None = vocab
+        self.min_freq, self.max_vocab = min_freq, max_vocab
+        self.special_toks = SPECIAL_TOKENS if special_toks is None else tuple(special_toks)
 
     @classmethod
     def from_tokens(cls, token_lists: Iterable[Sequence[str]], **kwargs: Any) -> Numericalize:
         """Build the vocabulary from tokenized texts (`Vocab.from_tokens` arguments)."""
         return cls(Vocab.from_tokens(token_lists, **kwargs))
 
+    def setup(self, token_lists: Iterable[Sequence[str]]) -> Numericalize:
+        """Build the vocabulary from tokenized texts, unless one was given."""
+        if self.vocab is None:
+            self.vocab = Vocab.from_tokens(token_lists, min_freq=self.min_freq,
+                                           max_vocab=self.max_vocab,
+                                           special_tokens=self.special_toks)
+        return self
+
     def __call__(self, tokens: Sequence[str]) -> torch.Tensor:
-        return self.vocab.numericalize(tokens)
+        """The ids of `tokens`, (len(tokens),) int64; unknown tokens get xxunk's."""
+        return self._vocab().numericalize(tokens)
 
     def decode(self, ids: torch.Tensor | Sequence[int]) -> list[str]:
         """Tokens of ids."""
-        return self.vocab.decode(ids)
+        return self._vocab().decode(ids)
+
+    def _vocab(self) -> Vocab:
+        if self.vocab is None:
+            raise RuntimeError("Numericalize has no vocabulary yet. Fix: num.setup(token_lists) "
+                               "first, or pass Numericalize(vocab).")
+        return self.vocab
+
+    def __repr__(self) -> str:
+        return f"Numericalize({self.vocab!r})"

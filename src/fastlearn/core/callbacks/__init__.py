@@ -3,11 +3,20 @@
 from .csv_logger import CSVLogger
 from .distributed import DistributedCallback
 from .gather import GatherPredsCallback
+from .mixup import CutMix, MixHandler, MixUp
 from .precision import ChannelsLastCallback, MixedPrecisionCallback
 from .progress import ProgressCallback
 from .recorder import Recorder
 from .resume import CheckpointCallback
-from .schedule import LRFinderCallback, ParamScheduler, SuggestedLRs, minimum, steep, valley
+from .schedule import (
+    LRFinderCallback,
+    ParamScheduler,
+    SuggestedLRs,
+    minimum,
+    slide,
+    steep,
+    valley,
+)
 from .tracker import (
     EarlyStoppingCallback,
     ReduceLROnPlateau,
@@ -24,7 +33,8 @@ from .training import (
 __all__ = [
     "CSVLogger", "DistributedCallback", "ChannelsLastCallback", "MixedPrecisionCallback",
     "CheckpointCallback", "GatherPredsCallback", "ProgressCallback", "Recorder", "LRFinderCallback",
-    "ParamScheduler", "SuggestedLRs", "minimum", "steep", "valley", "EarlyStoppingCallback",
+    "ParamScheduler", "SuggestedLRs", "minimum", "slide", "steep", "valley",
+    "EarlyStoppingCallback",
     "ReduceLROnPlateau", "SaveModelCallback", "TrackerCallback", "GradientAccumulationCallback",
-    "GradientClipCallback", "TerminateOnNaNCallback", "BnFreeze",
+    "GradientClipCallback", "TerminateOnNaNCallback", "BnFreeze", "MixHandler", "MixUp", "CutMix",
 ]
