@@ -35,6 +35,7 @@ from .core.utils import (
     CategoryMap,
     coll_repr,
     defaults,
+    delegates,
     load_pickle,
     one_hot,
     save_pickle,
@@ -48,7 +49,7 @@ __all__ = [
     # the course's helpers
     "L", "Path", "first", "partial", "tensor", "to_np", "to_cpu", "one_hot", "coll_repr",
     "CategoryMap", "defaults", "Module", "Embedding", "sigmoid_range", "load_learner",
-    "save_pickle", "load_pickle",
+    "save_pickle", "load_pickle", "delegates",
     # the usual modules
     "np", "pd", "torch", "nn", "F", "math", "re", "array",
 ]

@@ -198,3 +198,32 @@ def test_dataloader_takes_batch_size():
     dset = TensorDataset(torch.arange(600.0))
     dl = DataLoader(dset, batch_size=256)
     assert dl.bs == 256 and [len(b[0]) for b in dl] == [256, 256, 88]
+
+
+def test_delegates_shows_the_targets_keywords():
+    import inspect
+
+    from fastlearn.core.utils import delegates
+
+    def base(a, b=1, *, c=2):
+        return a + b + c
+
+    @delegates(base)
+    def wrapper(a, **kwargs):
+        return base(a, **kwargs)
+
+    assert list(inspect.signature(wrapper).parameters) == ["a", "b", "c"]
+    assert wrapper(1, b=2, c=3) == 6  # the call itself is unchanged
+
+    class Base:
+        def __init__(self, n, *, scale=1.0, shift=0.0):
+            self.n = n * scale + shift
+
+    @delegates(Base)
+    class Child(Base):
+        def __init__(self, n, **kwargs):
+            super().__init__(n, **kwargs)
+
+    params = inspect.signature(Child).parameters
+    assert list(params) == ["n", "scale", "shift"] and params["scale"].default == 1.0
+    assert Child(2, scale=3.0).n == 6.0

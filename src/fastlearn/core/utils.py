@@ -14,10 +14,11 @@ Only torch and numpy are imported: pandas frames and PIL images are read through
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import pickle
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from .torch_utils import default_device, num_cpus, to_device
 
 __all__ = [
     "tensor", "to_np", "to_cpu", "one_hot", "coll_repr", "CategoryMap", "defaults",
-    "save_pickle", "load_pickle",
+    "save_pickle", "load_pickle", "delegates",
 ]
 
 
@@ -129,6 +130,36 @@ class CategoryMap(L):
         if len(self.o2i) != len(self):
             repeated = [v for v in self.o2i if list.count(self, v) > 1][:5]
             raise ValueError(f"Expected unique categories. Received repeats: {repeated}.")
+
+
+def delegates(to: Callable[..., Any] | type | None = None, keep: bool = False) -> Callable:
+    """Show `to`'s keyword arguments in the decorated function's (or class's `__init__`)
+    signature in place of its `**kwargs`, as the course's `@delegates(TabularModel)` does.
+    Only the signature (`inspect.signature`, help, completion) changes, not the call."""
+
+    def decorate(f: Any) -> Any:
+        target = f.__init__ if isinstance(f, type) else f
+        source = to if to is not None else (f.__base__.__init__ if isinstance(f, type) else None)
+        if source is None:
+            raise TypeError("delegates() on a function needs to=: the function whose keyword "
+                            "arguments it passes on.")
+        source = source.__init__ if isinstance(source, type) else source
+        sig = inspect.signature(target)
+        params = dict(sig.parameters)
+        var_kw = params.pop("kwargs", None) if not keep else params.get("kwargs")
+        if keep and var_kw is not None:
+            params.pop("kwargs")
+        added = {name: p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                 for name, p in inspect.signature(source).parameters.items()
+                 if p.default is not inspect.Parameter.empty and name not in params}
+        params.update(added)
+        if keep and var_kw is not None:
+            params["kwargs"] = var_kw
+        target.__signature__ = sig.replace(parameters=sorted(
+            params.values(), key=lambda p: (p.kind, p.default is not inspect.Parameter.empty)))
+        return f
+
+    return decorate
 
 
 def save_pickle(path: str | os.PathLike[str], obj: Any) -> None:
