@@ -12,8 +12,16 @@
    process, alternating which goes first): the median and quartiles of the per-pair ratios.
 3. Classifier epoch time (training + validation) of the ULMFiT classifier on imdb_sample,
    fastlearn against fastai with the same config, batch size and seq_len.
+4. Building language-model loaders from 5,000 IMDb reviews (imdb_sample's 1,000 reviews,
+   ~250 words each, repeated 5 times): `TextDataLoaders.from_df(df, 'text', is_lm=True,
+   valid_pct=0.1, bs=64, seq_len=72, n_workers=2)` (a DataBlock with a TextBlock) against
+   fastai's same call, each in a fresh process (imports not timed), alternating: wall clock,
+   CPU time of the process and its tokenizer workers (steadier than wall clock on a shared
+   machine), and wall clock to the first batch. Target: >= 5x faster. Run with
+   PYTHONPATH=<other checkout>/src to time another version of fastlearn the same way.
 
     python benchmarks/text.py [--repeats 2] [--batches 16] [--pairs 9] [--no-fastai] [--write]
+    python benchmarks/text.py --only build [--repeats 3] [--reviews 5000]
 
 fastai runs in `.venv-fastai` (bash benchmarks/setup_fastai_env.sh), in a subprocess; its
 columns are skipped with a note when that environment is missing. `--write` replaces the
@@ -57,6 +65,29 @@ print(json.dumps({'seconds': time.perf_counter() - start, 'tokens': sum(len(t) f
                   'vocab': len(num.vocab)}))
 """
 
+BUILD_LM = """
+import json, resource, sys, time, pandas as pd
+def cpu():  # this process and its finished children (the tokenizer's workers), user + sys
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+df = pd.read_csv(sys.argv[1])[['text']]
+df = pd.concat([df] * (int(sys.argv[2]) // len(df) + 1), ignore_index=True).iloc[:int(sys.argv[2])]
+if sys.argv[3] == 'fastai':
+    from fastai.text.all import TextDataLoaders
+    kw = dict(text_col='text')
+else:
+    from fastlearn.text import TextDataLoaders
+    kw = dict(text_col='text', device='cpu')
+start, cpu0 = time.perf_counter(), cpu()
+dls = TextDataLoaders.from_df(df, is_lm=True, valid_pct=0.1, seed=0, bs=64, seq_len=72,
+                              n_workers=2, **kw)
+built, built_cpu = time.perf_counter() - start, cpu() - cpu0
+x, y = dls.one_batch()
+print(json.dumps({'build_s': built, 'build_cpu_s': built_cpu,
+                  'first_batch_s': time.perf_counter() - start,
+                  'vocab': len(dls.vocab), 'shape': list(x.shape)}))
+"""
+
 FASTAI_TRAIN = """
 import json, sys, time, pandas as pd, torch
 from fastai.text.all import *
@@ -97,19 +128,20 @@ print(json.dumps({'epoch_s': time.perf_counter() - start, 'train_s': timer.train
 """
 
 
-def run_fastai(script: str, *args: str) -> dict | None:
-    """Run `script` with fastai's python; its last stdout line is JSON. None when unavailable."""
-    if not FASTAI_PY.exists():
+def run_fastai(script: str, *args: str, python: Path = FASTAI_PY) -> dict | None:
+    """Run `script` with fastai's python (or `python`); its last stdout line is JSON. None
+    when unavailable."""
+    if not Path(python).exists():
         return None
     out = subprocess.run(
-        [str(FASTAI_PY), "-c", script, *args],
+        [str(python), "-c", script, *args],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
         check=False,
     )
     if out.returncode != 0:
-        print(f"fastai failed: {out.stderr[-800:]}", file=sys.stderr)
+        print(f"{python} failed: {out.stderr[-800:]}", file=sys.stderr)
         return None
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -344,6 +376,33 @@ def bench_clas(imdb: Path, repeats: int, fastai: bool) -> list[list]:
     return rows
 
 
+# ---------------------------------------------------------------------------- LM loaders
+def bench_build(imdb: Path, n_reviews: int, repeats: int, fastai: bool) -> list[list]:
+    """Fresh processes, fastlearn and fastai alternating; medians of the build times."""
+    runs: dict[str, list[dict]] = {"fastlearn": [], "fastai": []}
+    for _ in range(repeats):
+        for name in ("fastlearn", "fastai") if fastai else ("fastlearn",):
+            python = FASTAI_PY if name == "fastai" else Path(sys.executable)
+            r = run_fastai(BUILD_LM, str(imdb / "texts.csv"), str(n_reviews), name,
+                           python=python)
+            if r:
+                runs[name].append(r)
+                print(f"{name}: build {r['build_s']:.2f} s (CPU {r['build_cpu_s']:.2f} s), "
+                      f"first batch at "
+                      f"{r['first_batch_s']:.2f} s, vocab {r['vocab']:,}", flush=True)
+    rows = []
+    for key, what in (("build_s", "TextDataLoaders.from_df(is_lm=True), wall clock"),
+                      ("build_cpu_s", "same, CPU time of all its processes"),
+                      ("first_batch_s", "same, wall clock to the first batch")):
+        ours = statistics.median(r[key] for r in runs["fastlearn"])
+        theirs = statistics.median(r[key] for r in runs["fastai"]) if runs["fastai"] else None
+        rows.append([f"{n_reviews:,} IMDb reviews, {what} (median of {repeats})",
+                     f"{ours:.2f}", f"{theirs:.2f}" if theirs else "n/a",
+                     f"{theirs / ours:.1f}x" if theirs else "n/a"])
+        print(rows[-1], flush=True)
+    return rows
+
+
 # ---------------------------------------------------------------------------- report
 def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -381,7 +440,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-fastai", action="store_true")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--only", choices=["tokenize", "lm", "clas"], default=None)
+    parser.add_argument("--reviews", type=int, default=5000, help="reviews for --only build")
+    parser.add_argument("--only", choices=["tokenize", "lm", "clas", "build"], default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fastai = not args.no_fastai and FASTAI_PY.exists()
@@ -420,6 +480,10 @@ def main() -> None:
                 rows,
             )
         )
+    if args.only in (None, "build"):
+        rows = bench_build(imdb, args.reviews, args.repeats, fastai)
+        parts.append(table(["building LM loaders", "fastlearn, s", "fastai, s",
+                            "fastlearn speed-up"], rows))
     if args.only in (None, "clas"):
         rows = bench_clas(imdb, args.repeats, fastai)
         parts.append(

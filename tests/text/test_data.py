@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from fastlearn import DataBlockError
 from fastlearn.text.data import LMDataLoader, SortedTextDataLoader, TextDataLoaders, TextDataset
 from fastlearn.text.tokenize import SubwordTokenizer
 
@@ -128,21 +129,22 @@ def test_from_df_several_text_columns_become_fields() -> None:
 
 
 def test_loaders_refuse_nan_labels_and_non_string_texts() -> None:
+    # the DataBlock's checks: the getter, the value and the item are named
     df = corpus(20)
     df.loc[3, "label"] = None
-    with pytest.raises(ValueError, match=r"missing values \(NaN\).*rows \[3\]"):
+    with pytest.raises(DataBlockError, match=r"get_y ColReader\('label'\).*item 3.*missing label"):
         TextDataLoaders.from_df(df, "text", "label")
     df = corpus(20)
     df["text"] = df["text"].astype(object)
     df.loc[7, "text"] = float("nan")
-    with pytest.raises(TypeError, match=r"Expected strings in text column 'text'.*row 7"):
+    with pytest.raises(DataBlockError, match=r"get_x ColReader\('text'\).*float nan.*item 7"):
         TextDataLoaders.from_df(df, "text", "label")
     df.loc[7, "text"] = 42
-    with pytest.raises(TypeError, match="int 42"):
+    with pytest.raises(DataBlockError, match="int 42.*fillna"):
         TextDataLoaders.from_df(df, "text", is_lm=True)
     with pytest.raises(ValueError, match="label_col"):
         TextDataLoaders.from_df(corpus(10), "text")
-    with pytest.raises(KeyError, match="text column"):
+    with pytest.raises(DataBlockError, match="expected a column 'review'"):
         TextDataLoaders.from_df(corpus(10), "review", "label")
     with pytest.raises(ValueError, match="0 rows"):
         TextDataLoaders.from_df(corpus(10).iloc[:0], "text", "label")

@@ -12,7 +12,14 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is first imported
 
-from fastlearn import CrossEntropyLossFlat, MSELossFlat, PearsonCorrCoef, accuracy, set_seed
+from fastlearn import (
+    CrossEntropyLossFlat,
+    DataBlockError,
+    MSELossFlat,
+    PearsonCorrCoef,
+    accuracy,
+    set_seed,
+)
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("transformers", reason="needs transformers: pip install "
@@ -129,9 +136,14 @@ def test_pairs_are_joined_with_the_tokenizers_separator(tokenizer):
 
 def test_long_empty_and_missing_texts(tokenizer):
     df = pd.DataFrame({"text": ["word " * 5000, "", None, "fine"], "label": [0, 1, 0, 1]})
-    with pytest.warns(UserWarning, match="1 missing texts"):
-        dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=16,
-                                        splits=([0, 1, 2, 3], [0, 1, 2, 3]), device="cpu")
+    # one missing-text policy with TextBlock: refused, naming the column and the row
+    with pytest.raises(DataBlockError,
+                       match=r"Text column 'text' holds .* at row 2 \(1 in all\).*fillna"):
+        HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=16,
+                                  splits=([0, 1, 2, 3], [0, 1, 2, 3]), device="cpu")
+    df["text"] = df["text"].fillna("")
+    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=16,
+                                    splits=([0, 1, 2, 3], [0, 1, 2, 3]), device="cpu")
     ids, mask, *_ = dls.valid.one_batch()
     assert mask.sum(1).tolist() == [16, 2, 2, 3]  # truncated; [CLS] [SEP]; [CLS] [SEP]
     assert ids[0, 15] == tokenizer.sep_token_id

@@ -26,6 +26,7 @@ import copy
 import inspect
 import io
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -166,6 +167,10 @@ class CategoryBlock(TransformBlock):
         return None if v is None else L(v)
 
     def check(self, value: Any) -> str | None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ("CategoryBlock takes one label per item; a missing label (NaN, None) is "
+                    "not a class. Fix: drop those items (df.dropna(subset=[label column])) or "
+                    "fill them.")
         if isinstance(value, (list, tuple, set, Tensor)) and not _is_scalar_tensor(value):
             return (f"CategoryBlock takes one label per item; received a "
                     f"{type(value).__name__} {value!r:.60}. Fix: use MultiCategoryBlock for "
@@ -484,7 +489,7 @@ class DataBlock:
             if err is not None:
                 raise DataBlockError(
                     f"{role} {_name(getter) if getter else '(none: the item itself)'} returned "
-                    f"{type(v).__name__} {v!r:.80} for item {i} "
+                    f"{type(v).__name__} {_short_repr(v, 80)} for item {i} "
                     f"({_short_repr(_item(items, i))}), which {block!r} can't take: {err}")
         return values
 
@@ -690,6 +695,8 @@ def _short_repr(x: Any, n: int = 100) -> str:
         text = repr(dict(list(x.to_dict().items())[:6]))
         return f"row {text[:n]}"
     text = repr(x)
+    if isinstance(x, os.PathLike):  # a path is shown whole: its file name is at the end
+        return text
     return text if len(text) <= n else text[: n - 3] + "..."
 
 

@@ -11,6 +11,7 @@ when a model or tokenizer is loaded. Needs pandas for the DataFrame/CSV/folder c
 `import fastlearn` alone does not load this package.
 """
 
+from .blocks import TextBlock, get_text_files
 from .data import (
     LMDataLoader,
     SortedTextDataLoader,
@@ -45,6 +46,7 @@ from .pretrained import load_pretrained, read_vocab_file
 from .tokenize import (
     SPECIAL_TOKENS,
     SubwordTokenizer,
+    Tokenizer,
     WordTokenizer,
     detokenize,
     tokenize_texts,
@@ -60,6 +62,8 @@ from .transformers import (
 from .vocab import Numericalize, Vocab
 
 __all__ = [
+    "TextBlock",
+    "get_text_files",
     "LMDataLoader",
     "SortedTextDataLoader",
     "TextDataLoaders",
@@ -86,6 +90,7 @@ __all__ = [
     "read_vocab_file",
     "SPECIAL_TOKENS",
     "SubwordTokenizer",
+    "Tokenizer",
     "WordTokenizer",
     "detokenize",
     "tokenize_texts",

@@ -15,7 +15,6 @@ The model receives `(input_ids, attention_mask[, token_type_ids])` (`n_inp` 3 or
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,14 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-from ..core.data import Categorize, DataLoader, DataLoaders
+from ..core.data import DataLoader, DataLoaders
+from ..core.datablock import CategoryBlock, DataBlockError
 from ..core.losses import CrossEntropyLossFlat, MSELossFlat
 from ..core.splitters import ColSplitter, RandomSplitter, Splits
 from ..core.torch_utils import default_device
+from .blocks import text_error
 from .hf_load import load_tokenizer
-from .hf_tokenize import HFTokenize, Item, as_text
+from .hf_tokenize import HFTokenize, Item
 
 __all__ = ["HFTextDataset", "HFTextDataLoader", "HFTextDataLoaders", "LengthGroupedBatches"]
 
@@ -46,6 +47,11 @@ class HFTextDataset(Dataset):
     def from_items(cls, items: Sequence[Any], targets: torch.Tensor | None,
                    tokenize: HFTokenize) -> HFTextDataset:
         """Check and tokenize `items` (texts, or (a, b) pairs)."""
+        for i, x in enumerate(items):
+            err = text_error(x)
+            if err is not None:
+                raise DataBlockError(f"Item {i} is {type(x).__name__} {x!r:.60}, not a text: "
+                                     f"{err}")
         return cls(tokenize([tokenize.check_item(x) for x in items]), targets, tokenize)
 
     def __len__(self) -> int:
@@ -168,9 +174,10 @@ class HFTextDataLoaders(DataLoaders):
 
         Validation rows: `splits` (train, valid positions), else the boolean `valid_col`,
         else a random `valid_pct` with `seed`. Numbers with a fraction (float) are regression,
-        other labels classes (`regression=` decides instead). A missing text is read as ""
-        (with a warning); texts longer than `max_len` tokens are truncated: `truncation="head"`
-        keeps their start, "head_tail" their first quarter and last three quarters.
+        other labels classes (`regression=` decides instead), encoded by the core
+        `CategoryBlock`. A missing text (NaN, None) is an error, as in `TextBlock`; texts
+        longer than `max_len` tokens are truncated: `truncation="head"` keeps their start,
+        "head_tail" their first quarter and last three quarters.
 
             >>> dls = HFTextDataLoaders.from_df(df, "text", "label", valid_col="is_valid",
             ...                                 tokenizer="bert-base-uncased", max_len=128)
@@ -182,8 +189,8 @@ class HFTextDataLoaders(DataLoaders):
         labels = _labels(df, label_col)
         is_regression = (regression if regression is not None
                          else labels.dtype.kind == "f")
-        y, vocab = _targets(labels, is_regression, train_idx, valid_idx)
         items = _items(df, cols)
+        y, vocab = _targets(labels, is_regression, (train_idx, valid_idx))
         device = torch.device(device) if device is not None else default_device()
         dsets = [HFTextDataset.from_items([items[i] for i in idx], y[idx], tokenize)
                  for idx in (train_idx, valid_idx)]
@@ -236,13 +243,10 @@ class HFTextDataLoaders(DataLoaders):
     def _encode_labels(self, labels: Any) -> torch.Tensor:
         if self.regression:
             return torch.tensor(labels.to_numpy(dtype="float32"))
-        cat = Categorize(self.vocab).setup([])
-        unseen = sorted({str(v) for v in labels if v not in cat._index})
-        if unseen:
-            raise ValueError(f"Labels never seen in training: {unseen[:10]}. The model knows "
-                             f"only {list(self.vocab)[:10]}. Fix: drop those rows, or retrain "
-                             "with them in the training set.")
-        return cat.encode(labels)
+        block = CategoryBlock(self.vocab)
+        block.setup([])
+        values = labels.tolist()  # all checked as validation labels: none unseen in training
+        return block.encode(values, ([], list(range(len(values)))))
 
     def decode(self, input_ids: torch.Tensor) -> list[str]:
         """Texts of a batch of token ids (special tokens and padding removed)."""
@@ -289,15 +293,16 @@ def _text_columns(df: Any, text_col: str | None, text_cols: Sequence[str] | None
 
 
 def _items(df: Any, cols: list[str]) -> list[Item]:
-    """Texts (or pairs) of every row; missing values become "" with a warning."""
+    """Texts (or pairs) of every row; a cell that is not a str (a missing text) is refused,
+    with `TextBlock`'s policy (`text_error`)."""
     columns = [df[c].tolist() for c in cols]
-    n_missing = sum(int(df[c].isna().sum()) for c in cols)
-    if n_missing:
-        warnings.warn(f"{n_missing} missing texts in {cols} are read as empty texts. Fix: "
-                      "drop those rows (df.dropna(subset=...)) if they carry no meaning.",
-                      stacklevel=3)
-    texts = [[as_text(v) for v in column] for column in columns]
-    return texts[0] if len(texts) == 1 else list(zip(*texts))
+    for c, column in zip(cols, columns):
+        bad = [(i, v) for i, v in enumerate(column) if text_error(v) is not None]
+        if bad:
+            i, v = bad[0]
+            raise DataBlockError(f"Text column {c!r} holds {type(v).__name__} {v!r:.60} at row "
+                                 f"{i} ({len(bad)} in all): {text_error(v)}")
+    return columns[0] if len(columns) == 1 else list(zip(*columns))
 
 
 def _labels(df: Any, label_col: str) -> Any:
@@ -319,8 +324,10 @@ def _split(df: Any, splits: Splits | None, valid_col: str | None, valid_pct: flo
     return RandomSplitter(valid_pct, seed)(range(len(df)))
 
 
-def _targets(labels: Any, regression: bool, train_idx: list[int],
-             valid_idx: list[int]) -> tuple[torch.Tensor, list[Any] | None]:
+def _targets(labels: Any, regression: bool,
+             splits: Splits) -> tuple[torch.Tensor, list[Any] | None]:
+    """Float targets, or class indices by the core CategoryBlock (classes from the training
+    labels; a validation label unseen in training is an error)."""
     if regression:
         try:
             return torch.tensor(labels.to_numpy(dtype="float32")), None
@@ -328,12 +335,9 @@ def _targets(labels: Any, regression: bool, train_idx: list[int],
             raise ValueError(f"Expected numbers for a regression target. Received: "
                              f"{labels.dtype} values such as {labels.iloc[0]!r}.") from e
     values = labels.tolist()
-    cat = Categorize().setup([values[i] for i in train_idx])
-    unseen = sorted({str(values[i]) for i in valid_idx if values[i] not in cat._index})
-    if unseen:
-        raise ValueError(f"Validation labels never seen in training: {unseen[:10]}. Fix: use "
-                         "a stratified split, or drop those rows.")
-    return cat.encode(values), _json_values(cat.vocab)
+    block = CategoryBlock()
+    block.setup([values[i] for i in splits[0]])
+    return block.encode(values, splits), _json_values(block.vocab)
 
 
 def _json_values(values: Sequence[Any]) -> list[Any]:

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from ..core.data import DataLoader
 
-__all__ = ["TextDataset", "LMDataLoader", "SortedTextDataLoader"]
+__all__ = ["TextDataset", "LMDataLoader", "SortedTextDataLoader", "pad_texts"]
 
 
 class TextDataset(Dataset):
@@ -34,6 +34,16 @@ class TextDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, ...]:
         return (self.ids[i],) if self.labels is None else (self.ids[i], self.labels[i])
+
+
+def pad_texts(texts: Sequence[Tensor], pad_idx: int) -> Tensor:
+    """Token-id texts as one (B, longest) batch, padded at the start with `pad_idx`."""
+    longest = max(1, max(len(t) for t in texts))
+    x = torch.full((len(texts), longest), pad_idx, dtype=torch.long)  # (B, L)
+    for row, t in enumerate(texts):
+        if len(t):
+            x[row, longest - len(t) :] = t
+    return x
 
 
 class _LMBatches:
@@ -140,12 +150,7 @@ class _PaddedBatches:
         return [batches[longest]] + [rest[i] for i in order]
 
     def collate(self, idx: Tensor) -> tuple[Tensor, ...]:
-        texts = [self.ds.ids[i][: self.truncate] for i in idx.tolist()]
-        longest = max(1, max(len(t) for t in texts))
-        x = torch.full((len(texts), longest), self.pad_idx, dtype=torch.long)  # (B, L)
-        for row, t in enumerate(texts):
-            if len(t):
-                x[row, longest - len(t) :] = t
+        x = pad_texts([self.ds.ids[i][: self.truncate] for i in idx.tolist()], self.pad_idx)
         return (x,) if self.ds.labels is None else (x, self.ds.labels[idx])
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
