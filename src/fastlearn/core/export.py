@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from .learner import Learner
 
 __all__ = ["FORMAT_VERSION", "ExportError", "register_builder", "get_builder",
-           "save_model_file", "read_model_file", "load_learner", "Predictor",
+           "save_model_file", "read_model_file", "load_learner", "Predictor", "PredictorData",
            "activation_config", "register_application"]
 
 FORMAT_VERSION = 1
@@ -168,7 +169,12 @@ def _build_model(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> nn
 
 
 def load_learner(path: str | Path, device: str | torch.device = "cpu") -> Predictor:
-    """Rebuild an exported model and its preprocessing, for inference. Nothing is unpickled."""
+    """Rebuild an exported model and its preprocessing, for inference. Nothing is unpickled.
+
+    The course's `load_learner(path/'export.pkl')` finds the `.fl` file `learn.export()`
+    wrote beside it (same stem, or export.fl in that folder), with a warning.
+    """
+    path = _model_file(Path(path))
     config, tensors = read_model_file(path)
     app = config.get("application")
     if app not in _APPLICATIONS:
@@ -181,6 +187,20 @@ def load_learner(path: str | Path, device: str | torch.device = "cpu") -> Predic
                           f"pip install 'fastlearn[{app}]'.") from e
     model = _build_model(config, tensors).to(device)
     return module.predictor_from_config(config, model, torch.device(device))
+
+
+def _model_file(path: Path) -> Path:
+    """`path`, or for a missing non-.fl file (fastai's export.pkl) the .fl file beside it."""
+    if path.exists() or path.suffix == ".fl":
+        return path
+    for candidate in (path.with_suffix(".fl"), path.parent / "export.fl"):
+        if candidate.is_file():
+            warnings.warn(f"No {path.name} in {path.parent}: loading {candidate.name}, the safe "
+                          ".fl file learn.export() wrote.", UserWarning, stacklevel=3)
+            return candidate
+    raise FileNotFoundError(f"No model file at {path}. fastlearn writes safe .fl files "
+                            "(learn.export() wrote export.fl); load that: "
+                            f"load_learner({str(path.parent / 'export.fl')!r}).")
 
 
 def export_learner(learn: Learner, path: str | Path, config: dict[str, Any]) -> Path:
@@ -201,8 +221,31 @@ def export_learner(learn: Learner, path: str | Path, config: dict[str, Any]) -> 
     return save_model_file(path, model, config)
 
 
+class PredictorData:
+    """What course code reads from `learn.dls` on a loaded model, read-only: `vocab` (the
+    classes in training order, None for regression) and `c` (how many outputs)."""
+
+    def __init__(self, vocab: Sequence[Any] | None, c: int | None) -> None:
+        self._vocab = None if vocab is None else tuple(vocab)
+        self._c = c
+
+    @property
+    def vocab(self) -> list[Any] | None:
+        """The classes, in the order of the model's outputs (a copy)."""
+        return None if self._vocab is None else list(self._vocab)
+
+    @property
+    def c(self) -> int | None:
+        """The number of classes (or of regression outputs; None when the file doesn't say)."""
+        return self._c
+
+    def __repr__(self) -> str:
+        return f"PredictorData(vocab={self.vocab!r}, c={self.c!r})"
+
+
 class Predictor:
-    """An exported model ready for inference: `predict(item)`, `predict_batch(items)`.
+    """An exported model ready for inference: `predict(item)`, `predict_batch(items)`;
+    `dls.vocab` and `dls.c` as on the learner.
 
     The core predictor takes tensors (one item = one tensor without the batch dimension, or
     a tuple of tensors for several inputs); applications subclass it to accept paths,
@@ -213,6 +256,9 @@ class Predictor:
                  device: torch.device | str = "cpu") -> None:
         self.model, self.config, self.device = model.eval(), config, torch.device(device)
         self.vocab = config.get("vocab")
+        n_out = config.get("builder_kwargs", {}).get("n_out")
+        self.dls: Any = PredictorData(self.vocab, len(self.vocab) if self.vocab is not None
+                                      else n_out if isinstance(n_out, int) else None)
 
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
         """Items -> the model's input batch."""

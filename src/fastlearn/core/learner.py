@@ -40,10 +40,16 @@ from .callbacks.precision import (
     compile_model,
     fp16_unavailable,
 )
-from .callbacks.progress import ProgressCallback
+from .callbacks.progress import ProgressCallback, in_notebook
 from .callbacks.recorder import Recorder
 from .callbacks.resume import ResumeCallback
-from .callbacks.schedule import LRFinderCallback, ParamScheduler, SuggestedLRs
+from .callbacks.schedule import (
+    LRFinderCallback,
+    ParamScheduler,
+    SuggestedLRs,
+    SuggestFunc,
+    valley,
+)
 from .data import DataLoader, DataLoaders
 from .distributed import (
     gather_objects,
@@ -53,9 +59,10 @@ from .distributed import (
 )
 from .learner_io import CheckpointMixin, InferenceMixin
 from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
-from .metrics import as_metric
+from .metrics import Metric, as_metric
 from .optim import NORM_TYPES, Adam, OptimWrapper, lr_range, make_optimizer, trainable_params
 from .schedule import flat_cos, one_cycle_lr, one_cycle_mom
+from .summary import ModelSummary, learner_summary, training_loop_text
 
 __all__ = ["Learner"]
 
@@ -72,7 +79,12 @@ def _listify(x: Any) -> list[Any]:
 
 
 class Learner(InferenceMixin, CheckpointMixin):
-    """Trains `model` on `dls` with `loss_func`, an optimiser from `opt_func`, and callbacks."""
+    """Trains `model` on `dls` with `loss_func`, an optimiser from `opt_func`, and callbacks.
+
+    `wd=None` uses the optimiser's own weight decay (0 for SGD and RMSprop, 0.01 for Adam);
+    a number (here or in `fit`) replaces it. `metrics` may be set later too:
+    `learn.metrics = partial(accuracy_multi, thresh=0.1)`.
+    """
 
     def __init__(self, dls: DataLoaders | Sequence[Any], model: nn.Module,
                  loss_func: Callable | None = None, opt_func: Callable = Adam, lr: float = 1e-3,
@@ -95,9 +107,9 @@ class Learner(InferenceMixin, CheckpointMixin):
         self.dls, self.model = dls, model.to(dls.device)
         self.loss_func = loss_func if loss_func is not None else _infer_loss_func(dls)
         self.opt_func, self.lr, self.splitter, self.moms = opt_func, lr, splitter, moms
-        self.wd = 0.01 if wd is None else wd
+        self.wd = wd  # None: the optimiser's own default
         self.wd_bn_bias, self.train_bn = wd_bn_bias, train_bn
-        self.metrics = [as_metric(m) for m in _listify(metrics)]
+        self.metrics = metrics
         self.path, self.model_dir = Path(path), model_dir
         self.opt: OptimWrapper | None = None
         self.cbs: list[Callback] = []
@@ -112,6 +124,17 @@ class Learner(InferenceMixin, CheckpointMixin):
         self.xb: tuple = ()
         self.yb: tuple = ()
         self._loss_checked = False
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metrics computed on the validation set after each epoch."""
+        return self._metrics
+
+    @metrics.setter
+    def metrics(self, metrics: Any) -> None:
+        """A metric function, a partial, a Metric (instance or class), or a list of them, as
+        the constructor takes; the next fit records them."""
+        self._metrics = [as_metric(m) for m in _listify(metrics)]
 
     # ---------------------------------------------------------------- callbacks
     def add_cbs(self, cbs: Sequence[Callback]) -> Learner:
@@ -246,11 +269,7 @@ class Learner(InferenceMixin, CheckpointMixin):
                 self.train_iter += 1
 
     def _split(self, batch: Any) -> None:
-        if isinstance(batch, (tuple, list)):
-            n_inp = self.dl.n_inp
-            self.xb, self.yb = tuple(batch[:n_inp]), tuple(batch[n_inp:])
-        else:  # a dict of model inputs (e.g. transformers), targets inside
-            self.xb, self.yb = (batch,), ()
+        self.xb, self.yb = split_batch(batch, self.dl.n_inp)
 
     def _do_one_batch(self) -> None:
         self.pred = self.model(*self.xb)
@@ -296,11 +315,16 @@ class Learner(InferenceMixin, CheckpointMixin):
 
     # ---------------------------------------------------------------- optimiser and freezing
     def create_opt(self) -> None:
-        """Build the optimiser over the splitter's parameter groups."""
+        """Build the optimiser over the splitter's parameter groups and install it."""
+        self.opt = self.make_opt()
+
+    def make_opt(self) -> OptimWrapper:
+        """A new optimiser over the splitter's parameter groups, not installed (`create_opt`
+        installs one)."""
         groups = self.splitter(self.model)
         groups = [list(g.parameters()) if isinstance(g, nn.Module) else list(g) for g in groups]
-        self.opt = make_optimizer(self.opt_func, groups, self.model, lr=self.lr, wd=self.wd,
-                                  wd_bn_bias=self.wd_bn_bias)
+        return make_optimizer(self.opt_func, groups, self.model, lr=self.lr, wd=self.wd,
+                              wd_bn_bias=self.wd_bn_bias)
 
     @property
     def n_groups(self) -> int:
@@ -372,18 +396,40 @@ class Learner(InferenceMixin, CheckpointMixin):
 
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100,
                 stop_div: bool = True, show_plot: bool = True,
+                suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,), *,
                 plot_path: str | Path | None = None) -> SuggestedLRs:
-        """Sweep the learning rate exponentially; return (valley, steep, minimum/10)."""
+        """Sweep the learning rate exponentially (weights restored after); return the
+        suggestions of `suggest_funcs` named after them, as fastai:
+
+            lr = learn.lr_find().valley
+            lr_min, lr_steep = learn.lr_find(suggest_funcs=(minimum, steep))
+
+        Every built-in rule (valley, slide, steep, minimum) is readable as an attribute."""
         # Distributed, each process sees 1/world_size of the batches: enough epochs for num_it.
         n_epoch = max(1, math.ceil(num_it * world_size() / len(self.dls.train)))
         finder = LRFinderCallback(start_lr, end_lr, num_it, stop_div)
         with self.no_progress():
             self.fit(n_epoch, cbs=[finder])
         # Distributed: every process takes rank 0's suggestions (its own curve may differ).
-        suggestions = SuggestedLRs(*gather_objects(tuple(finder.suggestions()))[0])
+        suggestions = gather_objects(finder.suggestions(suggest_funcs))[0]
         if show_plot or plot_path is not None:
             self.recorder.plot_lr_find(finder, suggestions, path=plot_path)
         return suggestions
+
+    # ---------------------------------------------------------------- introspection
+    def summary(self) -> ModelSummary:
+        """The model's layers with their output shapes and parameter counts for one training
+        batch, the parameter groups (trainable / frozen), the optimiser, the loss function and
+        the callbacks, as a string: printed (in a notebook, shown as the cell's value). The
+        batch, modes and random state are put back: training is not affected."""
+        text = ModelSummary(learner_summary(self))
+        if not in_notebook():
+            print(text)
+        return text
+
+    def show_training_loop(self) -> None:
+        """Print the events of a fit, in order, with the callbacks that handle each."""
+        print(training_loop_text(self))
 
     # ---------------------------------------------------------------- speed switches
     def to_bf16(self, force: bool = False) -> Learner:
@@ -435,6 +481,13 @@ class Learner(InferenceMixin, CheckpointMixin):
     def __repr__(self) -> str:
         return (f"Learner(model={type(self.model).__name__}, loss_func={self.loss_func!r}, "
                 f"metrics={[m.name for m in self.metrics]}, cbs={self.cbs})")
+
+
+def split_batch(batch: Any, n_inp: int) -> tuple[tuple, tuple]:
+    """(inputs, targets) of a batch: its first `n_inp` elements, then the rest."""
+    if isinstance(batch, (tuple, list)):
+        return tuple(batch[:n_inp]), tuple(batch[n_inp:])
+    return (batch,), ()  # a dict of model inputs (e.g. transformers), targets inside
 
 
 def _describe(x: Any) -> str:

@@ -1,15 +1,17 @@
 """The Learner's inference (`get_preds`, `predict`) and persistence (`save`, `load`,
 `export`, `to_onnx`), as mixins so that `learner.py` holds the training loop alone.
 
-Both expect the attributes a `Learner` sets: `dls`, `model`, `loss_func`, `opt`, `epoch`,
-`path`, `model_dir`, and its methods `added_cbs`, `_do_validate`, `create_opt`.
+Both expect the attributes a `Learner` sets: `dls`, `model`, `loss_func`, `metrics`, `opt`,
+`epoch`, `path`, `model_dir`, and its methods `added_cbs`, `no_progress`, `_do_validate`,
+`create_opt`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from .data import DataLoader
     from .learner import Learner
 
-__all__ = ["CheckpointMixin", "InferenceMixin"]
+__all__ = ["CheckpointMixin", "InferenceMixin", "augmenting_tfms"]
 
 
 class InferenceMixin:
@@ -78,6 +80,48 @@ class InferenceMixin:
             loss_func.reduction = "none"
         return loss_func(preds, targs)
 
+    def validate(self, dl: DataLoader | None = None) -> list[float]:
+        """`[valid_loss, *metric values]` as floats over the validation loader (or `dl`);
+        the recorder's history is left alone and nothing is printed."""
+        from .callbacks.recorder import ValidateCallback
+
+        dl = dl if dl is not None else self.dls.valid
+        if dl is None:
+            raise ValueError("validate() needs a loader: these DataLoaders have no validation "
+                             "set. Fix: pass dl=, e.g. learn.dls.test_dl(items, "
+                             "with_labels=True).")
+        collect = ValidateCallback(self.metrics)
+        with self.no_progress(), self.added_cbs([collect]):
+            self._do_validate(dl)
+        if not collect.totals.n:
+            raise ValueError("validate() found no targets in the loader's batches. Fix: pass a "
+                             "loader whose batches hold inputs and targets.")
+        return collect.totals.values()
+
+    def tta(self, ds_idx: int = 1, dl: DataLoader | None = None, n: int = 4,
+            beta: float | None = 0.25, use_max: bool = False,
+            augment: Sequence[Callable] | None = None) -> tuple[Any, torch.Tensor]:
+        """Test-time augmentation: (predictions, targets) over a loader, as `get_preds`.
+
+        The loader's batches go through the augmentation (`augment`, default the training
+        loader's augmenting batch transforms, those with `train_only`) `n` times; the mean of
+        those predictions (max with `use_max`) is blended with the plain pass:
+        `(1 - beta) * augmented + beta * plain`, as fastai's `torch.lerp(aug, plain, beta)`.
+        `beta=None` returns both ((augmented, plain), targets).
+        """
+        dl = dl if dl is not None else self.dls[ds_idx]
+        tfms = augmenting_tfms(dl, self.dls.train, augment)
+        with self.no_progress():
+            with _augmented(dl, tfms):
+                aug = torch.stack([self.get_preds(dl=dl)[0] for _ in range(n)])
+            preds, targs = self.get_preds(dl=dl)[:2]
+        aug = aug.max(0).values if use_max else aug.mean(0)
+        if use_max:
+            return torch.stack([preds, aug]).max(0).values, targs
+        if beta is None:
+            return (aug, preds), targs
+        return torch.lerp(aug, preds, beta), targs
+
     def predict(self, item: Any) -> tuple[Any, Any, torch.Tensor]:
         """(decoded prediction, class index or raw decoded output, probabilities) for one item."""
         dl = self.dls.test_dl([item])
@@ -89,6 +133,31 @@ class InferenceMixin:
         if vocab is not None and decoded.dtype == torch.bool:  # multi-label
             return [vocab[i] for i in torch.nonzero(decoded).flatten()], decoded, probs
         return decoded, decoded, probs
+
+
+def augmenting_tfms(dl: DataLoader, train: DataLoader,
+                    augment: Sequence[Callable] | None = None) -> list[Callable]:
+    """`dl`'s own (non-augmenting) batch transforms plus the augmentation (default: the
+    training loader's `train_only` transforms), sorted by `order`."""
+    if augment is None:
+        augment = [t for t in train.batch_tfms if getattr(t, "train_only", False)]
+        if not augment:
+            raise ValueError("tta() needs an augmentation, and the training loader has no "
+                             "augmenting batch transform (train_only=True). Fix: pass "
+                             "augment=[...] (batch transforms), or add them to the loaders.")
+    kept = [t for t in dl.batch_tfms if not getattr(t, "train_only", False)]
+    return sorted([*kept, *augment], key=lambda t: getattr(t, "order", 50))
+
+
+@contextlib.contextmanager
+def _augmented(dl: DataLoader, tfms: list[Callable]) -> Iterator[None]:
+    """`dl` runs `tfms`, augmentations included, inside the block (restored after)."""
+    saved = dl.batch_tfms, dl.augment
+    dl.batch_tfms, dl.augment = list(tfms), True
+    try:
+        yield
+    finally:
+        dl.batch_tfms, dl.augment = saved
 
 
 class CheckpointMixin:

@@ -3,7 +3,8 @@
 Any `torch.optim` class (or a function returning one) can be the learner's `opt_func`.
 fastlearn wraps it in `OptimWrapper`, which applies weight decay *decoupled* from the
 gradient (``p <- p * (1 - lr * wd)`` before the step, as in AdamW) and, by default, not to
-normalisation-layer parameters nor biases.
+normalisation-layer parameters nor biases. The decay is the optimiser's own default (its
+`weight_decay`: 0 for SGD and RMSprop, 0.01 for Adam, as fastai) unless a `wd` is given.
 """
 
 from __future__ import annotations
@@ -37,26 +38,39 @@ NORM_TYPES = (
 ParamGroups = list[list[nn.Parameter]]
 
 
-def SGD(params: Any, lr: float = 0.1, mom: float = 0.0) -> torch.optim.Optimizer:
-    """Stochastic gradient descent, with momentum `mom` (0 = plain SGD)."""
-    return torch.optim.SGD(params, lr=lr, momentum=mom)
+def SGD(params: Any, lr: float = 0.1, mom: float = 0.0, wd: float = 0.0) -> torch.optim.Optimizer:
+    """Stochastic gradient descent, with momentum `mom` (0 = plain SGD); no weight decay by
+    default, as fastai's `SGD`."""
+    return torch.optim.SGD(params, lr=lr, momentum=mom, weight_decay=wd)
 
 
 def Adam(
-    params: Any, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-5
+    params: Any,
+    lr: float = 1e-3,
+    mom: float = 0.9,
+    sqr_mom: float = 0.99,
+    eps: float = 1e-5,
+    wd: float = 0.01,
 ) -> torch.optim.Optimizer:
-    """Adam with the course's defaults; weight decay is decoupled by the wrapper (so AdamW)."""
-    return torch.optim.Adam(params, lr=lr, betas=(mom, sqr_mom), eps=eps)
+    """Adam with the course's defaults and decoupled weight decay `wd` (0.01, as fastai): AdamW."""
+    return torch.optim.AdamW(params, lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
 
 
 AdamW = Adam  # weight decay is always decoupled here, so Adam and AdamW coincide
 
 
 def RMSprop(
-    params: Any, lr: float = 1e-2, sqr_mom: float = 0.99, mom: float = 0.0, eps: float = 1e-8
+    params: Any,
+    lr: float = 1e-2,
+    sqr_mom: float = 0.99,
+    mom: float = 0.0,
+    eps: float = 1e-8,
+    wd: float = 0.0,
 ) -> torch.optim.Optimizer:
-    """RMSprop (running average of squared gradients, optional momentum)."""
-    return torch.optim.RMSprop(params, lr=lr, alpha=sqr_mom, momentum=mom, eps=eps)
+    """RMSprop (running average of squared gradients, optional momentum); no weight decay by
+    default."""
+    return torch.optim.RMSprop(params, lr=lr, alpha=sqr_mom, momentum=mom, eps=eps,
+                               weight_decay=wd)
 
 
 def trainable_params(model: nn.Module) -> ParamGroups:
@@ -103,18 +117,23 @@ class OptimWrapper:
     """A torch optimiser plus decoupled weight decay and named, per-group hyper-parameters."""
 
     def __init__(
-        self, opt: torch.optim.Optimizer, *, wd: float = 0.0, no_decay: set[int] | None = None
+        self,
+        opt: torch.optim.Optimizer,
+        *,
+        wd: float | None = None,
+        no_decay: set[int] | None = None,
     ) -> None:
+        """`wd=None` keeps the decay the optimiser was built with (its `weight_decay`, per
+        group); a number replaces it. Either way it is applied decoupled, by `step`."""
         self.opt = opt
         no_decay = no_decay or set()
         # Decay lists per group, computed once: the step's hot path only filters by grad.
         self._decay = [[p for p in g["params"] if id(p) not in no_decay] for g in opt.param_groups]
+        own = [float(g.get("weight_decay", 0.0)) for g in opt.param_groups]
+        self.wd = own if wd is None else [float(wd)] * len(opt.param_groups)
         for group in opt.param_groups:
-            if group.get("weight_decay", 0) and not wd:
-                wd = group["weight_decay"]  # respect a decay the user set on the torch optimiser
             if "weight_decay" in group:
-                group["weight_decay"] = 0.0
-        self.wd = [float(wd)] * len(opt.param_groups)
+                group["weight_decay"] = 0.0  # the wrapper applies it, decoupled
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
@@ -185,10 +204,11 @@ def make_optimizer(
     model: nn.Module,
     *,
     lr: float,
-    wd: float,
+    wd: float | None = None,
     wd_bn_bias: bool = False,
 ) -> OptimWrapper:
-    """Build `opt_func` over the splitter's groups and wrap it."""
+    """Build `opt_func` over the splitter's groups and wrap it; `wd=None` keeps the
+    optimiser's own weight decay default."""
     groups = [list(g) for g in groups]
     seen: set[int] = set()
     for g in groups:

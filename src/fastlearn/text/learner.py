@@ -14,6 +14,8 @@ and `text_classifier_learner` (the encoder + concat-pooling head, gradual unfree
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -153,6 +155,15 @@ class _TextLearner(Learner):
         _check_sizes(encoder, sizes)
         encoder.load_state_dict(enc)
 
+    def show_results(self, max_n: int = 6, *, ds_idx: int = 1, dl: Any = None,
+                     max_chars: int = 300) -> Any:
+        """Print `max_n` validation texts with label and prediction (a language model: the
+        next words and the predicted ones); returns a DataFrame (see `text.show`)."""
+        from .show import show_text_results
+
+        dl = dl if dl is not None else self.dls[ds_idx]
+        return show_text_results(self, dl, max_n=max_n, max_chars=max_chars)
+
 
 def _check_sizes(encoder: AWD_LSTM, sizes: dict[str, int]) -> None:
     mine = {"emb_sz": encoder.emb_sz, "n_hid": encoder.n_hid, "n_layers": encoder.n_layers}
@@ -248,7 +259,7 @@ def language_model_learner(
     *,
     config: dict[str, Any] | None = None,
     drop_mult: float = 0.3,
-    pretrained: bool | Source = False,
+    pretrained: bool | Source = True,
     metrics: Any = None,
     alpha: float = 2.0,
     beta: float = 1.0,
@@ -257,18 +268,21 @@ def language_model_learner(
 ) -> LMLearner:
     """An AWD-LSTM language model on `dls` (from `TextDataLoaders(..., is_lm=True)`).
 
-    `pretrained`: False, a source for `load_pretrained` (an exported fastlearn LM `.fl`, a
-    `save_encoder` file, fastai's (weights.pth, vocab.pkl) or a folder holding them), or True
-    for fastai's WT103 weights via `untar_data(URLs.WT103_FWD)`. The model then takes the
-    pretrained sizes, its embeddings are mapped to `dls`' vocabulary, and it starts frozen
-    (embeddings and decoder train). `config` overrides `awd_lstm_lm_config` (see
+    `pretrained`: True (the default, as the course) for fastai's WT103 weights via
+    `untar_data(URLs.WT103_FWD)`, a source for `load_pretrained` (an exported fastlearn LM
+    `.fl`, a `save_encoder` file, fastai's (weights.pth, vocab.pkl) or a folder holding them),
+    or False. The model then takes the pretrained sizes, its embeddings are mapped to `dls`'
+    vocabulary, and it starts frozen (embeddings and decoder train). Where WT103 can't be had
+    (offline, or `config` sizes that differ from its own) a UserWarning says so and the model
+    trains from scratch. `config` overrides `awd_lstm_lm_config` (see
     `awd_lstm_small_config` for CPUs); `alpha`/`beta` weigh AR/TAR.
     """
     _check_dls(dls, is_lm=True)
     _check_arch(arch)
     enc, bias, sizes = None, None, {}
-    if pretrained is not False:
-        enc, bias, sizes = load_pretrained(_pretrained_source(pretrained), dls.text_vocab.itos)
+    source = _pretrained_source(pretrained, config, "language_model_learner")
+    if source is not None:
+        enc, bias, sizes = load_pretrained(source, dls.text_vocab.itos)
     model = LanguageModel(
         len(dls.text_vocab),
         _model_config(awd_lstm_lm_config, config, sizes, dls.pad_idx),
@@ -301,7 +315,7 @@ def text_classifier_learner(
     *,
     config: dict[str, Any] | None = None,
     drop_mult: float = 0.5,
-    pretrained: bool | Source = False,
+    pretrained: bool | Source = True,
     lin_ftrs: Sequence[int] = (50,),
     ps: Sequence[float] | None = None,
     max_len: int | None = 72 * 20,
@@ -310,15 +324,18 @@ def text_classifier_learner(
 ) -> TextClassifierLearner:
     """The ULMFiT classifier on `dls` (a labelled TextDataLoaders): the AWD-LSTM encoder run
     over each text in chunks of `dls.seq_len`, then concat pooling over the last `max_len`
-    tokens and a `lin_ftrs` head. Load a fine-tuned LM's encoder with `load_encoder` (or pass
-    `pretrained=` a `load_pretrained` source): the learner is then frozen but for the head.
-    `config` must give the LM's sizes (e.g. `awd_lstm_small_config`) when its encoder is loaded.
+    tokens and a `lin_ftrs` head. The encoder starts from WT103 (`pretrained=True`, the
+    default; a warning and random weights where it can't be had, see `language_model_learner`)
+    or any `load_pretrained` source; load a fine-tuned LM's encoder with `load_encoder`. With
+    pretrained weights the learner is frozen but for the head. `config` must give the LM's
+    sizes (e.g. `awd_lstm_small_config`) when its encoder is loaded.
     """
     _check_dls(dls, is_lm=False)
     _check_arch(arch)
     enc, sizes = None, {}
-    if pretrained is not False:
-        enc, _, sizes = load_pretrained(_pretrained_source(pretrained), dls.text_vocab.itos)
+    source = _pretrained_source(pretrained, config, "text_classifier_learner")
+    if source is not None:
+        enc, _, sizes = load_pretrained(source, dls.text_vocab.itos)
     full = _model_config(awd_lstm_clas_config, config, sizes, dls.pad_idx)
     model = TextClassifier(
         len(dls.text_vocab), len(dls.vocab), full, drop_mult, lin_ftrs, ps, dls.seq_len, max_len
@@ -355,12 +372,53 @@ def _model_config(
     return {**merged, **sizes, "pad_token": pad_idx}
 
 
-def _pretrained_source(pretrained: bool | Source) -> Source:
-    if pretrained is True:
-        from ..core.download import URLs, untar_data
+# The sizes of fastai's WT103 encoder (those of the default AWD-LSTM config).
+_WT103_SIZES = {k: awd_lstm_lm_config[k] for k in ("emb_sz", "n_hid", "n_layers")}
 
-        return untar_data(URLs.WT103_FWD)
-    return pretrained
+
+def _pretrained_source(
+    pretrained: bool | Source | None, config: dict[str, Any] | None, who: str
+) -> Source | None:
+    """What to load: `pretrained` itself, WT103's folder for True, or None (from scratch).
+    Where True can't be had, a UserWarning says why and what to do."""
+    if pretrained is None or pretrained is False:
+        return None
+    if pretrained is not True:
+        return pretrained
+    clash = {k: v for k, v in (config or {}).items() if _WT103_SIZES.get(k, v) != v}
+    reason = (f"config sets {clash}, not the WT103 encoder's sizes {_WT103_SIZES}"
+              if clash else None)
+    folder = None
+    if reason is None:
+        folder, reason = _wt103_folder()
+    if folder is None:
+        warnings.warn(
+            f"{who}: pretrained=True, but fastai's WT103 encoder can't be used ({reason}); the "
+            "model starts from random weights, which needs far more data and epochs. Fix: pass "
+            "pretrained= a local copy (fastai's (lstm_fwd.pth, itos_wt103.pkl) or their "
+            "folder, a save_encoder file or an exported .fl: see "
+            "fastlearn.text.pretrained.load_pretrained), or put wt103-fwd.tgz in "
+            "FASTLEARN_DATA_MIRROR; pretrained=False silences this warning.",
+            UserWarning, stacklevel=3)
+    return folder
+
+
+def _wt103_folder() -> tuple[Path | None, str]:
+    """(WT103's extracted folder, "") or (None, why not), failing at once when offline."""
+    from ..core.download import URLs, fastlearn_home, untar_data
+    from ..core.network import unreachable
+
+    name = URLs.WT103_FWD.rsplit("/", 1)[-1]  # wt103-fwd.tgz
+    home = fastlearn_home()
+    local = ((home / "data" / name.removesuffix(".tgz")).is_dir()
+             or (home / "archive" / name).is_file() or os.environ.get("FASTLEARN_DATA_MIRROR"))
+    reason = None if local else unreachable(URLs.WT103_FWD)
+    if reason is not None:
+        return None, f"offline: {reason}"
+    try:
+        return untar_data(URLs.WT103_FWD), ""
+    except OSError as e:  # DownloadError and the archive's own errors
+        return None, str(e)
 
 
 def _list(x: Any) -> list[Any]:

@@ -6,6 +6,7 @@ Per-batch losses stay on the device until needed (no sync in the hot path).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
@@ -20,8 +21,9 @@ from ..io import save_figure
 
 if TYPE_CHECKING:
     from ..learner import Learner
+    from ..metrics_base import Metric
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "ValidationTotals", "ValidateCallback"]
 
 
 def _batch_size(yb: tuple) -> int:
@@ -29,6 +31,71 @@ def _batch_size(yb: tuple) -> int:
         if isinstance(y, torch.Tensor) and y.ndim > 0:
             return y.shape[0]
     return 1
+
+
+class ValidationTotals:
+    """The batch-size-weighted mean loss and the metrics over one pass of a loader. The loss
+    sum stays a device tensor until `values` (no sync per batch)."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+        self.loss_sum: torch.Tensor | float = 0.0
+        self.n = 0
+
+    def reset(self, device: torch.device) -> None:
+        """Start a new pass."""
+        self.loss_sum, self.n = torch.zeros((), device=device), 0
+        for metric in self.metrics:
+            metric.reset()
+
+    def update(self, learn: Learner) -> None:
+        """Add one validation batch: `learn.loss`, `learn.pred` against `learn.yb`."""
+        bs = _batch_size(learn.yb)
+        self.loss_sum = self.loss_sum + learn.loss.float() * bs
+        self.n += bs
+        for metric in self.metrics:
+            try:
+                metric.update(learn.pred, *learn.yb)
+            except Exception as e:
+                raise _renamed(e, f"Metric {metric.name!r} failed on predictions of shape "
+                                  f"{tuple(learn.pred.shape)} and targets of shape "
+                                  f"{tuple(learn.yb[0].shape)}: {type(e).__name__}: {e}. Fix: "
+                                  "check the metric suits this task (classification metrics "
+                                  "need class-index targets).") from e
+
+    def values(self) -> list[float]:
+        """[mean loss, *metric values] as floats; distributed, over every process's share."""
+        loss_sum, n = float(self.loss_sum), self.n
+        if is_distributed():
+            loss_sum, n = all_reduce_sum([loss_sum, n])
+            for metric in self.metrics:
+                metric.sync()
+        out = [loss_sum / n if n else math.nan]
+        for metric in self.metrics:
+            try:
+                out.append(float(metric.compute()))
+            except Exception as e:
+                raise _renamed(e, f"Metric {metric.name!r} failed to compute: "
+                                  f"{type(e).__name__}: {e}") from e
+        return out
+
+
+class ValidateCallback(Callback):
+    """Collects the loss and metrics of one validation pass outside a fit (`learn.validate`),
+    with its own copies of the metrics: the recorder's history is left alone."""
+
+    order = 50
+    run_train = False
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.totals = ValidationTotals([copy.deepcopy(m) for m in metrics])
+
+    def before_validate(self, learn: Learner) -> None:
+        self.totals.reset(learn.dls.device)
+
+    def after_batch(self, learn: Learner) -> None:
+        if not learn.training and learn.yb:
+            self.totals.update(learn)
 
 
 class Recorder(Callback):
@@ -45,6 +112,7 @@ class Recorder(Callback):
         self.values: list[list[float]] = []  # per epoch of this fit: train, valid, metrics
         self._avg, self._count = 0.0, 0
         self._pending: list[torch.Tensor] = []
+        self._valid = ValidationTotals([])
 
     # ---- smoothed loss
     def _flush(self) -> None:
@@ -76,7 +144,7 @@ class Recorder(Callback):
     def before_epoch(self, learn: Learner) -> None:
         self._start = time.perf_counter()
         self._nonfinite = False
-        self._valid_sum, self._valid_n = 0.0, 0
+        self._valid = ValidationTotals(learn.metrics)
 
     def after_batch(self, learn: Learner) -> None:
         if not learn.in_fit:
@@ -89,43 +157,21 @@ class Recorder(Callback):
             self.lrs.append(group["lr"])
             self.moms.append(group["betas"][0] if "betas" in group else group.get("momentum", 0))
             return
-        bs = _batch_size(learn.yb)
-        self._valid_sum = self._valid_sum + learn.loss.float() * bs
-        self._valid_n += bs
-        for metric in learn.metrics:
-            try:
-                metric.update(learn.pred, *learn.yb)
-            except Exception as e:
-                raise _renamed(e, f"Metric {metric.name!r} failed on predictions of shape "
-                                  f"{tuple(learn.pred.shape)} and targets of shape "
-                                  f"{tuple(learn.yb[0].shape)}: {type(e).__name__}: {e}. Fix: "
-                                  "check the metric suits this task (classification metrics "
-                                  "need class-index targets).") from e
+        self._valid.update(learn)
 
     def before_validate(self, learn: Learner) -> None:
-        self._valid_sum, self._valid_n = torch.zeros((), device=learn.dls.device), 0
-        for metric in learn.metrics:
-            metric.reset()
+        if learn.in_fit:
+            self._valid.reset(learn.dls.device)
 
     def after_epoch(self, learn: Learner) -> None:
         self._flush()
-        train_loss, valid_sum, valid_n = self.smooth_loss, self._valid_sum, self._valid_n
+        train_loss = self.smooth_loss
         if is_distributed():  # one row for all processes: mean training loss, whole valid set
-            train_loss, valid_sum, valid_n = all_reduce_sum(
-                [train_loss / world_size(), float(valid_sum), valid_n])
-            for metric in learn.metrics if learn.dls.valid is not None else []:
-                metric.sync()
+            train_loss = all_reduce_sum([train_loss / world_size()])[0]
         row: list[float] = [train_loss]
         if learn.dls.valid is not None:
-            valid_loss = float(valid_sum / valid_n) if valid_n else math.nan
-            row.append(valid_loss)
-            self._nonfinite |= bool(valid_n) and not math.isfinite(valid_loss)
-            for metric in learn.metrics:
-                try:
-                    row.append(float(metric.compute()))
-                except Exception as e:
-                    raise _renamed(e, f"Metric {metric.name!r} failed to compute: "
-                                      f"{type(e).__name__}: {e}") from e
+            row += self._valid.values()
+            self._nonfinite |= bool(self._valid.n) and not math.isfinite(row[1])
         self.values.append(row)
         elapsed = time.perf_counter() - self._start
         self.log = [learn.epoch] + row + [elapsed]

