@@ -40,6 +40,14 @@ from fastlearn.vision.models.resnet import (
 )
 from fastlearn.vision.models.simple_cnn import simple_cnn
 from fastlearn.vision.models.unet import DynamicUnet, unet_splitter
+from fastlearn.vision.models.xresnet import (
+    XResNet,
+    xresnet18,
+    xresnet34,
+    xresnet50,
+    xresnet101,
+    xresnet152,
+)
 
 __all__ = [
     "EFFICIENTNET_LITE_STATS",
@@ -72,4 +80,10 @@ __all__ = [
     "simple_cnn",
     "unet_splitter",
     "vision_splitter",
+    "XResNet",
+    "xresnet18",
+    "xresnet34",
+    "xresnet50",
+    "xresnet101",
+    "xresnet152",
 ]

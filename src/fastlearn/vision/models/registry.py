@@ -22,6 +22,13 @@ from torch import nn
 
 from fastlearn.vision.models.efficientnet import EFFICIENTNET_LITE_STATS, efficientnet_lite0
 from fastlearn.vision.models.resnet import resnet18, resnet34, resnet50, resnet101, resnet152
+from fastlearn.vision.models.xresnet import (
+    xresnet18,
+    xresnet34,
+    xresnet50,
+    xresnet101,
+    xresnet152,
+)
 
 __all__ = [
     "IMAGENET_STATS",
@@ -167,3 +174,8 @@ register_arch(
         unet_cut=_efficientnet_encoder, freeze_bn_stats=True,
     ),
 )
+for _fn in (xresnet18, xresnet34, xresnet50, xresnet101, xresnet152):
+    # Body = 3-conv stem + max pool + 4 stages (the head is pool, flatten, dropout, linear);
+    # late group starts at the third stage (index 6). Trained from scratch: no weights.
+    register_arch(_fn.__name__, _fn, cut=-4, meta=ArchMeta(IMAGENET_STATS, split=6,
+                                                           weights="none (train from scratch)"))
