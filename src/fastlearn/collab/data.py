@@ -154,7 +154,10 @@ class CollabDataLoaders(DataLoaders):
         Ids may be of any type. Ratings must be numbers (text holding numbers is converted);
         NaN ratings or ids, text ratings and an empty table are errors naming the rows.
         Duplicate (user, item) pairs are kept: each row is one training example, so the model
-        fits their mean, and copies may fall on both sides of the split.
+        fits their mean, and copies may fall on both sides of the split. When the training
+        rows would leave a last batch of one (k * bs + 1 rows), that row is left out of each
+        epoch (a different one each time, as the order is shuffled): BatchNorm, in the
+        neural model, cannot train on a batch of one.
 
             >>> dls = CollabDataLoaders.from_df(ratings, item_name="title", bs=64, seed=42)
         """
@@ -176,7 +179,8 @@ class CollabDataLoaders(DataLoaders):
         items, item_map = _encode_ids(ratings, item_name, "item")
         x = torch.stack([users, items], 1)  # (N, 2): user index, item index
         train_idx, valid_idx = _split(ratings, splitter or RandomSplitter(valid_pct, seed))
-        train = DataLoader(TensorDataset(x[train_idx], y[train_idx]), bs, shuffle=True)
+        train = DataLoader(TensorDataset(x[train_idx], y[train_idx]), bs, shuffle=True,
+                           drop_last=lone_last_item(len(train_idx), bs))
         valid = (
             DataLoader(TensorDataset(x[valid_idx], y[valid_idx]), val_bs or bs)
             if len(valid_idx)
@@ -201,6 +205,13 @@ class CollabDataLoaders(DataLoaders):
 
         df = pd.read_csv(csv, sep=sep, header=header, names=names, encoding=encoding)
         return cls.from_df(df, **kwargs)
+
+    def new(self, **kwargs: Any) -> CollabDataLoaders:
+        """Both loaders rebuilt with some settings changed (`dls.new(bs=32)`); a new `bs`
+        drops the training loader's last batch exactly when it would hold one row."""
+        if "bs" in kwargs and "drop_last" not in kwargs:
+            kwargs["drop_last"] = lone_last_item(len(self.train.dataset), kwargs["bs"])
+        return super().new(**kwargs)
 
     # ---------------------------------------------------------------- the table
     @functools.cached_property  # built once: the vocabulary does not change
@@ -263,6 +274,12 @@ class CollabDataLoaders(DataLoaders):
         tensors = (x, _ratings(items, v.rating_name)) if with_labels else (x,)
         ref = self.valid or self.train
         return DataLoader(TensorDataset(*tensors), bs or ref.bs, device=self.device)
+
+
+def lone_last_item(n: int, bs: int) -> bool:
+    """Whether `n` rows in batches of `bs` end with a batch of one, which BatchNorm can't
+    train on: the training loader then drops it (and only then: no other row is lost)."""
+    return n > bs and n % bs == 1
 
 
 def _split(df: Any, splitter: Any) -> tuple[torch.Tensor, torch.Tensor]:

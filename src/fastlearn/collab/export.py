@@ -50,6 +50,8 @@ class CollabPredictor(Predictor):
 
 
 def _as_pair(item: Any, vocab: CollabVocab) -> Any:
+    if hasattr(item, "to_dict") and not hasattr(item, "columns"):  # a pandas row
+        item = item.to_dict()
     if isinstance(item, Mapping):
         keys = [("user", vocab.user_name), ("item", vocab.item_name)]
         found = [next((item[k] for k in ks if k in item), None) for ks in keys]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,12 @@ class CollabLearner(Learner):
     def predict(self, pairs: Any, *, unknown: str = "error", bs: int = 4096) -> torch.Tensor:
         """Predicted ratings (on the CPU) of (user, item) pairs given as raw ids.
 
-        One `(user, item)` tuple gives a 0-d tensor; a list of tuples, or a DataFrame with the
-        user and item columns, gives (N,). An id missing from the ratings table raises
-        `UnknownIdError` naming it; with unknown='bias' the dot-product model instead drops
-        the unknown side's terms (an unknown user gets the item-bias-only estimate).
+        One `(user, item)` tuple, or one row (a dict or a pandas row with the user and item
+        columns), gives a 0-d tensor; a list of tuples, or a DataFrame with the user and item
+        columns, gives (N,); anything else is a TypeError saying so. An id missing from the
+        ratings table raises `UnknownIdError` naming it; with unknown='bias' the dot-product
+        model instead drops the unknown side's terms (an unknown user gets the item-bias-only
+        estimate).
 
             >>> learn.predict([(196, "Star Wars (1977)"), (196, "Titanic (1997)")])
         """
@@ -94,9 +96,21 @@ class CollabLearner(Learner):
                     f"Received columns: {list(pairs.columns)}."
                 )
             return pairs[vocab.user_name].tolist(), pairs[vocab.item_name].tolist(), False
+        vocab = self.collab_vocab
+        is_row = _is_pandas_row(pairs) and (vocab.user_name in pairs or "user" in pairs)
+        if isinstance(pairs, Mapping) or is_row:  # one row: {user column: ..., item column: ...}
+            return [_row_id(pairs, "user", vocab.user_name)], [
+                _row_id(pairs, "item", vocab.item_name)], True
         if isinstance(pairs, tuple):
             users, items = unzip_pairs([pairs])
             return users, items, True
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+            raise TypeError(
+                f"Expected a (user, item) pair, a list of pairs, a row with "
+                f"{vocab.user_name!r} and {vocab.item_name!r}, or a DataFrame of them. "
+                f"Received: {type(pairs).__name__} {_short(pairs)}. Fix: "
+                f"learn.predict(({_short(vocab.users.ids[0])}, {_short(vocab.items.ids[0])}))."
+            )
         users, items = unzip_pairs(pairs)
         return users, items, False
 
@@ -166,6 +180,15 @@ class CollabLearner(Learner):
             title=f"Item factors: PCA of the {len(chosen)} most-rated items",
         )
 
+    def show_results(self, max_n: int = 10, *, ds_idx: int = 1,
+                     dl: Any = None) -> Any:
+        """Print and return (a DataFrame) `max_n` validation ratings beside the model's
+        predictions: user, item, rating, rating_pred (the ratings table's column names)."""
+        from .interpret import show_ratings
+
+        dl = dl if dl is not None else self.dls[ds_idx]
+        return show_ratings(self.collab_vocab, dl, max_n=max_n, model=self.model)
+
     # ---------------------------------------------------------------- export
     def export_config(self) -> dict[str, Any]:
         """Plain JSON for `learn.export`: the model's builder and arguments, the id maps and
@@ -193,6 +216,26 @@ class CollabLearner(Learner):
         }
         json.dumps(config)  # fails here, not at load time, if anything is not plain JSON
         return config
+
+
+def _is_pandas_row(x: Any) -> bool:
+    return hasattr(x, "index") and hasattr(x, "to_dict") and not hasattr(x, "columns")
+
+
+def _row_id(row: Any, role: str, column: Any) -> Any:
+    """The `role` id of one row: under the table's column name, or under 'user' / 'item'."""
+    for key in (column, role):
+        if key in row:
+            value = row[key]
+            return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+    keys = list(row.keys())[:10]
+    raise KeyError(f"Expected the {role} id under {column!r} (or {role!r}) in the row. "
+                   f"Received keys: {keys}.")
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _top(scores: torch.Tensor, keep: torch.Tensor, n: int, ids: Sequence[Any]) -> Ranked:

@@ -42,6 +42,14 @@ def _sorted_ids(ids: Iterable[Hashable]) -> list[Hashable]:
         return sorted(ids, key=lambda v: (type(v).__name__, str(v)))
 
 
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
 def _as_id_list(ids: Any) -> tuple[list[Any], bool]:
     """(list of ids, whether a single id was given). Tuples, lists, arrays, tensors and pandas
     objects are sequences of ids; anything else (a string, a number) is one id."""
@@ -97,7 +105,16 @@ class IdMap:
     def encode_known(self, ids: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """(indices, known mask) for a sequence of ids; unknown ids get index 0, known False."""
         values, _ = _as_id_list(ids)
-        found = [self._index.get(v, -1) for v in values]
+        try:
+            found = [self._index.get(v, -1) for v in values]
+        except TypeError:  # an unhashable id (a list, a dict...)
+            bad = next(v for v in values if not _hashable(v))
+            raise TypeError(
+                f"Expected each {self.name} id as one value (a string or a number, as in the "
+                f"ratings table). Received: {bad!r} of type {type(bad).__name__}. Fix: pass "
+                f"(user, item) pairs of single ids, e.g. ({self.ids[0]!r}, ...)."
+                if self.ids else f"Received an unhashable {self.name} id: {bad!r}."
+            ) from None
         index = torch.tensor(found, dtype=torch.long).reshape(-1)
         known = index >= 0
         return index.clamp_(min=0), known

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["InputError", "Limits", "KINDS", "IMAGE_FORMATS", "input_spec", "check_image",
+__all__ = ["InputError", "Limits", "Row", "KINDS", "IMAGE_FORMATS", "input_spec", "check_image",
            "parse_json_item", "parse_json_body", "parse_cli_item", "format_result", "jsonable",
            "example", "fault_message"]
 
@@ -81,13 +81,38 @@ class Limits:
 
 
 def input_spec(info: Mapping[str, Any]) -> dict[str, Any]:
-    """`info()["inputs"]` as a dict with a known "kind" (a bare string such as "image" too)."""
+    """`info()["inputs"]` as a dict with a known "kind" (a bare string such as "image" too).
+
+    A tabular field with a `default` (its training mode or median, "stat") gets a `hint` the
+    page shows beside it ("median 37", "most common: Private"); one without keeps none.
+    """
     spec = info.get("inputs")
     if isinstance(spec, str):
         spec = {"kind": spec}
     if not isinstance(spec, Mapping) or spec.get("kind") not in KINDS:
         return {"kind": "tensor"}
-    return dict(spec)
+    spec = dict(spec)
+    if spec["kind"] == "tabular" and isinstance(spec.get("fields"), list):
+        spec["fields"] = [_with_hint(f) if isinstance(f, Mapping) else f
+                          for f in spec["fields"]]
+    return spec
+
+
+def _with_hint(field: Mapping[str, Any]) -> dict[str, Any]:
+    """The field with `hint` describing its default; a default that is not one JSON scalar
+    is dropped (the page then leaves the field blank: a missing value)."""
+    field, default = dict(field), field.get("default")
+    if not isinstance(default, (str, int, float, bool)) or (
+            isinstance(default, float) and not math.isfinite(default)):
+        field.pop("default", None)
+        return field
+    stat = field.get("stat") or "default"
+    if field.get("type") == "number" and not isinstance(default, (str, bool)):
+        shown = int(default) if float(default).is_integer() else float(f"{default:.6g}")
+        field["hint"] = f"{stat} {shown}"
+    else:
+        field["hint"] = f"{'most common' if stat == 'mode' else stat}: {default}"
+    return field
 
 
 def _size(n: float) -> str:
@@ -154,6 +179,15 @@ def _text(value: Any, limits: Limits, name: str = "text") -> str:
     return value
 
 
+class Row(dict):
+    """A tabular row read from a request: the model's columns only. `ignored` names the other
+    columns the request held, as `predict` ignores them; the answer lists them back."""
+
+    def __init__(self, values: Mapping[str, Any], ignored: Sequence[str] = ()) -> None:
+        super().__init__(values)
+        self.ignored = list(ignored)
+
+
 def _row(value: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InputError(f"Expected 'row' to be an object of column -> value. Received: "
@@ -162,15 +196,16 @@ def _row(value: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
     if not fields:
         return dict(value)
     missing = [n for n in fields if n not in value]
-    extra = [n for n in value if n not in fields]
-    if missing or extra:
-        raise InputError(f"The row must have exactly the model's columns. Missing: {missing}; "
-                         f"unexpected: {extra}. Expected: {list(fields)}.", 422)
-    return {n: _cell(value[n], fields[n]) for n in fields}
+    if missing:
+        raise InputError(f"The row lacks some of the model's columns. Missing: {missing} (send "
+                         f"null when a value is unknown). Expected: {list(fields)}.", 422)
+    return Row({n: _cell(value[n], fields[n]) for n in fields},
+               ignored=[str(n) for n in value if n not in fields])
 
 
 def _cell(value: Any, field: Mapping[str, Any]) -> Any:
-    """A number column takes a number, a numeric string or null (a missing value)."""
+    """A number column takes a finite number, a numeric string or null (a missing value);
+    a category column one value (the model strips its text, as in training)."""
     if field.get("type") != "number" or value is None:
         if not (value is None or isinstance(value, (str, int, float, bool))):
             raise InputError(f"Column {field['name']!r} takes a single value. Received: "
@@ -180,9 +215,12 @@ def _cell(value: Any, field: Mapping[str, Any]) -> Any:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"Column {field['name']!r} takes a number. Received: {value!r}.",
                          422) from None
+    if not math.isfinite(number):
+        raise InputError(f"Column {field['name']!r} takes a finite number (null when missing). "
+                         f"Received: {value!r}.", 422)
     return int(number) if isinstance(value, int) and not isinstance(value, bool) else number
 
 
@@ -331,11 +369,13 @@ def jsonable(x: Any) -> Any:
 
 
 def format_result(result: Sequence[Any], config: Mapping[str, Any],
-                  vocab: Sequence[Any] | None, top_k: int = 5) -> dict[str, Any]:
+                  vocab: Sequence[Any] | None, top_k: int = 5, *,
+                  item: Any = None) -> dict[str, Any]:
     """One prediction as JSON: the label and the top classes with their probabilities.
 
     Classifiers (softmax or sigmoid outputs with a vocabulary) give `top`; other models
-    (regression, segmentation, no vocabulary) give their output as `value`.
+    (regression, segmentation, no vocabulary) give their output as `value`. A tabular `item`
+    (a `Row`) that held columns the model does not take lists them as `ignored`.
     """
     label, _, probs = result
     out: dict[str, Any] = {"label": jsonable(label)}
@@ -351,4 +391,6 @@ def format_result(result: Sequence[Any], config: Mapping[str, Any],
                       for v, i in zip(values.tolist(), idx.tolist())]
     else:
         out["value"] = jsonable(probs)
+    if isinstance(item, Row) and item.ignored:
+        out["ignored"] = item.ignored
     return out

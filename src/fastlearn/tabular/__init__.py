@@ -10,12 +10,13 @@
 Needs pandas (the `tabular` extra); `import fastlearn` alone does not load this package.
 """
 
+from .cells import NA, MissingColumnError, UnseenCategoryError, UnseenCategoryWarning
 from .columns import add_datepart, cont_cat_split
 from .data import CategoryBlock, RegressionBlock, TabularDataLoaders
 from .learner import TabularLearner, tabular_learner
 from .model import TabularModel, get_emb_sz, tabular_config
 from .preprocess import PROCS, TabularProcessor
-from .procs import NA, Categorify, FillMissing, MissingColumnError, Normalize, TabularProc
+from .procs import Categorify, FillMissing, Normalize, TabularProc
 from .table import TabularPandas
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "Categorify",
     "FillMissing",
     "MissingColumnError",
+    "UnseenCategoryError",
+    "UnseenCategoryWarning",
     "Normalize",
     "TabularProc",
 ]

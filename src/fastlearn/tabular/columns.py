@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .procs import check_columns
+from .cells import check_columns
 
 __all__ = ["add_datepart", "cont_cat_split"]
 

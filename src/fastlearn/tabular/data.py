@@ -26,8 +26,9 @@ from ..core.datablock import CategoryBlock, RegressionBlock
 from ..core.losses import CrossEntropyLossFlat, MSELossFlat
 from ..core.splitters import IndexSplitter, RandomSplitter, Splits
 from ..core.utils import CategoryMap
+from .cells import check_columns
 from .preprocess import TabularProcessor
-from .procs import Categorify, FillMissing, Normalize, check_columns
+from .procs import Categorify, FillMissing, Normalize
 from .table import (
     Procs,
     TabularPandas,
@@ -119,7 +120,8 @@ class TabularDataLoaders(DataLoaders):
         skipinitialspace: bool = True,
         **kwargs: Any,
     ) -> TabularDataLoaders:
-        """`from_df` on `pd.read_csv(csv, skipinitialspace=True)` (leading spaces stripped)."""
+        """`from_df` on `pd.read_csv(csv, skipinitialspace=True)` (leading spaces stripped;
+        category text is stripped in any case, at training and at prediction)."""
         return cls.from_df(pd.read_csv(csv, skipinitialspace=skipinitialspace), path, **kwargs)
 
     # ------------------------------------------------------------------ what the table holds
@@ -150,15 +152,20 @@ class TabularDataLoaders(DataLoaders):
 
     # ------------------------------------------------------------------ new data, decoding
     def test_dl(
-        self, df: pd.DataFrame, *, bs: int | None = None, with_labels: bool = False
+        self, df: pd.DataFrame, *, bs: int | None = None, with_labels: bool = False,
+        strict: bool = False,
     ) -> DataLoader:
         """A loader over a new frame with the training preprocessing (labels if asked).
+
+        Category text is stripped as in training. Categories never seen in training become
+        `#na#` with one UnseenCategoryWarning counting them per column, or, with `strict=True`,
+        are refused (UnseenCategoryError). inf in a number column is refused, as in training.
 
         >>> preds, _ = learn.get_preds(dl=dls.test_dl(new_df))
         """
         if isinstance(df, pd.DataFrame) and len(df) == 0:
             raise ValueError("Expected a DataFrame with at least one row. Received: 0 rows.")
-        cats, conts = self.processor.transform(df)
+        cats, conts = self.processor.transform(df, unseen="error" if strict else "warn")
         tensors = (cats, conts)
         if with_labels:
             check_columns(df, self.y_names, "y_names")

@@ -21,7 +21,7 @@ from torch import nn
 from ..core.learner import Learner
 from ..core.metrics import as_metric
 from .data import TabularDataLoaders, show_frame
-from .export import input_fields
+from .export import check_outputs, input_fields
 from .model import TabularModel, get_emb_sz
 
 __all__ = ["TabularLearner", "tabular_learner"]
@@ -53,20 +53,26 @@ class TabularLearner(Learner):
         super().__init__(dls, model, *args, **kwargs)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, row: Mapping[str, Any] | pd.Series) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    def predict(
+        self, row: Mapping[str, Any] | pd.Series, *, strict: bool = False
+    ) -> tuple[Any, torch.Tensor, torch.Tensor]:
         """(label, class index, probabilities) for one row, a dict or a pandas row.
 
         The row goes through the training preprocessing in plain Python (no DataFrame, no
-        loader): a category unseen in training or a missing value becomes `#na#`, a NaN number
-        is filled; a missing column is an error naming it. For regression the first two are the
-        predicted values (one per target).
+        loader): category text is stripped, a missing value becomes `#na#` and a NaN number is
+        filled; a category unseen in training becomes `#na#` with an UnseenCategoryWarning
+        naming it (an UnseenCategoryError with `strict=True`); a missing column, inf, or an
+        output that is not finite is an error naming it. Other keys are ignored. For
+        regression the first two are the predicted values (one per target).
         """
-        codes, values = self.dls.processor.encode_row(row)
+        processor = self.dls.processor
+        codes, values = processor.encode_row(row, unseen="error" if strict else "warn")
         device = self.dls.device
         x_cat = torch.tensor([codes], dtype=torch.long, device=device)  # (1, n_cat)
         x_cont = torch.tensor([values], dtype=torch.float32, device=device)  # (1, n_cont)
         with _evaluating(self.model):
             out = self.model(x_cat, x_cont)
+        check_outputs(out, x_cont, processor.cont_names)
         probs, decoded = self._decoded(out[0].cpu())
         if self.dls.vocab is not None and decoded.ndim == 0:
             return self.dls.vocab[int(decoded)], decoded, probs

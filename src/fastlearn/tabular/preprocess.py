@@ -12,6 +12,7 @@ that FillMissing adds are categorified and the normalisation statistics see fill
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,21 +20,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .procs import (
-    Categorify,
-    Columns,
-    FillMissing,
+from .cells import (
     MissingColumnError,
-    Normalize,
-    TabularProc,
     check_columns,
+    clean_category,
+    is_missing,
+    report_unseen,
     row_float,
+    sorted_values,
     to_float,
 )
+from .procs import Categorify, Columns, FillMissing, Normalize, TabularProc
 
 __all__ = ["TabularProcessor", "PROCS"]
 
 Array = torch.Tensor | np.ndarray
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 PROCS: dict[str, type[TabularProc]] = {p.__name__: p for p in (FillMissing, Categorify, Normalize)}
 
 
@@ -56,7 +58,15 @@ class TabularProcessor:
         self.cat_names = list(cat_names)
         procs = [p() if isinstance(p, type) else p for p in procs]
         self.procs: list[TabularProc] = sorted(procs, key=lambda p: p.order)  # stable sort
+        # the training mode of each categorical input and median of each continuous one: the
+        # defaults a form offers (None when a column had no value)
+        self.defaults: dict[str, Any] = {}
         self.fitted = False
+
+    @property
+    def categorify(self) -> Categorify | None:
+        """The Categorify step, which codes categories and so decides what is unseen."""
+        return next((p for p in self.procs if isinstance(p, Categorify)), None)
 
     @property
     def classes(self) -> dict[str, list[Any]]:
@@ -85,6 +95,7 @@ class TabularProcessor:
                 "Fix: check the split or the filter that produced it."
             )
         self.cat_names = list(self.input_cat_names)
+        self.defaults = self._defaults(cols)
         for proc in self.procs:
             proc.setup(cols, self.cat_names, self.cont_names)
             self.cat_names += proc.added_cat_names
@@ -92,11 +103,27 @@ class TabularProcessor:
         self.fitted = True
         return self
 
-    def transform(self, df: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
-        """Apply the fitted procs: (cats LongTensor (N, n_cat), conts FloatTensor (N, n_cont))."""
+    def _defaults(self, cols: Columns) -> dict[str, Any]:
+        """{column: training mode (categories, as Categorify compares them) or median}."""
+        strip = self.categorify is not None and self.categorify.strip
+        out = {n: _mode(pd.Series(cols[n]), strip) for n in self.input_cat_names}
+        for n in self.cont_names:
+            present = cols[n][~np.isnan(cols[n])]
+            out[n] = float(np.median(present)) if present.size else None
+        return out
+
+    def transform(
+        self, df: pd.DataFrame, *, unseen: str = "ignore"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply the fitted procs: (cats LongTensor (N, n_cat), conts FloatTensor (N, n_cont)).
+
+        Categories never seen in training are coded 0 (`#na#`); `unseen="warn"` says so in one
+        warning counting them per column, `unseen="error"` refuses them (UnseenCategoryError).
+        """
         if not self.fitted:
             raise RuntimeError("TabularProcessor is not fitted. Fix: call fit(train_df) first.")
         cols, n = self._columns(df), len(df)
+        raw = {name: cols[name] for name in self.input_cat_names}
         for proc in self.procs:
             cols = proc.apply(cols)
         cats = np.empty((n, len(self.cat_names)), dtype=np.int64)
@@ -107,16 +134,46 @@ class TabularProcessor:
         conts = np.empty((n, len(self.cont_names)), dtype=np.float32)
         for j, name in enumerate(self.cont_names):
             conts[:, j] = cols[name]
+        _check_processed(conts, self.cont_names, df.index)
+        if unseen != "ignore" and self.categorify is not None:
+            report_unseen({name: _unseen_counts(raw[name], cats[:, j])
+                           for j, name in enumerate(self.input_cat_names)}, unseen)
         return torch.from_numpy(cats), torch.from_numpy(conts)
 
-    def encode_row(self, row: Mapping[str, Any] | pd.Series) -> tuple[list[int], list[float]]:
+    def encode_row(
+        self, row: Mapping[str, Any] | pd.Series, *, unseen: str = "ignore"
+    ) -> tuple[list[int], list[float]]:
         """`transform` for one row (a dict or a pandas row): (cat codes, cont values) as lists.
 
         Plain dict look-ups and float arithmetic, no pandas: microseconds, the same numbers as
         `transform`. Keys not needed are ignored; a missing one is an error naming it.
+        `unseen` as in `transform`.
         """
+        cats, conts = self.encode_rows([row], unseen=unseen)
+        return cats[0], conts[0]
+
+    def encode_rows(
+        self, rows: Sequence[Mapping[str, Any] | pd.Series], *, unseen: str = "ignore"
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """`encode_row` for each row; unseen categories reported once for all the rows."""
         if not self.fitted:
             raise RuntimeError("TabularProcessor is not fitted. Fix: call fit(train_df) first.")
+        counts: dict[str, Counter] = {n: Counter() for n in self.input_cat_names}
+        cats, conts = [], []
+        for row in rows:
+            codes, values, raw = self._encode_one(row)
+            cats.append(codes)
+            conts.append(values)
+            for j, name in enumerate(self.input_cat_names):
+                if codes[j] == 0 and not is_missing(raw[name]):
+                    counts[name][raw[name]] += 1
+        if unseen != "ignore" and self.categorify is not None:
+            report_unseen(counts, unseen)
+        return cats, conts
+
+    def _encode_one(self, row: Mapping[str, Any] | pd.Series) -> tuple[list[int], list[float],
+                                                                        dict[str, Any]]:
+        """(cat codes, cont values, the raw categories) of one row."""
         if isinstance(row, pd.Series):
             row = row.to_dict()
         elif not isinstance(row, Mapping):
@@ -124,15 +181,17 @@ class TabularProcessor:
                 f"Expected a dict or a pandas row (Series). Received: {type(row).__name__}. "
                 "Fix: pass df.iloc[i] or {column: value}; for several rows use transform(df)."
             )
-        values = {n: _row_value(row, n, "cat_names") for n in self.input_cat_names}
-        values |= {n: row_float(_row_value(row, n, "cont_names"), n) for n in self.cont_names}
+        raw = {n: _row_value(row, n, "cat_names") for n in self.input_cat_names}
+        values = raw | {n: row_float(_row_value(row, n, "cont_names"), n) for n in self.cont_names}
         if any(_lacks_row_path(p) for p in self.procs):  # a custom proc: the pandas path
             cats, conts = self.transform(pd.DataFrame([values]))
-            return cats[0].tolist(), conts[0].tolist()
+            return cats[0].tolist(), conts[0].tolist(), raw
         for proc in self.procs:
             values = proc.apply_row(values)
-        cats = [int(values[n]) for n in self.cat_names]
-        return cats, [float(values[n]) for n in self.cont_names]
+        conts = [float(values[n]) for n in self.cont_names]
+        if any(abs(v) > _FLOAT32_MAX for v in conts):  # inf once normalised: refuse, naming it
+            _check_processed(np.asarray([conts], dtype=np.float32), self.cont_names, ["the row"])
+        return [int(values[n]) for n in self.cat_names], conts, raw
 
     def fit_transform(self, df: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
         """`fit(df)` then `transform(df)`."""
@@ -157,7 +216,8 @@ class TabularProcessor:
     def to_state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted processor, JSON-serialisable (no pickle)."""
         procs = [{"name": type(p).__name__, "state": p.to_state()} for p in self.procs]
-        return {"cat_names": self.input_cat_names, "cont_names": self.cont_names, "procs": procs}
+        return {"cat_names": self.input_cat_names, "cont_names": self.cont_names, "procs": procs,
+                "defaults": dict(self.defaults)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TabularProcessor:
@@ -169,8 +229,45 @@ class TabularProcessor:
         processor = cls(state["cat_names"], state["cont_names"], procs)
         for proc in processor.procs:
             processor.cat_names += proc.added_cat_names
+        processor.defaults = dict(state.get("defaults", {}))  # older files have none
         processor.fitted = True
         return processor
+
+
+def _mode(values: pd.Series, strip: bool) -> Any:
+    """The most frequent value (the smallest among ties; text stripped first with `strip`), as
+    a JSON value; None if none."""
+    counts = values.value_counts(dropna=True)
+    if strip:  # " a" and "a" count as one: sum over the distinct values, not the rows
+        counts = counts.groupby([clean_category(v) for v in counts.index], sort=False).sum()
+    if counts.empty or counts.max() == 0:
+        return None
+    mode = sorted_values(counts.index[counts == counts.max()].tolist())[0]
+    mode = mode.item() if isinstance(mode, np.generic) else mode
+    return mode if isinstance(mode, (str, int, float, bool)) else str(mode)
+
+
+def _unseen_counts(raw: Any, codes: np.ndarray) -> Counter:
+    """{raw value: rows} of the values coded 0 although present (not missing)."""
+    coded_na = codes == 0
+    if not coded_na.any():
+        return Counter()
+    raw = (raw if isinstance(raw, pd.Series) else pd.Series(raw))[coded_na]
+    counts = raw[raw.notna()].value_counts()  # only the #na# rows: missing or unseen
+    return Counter(counts[counts > 0].to_dict())  # a Categorical lists its unused categories
+
+
+def _check_processed(conts: np.ndarray, names: list[str], index: Sequence[Any]) -> None:
+    """Refuse continuous inputs that became infinite in float32 after the procs (a number far
+    beyond the training range divided by a small std): the model would answer NaN."""
+    bad = np.isinf(conts)
+    if bad.any():
+        i, j = (int(k[0]) for k in np.nonzero(bad))
+        where = index[i].item() if isinstance(index[i], np.generic) else index[i]
+        raise ValueError(
+            f"Expected numbers the model can take in column {names[j]!r}. Received a value "
+            f"(row {where!r}) that overflows float32 once normalised ({int(bad.sum())} such): "
+            "far outside the training range. Fix: correct it, or pass NaN/None (missing).")
 
 
 def _row_value(row: Mapping[str, Any], name: str, role: str) -> Any:

@@ -3,12 +3,12 @@
 Each learns its statistics from the training columns (`setup`), then applies them to any
 columns (`apply`, vectorised over rows) or to one row of scalars (`apply_row`, the path of
 `predict(row)`: plain dict look-ups and float arithmetic, no pandas). Both paths give the
-same numbers. `to_state`/`from_state` carry the statistics as plain JSON.
+same numbers. `to_state`/`from_state` carry the statistics as plain JSON. What a cell may hold
+(finite numbers, categories compared without surrounding whitespace) is cells.py's rule.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import warnings
 from collections.abc import Sequence
@@ -17,79 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["NA", "MissingColumnError", "TabularProc", "FillMissing", "Categorify", "Normalize"]
+from .cells import NA, clean_category, sorted_values, strip_text
+
+__all__ = ["NA", "TabularProc", "FillMissing", "Categorify", "Normalize"]
 
 Columns = dict[str, Any]  # column name -> pd.Series (raw categories) or np.ndarray
-NA = "#na#"
-
-
-class MissingColumnError(KeyError):
-    """A column the processor needs is absent from the frame."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-def check_columns(df: pd.DataFrame, names: Sequence[str], role: str) -> None:
-    """Refuse a frame lacking one of `names` (naming it and the closest column) or with it twice."""
-    available = [str(c) for c in df.columns]
-    for name in names:
-        if name not in df.columns:
-            close = difflib.get_close_matches(str(name), available, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise MissingColumnError(
-                f"Expected column {name!r} (listed in {role}) in the frame. Received columns: "
-                f"{available}.{hint} Fix: rename the column or correct {role}."
-            )
-        if isinstance(df[name], pd.DataFrame):
-            raise ValueError(f"Column {name!r} appears more than once; make the names unique.")
-
-
-def to_float(series: pd.Series, name: str) -> np.ndarray:
-    """A continuous column as float64 (NaN for missing), or an error naming the bad value."""
-    if series.dtype.kind in "mM" or isinstance(series.dtype, pd.DatetimeTZDtype):
-        raise TypeError(
-            f"Expected numbers in continuous column {name!r}. Received dtype {series.dtype}. "
-            f"Fix: expand it with add_datepart(df, {name!r}) or list it in cat_names."
-        )
-    is_cat = isinstance(series.dtype, pd.CategoricalDtype)
-    if pd.api.types.is_numeric_dtype(series.dtype) and not is_cat:
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    coerced = pd.to_numeric(series.astype(object), errors="coerce")
-    bad = (coerced.isna() & series.notna()).to_numpy()
-    if bad.any():
-        i = int(bad.argmax())
-        raise TypeError(
-            f"Expected numbers in continuous column {name!r}. Received {series.iloc[i]!r} at row "
-            f"index {index_label(series, i)!r} ({int(bad.sum())} such rows). Fix: clean it, e.g. "
-            f"pd.to_numeric(df[{name!r}], errors='coerce'), or list it in cat_names."
-        )
-    return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def index_label(series: pd.Series, i: int) -> Any:
-    """The index label of position `i`, as a Python value (np.int64(3) -> 3) for messages."""
-    label = series.index[i]
-    return label.item() if isinstance(label, np.generic) else label
-
-
 Row = dict[str, Any]  # column name -> one scalar value
-
-
-def row_float(value: Any, name: str) -> float:
-    """One continuous value as a float (NaN for missing), as `to_float` converts a column."""
-    if isinstance(value, (float, int, np.integer, np.floating)):  # bool too, as an int
-        return float(value)
-    if value is None or value is pd.NA or value is pd.NaT:
-        return math.nan
-    return float(to_float(pd.Series([value], dtype=object), name)[0])  # text, Decimal, ...
-
-
-def sorted_values(values: Sequence[Any]) -> list[Any]:
-    try:
-        return sorted(values)
-    except TypeError:  # mixed types (e.g. str and int): group by type, then by text
-        return sorted(values, key=lambda v: (type(v).__name__, str(v)))
 
 
 def _kinds_differ(categories: pd.Index, values: Any) -> bool:
@@ -249,11 +182,14 @@ class Categorify(TabularProc):
     Codes come from one hash look-up per column (`Index.get_indexer`, -1 when absent, + 1):
     `pd.Categorical(values, categories=...)` does the same but pandas deprecates it for
     values outside the categories, which is exactly the unseen case here.
+    With `strip` (the default), text values are compared without surrounding whitespace, in
+    training and at prediction (`clean_category`).
     """
 
     order = 1
 
-    def __init__(self) -> None:
+    def __init__(self, *, strip: bool = True) -> None:
+        self.strip = strip
         self.categories: dict[str, pd.Index] = {}
         self.stringified: list[str] = []  # categories kept as text (not JSON types); match as text
         self._lookups: dict[str, tuple[dict[Any, int], tuple[type, ...]]] = {}
@@ -268,24 +204,40 @@ class Categorify(TabularProc):
         self.categories, self._lookups = {}, {}
         for name in cat_names:
             s = pd.Series(cols[name])
+            if isinstance(s.dtype, pd.CategoricalDtype):  # categories stripped, order kept
+                s = self.clean(s)  # (object when two merge: " a" and "a")
             is_cat = isinstance(s.dtype, pd.CategoricalDtype)
             if is_cat and s.cat.ordered:
                 seen = set(s.cat.codes[s.cat.codes >= 0].unique().tolist())
                 values = [c for i, c in enumerate(s.cat.categories) if i in seen]
             else:
-                values = sorted_values(s.dropna().unique().tolist())
+                distinct = s.dropna().unique().tolist()
+                if self.strip:  # one pass over the rows; stripping looks at distinct values
+                    distinct = list(dict.fromkeys(clean_category(v) for v in distinct))
+                values = sorted_values(distinct)
             dtype = s.cat.categories.dtype if is_cat else s.dtype
             self.categories[name] = pd.Index(values, dtype=dtype if values else object)
 
+    def clean(self, values: pd.Series) -> pd.Series:
+        """The column as this proc compares it with its categories (text stripped)."""
+        return strip_text(values) if self.strip else values
+
     def _encode(self, name: str, values: Any) -> np.ndarray:
+        values = values if isinstance(values, pd.Series) else pd.Series(values)
+        categories = self.categories[name]
         if name in self.stringified:
-            values = pd.Series(values).astype(str).where(pd.Series(values).notna())
-        codes = self.categories[name].get_indexer(values).astype(np.int64) + 1
-        if codes.size and not codes.any() and _kinds_differ(self.categories[name], values):
+            values = self.clean(values)
+            values = values.astype(str).where(values.notna())
+        found = categories.get_indexer(values).astype(np.int64)
+        missed = found < 0
+        if self.strip and missed.any():  # categories are clean: only a miss can need stripping
+            found[missed] = categories.get_indexer(self.clean(values[missed]))
+        codes = found + 1
+        if codes.size and not codes.any() and _kinds_differ(categories, values):
             warnings.warn(
                 f"No value of column {name!r} matches a training category (training: "
                 f"{self.categories[name][:3].tolist()}, dtype {self.categories[name].dtype}; "
-                f"received dtype {getattr(values, 'dtype', type(values))}); all coded {NA}.",
+                f"received dtype {values.dtype}); all coded {NA}.",
                 stacklevel=3,
             )
         return codes
@@ -316,7 +268,7 @@ class Categorify(TabularProc):
         """`apply` for one row: one dict look-up per column (0 for missing or unseen)."""
         out = dict(row)
         for name in self.categories:
-            value = row[name]
+            value = clean_category(row[name]) if self.strip else row[name]
             lookup, types = self._row_lookup(name)
             if type(value) in types:
                 out[name] = lookup.get(value, 0)  # NaN misses too: code 0
@@ -340,16 +292,21 @@ class Categorify(TabularProc):
             values, dtypes[name], stringified = _index_to_json(idx)
             classes[name] = [NA, *values]
             text += [name] if stringified and name not in text else []
-        return {"classes": classes, "dtypes": dtypes, "stringified": text}
+        return {"classes": classes, "dtypes": dtypes, "stringified": text, "strip": self.strip}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Categorify:
-        """Rebuild a fitted Categorify; stringified categories match the values as text."""
+        """Rebuild a fitted Categorify; stringified categories match the values as text.
+
+        A file written before `strip` existed strips text when none of its categories has
+        surrounding whitespace (they then match stripped values), else compares text as is."""
         proc = cls()
         proc.stringified = list(state["stringified"])
         for name, values in state["classes"].items():
             dtype = "str" if name in proc.stringified else state["dtypes"][name]
             proc.categories[name] = _index_from_json(values[1:], dtype)
+        clean = all(clean_category(v) == v for vs in state["classes"].values() for v in vs)
+        proc.strip = bool(state.get("strip", clean))
         return proc
 
 

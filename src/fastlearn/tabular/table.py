@@ -26,8 +26,9 @@ from torch.utils.data import TensorDataset
 from ..core.data import DataLoader
 from ..core.torch_utils import default_device
 from ..core.utils import CategoryMap
+from .cells import check_columns, index_label, sorted_values, strip_text, to_float
 from .preprocess import TabularProcessor
-from .procs import TabularProc, check_columns, index_label, sorted_values, to_float
+from .procs import TabularProc
 
 if TYPE_CHECKING:
     from .data import TabularDataLoaders
@@ -65,8 +66,9 @@ class TabularPandas:
         train_idx, valid_idx = check_splits(df, splits)
         is_regression = is_regression_task(df[y_names], y_block, regression)
         vocab = None
-        if not is_regression:
-            vocab = sorted_values(pd.unique(df[y_names[0]].iloc[train_idx].dropna()).tolist())
+        if not is_regression:  # labels normalised as categories are (text stripped)
+            labels = strip_text(df[y_names[0]].iloc[train_idx].dropna())
+            vocab = sorted_values(pd.unique(labels).tolist())
         y = encode_targets(df, y_names, vocab, valid_idx)
         processor = TabularProcessor(cat_names, cont_names, procs or ()).fit(df.iloc[train_idx])
         cats, conts = processor.transform(df)
@@ -279,7 +281,7 @@ def encode_targets(df: pd.DataFrame, y_names: list[str], vocab: list[Any] | None
     if vocab is None:
         columns = [to_float(ys[n], n) for n in y_names]
         return torch.from_numpy(np.stack(columns, axis=1).astype(np.float32))
-    labels = ys[y_names[0]].astype(object)
+    labels = strip_text(ys[y_names[0]]).astype(object)
     codes = pd.Index(vocab, dtype=object).get_indexer(labels)
     bad = codes < 0
     if check_idx is not None:  # rows in no split may hold anything
