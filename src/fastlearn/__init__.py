@@ -27,8 +27,10 @@ def __getattr__(name: str) -> Any:
     """`fastlearn.Learner`, `from fastlearn import *`: the core's names, imported on first use."""
     if name.startswith("__") and name != "__all__":  # __path__, __wrapped__... probes
         raise AttributeError(f"module 'fastlearn' has no attribute {name!r}")
-    from .core import api
+    from .core import api  # binds fastlearn.core, and the submodules api imports
 
+    if name in globals():  # `fastlearn.core` after `import fastlearn`
+        return globals()[name]
     if name != "__all__" and name not in api.__all__:
         raise AttributeError(f"module 'fastlearn' has no attribute {name!r}")
     value = getattr(api, name)

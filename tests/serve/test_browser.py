@@ -90,7 +90,7 @@ def screenshot(page, tmp_path: Path, name: str) -> Path:
 
 def test_upload_an_image_and_see_the_prediction(open_page, tmp_path):
     page = open_page("image")
-    assert page.inner_text("#title") == "serve_test_image / serve_test_cnn"
+    assert page.inner_text("#title") == "Image classifier · 3 classes"
     image = tmp_path / "red.png"
     image.write_bytes(solid_png((220, 20, 30), (64, 48)))
     page.set_input_files("#file", str(image))  # choosing a file submits it

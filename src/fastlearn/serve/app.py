@@ -12,7 +12,8 @@ Routes:
                    `{"items": [...]}` for a batch); answers `{"label", "top": [{"label",
                    "probability"}], "time_ms"}` (`value` instead of `top` for regression;
                    `time_ms`: the model's time, queueing excluded)
-    GET  /info     the model: application, classes, input fields, metrics at export, limits
+    GET  /info     the model: what it is (`title`, e.g. "Image classifier · 3 classes", and
+                   its `file` name), classes, input fields, metrics at export, limits
     GET  /health   `{"status": "ok"}`
 
 Bad requests get a 4xx with `{"error": "<what was wrong and how to fix it>"}`; the body size,
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -55,7 +57,7 @@ from .inputs import (
     parse_json_body,
 )
 
-__all__ = ["create_app", "ModelService"]
+__all__ = ["create_app", "ModelService", "model_title"]
 
 STATIC = Path(__file__).parent / "static"
 logger = logging.getLogger("fastlearn.serve")
@@ -76,11 +78,38 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+_NOUNS = {"image": "Image", "text": "Text", "text_pair": "Text pair", "tabular": "Tabular",
+          "tensor": "Tensor"}
+
+
+def model_title(config: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    """What the model is, in words, from its task, input and classes: "Image classifier ·
+    3 classes", "Tabular regression", "Recommender · predicts ratings"."""
+    kind, task, vocab = spec["kind"], config.get("task"), config.get("vocab")
+    if kind == "collab":
+        return "Recommender · predicts ratings"
+    if task == "language_model":
+        return "Language model"
+    noun = _NOUNS.get(kind, "Tensor")
+    if task == "segmentation":
+        what = "Image segmentation"
+    elif vocab is None or task == "regression":
+        return f"{noun} regression"
+    elif task == "multi_label" or config.get("activation") == "sigmoid":
+        what = f"Multi-label {noun.lower()} classifier"
+    else:
+        what = f"{noun} classifier"
+    if not vocab:
+        return what
+    return f"{what} · {len(vocab)} {'class' if len(vocab) == 1 else 'classes'}"
+
+
 class ModelService:
     """One predictor, its input description and limits; the endpoints as methods."""
 
-    def __init__(self, predictor: Predictor, limits: Limits, top_k: int = 5) -> None:
-        self.predictor, self.limits, self.top_k = predictor, limits, top_k
+    def __init__(self, predictor: Predictor, limits: Limits, top_k: int = 5, *,
+                 name: str | None = None) -> None:
+        self.predictor, self.limits, self.top_k, self.name = predictor, limits, top_k, name
         self.spec = input_spec(predictor.info())
         self._lock = threading.Lock()
 
@@ -92,7 +121,8 @@ class ModelService:
             results = self.predictor.predict_batch(items)
             ms = round((time.perf_counter() - start) * 1000, 3)
         config, vocab = self.predictor.config, self.predictor.vocab
-        return [format_result(r, config, vocab, self.top_k) for r in results], ms
+        return [format_result(r, config, vocab, self.top_k, item=item)
+                for r, item in zip(results, items)], ms
 
     def _parse(self, content_type: str, body: bytes) -> tuple[list[Any], bool]:
         kind = self.spec["kind"]
@@ -175,9 +205,13 @@ class ModelService:
 
     async def info(self, request: Request) -> Response:
         """GET /info: what the model is and what it takes."""
-        return JSONResponse({**jsonable(self.predictor.info()), "inputs": self.spec,
-                             "example": example(self.spec), "limits": asdict(self.limits),
-                             "top_k": self.top_k})
+        config = self.predictor.config
+        arch = config.get("builder_kwargs", {}).get("arch")
+        return JSONResponse({**jsonable(self.predictor.info()),
+                             "title": model_title(config, self.spec), "file": self.name,
+                             "architecture": arch if isinstance(arch, str) else None,
+                             "inputs": self.spec, "example": example(self.spec),
+                             "limits": asdict(self.limits), "top_k": self.top_k})
 
     async def health(self, request: Request) -> Response:
         """GET /health: the server is up and the model is loaded."""
@@ -271,7 +305,8 @@ def create_app(predictor_or_path: Predictor | str | Path, *, max_body: int = 10 
     limits = Limits(max_body=max_body, max_pixels=max_pixels, max_text=max_text,
                     max_batch=max_batch)
     _guard_pillow(max_pixels)
-    service = ModelService(predictor, limits, top_k)
+    name = None if isinstance(predictor_or_path, Predictor) else Path(predictor_or_path).name
+    service = ModelService(predictor, limits, top_k, name=name)
     routes = [
         Route("/", service.index, methods=["GET"]),
         Route("/predict", service.predict, methods=["POST"]),

@@ -332,22 +332,32 @@ def grad_cam(learn: Learner, image: Any, target_class: int | None = None,
 
 def plot_grad_cam(learn: Learner, image: Any, target_class: int | None = None,
                   layer: nn.Module | None = None, *, path: str | Path | None = None,
-                  alpha: float = 0.6, cmap: str = "magma",
-                  figsize: tuple[float, float] = (4, 4)) -> Any:
-    """Draw the image with its Grad-CAM heat map over it (saved to `path` if given)."""
+                  alpha: float = 0.5, cmap: str = "magma",
+                  figsize: tuple[float, float] = (10, 4.8), dpi: int = 100) -> Any:
+    """Draw the image beside its Grad-CAM heat map over it, with a colour bar (saved to
+    `path` if given). The map is scaled to its maximum: 1 marks the region that most raises
+    the class's score."""
     x = _model_input(learn, image)
     act, grad, cls = _cam(learn.model, layer or _default_layer(learn.model), x, target_class)
     cam = torch.relu((grad.mean(dim=(1, 2))[:, None, None] * act).sum(0))
     cam = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear",
                         align_corners=False)[0, 0]
-    img = loader_images(learn.dls.valid or learn.dls.train, x)[0]
-    fig = new_figure(figsize, use_pyplot=path is None)
-    ax = fig.subplots()
-    ax.imshow(image_for_display(img), cmap="gray", vmin=0, vmax=1)
-    ax.imshow(cam.cpu().numpy(), cmap=cmap, alpha=alpha, interpolation="bilinear")
-    ax.set_title(f"Grad-CAM: {_class_name(learn, cls)}")
-    ax.axis("off")
-    return save_figure(fig, path, dpi=80)
+    cam = cam / cam.max() if cam.max() > 0 else cam  # (H, W) in [0, 1]
+    img = image_for_display(loader_images(learn.dls.valid or learn.dls.train, x)[0])
+    fig = new_figure(figsize, dpi=dpi, use_pyplot=path is None)
+    plain, overlay = fig.subplots(1, 2)
+    for ax in (plain, overlay):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.axis("off")
+    heat = overlay.imshow(cam.cpu().numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1,
+                          interpolation="bilinear")
+    plain.set_title("image", fontsize=13)
+    overlay.set_title(f"Grad-CAM for class {_class_name(learn, cls)!r}", fontsize=13)
+    bar = fig.colorbar(heat, ax=overlay, fraction=0.046, pad=0.03)
+    bar.set_label("contribution to the class score (1 = most)", fontsize=11)
+    bar.solids.set_alpha(1)  # the bar in full colour, not at the overlay's alpha
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=dpi)
 
 
 def _class_name(learn: Learner, cls: int) -> str:

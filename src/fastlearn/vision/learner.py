@@ -177,13 +177,19 @@ class VisionLearner(Learner):
         return torch.lerp(aug, preds, beta), targs
 
     def show_results(self, max_n: int = 9, *, ds_idx: int = 1, dl: DataLoader | None = None,
-                     ncols: int = 3, path: str | Path | None = None,
-                     figsize: tuple[float, float] | None = None) -> Any:
-        """Draw `max_n` validation images with actual / predicted labels (or masks)."""
+                     nrows: int | None = None, ncols: int | None = None,
+                     figsize: tuple[float, float] | None = None, dpi: int | None = None,
+                     path: str | Path | None = None) -> Any:
+        """Draw `max_n` validation images titled actual/predicted (green right, red wrong), or
+        actual and predicted masks side by side; returns the figure.
+
+            >>> learn.show_results(max_n=6, figsize=(7, 8))
+        """
         from .interpret import show_predictions
 
         dl = dl if dl is not None else self.dls[ds_idx]
-        return show_predictions(self, dl, max_n=max_n, ncols=ncols, path=path, figsize=figsize)
+        return show_predictions(self, dl, max_n=max_n, nrows=nrows, ncols=ncols,
+                                figsize=figsize, dpi=dpi, path=path)
 
 
 class _RandomFlip:
@@ -267,18 +273,22 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
                    ps: float | Sequence[float] = 0.5, concat_pool: bool = True,
                    first_bn: bool = True, bn_final: bool = False,
                    bn_momentum: float | None = 0.1, freeze_bn_stats: bool | None = None,
-                   splitter: Callable | None = None, **kwargs: Any) -> VisionLearner:
+                   splitter: Callable | None = None, weights_path: str | Path | None = None,
+                   **kwargs: Any) -> VisionLearner:
     """A Learner over `arch`'s (pretrained) body and a new head for the task of `dls`.
 
     `arch`: a registered name ('resnet34', 'efficientnet_lite0') or builder (`resnet34`).
     `freeze_bn_stats`: keep the pretrained body's BatchNorm layers on their running statistics
     while training (`BnFreeze`); None: the architecture's choice (`ArchMeta.freeze_bn_stats`,
     True for EfficientNet-Lite0). Otherwise `bn_momentum` is their momentum (`set_bn_momentum`).
+    `weights_path`: a local weights file for `arch` instead of the published one (offline
+    use; implies `pretrained`).
     Other keywords (`opt_func`, `lr`, `cbs`, `wd`, `path`, `show_progress`...) go to Learner.
 
         >>> learn = vision_learner(dls, resnet34, metrics=error_rate)   # cnn_learner too
         >>> learn.fine_tune(1)
     """
+    pretrained = pretrained or weights_path is not None
     entry, batch, n_in, stats = _setup(dls, arch, pretrained, normalize, n_in)
     task = image_task(dls, batch)
     if task == "segmentation":
@@ -290,7 +300,8 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
                 ps=ps if isinstance(ps, (int, float)) else list(ps), concat_pool=concat_pool,
                 first_bn=first_bn, bn_final=bn_final,
                 y_range=None if y_range is None else list(y_range))
-    model = create_vision_model(entry, n_out, pretrained, n_in=n_in, cut=cut, **head)
+    model = create_vision_model(entry, n_out, pretrained, n_in=n_in, cut=cut,
+                                weights_path=weights_path, **head)
     set_bn_momentum(model[0], bn_momentum)
     name = _export_name(entry, cut)
     spec = dict(arch=name, n_out=n_out, n_in=n_in, cut=_int_or_none(cut), **head)

@@ -30,9 +30,22 @@
     return typeof value === "string" ? value : JSON.stringify(value);
   }
 
+  // Milliseconds as a person reads them: "0.42 ms", "2.6 ms", "12 ms", "1.3 s".
+  function duration(ms) {
+    if (typeof ms !== "number" || !Number.isFinite(ms)) return "an unknown time";
+    if (ms < 1) return `${ms.toFixed(2)} ms`;
+    if (ms < 10) return `${ms.toFixed(1)} ms`;
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(1)} s`;
+  }
+
   function showResult(data) {
     $("error").hidden = true;
     $("label").textContent = show(data.label);
+    const predicted = new Set((Array.isArray(data.label) ? data.label : [data.label]).map(show));
+    for (const chip of $("class-list").children) {
+      chip.classList.toggle("hit", predicted.has(chip.textContent));
+    }
     const top = $("top");
     top.replaceChildren();
     for (const { label, probability } of data.top || []) {
@@ -45,7 +58,7 @@
     }
     $("value").hidden = data.value === undefined;
     $("value").textContent = data.value === undefined ? "" : JSON.stringify(data.value);
-    $("timing").textContent = `predicted in ${data.time_ms} ms`;
+    $("timing").textContent = `predicted in ${duration(data.time_ms)}`;
     $("result").hidden = false;
   }
 
@@ -115,12 +128,16 @@
       return () => [JSON.stringify({ text: first.value, text_pair: second.value }), JSON_HEADERS];
     },
 
+    // Each field starts at its training mode or median (spec hint: "median 37"); with no
+    // default it starts blank, a missing value, never at the alphabetically first choice.
     tabular(spec, box) {
       const inputs = (spec.fields || []).map((f, i) => {
         const id = `field-${i}`;
+        const hasDefault = f.default !== undefined && f.default !== null;
         let input;
         if (f.choices && f.choices.length <= 200) {
           input = el("select", { id, name: f.name });
+          if (!hasDefault) input.append(el("option", { value: "", text: "(missing)" }));
           for (const choice of f.choices) input.append(el("option", { value: String(choice), text: String(choice) }));
         } else if (f.choices) {
           input = el("input", { id, name: f.name, type: "text", list: `${id}-list` });
@@ -129,15 +146,19 @@
         } else {
           input = el("input", { id, name: f.name, type: f.type === "number" ? "number" : "text", step: "any" });
         }
-        if (f.default !== undefined && f.default !== null) input.value = String(f.default);
-        box.append(field(f.name, input));
+        if (f.hint && input.tagName !== "SELECT") input.placeholder = f.hint;
+        if (hasDefault) input.value = String(f.default);
+        box.append(field(f.hint ? `${f.name} (${f.hint})` : f.name, input));
         return [f, input];
       });
       return () => {
         const row = {};
         for (const [f, input] of inputs) {
           const raw = input.value.trim();
-          row[f.name] = raw === "" ? null : f.type === "number" ? Number(raw) : raw;
+          // a choice goes back as the model's value (an int category stays an int)
+          const choice = (f.choices || []).find((c) => String(c) === raw);
+          row[f.name] = raw === "" ? null : f.type === "number" ? Number(raw)
+            : choice !== undefined ? choice : raw;
         }
         return [JSON.stringify({ row }), JSON_HEADERS];
       };
@@ -163,15 +184,31 @@
     },
   };
 
+  // The line under the title: the model file, its architecture, its validation metrics
+  // (the losses and the epoch's time left out).
+  const NOT_METRICS = ["epoch", "train_loss", "valid_loss", "time"];
   function describe(info) {
-    const parts = [];
-    if (info.vocab) parts.push(`${info.vocab.length} classes`);
-    parts.push(`input: ${info.inputs.kind}`);
-    const metrics = info.metrics || {};
-    for (const [key, value] of Object.entries(metrics)) {
-      if (key !== "epoch" && typeof value === "number") parts.push(`${key} ${value.toPrecision(4)}`);
-    }
+    const parts = [info.file, info.architecture].filter(Boolean);
+    const metrics = Object.entries(info.metrics || {})
+      .filter(([key, value]) => !NOT_METRICS.includes(key) && typeof value === "number")
+      .map(([key, value]) => `${key} ${value.toPrecision(4)}`);
+    if (metrics.length) parts.push(`validation ${metrics.join(", ")}`);
     return parts.join(" \u00b7 ");
+  }
+
+  // The classes the model can answer, before any prediction (the first MAX_CLASSES of them).
+  const MAX_CLASSES = 30;
+  function showClasses(info) {
+    const vocab = Array.isArray(info.vocab) ? info.vocab : [];
+    if (!vocab.length || info.inputs.kind === "collab") return;
+    const list = $("class-list");
+    for (const name of vocab.slice(0, MAX_CLASSES)) {
+      list.append(el("li", { text: show(name), title: show(name) }));
+    }
+    if (vocab.length > MAX_CLASSES) {
+      list.append(el("li", { class: "more", text: `and ${vocab.length - MAX_CLASSES} more` }));
+    }
+    $("classes").hidden = false;
   }
 
   async function init() {
@@ -183,10 +220,11 @@
       showError(`Could not load the model description: ${err}`);
       return;
     }
-    const name = [info.application, info.builder].filter(Boolean).join(" / ");
-    $("title").textContent = name || "fastlearn model";
-    document.title = `${name || "model"} - fastlearn`;
+    const title = info.title || "fastlearn model";
+    $("title").textContent = title;
+    document.title = info.file ? `${title} - ${info.file}` : title;
     $("subtitle").textContent = describe(info);
+    showClasses(info);
     const form = $("form");
     const submit = () => form.requestSubmit();
     const payload = (builders[info.inputs.kind] || builders.tensor)(info.inputs, $("fields"), submit);

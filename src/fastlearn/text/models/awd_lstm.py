@@ -291,7 +291,8 @@ class LanguageModel(SequentialRNN):
 
 def _right_align(ids: Tensor, pad_idx: int) -> tuple[Tensor, Tensor]:
     """Move each row's leading pads to its end: (ids (B, L), lengths (B,))."""
-    is_text = (ids != pad_idx).cumsum(1) > 0  # False only on the leading pads
+    # False only on the leading pads (an int cumsum: ONNX's CumSum takes no booleans)
+    is_text = (ids != pad_idx).long().cumsum(1) > 0
     lengths = is_text.sum(1)
     pos = torch.arange(ids.shape[1], device=ids.device)
     src = (pos + (ids.shape[1] - lengths)[:, None]).clamp(max=ids.shape[1] - 1)

@@ -9,6 +9,7 @@ torch.Size([2, 37])
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -86,15 +87,18 @@ def adapt_first_conv(body: nn.Module, n_in: int) -> None:
 
 
 def create_body(
-    arch: ArchLike, pretrained: bool = True, *, cut: Cut = None, n_in: int = 3
+    arch: ArchLike, pretrained: bool = True, *, cut: Cut = None, n_in: int = 3,
+    weights_path: str | Path | None = None,
 ) -> nn.Sequential:
     """Build ``arch`` and cut off its pool and classifier, leaving an nn.Sequential body.
 
     ``cut`` overrides the registered cut (an index into ``children()`` or a function);
-    ``n_in != 3`` adapts the first conv as ``adapt_first_conv`` describes.
+    ``n_in != 3`` adapts the first conv as ``adapt_first_conv`` describes;
+    ``weights_path`` loads a local weights file for ``arch`` (the builder's ``weights_path``).
     """
     entry = get_arch(arch)
-    model = entry.fn(pretrained=pretrained)
+    model = (entry.fn(pretrained=pretrained) if weights_path is None
+             else entry.fn(pretrained=True, weights_path=weights_path))
     body = _cut_model(model, cut if cut is not None else entry.cut)
     adapt_first_conv(body, n_in)
     return body
@@ -206,9 +210,10 @@ def create_vision_model(
     first_bn: bool = True,
     bn_final: bool = False,
     y_range: tuple[float, float] | None = None,
+    weights_path: str | Path | None = None,
 ) -> nn.Sequential:
     """``nn.Sequential(body, head)``: ``arch``'s (pretrained) body and a new ``n_out`` head."""
-    body = create_body(arch, pretrained, cut=cut, n_in=n_in)
+    body = create_body(arch, pretrained, cut=cut, n_in=n_in, weights_path=weights_path)
     head = create_head(
         num_features_model(body),
         n_out,
