@@ -237,3 +237,13 @@ def test_bad_arguments():
     learn = Learner(dls, TinyNet(), show_progress=False)
     with pytest.raises(ValueError, match="n_epoch"):
         learn.fit(0)
+
+
+def test_repr_names_model_size_data_and_history(synth_learner):
+    learn = synth_learner()
+    text = repr(learn)
+    n = sum(p.numel() for p in learn.model.parameters())
+    assert text.startswith(f"Learner(model=TinyNet ({n:,} parameters)")
+    assert "data=DataLoaders(train: " in text and "epochs trained=0" in text
+    learn.fit(1, 1e-3)
+    assert "epochs trained=1" in repr(learn)

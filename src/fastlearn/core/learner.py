@@ -479,8 +479,14 @@ class Learner(InferenceMixin, CheckpointMixin):
             self.add_cbs(cbs)
 
     def __repr__(self) -> str:
-        return (f"Learner(model={type(self.model).__name__}, loss_func={self.loss_func!r}, "
-                f"metrics={[m.name for m in self.metrics]}, cbs={self.cbs})")
+        n_params = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        frozen = f", {n_params - trainable:,} frozen" if trainable < n_params else ""
+        return (f"{type(self).__name__}(model={type(self.model).__name__} ({n_params:,} "
+                f"parameters{frozen}), data={self.dls!r}, loss_func={self.loss_func!r}, "
+                f"metrics={[m.name for m in self.metrics]}, "
+                f"epochs trained={len(self.recorder.history)}, "
+                f"cbs={[type(cb).__name__ for cb in self.cbs]})")
 
 
 def split_batch(batch: Any, n_inp: int) -> tuple[tuple, tuple]:
