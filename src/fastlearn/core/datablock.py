@@ -332,9 +332,10 @@ class Datasets:
 
     @property
     def vocab(self) -> L | None:
-        """The target block's classes (or the input's, e.g. a language model's tokens)."""
-        for b in (self.target_block, self.blocks[0]):
-            if b is not None and b.vocab is not None:
+        """The classes of the first target block that has classes (for boxes: their labels'
+        block), or the input's (a language model's tokens)."""
+        for b in (*self.blocks[self.n_inp:], self.blocks[0]):
+            if b.vocab is not None:
                 return b.vocab
         return None
 

@@ -21,9 +21,11 @@ from .augment import (
     Resize,
     aug_transforms,
 )
+from .blocks import ImageBlock, MaskBlock, PointBlock, SpatialBlock
 from .data import ImageDataLoaders, RegexLabeller, SegmentationDataLoaders
 from .dataset import ImageDataset, collate_images
 from .export import VisionPredictor
+from .geometry import TensorGeometry, TensorPoint
 from .image import (
     IMAGE_EXTENSIONS,
     get_image_files,
@@ -65,8 +67,15 @@ from .models import (
     simple_cnn,
     unet_splitter,
     vision_splitter,
+    xresnet18,
+    xresnet34,
+    xresnet50,
+    xresnet101,
+    xresnet152,
 )
-from .show import show_image_batch, show_images
+from .pil import PILImage, PILImageBW, image2tensor
+from .probe import ProbeResult, linear_probe
+from .show import show_image, show_image_batch, show_images
 
 __all__ = [
     "AffineWarp", "CenterResize", "IntToFloat", "ItemTransform", "Lighting", "Normalize",
@@ -80,5 +89,8 @@ __all__ = [
     "create_body", "create_head", "create_unet_encoder", "create_vision_model",
     "efficientnet_lite0", "get_arch", "list_archs", "register_arch", "resnet18", "resnet34",
     "resnet50", "resnet101", "resnet152",
-    "simple_cnn", "unet_splitter", "vision_splitter", "show_image_batch", "show_images",
+    "simple_cnn", "unet_splitter", "vision_splitter", "xresnet18", "xresnet34", "xresnet50",
+    "xresnet101", "xresnet152", "show_image_batch", "show_images",
+    "ImageBlock", "MaskBlock", "PointBlock", "SpatialBlock", "TensorGeometry", "TensorPoint",
+    "PILImage", "PILImageBW", "image2tensor", "show_image", "ProbeResult", "linear_probe",
 ]

@@ -10,7 +10,8 @@ the device:
 `AffineWarp` composes flip, rotation, zoom, crop and a perspective warp into one 3x3 matrix
 per image and resamples the batch once (one `grid_sample`), so quality is lost once. Dense
 targets (masks: the batch elements after the first whose last two dimensions match the
-images') follow the same geometry, with nearest-neighbour sampling for integer masks.
+images') follow the same geometry, with nearest-neighbour sampling for integer masks;
+coordinate targets (`TensorGeometry`: points, boxes) move by the inverse map.
 
     >>> item_tfms = Resize(460)                             # presizing: large, on the CPU
     >>> batch_tfms = aug_transforms(size=224, min_scale=0.75)   # crop + augment, on the device
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .geometry import TensorGeometry, crop_points, geometric_targets, homography_points
 from .item_tfms import ItemTransform, RandomResizedCrop, Resize, Size, pair_size
 
 __all__ = [
@@ -49,8 +51,8 @@ _PAD_MODES = ("zeros", "reflection", "border")  # grid_sample's names
 def _dense_targets(batch: Batch) -> list[int]:
     """Positions of the batch elements that are per-pixel targets of the images (masks)."""
     hw = batch[0].shape[-2:]
-    return [i for i, t in enumerate(batch[1:], 1)
-            if isinstance(t, Tensor) and t.ndim >= 3 and t.shape[-2:] == hw]
+    return [i for i, t in enumerate(batch[1:], 1) if isinstance(t, Tensor)
+            and not isinstance(t, TensorGeometry) and t.ndim >= 3 and t.shape[-2:] == hw]
 
 
 def _as_float(x: Tensor) -> Tensor:
@@ -179,12 +181,15 @@ class AffineWarp:
         x = _as_float(batch[0])
         out_hw = self.size or tuple(x.shape[-2:])
         params = self.draw(len(x), tuple(x.shape[-2:]), out_hw, x.device)
-        grid = sampling_grid(affine_matrices(params, out_hw), out_hw)
+        mats = affine_matrices(params, out_hw)
+        grid = sampling_grid(mats, out_hw)
         out = list(batch)
         out[0] = F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode=self.pad_mode,
                                align_corners=False)
         for i in _dense_targets(batch):
             out[i] = _resample_target(batch[i], grid, self.pad_mode)
+        for i in geometric_targets(batch):
+            out[i] = batch[i].from_points(homography_points(batch[i].to_points(), mats))
         return tuple(out)
 
     def draw(
@@ -326,6 +331,9 @@ class CenterResize:
             r = F.interpolate(src.float(), size=self.size, mode="nearest-exact")
             r = r[:, 0] if t.ndim == 3 else r
             out[i] = r if t.is_floating_point() else r.to(t.dtype)
+        for i in geometric_targets(batch):
+            pts = crop_points(batch[i].to_points(), (h, w), (top, left, ch, cw))
+            out[i] = batch[i].from_points(pts)
         return tuple(out)
 
 

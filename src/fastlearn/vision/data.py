@@ -6,10 +6,13 @@
     ...                                       valid_pct=0.2, seed=42, item_tfms=Resize(224))
     >>> x, y = dls.one_batch()          # float (64, 3, 224, 224) in [0, 1], long (64,)
 
-Items are decoded and resized on the CPU (in worker processes), collated as uint8 (4x less to
-copy to the GPU than floats), then turned into floats, augmented and normalised on the device.
-Each split has its own dataset, which tells the item transforms whether it is training (random
-crops) or not (centre crops). Options every constructor takes (`**kwargs`):
+Every constructor is a thin wrapper over a `DataBlock` (an `ImageBlock` and a `CategoryBlock`,
+`MultiCategoryBlock`, `RegressionBlock` or `MaskBlock`), so labels, vocabularies and splits
+are made in one place. Items are decoded and resized on the CPU (in worker processes),
+collated as uint8 (4x less to copy to the GPU than floats), then turned into floats, augmented
+and normalised on the device. Each split has its own dataset, which tells the item transforms
+whether it is training (random crops) or not (centre crops). Options every constructor takes
+(`**kwargs`):
 
 - `valid_pct=0.2`, `seed=None`, or `splitter=` (any core splitter, e.g. `IndexSplitter`);
 - `item_tfms` (CPU, per item, e.g. `Resize(224)`), `batch_tfms` (device, e.g.
@@ -22,29 +25,30 @@ crops) or not (centre crops). Options every constructor takes (`**kwargs`):
 
 from __future__ import annotations
 
-import math
-import re
+import operator
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from ..core.data import DataLoader, DataLoaders, encode_split
-from ..core.items import Categorize, MultiCategorize
+from ..core.collections import L, Path
+from ..core.data import DataLoader, DataLoaders
+from ..core.datablock import CategoryBlock, DataBlock, MultiCategoryBlock, RegressionBlock
+from ..core.getters import ColReader, RegexLabeller, parent_label, using_attr
 from ..core.losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
 from ..core.splitters import GrandparentSplitter, IndexSplitter, RandomSplitter, Splits
-from ..core.torch_utils import default_device, num_cpus
-from .augment import CenterResize, IntToFloat, Normalize
-from .dataset import ImageDataset, collate_images
+from .augment import CenterResize, Normalize
+from .blocks import ImageBlock, MaskBlock, sorted_batch_tfms
 from .image import get_image_files
 
 __all__ = ["ImageDataLoaders", "SegmentationDataLoaders", "RegexLabeller"]
 
 _CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
-_TASKS = ("classification", "multi_label", "regression", "segmentation")
+_TASKS = ("classification", "multi_label", "regression", "segmentation", "points")
+_LABEL_BLOCKS = {"classification": CategoryBlock, "multi_label": MultiCategoryBlock,
+                 "regression": RegressionBlock}
 
 
 class ImageDataLoaders(DataLoaders):
@@ -62,7 +66,7 @@ class ImageDataLoaders(DataLoaders):
         *,
         device: torch.device | str | None = None,
         vocab: Sequence[Any] | None = None,
-        task: str = "classification",
+        task: str | None = "classification",
         path: str | Path = ".",
     ) -> None:
         super().__init__(train, valid, device=device, vocab=vocab)
@@ -83,7 +87,7 @@ class ImageDataLoaders(DataLoaders):
         """Normalise batches with these statistics from now on (replacing any earlier ones)."""
         for dl in self.loaders:
             tfms = [t for t in dl.batch_tfms if not isinstance(t, Normalize)]
-            dl.batch_tfms = _sorted(tfms + [Normalize(mean, std)])
+            dl.batch_tfms = sorted_batch_tfms(tfms + [Normalize(mean, std)])
         return self
 
     @property
@@ -94,7 +98,9 @@ class ImageDataLoaders(DataLoaders):
 
     @property
     def n_out(self) -> int:
-        """Model outputs: one per class (or code), or one per regression target."""
+        """Model outputs: one per class (or code), per regression target, or 2 per point."""
+        if self.task == "points":
+            return int(self.train.dataset.items[0][1].numel())
         if self.task == "regression":
             targets = self.train.dataset.targets
             return 1 if targets.ndim == 1 else int(targets.shape[1])
@@ -107,7 +113,10 @@ class ImageDataLoaders(DataLoaders):
     def loss_func(self) -> nn.Module:
         """The loss the task calls for (the learner's default)."""
         losses = {"classification": CrossEntropyLossFlat, "multi_label": BCEWithLogitsLossFlat,
-                  "regression": MSELossFlat, "segmentation": partial(CrossEntropyLossFlat, axis=1)}
+                  "regression": MSELossFlat, "segmentation": partial(CrossEntropyLossFlat, axis=1),
+                  "points": MSELossFlat}
+        if self.task not in losses:
+            raise ValueError(f"No default loss for task {self.task!r}. Fix: pass loss_func=.")
         return losses[self.task]()
 
     def to_state(self) -> dict[str, Any]:
@@ -120,29 +129,28 @@ class ImageDataLoaders(DataLoaders):
                 "size": None if self.size is None else list(self.size),
                 "normalize": None if norm is None else norm.to_state()}
 
-    def show_batch(
-        self, max_n: int = 9, *, path: str | Path | None = None, ncols: int = 3, ds_idx: int = 0,
-        figsize: tuple[float, float] | None = None,
-    ) -> Any:
-        """Draw `max_n` images of a batch (training: augmented) with their labels or masks.
+    def show_batch(self, max_n: int = 9, *, ds_idx: int = 0, dl: DataLoader | None = None,
+                   **kwargs: Any) -> Any:
+        """Draw `max_n` images of a batch of `dl` (default `self[ds_idx]`; training: augmented)
+        with their labels or masks; returns the figure. Keywords: `nrows`, `ncols`, `figsize`,
+        `dpi`, `unique`, `path` (see `vision.show.show_image_loader`).
 
-        With `path`, the grid is saved there as a PNG. Returns the matplotlib figure.
+            >>> dls.show_batch(nrows=1, ncols=3)
         """
-        from .show import show_image_batch
+        from .show import show_image_loader
 
-        return show_image_batch(self, self[ds_idx].one_batch(), max_n=max_n, ncols=ncols,
-                                path=path, figsize=figsize)
+        return show_image_loader(self, dl if dl is not None else self[ds_idx], max_n=max_n,
+                                 **kwargs)
 
     # ------------------------------------------------------------------ constructors
+    # Each is a thin wrapper: a DataBlock (ImageBlock + a label block) and its `dataloaders`.
     @classmethod
     def from_name_func(
         cls, path: str | Path, fnames: Sequence[str | Path], label_func: Callable[[str], Any],
         **kwargs: Any,
     ) -> ImageDataLoaders:
         """Labels from `label_func(file name)` (the name only, e.g. 'Abyssinian_1.jpg')."""
-        fnames = [Path(f) for f in fnames]
-        labels = _labels(lambda f: label_func(f.name), fnames, label_func)
-        return cls._from_labelled(path, fnames, labels, **kwargs)
+        return cls._from_files(path, fnames, using_attr(label_func, "name"), **kwargs)
 
     @classmethod
     def from_path_func(
@@ -150,8 +158,7 @@ class ImageDataLoaders(DataLoaders):
         **kwargs: Any,
     ) -> ImageDataLoaders:
         """Labels from `label_func(path of the file)`."""
-        fnames = [Path(f) for f in fnames]
-        return cls._from_labelled(path, fnames, _labels(label_func, fnames, label_func), **kwargs)
+        return cls._from_files(path, fnames, label_func, **kwargs)
 
     @classmethod
     def from_name_re(
@@ -161,18 +168,14 @@ class ImageDataLoaders(DataLoaders):
 
             >>> ImageDataLoaders.from_name_re(path, files, r"^(.+)_\\d+\\.jpg$")
         """
-        fnames = [Path(f) for f in fnames]
-        labeller = RegexLabeller(pat, match="name")
-        return cls._from_labelled(path, fnames, _labels(labeller, fnames, labeller), **kwargs)
+        return cls._from_files(path, fnames, RegexLabeller(pat, match="name"), **kwargs)
 
     @classmethod
     def from_path_re(
         cls, path: str | Path, fnames: Sequence[str | Path], pat: str, **kwargs: Any
     ) -> ImageDataLoaders:
         """Labels from the first group of regex `pat` searched in each full path (with '/')."""
-        fnames = [Path(f) for f in fnames]
-        labeller = RegexLabeller(pat, match="path")
-        return cls._from_labelled(path, fnames, _labels(labeller, fnames, labeller), **kwargs)
+        return cls._from_files(path, fnames, RegexLabeller(pat, match="path"), **kwargs)
 
     @classmethod
     def from_folder(
@@ -189,18 +192,21 @@ class ImageDataLoaders(DataLoaders):
         else:
             files = get_image_files(path)
             kwargs.update(valid_pct=valid_pct, seed=seed)
-        return cls._from_labelled(path, files, [f.parent.name for f in files], **kwargs)
+        return cls._from_files(path, files, parent_label, **kwargs)
 
     @classmethod
     def from_lists(
         cls, path: str | Path, fnames: Sequence[str | Path], labels: Sequence[Any], **kwargs: Any
     ) -> ImageDataLoaders:
         """Files (relative to `path`, or absolute) and their labels, in two lists."""
-        fnames = [Path(path) / f for f in fnames]
         if len(fnames) != len(labels):
             raise ValueError(f"Expected one label per file. Received: {len(fnames)} files, "
                              f"{len(labels)} labels.")
-        return cls._from_labelled(path, fnames, list(labels), **kwargs)
+        pairs = L(zip((Path(path) / f for f in fnames), labels))
+        if kwargs.get("splitter") is not None:
+            kwargs["splitter"] = _FilesSplitter(kwargs["splitter"])
+        return cls._from_block(path, pairs, get_x=operator.itemgetter(0),
+                               get_y=operator.itemgetter(1), **kwargs)
 
     @classmethod
     def from_df(
@@ -215,17 +221,14 @@ class ImageDataLoaders(DataLoaders):
 
             >>> ImageDataLoaders.from_df(df, path, folder="train", label_delim=" ")
         """
-        col = _column(df, fn_col)
         base = Path(path) / folder if folder else Path(path)
-        fnames = [base / f"{f}{suff}" for f in col]
-        labels = list(_column(df, label_col))
         if label_delim is not None:
-            labels = [[s for s in _text(v).split(label_delim) if s] for v in labels]
             kwargs.setdefault("task", "multi_label")
         if valid_col is not None:
             valid = [i for i, v in enumerate(_column(df, valid_col)) if bool(v)]
             kwargs.setdefault("splitter", IndexSplitter(valid))
-        return cls._from_labelled(path, fnames, labels, **kwargs)
+        return cls._from_block(path, df, get_x=ColReader(fn_col, pref=base, suff=suff),
+                               get_y=ColReader(label_col, label_delim=label_delim), **kwargs)
 
     @classmethod
     def from_csv(
@@ -239,33 +242,35 @@ class ImageDataLoaders(DataLoaders):
         return cls.from_df(df, path, **kwargs)
 
     @classmethod
-    def _from_labelled(
-        cls, path: str | Path, items: Sequence[Any], labels: Sequence[Any] | None, *,
-        task: str | None = None, vocab: Sequence[Any] | None = None,
-        splitter: Callable[[Sequence[Any]], Splits] | None = None, valid_pct: float = 0.2,
+    def _from_files(cls, path: str | Path, fnames: Sequence[str | Path], get_y: Callable,
+                    **kwargs: Any) -> ImageDataLoaders:
+        return cls._from_block(path, L(Path(f) for f in fnames), get_y=get_y, **kwargs)
+
+    @classmethod
+    def _from_block(
+        cls, path: str | Path, source: Any, *, get_y: Callable, get_x: Callable | None = None,
+        target: Any = None, task: str | None = None, vocab: Sequence[Any] | None = None,
+        splitter: Callable[[Any], Splits] | None = None, valid_pct: float = 0.2,
         seed: int | None = None, item_tfms: Any = None, batch_tfms: Any = None, bs: int = 64,
         val_bs: int | None = None, shuffle: bool = True, num_workers: int | None = None,
         mode: str | None = "RGB", device: torch.device | str | None = None,
     ) -> ImageDataLoaders:
-        """The shared builder: split, encode the labels, build both loaders."""
-        items = _check_items(path, items)
-        task = task or _infer_task(labels)
-        if task not in _TASKS:
-            raise ValueError(f"Expected task in {_TASKS}. Received: {task!r}.")
-        splits = (splitter or RandomSplitter(valid_pct, seed))(items)
-        targets, vocab = _encode(labels, splits, task, vocab)
-        item_tfms, batch_tfms = _as_list(item_tfms), _sorted([IntToFloat(), *_as_list(batch_tfms)])
-        dsets = [ImageDataset([items[i] for i in idx], None if targets is None else targets[idx],
-                              item_tfms, train=k == 0, mode=mode,
-                              segmentation=task == "segmentation")
-                 for k, idx in enumerate(splits)]
-        device = torch.device(device) if device is not None else default_device()
-        common = dict(num_workers=min(num_cpus(), 8) if num_workers is None else num_workers,
-                      collate_fn=collate_images, batch_tfms=batch_tfms, device=device)
-        train = DataLoader(dsets[0], bs, shuffle=shuffle, drop_last=len(dsets[0]) > bs,
-                           augment=True, **common)
-        valid = DataLoader(dsets[1], val_bs or bs, **common) if splits[1] else None
-        return cls(train, valid, device=device, vocab=vocab, task=task, path=path)
+        """The shared builder: a DataBlock of an ImageBlock and the target block (chosen from
+        `task`, or from the first label), then its loaders."""
+        _check_items(path, source)
+        if target is None:
+            first = source.iloc[0] if hasattr(source, "iloc") else source[0]
+            task = task or _infer_task(_first_label(get_y, first))
+            if task not in _LABEL_BLOCKS:
+                raise ValueError(f"Expected task in {tuple(_LABEL_BLOCKS)}. Received: {task!r}. "
+                                 "Fix: SegmentationDataLoaders for masks, a DataBlock with "
+                                 "PointBlock for points.")
+            target = RegressionBlock() if task == "regression" else _LABEL_BLOCKS[task](vocab=vocab)
+        block = DataBlock(blocks=(ImageBlock(mode=mode), target), get_x=get_x, get_y=get_y,
+                          splitter=splitter or RandomSplitter(valid_pct, seed),
+                          item_tfms=item_tfms, batch_tfms=batch_tfms)
+        return block.dataloaders(source, bs=bs, val_bs=val_bs, shuffle=shuffle,
+                                 num_workers=num_workers, device=device, path=path)
 
 
 class SegmentationDataLoaders(ImageDataLoaders):
@@ -284,108 +289,45 @@ class SegmentationDataLoaders(ImageDataLoaders):
         *, codes: Sequence[str] | None = None, **kwargs: Any,
     ) -> SegmentationDataLoaders:
         """Masks at `label_func(image path)`; `codes` names the mask values 0, 1, ..."""
-        fnames = [Path(f) for f in fnames]
-        masks = [Path(m) for m in _labels(label_func, fnames, label_func)]
-        missing = [(str(f), str(m)) for f, m in zip(fnames, masks) if not m.is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"{len(missing)} masks do not exist, e.g. {missing[0][1]!r} for image "
-                f"{missing[0][0]!r}. Fix: make label_func return each image's mask file."
-            )
-        kwargs.update(task="segmentation", vocab=None if codes is None else list(codes))
-        return cls._from_labelled(path, list(zip(fnames, masks)), None, **kwargs)
+        kwargs.pop("task", None)
+        kwargs.pop("vocab", None)
+        return cls._from_files(path, fnames, label_func, target=MaskBlock(codes), **kwargs)
 
 
-class RegexLabeller:
-    """The first group of `pat` in a file's name (`match='name'`) or full path ('path')."""
+class _FilesSplitter:
+    """A user's splitter of `from_lists`, shown the files (not the (file, label) pairs)."""
 
-    def __init__(self, pat: str, match: str = "name") -> None:
-        self.pat, self.match = re.compile(pat), match
-        if self.pat.groups < 1:
-            raise ValueError(f"Expected a pattern with a group (...) around the label. "
-                             f"Received: {pat!r}.")
+    def __init__(self, splitter: Callable[[Any], Splits]) -> None:
+        self.splitter = splitter
 
     def __repr__(self) -> str:
-        return f"RegexLabeller({self.pat.pattern!r}, match={self.match!r})"
+        return repr(self.splitter)
 
-    def __call__(self, f: Path) -> str:
-        text = f.name if self.match == "name" else f.as_posix()
-        found = self.pat.search(text)
-        if found is None:
-            raise ValueError(f"Pattern {self.pat.pattern!r} does not match {text!r}")
-        return found.group(1)
+    def __call__(self, pairs: Sequence[tuple[Any, Any]]) -> Splits:
+        return self.splitter([f for f, _ in pairs])
 
 
-def _labels(func: Callable, fnames: Sequence[Path], shown: Callable) -> list[Any]:
-    """`func` on every file; a failure names the file and the user's function `shown`."""
-    out = []
-    for f in fnames:
-        try:
-            out.append(func(f))
-        except Exception as e:
-            name = getattr(shown, "__name__", None) or repr(shown)
-            raise ValueError(f"Label function {name} failed on {str(f)!r}: "
-                             f"{type(e).__name__}: {e}. Fix: make it handle this file, or "
-                             "filter the files first.") from e
-    return out
+def _first_label(get_y: Callable, item: Any) -> Any:
+    """The first item's label, to choose the target block (None when the getter fails: the
+    DataBlock then reports that failure with the item)."""
+    try:
+        return get_y(item)
+    except Exception:  # noqa: BLE001 (reported by the DataBlock's step, with its context)
+        return None
 
 
-def _check_items(path: str | Path, items: Sequence[Any]) -> list[Any]:
-    items = list(items)
-    if not items:
+def _check_items(path: str | Path, items: Any) -> None:
+    if len(items) == 0:
         raise ValueError(
             f"Expected image files. Received none (path={str(path)!r}). Fix: check that the "
             "folder holds images (.jpg, .jpeg, .png, .webp, .bmp, .tif ...; "
             "get_image_files(path, extensions=[...]) for others) and the file list or pattern "
             "that selects them."
         )
-    return items
 
 
-def _infer_task(labels: Sequence[Any] | None) -> str:
-    if labels is None:
-        return "segmentation"
-    return "multi_label" if isinstance(labels[0], (list, tuple, set)) else "classification"
-
-
-def _encode(
-    labels: Sequence[Any] | None, splits: Splits, task: str, vocab: Sequence[Any] | None
-) -> tuple[Tensor | None, list[Any] | None]:
-    """Targets for every item and the vocabulary learned from the training items."""
-    if task == "segmentation":
-        return None, None if vocab is None else list(vocab)
-    if task == "regression":
-        return torch.tensor([float(v) if not isinstance(v, (list, tuple)) else list(v)
-                             for v in labels], dtype=torch.float32), None
-    train_labels = [labels[i] for i in splits[0]]
-    if task == "multi_label":
-        cat = MultiCategorize(vocab).setup(train_labels)
-        return cat.encode(labels), cat.vocab
-    cat = Categorize(vocab).setup(train_labels)
-    return encode_split(cat, labels, splits), cat.vocab
-
-
-def _as_list(tfms: Any) -> list:
-    if tfms is None:
-        return []
-    return list(tfms) if isinstance(tfms, (list, tuple)) else [tfms]
-
-
-def _sorted(tfms: Sequence[Callable]) -> list[Callable]:
-    """Batch transforms by their `order` (50 when they have none); one `IntToFloat` kept."""
-    seen_int, out = False, []
-    for t in tfms:
-        if isinstance(t, IntToFloat):
-            if seen_int:
-                continue
-            seen_int = True
-        out.append(t)
-    return sorted(out, key=lambda t: getattr(t, "order", 50))
-
-
-def _text(value: Any) -> str:
-    """A cell as text; a missing cell (None, NaN) as ''."""
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+def _infer_task(label: Any) -> str:
+    return "multi_label" if isinstance(label, (list, tuple, set)) else "classification"
 
 
 def _column(df: Any, col: int | str) -> list[Any]:
@@ -394,4 +336,3 @@ def _column(df: Any, col: int | str) -> list[Any]:
     if col not in df.columns:
         raise KeyError(f"Expected a column {col!r}. Received columns: {list(df.columns)}.")
     return list(df[col])
-

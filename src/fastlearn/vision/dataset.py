@@ -2,6 +2,8 @@
 
     >>> ds = ImageDataset(files, targets, [Resize(224)], train=True)
     >>> x, y = ds[0]        # uint8 (3, 224, 224), a random crop; train=False: the centre
+    >>> ds = ImageDataset(list(zip(files, points)), None, [Resize(224)], spatial=1)
+    >>> x, pts = ds[0]      # points (n, 2) moved with the crop, in [-1, 1] of the image
 
 Each split gets its own dataset: `train` tells the item transforms which geometry to draw, so
 nothing global changes between training and validation (and worker processes, which hold a
@@ -11,8 +13,8 @@ and skipped (the core's `ItemDataset`); `bad_items` lists them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,70 +24,117 @@ from torch import Tensor
 from torch.utils.data import default_collate
 
 from ..core.items import ItemDataset
-from .image import image_to_tensor, open_image, open_mask
+from .geometry import TensorGeometry
+from .image import image_to_tensor, open_image, open_image_sized, open_mask
 from .item_tfms import ItemTransform
 
 __all__ = ["ImageDataset", "collate_images"]
 
 
 class ImageDataset(ItemDataset):
-    """Images (paths, bytes, Pillow images or tensors), or (image, mask) pairs, per split.
+    """Images (paths, bytes, Pillow images or tensors) and their targets, per split.
 
-    `tfms` are `ItemTransform`s (they know `train` and handle masks) or plain functions of a
-    Pillow image. JPEGs are decoded at the reduced size the first transform allows (draft
-    mode); masks must match their image pixel for pixel (a clear error names both files).
+    `targets`: one tensor (a row per item), a tuple of them (several targets), or None.
+    `spatial=k`: each item is `(image, *k targets that live in the image's pixels)`: masks
+    (files or Pillow images, mode P/L/I) or `TensorGeometry` coordinates in source pixels;
+    they go through the item transforms with their image and come first in the sample
+    (`segmentation=True` is `spatial=1` with a mask).
+
+    `tfms` are `ItemTransform`s (they know `train` and move spatial targets) or plain
+    functions of a Pillow image. JPEGs are decoded at the reduced size the first transform
+    allows (draft mode), except with masks, which must match their image pixel for pixel (a
+    clear error names both files).
     """
 
     def __init__(
         self,
         items: Sequence[Any],
-        targets: Tensor | None = None,
+        targets: Tensor | tuple[Any, ...] | None = None,
         tfms: Sequence[ItemTransform | Callable[[Image.Image], Image.Image]] = (),
         *,
         train: bool = False,
         mode: str | None = "RGB",
         segmentation: bool = False,
+        spatial: int = 0,
         skip_bad: bool = True,
     ) -> None:
-        super().__init__(items, targets, tfms, skip_bad=skip_bad)
-        self.train, self.mode, self.segmentation = train, mode, segmentation
-        if segmentation and any(not isinstance(t, ItemTransform) for t in self.tfms):
-            raise TypeError("Segmentation needs item transforms that move masks with their "
+        rows = _Rows(targets) if isinstance(targets, tuple) else targets
+        super().__init__(items, rows, tfms, skip_bad=skip_bad)
+        self.train, self.mode = train, mode
+        self.spatial = 1 if segmentation and not spatial else spatial
+        if self.spatial and any(not isinstance(t, ItemTransform) for t in self.tfms):
+            raise TypeError("Masks and points need item transforms that move them with their "
                             "images (ItemTransform subclasses such as Resize). Received: "
                             f"{[type(t).__name__ for t in self.tfms]}.")
         first = self.tfms[0] if self.tfms else None
-        # masks are compared with their image at full size, so no draft for segmentation
-        self.draft_size = (first.draft_size if isinstance(first, ItemTransform)
-                           and not segmentation else None)
+        # masks are compared with their image at full size, so no draft with masks (points
+        # are scaled by the full size, so they allow it)
+        masks = self.spatial and self.items and not all(
+            isinstance(t, TensorGeometry) for t in self.items[0][1:])
+        self.draft_size = (first.draft_size if isinstance(first, ItemTransform) and not masks
+                           else None)
 
     def _load(self, item: Any) -> tuple[Tensor, ...]:
-        """(image,) or (image, mask) as uint8/int tensors (C, H, W) and (H, W)."""
-        if not self.segmentation:
+        """(image,) or (image, *spatial targets) as uint8 (C, H, W) and mask/point tensors."""
+        if not self.spatial:
             img = open_image(item, self.mode, self.draft_size)
             for tfm in self.tfms:
                 img = tfm(img, train=self.train) if isinstance(tfm, ItemTransform) else tfm(img)
             return (image_to_tensor(img),)
-        src, mask_src = item
-        img, mask = open_image(src, self.mode), open_mask(mask_src)
-        if mask.size != img.size:
-            raise ValueError(
-                f"Mask {str(mask_src)!r} is {mask.size[0]}x{mask.size[1]} (w x h) but its image "
-                f"{str(src)!r} is {img.size[0]}x{img.size[1]}. Fix: check that label_func "
-                "pairs each image with its own mask."
-            )
+        src, *targets = item
+        img, (w, h) = open_image_sized(src, self.mode, self.draft_size)
+        moving = [_to_unit(t, w, h) if isinstance(t, TensorGeometry) else
+                  _checked_mask(t, src, (w, h)) for t in targets]
         for tfm in self.tfms:
-            img, mask = tfm.pair(img, mask, train=self.train)
-        return image_to_tensor(img), _mask_to_tensor(mask)
+            geom = tfm.geometry(img.size, self.train)
+            moving = [geom.move_points(m) if isinstance(m, Tensor) else
+                      tfm.apply(m, geom, Image.Resampling.NEAREST) for m in moving]
+            img = tfm.apply(img, geom, Image.Resampling.BILINEAR)
+        out = [t.from_points(m) if isinstance(t, TensorGeometry) else _mask_to_tensor(m)
+               for t, m in zip(targets, moving)]
+        return (image_to_tensor(img), *out)
 
     def __getitem__(self, i: int) -> tuple[Any, ...]:
         loaded, *target = super().__getitem__(i)
+        if isinstance(self.targets, _Rows):
+            target = list(target[0])
         return (*loaded, *target)
 
     def new_test(self, items: Sequence[Any]) -> ImageDataset:
         """The validation pipeline over new, unlabelled images (paths, bytes, Pillow images)."""
-        if isinstance(items, (str, Path, bytes, Image.Image)):
+        if isinstance(items, (str, os.PathLike, bytes, Image.Image)):
             items = [items]
         return ImageDataset(items, None, self.tfms, train=False, mode=self.mode, skip_bad=False)
+
+
+class _Rows:
+    """Several target columns read as one: `rows[j]` is item j's tuple of targets."""
+
+    def __init__(self, columns: tuple[Any, ...]) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def __getitem__(self, j: int) -> tuple[Any, ...]:
+        return tuple(c[j] for c in self.columns)
+
+
+def _to_unit(coords: TensorGeometry, w: int, h: int) -> Tensor:
+    """A target's points, from pixels of a (w, h) source to [-1, 1] of it."""
+    scale = torch.tensor([2 / w, 2 / h])
+    return coords.to_points() * scale - 1
+
+
+def _checked_mask(source: Any, image_source: Any, size: tuple[int, int]) -> Image.Image:
+    mask = open_mask(source)
+    if mask.size != size:
+        raise ValueError(
+            f"Mask {str(source)!r} is {mask.size[0]}x{mask.size[1]} (w x h) but its image "
+            f"{str(image_source)!r} is {size[0]}x{size[1]}. Fix: check that label_func "
+            "pairs each image with its own mask."
+        )
+    return mask
 
 
 def _mask_to_tensor(mask: Image.Image) -> Tensor:
@@ -98,7 +147,9 @@ def collate_images(samples: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
     """Stack each position of the samples; images of different sizes are a clear error."""
     out = []
     for k, column in enumerate(zip(*samples)):
-        if isinstance(column[0], Tensor):
+        if isinstance(column[0], TensorGeometry):
+            out.append(type(column[0]).collate(column))
+        elif isinstance(column[0], Tensor):
             shapes = sorted({tuple(t.shape) for t in column})
             if len(shapes) > 1:
                 what = "Images" if k == 0 else "Masks"

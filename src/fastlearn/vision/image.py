@@ -16,12 +16,13 @@ import io
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from ..core.collections import L, Path
+from ..core.getters import get_files
 from ..core.torch_utils import num_cpus
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "get_image_files",
     "load_image",
     "open_image",
+    "open_image_sized",
     "image_to_tensor",
     "open_mask",
     "verify_images",
@@ -39,7 +41,7 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
      ".pgm", ".pbm", ".pnm", ".ico", ".jfif"}
 )
-ImageSource = str | Path | bytes | Image.Image | torch.Tensor
+ImageSource = str | os.PathLike | bytes | Image.Image | torch.Tensor
 
 _CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 _ORIENTATION_TAG = 0x0112
@@ -55,16 +57,17 @@ _TRANSPOSES = {  # EXIF orientation -> the transposition that stands the image u
 
 
 def get_image_files(
-    path: str | Path,
-    *,
+    path: str | os.PathLike,
     recurse: bool = True,
     folders: Sequence[str] | None = None,
+    *,
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
-) -> list[Path]:
-    """Image files under `path`, sorted; `folders` keeps only those top-level sub-folders.
+) -> L:
+    """Image files under `path`, sorted, as an `L` of `Path`s; `folders` keeps only those
+    top-level sub-folders (the core's `get_files` with the image extensions).
 
     Hidden files and folders (names starting with '.') are skipped; the extension test ignores
-    case. A missing `path` or folder is an error; a folder with no image gives an empty list.
+    case. A missing `path` or folder is an error; a folder with no image gives an empty L.
 
         >>> get_image_files(path, folders=["train", "valid"])
     """
@@ -72,29 +75,7 @@ def get_image_files(
     if not path.is_dir():
         raise FileNotFoundError(f"Expected a folder of images. Received: {str(path)!r}, "
                                 f"which {'is a file' if path.exists() else 'does not exist'}.")
-    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    roots = [path]
-    if folders is not None:
-        roots = [path / f for f in folders]
-        missing = [str(r) for r in roots if not r.is_dir()]
-        if missing:
-            present = sorted(p.name for p in path.iterdir() if p.is_dir())
-            raise FileNotFoundError(f"Folders not found: {missing}. Folders in {str(path)!r}: "
-                                    f"{present}. Fix: pass folders= (or train=/valid=) names "
-                                    "that exist.")
-    files: list[Path] = []
-    for root in roots:
-        files += _files_under(root, exts, recurse)
-    return files
-
-
-def _files_under(root: Path, exts: set[str], recurse: bool) -> list[Path]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recurse else []
-        out += [Path(dirpath, f) for f in sorted(filenames)
-                if not f.startswith(".") and os.path.splitext(f)[1].lower() in exts]
-    return out
+    return get_files(path, extensions=extensions, recurse=recurse, folders=folders)
 
 
 def open_image(
@@ -106,18 +87,29 @@ def open_image(
     palette, CMYK, YCbCr, 16-bit and float images are converted (16-bit values scaled by
     1/257 so 65535 -> 255). `mode=None` keeps the stored channel count (1, 2, 3 or 4).
     """
+    return open_image_sized(source, mode, draft_size)[0]
+
+
+def open_image_sized(
+    source: ImageSource, mode: str | None = "RGB", draft_size: int | tuple[int, int] | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
+    """`open_image`, and the full upright size (w, h) of the source: what pixel coordinates
+    given for the file refer to when `draft_size` decoded it smaller."""
     if mode is not None and mode not in _CHANNELS:
         raise ValueError(f"Expected mode 'RGB', 'L', 'LA', 'RGBA' or None. Received: {mode!r}.")
     if isinstance(source, torch.Tensor):
-        return _tensor_to_image(source, mode)
+        img = _tensor_to_image(source, mode)
+        return img, img.size
     if isinstance(source, Image.Image):
-        return _convert(_upright(_base_mode(source)), mode)
+        img = _convert(_upright(_base_mode(source)), mode)
+        return img, img.size
     fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     with Image.open(fp) as img:
+        (w, h), sideways = img.size, img.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8)
         if draft_size is not None and img.format == "JPEG":
             _draft(img, draft_size)
         img.load()
-        return _convert(_upright(_base_mode(img)), mode)
+        return _convert(_upright(_base_mode(img)), mode), ((h, w) if sideways else (w, h))
 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -144,7 +136,7 @@ def load_image(
     return image_to_tensor(open_image(source, mode, draft_size))
 
 
-def open_mask(source: str | Path | bytes | Image.Image) -> Image.Image:
+def open_mask(source: str | os.PathLike | bytes | Image.Image) -> Image.Image:
     """A segmentation mask of class indices (Pillow mode P, L, I;16 or I), upright, undecoded."""
     if isinstance(source, Image.Image):
         img = source
@@ -162,8 +154,10 @@ def open_mask(source: str | Path | bytes | Image.Image) -> Image.Image:
     return _upright(img)
 
 
-def verify_images(files: Iterable[str | Path], *, n_workers: int | None = None) -> list[Path]:
-    """The files that fail to decode (corrupt, truncated, not images), in the order given.
+def verify_images(files: Iterable[str | os.PathLike], *,
+                  n_workers: int | None = None) -> L:
+    """The files that fail to decode (corrupt, truncated, not images), in the order given (an
+    `L`, so `verify_images(files).map(Path.unlink)` removes them).
 
         >>> bad = verify_images(get_image_files(path))
         >>> for f in bad: f.unlink()
@@ -171,7 +165,7 @@ def verify_images(files: Iterable[str | Path], *, n_workers: int | None = None) 
     files = [Path(f) for f in files]
     with ThreadPoolExecutor(n_workers or min(num_cpus(), 8)) as pool:  # decoders drop the GIL
         ok = list(pool.map(_decodes, files))
-    return [f for f, good in zip(files, ok) if not good]
+    return L(f for f, good in zip(files, ok) if not good)
 
 
 def _decodes(path: Path) -> bool:
@@ -245,4 +239,4 @@ def _tensor_to_image(x: torch.Tensor, mode: str | None) -> Image.Image:
 
 
 def _name(source: object) -> str:
-    return repr(str(source)) if isinstance(source, (str, Path)) else type(source).__name__
+    return repr(str(source)) if isinstance(source, (str, os.PathLike)) else type(source).__name__

@@ -5,9 +5,10 @@
     >>> img, mask = Resize(224).pair(img, mask, train=True)  # the same crop, mask by nearest
 
 A transform draws its geometry once per item (`geometry`: where to take the pixels, as
-fractions of the source, and where to put them) and applies it to the image (bilinear) and to
-its mask (nearest), so they stay aligned even when the image was decoded at a reduced size
-(JPEG draft mode). `train` comes from the dataset of each split (`ImageDataset(train=...)`).
+fractions of the source, and where to put them) and applies it to the image (bilinear), to
+its mask (nearest) and to points in [-1, 1] of the image (`_Geometry.move_points`), so they
+stay aligned even when the image was decoded at a reduced size (JPEG draft mode). `train`
+comes from the dataset of each split (`ImageDataset(train=...)`).
 `draft_size` tells the decoder the smallest source that keeps the output's detail.
 """
 
@@ -18,6 +19,7 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image
 from torch import Tensor
 
@@ -51,6 +53,14 @@ class _Geometry:
     size: tuple[int, int]
     canvas: tuple[int, int]
     offset: tuple[int, int] = (0, 0)
+
+    def move_points(self, points: Tensor) -> Tensor:
+        """Points (..., 2) (x, y) in [-1, 1] of the source -> in [-1, 1] of the output."""
+        (left, top, right, bottom), (w, h) = self.box, self.size
+        (cw, ch), (ox, oy) = self.canvas, self.offset
+        x = ((points[..., 0] + 1) / 2 - left) * (w / (right - left)) + ox  # output pixels
+        y = ((points[..., 1] + 1) / 2 - top) * (h / (bottom - top)) + oy
+        return torch.stack([x * (2 / cw) - 1, y * (2 / ch) - 1], -1)
 
 
 class ItemTransform:
