@@ -339,3 +339,16 @@ def test_tta_blends_augmented_passes_with_the_plain_one():
 def test_tta_without_an_augmentation_says_how_to_give_one(synth_learner):
     with pytest.raises(ValueError, match="augment="):
         synth_learner().tta()
+
+
+def test_get_preds_on_a_list_of_batches(synth_learner):
+    learn = synth_learner()
+    xb, yb = learn.dls.one_batch()
+    preds, targs = learn.get_preds(dl=[(xb, yb)])  # the course's one-batch predictions
+    with torch.no_grad():
+        expected = torch.softmax(learn.model.eval()(xb), -1)
+    assert torch.allclose(preds, expected, atol=1e-6) and torch.equal(targs, yb)
+    import pytest as _pytest
+
+    with _pytest.raises(TypeError, match="list of batches"):
+        learn.get_preds(dl=iter([(xb, yb)]))

@@ -194,3 +194,11 @@ def test_repr_says_sizes_vocab_and_device():
                                  vocab=["a", "b", "c"])
     assert repr(dls) == ("DataLoaders(train: 100 items in 7 batches of 16; valid: 20 items in "
                          "2 batches of 16; vocab (3): ['a', 'b', 'c']; device: cpu)")
+
+
+def test_train_ds_and_valid_ds():
+    x, y = torch.randn(10, 3), torch.randint(0, 2, (10,))
+    train, valid = TensorDataset(x[:8], y[:8]), TensorDataset(x[8:], y[8:])
+    dls = DataLoaders.from_dsets(train, valid, bs=4)
+    assert dls.train_ds is train and dls.valid_ds is valid
+    assert DataLoaders.from_dsets(train, bs=4).valid_ds is None

@@ -26,9 +26,16 @@ from .sampling import ImbalancedSampler, dataset_targets
 from .splitters import RandomSplitter, Splits
 from .torch_utils import default_device, num_cpus, to_device
 
-__all__ = ["DataLoader", "DataLoaders", "ItemDataset", "Categorize", "MultiCategorize"]
+__all__ = ["DataLoader", "DataLoaders", "ItemDataset", "Categorize", "MultiCategorize",
+           "lone_last_item"]
 
 Batch = Any
+
+
+def lone_last_item(n: int, bs: int) -> bool:
+    """Whether `n` rows in batches of `bs` end with a batch of one, which BatchNorm can't
+    train on: a training loader then drops it (and only then: no other row is lost)."""
+    return n > bs and n % bs == 1
 
 
 def _usable_workers(num_workers: int, dataset: Any) -> int:
@@ -393,6 +400,16 @@ class DataLoaders:
     def device(self) -> torch.device:
         """Where batches are sent."""
         return self.train.device
+
+    @property
+    def train_ds(self) -> Dataset | None:
+        """The training loader's dataset (the course's `dls.train_ds`)."""
+        return self.train.dataset
+
+    @property
+    def valid_ds(self) -> Dataset | None:
+        """The validation loader's dataset, or None."""
+        return self.valid.dataset if self.valid is not None else None
 
     def to(self, device: torch.device | str) -> DataLoaders:
         """Send every loader's batches to `device`."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import pickle
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,12 @@ if TYPE_CHECKING:
     from .data import DataLoader
     from .learner import Learner
 
-__all__ = ["CheckpointMixin", "InferenceMixin", "augmenting_tfms"]
+__all__ = ["CheckpointMixin", "CheckpointError", "InferenceMixin", "augmenting_tfms",
+           "read_checkpoint"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that can't be loaded into this learner; the learner is left unchanged."""
 
 
 class InferenceMixin:
@@ -40,7 +47,7 @@ class InferenceMixin:
         (concatenated); `save_to=folder` writes each batch to a file and returns the paths."""
         from .callbacks.gather import GatherPredsCallback
 
-        dl = dl if dl is not None else self.dls[ds_idx]
+        dl = self._as_loader(dl) if dl is not None else self.dls[ds_idx]
         act = act or getattr(self.loss_func, "activation", None)
         if reduce is not None or save_to is not None:
             return self._stream_preds(dl, act, reduce, save_to, with_input or with_loss
@@ -58,6 +65,18 @@ class InferenceMixin:
         if with_loss:
             out.append(self._per_item_loss(preds, targs))
         return tuple(out)
+
+    def _as_loader(self, dl: Any) -> DataLoader:
+        """A loader, or any list of batches (the course's `get_preds(dl=[(x, y)])`), as a
+        fastlearn DataLoader on the learner's device with its inputs count."""
+        from .data import DataLoader
+
+        if isinstance(dl, DataLoader):
+            return dl
+        if not hasattr(dl, "__len__"):
+            raise TypeError(f"get_preds expected a DataLoader or a list of batches. Received: "
+                            f"{type(dl).__name__}. Fix: dls.test_dl(items), or [(x, y)].")
+        return DataLoader.from_torch(dl, device=self.dls.device, n_inp=self.dls.n_inp)
 
     def _stream_preds(self, dl: DataLoader, act: Callable | None, reduce: Callable | None,
                       save_to: str | Path | None, with_extras: bool) -> Any:
@@ -183,18 +202,27 @@ class CheckpointMixin:
         return path
 
     def load(self, file: str | Path, with_opt: bool = True, strict: bool = True) -> Learner:
-        """Load a checkpoint written by `save` (read with weights_only: nothing unpickled)."""
+        """Load a checkpoint written by `save` (read with weights_only: nothing unpickled).
+        A file that is not one, is damaged or belongs to another model raises a
+        CheckpointError naming it, with the learner unchanged."""
         path = self._model_path(file)
         if not path.exists():
             raise FileNotFoundError(f"No checkpoint at {path}. Fix: check the name passed to "
                                     f"save() (files there: {_ls(path.parent)}).")
-        state = torch.load(path, map_location=self.dls.device, weights_only=True)
-        self.model.load_state_dict(state["model"], strict=strict)
-        self.epoch = state.get("epoch", 0)
+        state = read_checkpoint(path, self.dls.device)
+        model = unwrap_model(self.model)
+        check_weights(path, model, state["model"], strict)
         if with_opt and "opt" in state:
             if self.opt is None:
                 self.create_opt()
-            self.opt.load_state_dict(state["opt"])
+            try:  # torch checks the groups before changing anything
+                self.opt.load_state_dict(state["opt"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise CheckpointError(f"{path}: its optimiser state doesn't fit this learner's "
+                                      f"parameter groups ({e}). Fix: learn.load(name, "
+                                      "with_opt=False) loads the weights alone.") from e
+        model.load_state_dict(state["model"], strict=strict)
+        self.epoch = state.get("epoch", 0)
         return self
 
     def export_config(self) -> dict[str, Any]:
@@ -228,6 +256,49 @@ class CheckpointMixin:
         path = Path(path)
         return to_onnx(self, path if path.is_absolute() else self.path / path,
                        example_inputs, **kwargs)
+
+
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The dict `Learner.save` wrote to `path`, read with weights_only (a pickle that would
+    run code is refused, nothing run), or a CheckpointError naming the file and the fix."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols
+            state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path} holds Python objects besides tensors (a pickle, which "
+                              "could run code when loaded): refused, nothing was run. Fix: load "
+                              "checkpoints written by learn.save(), or exported .fl files with "
+                              "load_learner().") from e
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or damaged: "
+                              f"{first[:160]}). Fix: save it again with learn.save(), or use a "
+                              "copy written whole.") from e
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        kind = sorted(map(str, state))[:6] if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} is not a learn.save() checkpoint: expected a dict with "
+                              f"'model' (its weights). Received: {kind}. Fix: a bare state dict "
+                              "loads with learn.model.load_state_dict(torch.load(path, "
+                              "weights_only=True)).")
+    return state
+
+
+def check_weights(path: Path, model: torch.nn.Module, weights: dict[str, Any],
+                  strict: bool = True) -> None:
+    """Refuse `weights` that don't fit `model` (names and shapes), before any is copied."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights)) if strict else []
+    unexpected = sorted(set(weights) - set(expected)) if strict else []
+    wrong = [(k, tuple(getattr(v, "shape", ())), tuple(expected[k].shape))
+             for k, v in weights.items()
+             if k in expected and getattr(v, "shape", None) != expected[k].shape]
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"{path} holds the weights of another model: missing {missing[:4]}, unexpected "
+            f"{unexpected[:4]}, wrong shapes (name, file, model) {wrong[:4]}. Fix: build the "
+            "learner with the architecture and classes the checkpoint was saved from"
+            + (", or load(..., strict=False) for the matching names." if not wrong else "."))
 
 
 def _ls(folder: Path) -> list[str]:
