@@ -8,13 +8,14 @@ unfreeze, run the finder again and fit every layer with discriminative learning 
 `slice(low, lr / 5)`, `low` from the finder; then go bigger on the image size (double it):
 freeze, finder, fit; unfreeze, finder, refit. The same learner continues on new loaders
 (`learn.dls = bigger`), which keep the pretrained model's normalisation. Prints the error rate
-after each stage; asserts the final one is at most 5%. With `--plots DIR`, saves each learning
+after each stage; asserts the final one is at most 5%, and reports it against the linear probe
+on the final (larger) images, measured in the same run. With `--plots DIR`, saves each learning
 rate finder's curve there.
 """
 
 from __future__ import annotations
 
-from vision_common import Timer, check, dataset, parse_args
+from vision_common import Timer, check, check_probe, dataset, parse_args
 
 from fastlearn.vision.all import *
 
@@ -57,7 +58,11 @@ def main() -> None:
     learn.dls = pets(path, 2 * args.size, args.bs)  # progressive resizing: same weights
     with Timer(f"{2 * args.size} px"):
         stage(learn, f"{2 * args.size} px", args.epochs, args.num_it, args.plots)
-    check("error_rate", learn.recorder.history[-1]["error_rate"], 0.05, at_most=True)
+    error = learn.recorder.history[-1]["error_rate"]
+    check("error_rate", error, 0.05, at_most=True)
+    with Timer("linear probe"):
+        probe = learn.probe()
+    check_probe("lr_find + slice", error, probe)
 
 
 if __name__ == "__main__":

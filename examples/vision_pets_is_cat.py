@@ -4,15 +4,16 @@
 
 The course's first model with only the import line changed (and EfficientNet-Lite0, whose
 ImageNet weights install offline, for resnet34). Images are 192 px to run in a few
-minutes on two CPU cores. Prints the error rate and asserts it is at most 2%; then exports
-the model and checks that the loaded predictor agrees with `learn.predict`.
+minutes on two CPU cores. Prints the error rate and asserts it is at most 2%, reports it against
+a linear probe on the same images (`linear_probe`, measured in the same run); then
+exports the model and checks that the loaded predictor agrees with `learn.predict`.
 """
 
 from __future__ import annotations
 
 import tempfile
 
-from vision_common import Timer, check, dataset, parse_args
+from vision_common import Timer, check, check_probe, dataset, parse_args
 
 from fastlearn.vision.all import *
 
@@ -41,6 +42,9 @@ def main() -> None:
     predictor = load_learner(learn.export(Path(tempfile.mkdtemp()) / "pets_is_cat.fl"))
     assert predictor.predict(file)[0] == label
     check("error_rate", error, 0.02, at_most=True)
+    with Timer("linear probe"):
+        probe = linear_probe(dls, efficientnet_lite0)
+    check_probe("fine_tune", error, probe)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,9 @@ from .augment import Normalize
 from .models import DynamicUnet, create_unet_encoder, create_vision_model, get_arch
 from .models.heads import ArchLike, vision_splitter
 from .models.registry import Arch, Cut
+
+if TYPE_CHECKING:
+    from .probe import ProbeResult
 from .models.unet import unet_splitter
 
 __all__ = ["VisionLearner", "vision_learner", "cnn_learner", "unet_learner", "find_normalize",
@@ -148,6 +151,21 @@ class VisionLearner(Learner):
         if self.builder is not None:
             config.update(builder=self.builder, builder_kwargs=self.builder_kwargs)
         return config
+
+    def probe(self, **kwargs: Any) -> ProbeResult:
+        """The linear probe (`linear_probe`) of this learner's architecture on its loaders: the
+        floor fine-tuning should reach. Keywords go to `linear_probe` (`Cs`, `cv`).
+
+            >>> print(learn.probe().compare(learn.recorder.history[-1]["error_rate"]))
+        """
+        from .probe import linear_probe
+
+        arch = self.builder_kwargs.get("arch")
+        if arch is None:
+            raise ValueError("Expected a learner built by vision_learner from a registered "
+                             "architecture. Received: a custom model. Fix: "
+                             "linear_probe(dls, arch).")
+        return linear_probe(self.dls, arch, **kwargs)
 
     def tta(self, ds_idx: int = 1, dl: DataLoader | None = None, n: int = 4,
             beta: float | None = 0.25, use_max: bool = False,

@@ -1,0 +1,151 @@
+"""A linear probe: the floor any fine-tuning should reach.
+
+    >>> probe = linear_probe(dls, "efficientnet_lite0")
+    >>> probe
+    LinearProbe(efficientnet_lite0): error 0.0250, accuracy 0.9750 (480 train, 120 valid, C=0.1)
+    >>> print(probe.compare(learn.recorder.history[-1]["error_rate"]))
+
+The pretrained body, frozen and in eval mode, turns every image into its average-pooled
+feature vector; a scikit-learn logistic regression (features standardised, the inverse
+regularisation `C` chosen by stratified cross-validation on the training features) is fitted
+on the training images and scored on the validation ones. Both splits go through the
+validation pipeline: the training images are resized as for validation, not augmented.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..core.data import DataLoader, DataLoaders
+from .augment import Normalize
+from .dataset import ImageDataset
+from .learner import _first_batch, _n_channels, find_normalize
+from .models.heads import ArchLike, create_body
+from .models.registry import get_arch
+
+__all__ = ["ProbeResult", "linear_probe", "probe_features", "fit_probe", "MIN_VALID"]
+
+MIN_VALID = 100  # fewer validation items than this cannot tell a 1-point difference
+DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 2, 7))
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A linear probe's validation error rate and accuracy, and how it was fitted."""
+
+    error_rate: float
+    accuracy: float
+    n_train: int
+    n_valid: int
+    C: float
+    arch: str = ""
+
+    def __repr__(self) -> str:
+        return (f"LinearProbe({self.arch}): error {self.error_rate:.4f}, accuracy "
+                f"{self.accuracy:.4f} ({self.n_train} train, {self.n_valid} valid, C={self.C:g})")
+
+    def beaten_by(self, error_rate: float, name: str = "fine_tune") -> bool | None:
+        """Whether `error_rate` is at most the probe's; None, with a warning, when the
+        validation set has under `MIN_VALID` items (one error then moves the rate by more than
+        a point, too little data to tell)."""
+        if self.n_valid < MIN_VALID:
+            warnings.warn(f"Only {self.n_valid} validation items: too few to tell {name} from "
+                          f"the linear probe (one error is {1 / self.n_valid:.1%}). Fix: a "
+                          f"validation set of at least {MIN_VALID} items.", stacklevel=3)
+            return None
+        return error_rate <= self.error_rate + 1e-6  # float32 metrics: 6/120 = 0.0500000007
+
+    def compare(self, error_rate: float, name: str = "fine_tune") -> str:
+        """One line: `name`'s validation error against the probe's, with the verdict."""
+        line = f"{name} error {error_rate:.4f}, linear probe {self.error_rate:.4f}"
+        beaten = self.beaten_by(error_rate, name)
+        if beaten is None:
+            return f"{line}: too few validation items ({self.n_valid}) to tell"
+        return f"{line}: {name} is {'at least as good' if beaten else 'WORSE'}"
+
+
+def _plain(dl: DataLoader, batch_tfms: Sequence) -> DataLoader:
+    """`dl` in order, unaugmented, through `batch_tfms`: the validation pipeline."""
+    ds = dl.dataset
+    if isinstance(ds, ImageDataset) and ds.train:  # item transforms draw no random crops
+        ds = copy.copy(ds)
+        ds.train = False
+    return dl.new(dataset=ds, shuffle=False, drop_last=False, augment=False, sampler=None,
+                  batch_tfms=list(batch_tfms))
+
+
+@torch.no_grad()
+def probe_features(body: nn.Module, dl: DataLoader, normalize: Normalize | None = None
+                   ) -> tuple[Tensor, Tensor]:
+    """(features, targets) over `dl`: the body's average-pooled outputs, (N, C) and (N,)."""
+    body.eval()
+    param = next(body.parameters())
+    feats, targs = [], []
+    for batch in dl:
+        if normalize is not None:
+            batch = normalize(batch)
+        x = batch[0].to(param.device, param.dtype)
+        feats.append(body(x).mean((-2, -1)).float().cpu())  # (B, C, H, W) -> (B, C)
+        targs.append(batch[1].cpu())
+    return torch.cat(feats), torch.cat(targs)
+
+
+def fit_probe(train: tuple[Tensor, Tensor], valid: tuple[Tensor, Tensor], *,
+              Cs: Sequence[float] = DEFAULT_CS, cv: int = 5, arch: str = "") -> ProbeResult:
+    """Standardise, fit a logistic regression (C by stratified CV), score on `valid`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    (xt, yt), (xv, yv) = [(x.numpy(), y.numpy()) for x, y in (train, valid)]
+    folds = min(cv, int(np.bincount(yt).min()))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    if folds >= 2 and len(Cs) > 1:
+        search = GridSearchCV(model, {"logisticregression__C": list(Cs)},
+                              cv=StratifiedKFold(folds, shuffle=True, random_state=0))
+        model = search.fit(xt, yt).best_estimator_
+    else:
+        model.set_params(logisticregression__C=Cs[0]).fit(xt, yt)
+    accuracy = float((model.predict(xv) == yv).mean())
+    return ProbeResult(1 - accuracy, accuracy, len(yt), len(yv),
+                       float(model[-1].C), arch)
+
+
+def linear_probe(dls: DataLoaders, arch: ArchLike = "efficientnet_lite0", *,
+                 pretrained: bool = True, weights_path: str | Path | None = None,
+                 Cs: Sequence[float] = DEFAULT_CS, cv: int = 5) -> ProbeResult:
+    """Logistic regression on the frozen (pretrained) body's pooled features of `dls`.
+
+    Both splits go through the validation loader's batch transforms (no augmentation); the
+    architecture's normalisation is added when the loaders have none, as `vision_learner`
+    does. For single-label classification loaders.
+
+        >>> linear_probe(dls, "efficientnet_lite0").error_rate
+    """
+    if not isinstance(dls, DataLoaders) or dls.valid is None:
+        raise TypeError(f"Expected DataLoaders with a validation set. Received: "
+                        f"{type(dls).__name__}. Fix: ImageDataLoaders.from_...(valid_pct=0.2).")
+    batch = _first_batch(dls)
+    if batch[1].is_floating_point() or batch[1].ndim != 1:
+        raise ValueError(f"Expected one class index per image. Received: targets of dtype "
+                         f"{batch[1].dtype} and shape {tuple(batch[1].shape)}. The linear probe "
+                         "is for single-label classification.")
+    entry = get_arch(arch)
+    body = create_body(entry, pretrained, n_in=_n_channels(dls, batch), weights_path=weights_path)
+    body.to(dls.valid.device or torch.device("cpu"))
+    normalize = None
+    if (pretrained or weights_path is not None) and find_normalize(dls) is None:
+        normalize = Normalize(*entry.meta.stats)
+    tfms = dls.valid.batch_tfms
+    train = probe_features(body, _plain(dls.train, tfms), normalize)
+    valid = probe_features(body, _plain(dls.valid, tfms), normalize)
+    return fit_probe(train, valid, Cs=Cs, cv=cv, arch=entry.name)
