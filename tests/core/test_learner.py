@@ -132,6 +132,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_history(synth_learner, capsys):
                 raise KeyboardInterrupt
 
     learn = synth_learner(metrics=accuracy)
+    learn.reraise_interrupt = False  # as in a notebook (tests/security/test_interrupts.py: scripts)
     learn.fit(3, lr=1e-2, cbs=[Interrupt()])
     assert learn.interrupted
     assert len(learn.recorder.history) == 1

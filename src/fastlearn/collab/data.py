@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from ..core.data import DataLoader, DataLoaders
+from ..core.data import DataLoader, DataLoaders, lone_last_item
 from ..core.splitters import RandomSplitter, Splits
 from ..core.utils import CategoryMap
 from .vocab import CollabVocab, IdMap, unzip_pairs
@@ -274,12 +274,6 @@ class CollabDataLoaders(DataLoaders):
         tensors = (x, _ratings(items, v.rating_name)) if with_labels else (x,)
         ref = self.valid or self.train
         return DataLoader(TensorDataset(*tensors), bs or ref.bs, device=self.device)
-
-
-def lone_last_item(n: int, bs: int) -> bool:
-    """Whether `n` rows in batches of `bs` end with a batch of one, which BatchNorm can't
-    train on: the training loader then drops it (and only then: no other row is lost)."""
-    return n > bs and n % bs == 1
 
 
 def _split(df: Any, splitter: Any) -> tuple[torch.Tensor, torch.Tensor]:

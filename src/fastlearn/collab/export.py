@@ -17,14 +17,33 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.export import Predictor, register_builder
+from ..core import model_file as header
+from ..core.export import ExportError, LoadLimits, Predictor, register_builder
 from .models import COLLAB_MODELS
 from .vocab import CollabVocab, unzip_pairs
 
-__all__ = ["CollabPredictor", "predictor_from_config"]
+__all__ = ["CollabPredictor", "predictor_from_config", "check_header"]
 
 for _name, _cls in COLLAB_MODELS.items():
     register_builder(_name, _cls)  # the class called with `model.config()` rebuilds it
+
+
+def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
+    """The column names and id lists, as long as the model's user and item embeddings."""
+    pre = header.section(config, "preprocessing", "preprocessing")
+    for key in ("user_name", "item_name", "rating_name"):
+        header.text(pre, key, f"preprocessing.{key}")
+    kwargs = config.get("builder_kwargs", {})
+    for key, n_key in (("users", "n_users"), ("items", "n_items")):
+        ids = pre.get(key)
+        if not (isinstance(ids, list) and ids and all(
+                isinstance(i, (str, int, float)) for i in ids)):
+            raise header.refuse(f"preprocessing.{key}", ids, "a non-empty list of ids")
+        if config["builder"] in COLLAB_MODELS and kwargs.get(n_key) != len(ids):
+            raise ExportError(f"The model file lists {len(ids)} {key} (preprocessing.{key}) "
+                              f"but builder_kwargs.{n_key} is {kwargs.get(n_key)!r}: the "
+                              "model needs an embedding row for each. Fix: export the model "
+                              "again with learn.export().")
 
 
 class CollabPredictor(Predictor):
@@ -34,7 +53,11 @@ class CollabPredictor(Predictor):
         self, model: nn.Module, config: dict[str, Any], device: torch.device | str = "cpu"
     ) -> None:
         super().__init__(model, config, device)
-        self.collab_vocab = CollabVocab.from_state(config["preprocessing"])
+        try:
+            self.collab_vocab = CollabVocab.from_state(config["preprocessing"])
+        except ValueError as e:  # duplicate ids
+            raise ExportError(f"The model file's preprocessing can't be rebuilt: {e} Fix: "
+                              "export the model again.") from e
         model.vocab = self.collab_vocab
 
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
@@ -43,6 +66,10 @@ class CollabPredictor(Predictor):
         pairs = [_as_pair(it, v) for it in items]
         x, _, _ = v.encode_pairs(*unzip_pairs(pairs))
         return (x.to(self.device),)
+
+    def example(self) -> tuple[Any, Any]:
+        """The first user and the first item."""
+        return self.collab_vocab.users.ids[0], self.collab_vocab.items.ids[0]
 
     def decode(self, probs: torch.Tensor) -> tuple[Any, Any]:
         """(the rating as a float, the rating tensor)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,32 +27,37 @@ import torch
 from torch import nn
 
 from .io import atomic_write
+from .model_file import (
+    DEFAULT_LIMITS,
+    ExportError,
+    LoadLimits,
+    build_within,
+    check_common,
+    parse_json,
+)
 
 if TYPE_CHECKING:
     from .learner import Learner
 
 __all__ = ["FORMAT_VERSION", "ExportError", "register_builder", "get_builder",
            "save_model_file", "read_model_file", "load_learner", "Predictor", "PredictorData",
-           "activation_config", "register_application"]
+           "activation_config", "register_application", "LoadLimits"]
 
 FORMAT_VERSION = 1
-_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the JSON header
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
-# Application name -> module that defines `predictor_from_config(config, model, device)`.
-# A fixed table: a file can only choose among these, never name a module to import.
+# Application name -> module that defines `check_header(config, limits)` (every key it reads,
+# before anything is built) and `predictor_from_config(config, model, device)`. A fixed
+# table: a file can only choose among these, never name a module to import.
 _APPLICATIONS: dict[str, str] = {
     "core": "fastlearn.core.export",
     "vision": "fastlearn.vision.export",
+    "detection": "fastlearn.vision.detection.export",
     "tabular": "fastlearn.tabular.export",
     "collab": "fastlearn.collab.export",
     "text": "fastlearn.text.export",
     "transformers": "fastlearn.text.hf_export",
 }
-
-
-class ExportError(ValueError):
-    """A model file that can't be written or loaded safely."""
 
 
 def register_builder(name: str, fn: Callable[..., nn.Module] | None = None) -> Any:
@@ -65,7 +71,9 @@ def register_builder(name: str, fn: Callable[..., nn.Module] | None = None) -> A
 
 
 def register_application(name: str, module: str) -> None:
-    """Add an application whose module defines `predictor_from_config` (for extensions)."""
+    """Add an application (for extensions). Its module defines `check_header(config, limits)`,
+    which raises ExportError for any header key it reads and can't use (the readers of
+    fastlearn.core.model_file do that), and `predictor_from_config(config, model, device)`."""
     _APPLICATIONS[name] = module
 
 
@@ -114,8 +122,10 @@ def save_model_file(path: str | Path, model: nn.Module, config: dict[str, Any]) 
     return path
 
 
-def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """(config, tensors) from a `.fl` file, refusing anything that is not one."""
+def read_model_file(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS
+                    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(config, tensors) from a `.fl` file, refusing anything that is not one, or a header
+    beyond `limits` (its size and depth)."""
     from safetensors.torch import load
 
     path = Path(path)
@@ -129,17 +139,24 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
     if len(raw) < 8:
         raise ExportError(f"{path} is truncated ({len(raw)} bytes): not a fastlearn file.")
     n = int.from_bytes(raw[:8], "little")
-    if n > _MAX_HEADER or 8 + n > len(raw):
+    if 8 + n > len(raw):
         raise ExportError(f"{path} has a header of {n} bytes in a file of {len(raw)}: the file "
                           "is truncated or not a fastlearn model file.")
+    header = parse_json(raw[8:8 + n], str(path), limits)
     try:
-        header = json.loads(raw[8:8 + n])
-        config = json.loads(header["__metadata__"]["fastlearn"])
-    except (ValueError, KeyError, TypeError) as e:
+        config = parse_json(header["__metadata__"]["fastlearn"], str(path), limits)
+    except (KeyError, TypeError) as e:
         raise ExportError(f"{path} has a damaged or foreign header ({type(e).__name__}: {e}). "
                           "Fix: export the model again with learn.export().") from e
+    if not isinstance(config, dict):
+        raise ExportError(f"{path} has a damaged or foreign header (a JSON "
+                          f"{type(config).__name__}, not an object). Fix: export the model "
+                          "again with learn.export().")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ExportError(f"{path} has format_version = {version!r}; expected an integer. Fix: "
+                          "export the model again with learn.export().")
+    if version > FORMAT_VERSION:
         raise ExportError(f"{path} uses format version {version!r}; this fastlearn reads up to "
                           f"{FORMAT_VERSION}. Fix: upgrade fastlearn.")
     try:
@@ -149,44 +166,55 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
     return config, tensors
 
 
-def _build_model(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> nn.Module:
-    builder = get_builder(config["builder"])
-    kwargs = config.get("builder_kwargs", {})
-    model = builder(**kwargs)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = [(k, tuple(tensors[k].shape), tuple(v.shape)) for k, v in expected.items()
-             if k in tensors and tensors[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        raise ExportError(
-            f"The file's tensors don't fit the architecture {config['builder']!r}: "
-            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes "
-            f"(name, file, model) {wrong[:5]}. The file was altered or its builder arguments "
-            "don't match the weights.")
-    model.load_state_dict(tensors)
-    return model.eval()
-
-
-def load_learner(path: str | Path, device: str | torch.device = "cpu") -> Predictor:
-    """Rebuild an exported model and its preprocessing, for inference. Nothing is unpickled.
+def load_learner(path: str | Path, device: str | torch.device = "cpu", *,
+                 limits: LoadLimits = DEFAULT_LIMITS) -> Predictor:
+    """Rebuild an exported model and its preprocessing, for inference. Nothing is unpickled,
+    and the file can only make us allocate what it stores plus the bounds of `limits`
+    (header size and depth, image sides, unstored buffers); a header that doesn't fit is an
+    ExportError naming the key.
 
     The course's `load_learner(path/'export.pkl')` finds the `.fl` file `learn.export()`
     wrote beside it (same stem, or export.fl in that folder), with a warning.
     """
     path = _model_file(Path(path))
-    config, tensors = read_model_file(path)
-    app = config.get("application")
-    if app not in _APPLICATIONS:
-        raise ExportError(f"Unknown application {app!r} in {path}. Known: "
-                          f"{sorted(_APPLICATIONS)}.")
+    config, tensors = read_model_file(path, limits)
+    check_common(config, _APPLICATIONS)
+    app = config["application"]
     try:
         module = importlib.import_module(_APPLICATIONS[app])
     except ImportError as e:
         raise ImportError(f"Loading a {app} model needs fastlearn's {app} extras: {e}. Fix: "
                           f"pip install 'fastlearn[{app}]'.") from e
-    model = _build_model(config, tensors).to(device)
-    return module.predictor_from_config(config, model, torch.device(device))
+    return _predictor(path, module, config, tensors, torch.device(device), limits)
+
+
+def _predictor(path: Path, module: Any, config: dict[str, Any],
+               tensors: dict[str, torch.Tensor], device: torch.device,
+               limits: LoadLimits) -> Predictor:
+    """Check the header (the application's keys), build within the file's tensors, make the
+    predictor and predict an example: every failure an ExportError naming `path`."""
+    try:
+        module.check_header(config, limits)
+        name = config["builder"]
+        model = build_within(name, get_builder(name), config.get("builder_kwargs", {}),
+                             tensors, limits).to(device)
+        predictor = module.predictor_from_config(config, model, device)
+    except ExportError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as e:
+        # A backstop: every application checks the keys it reads; this names what slipped.
+        raise ExportError(f"{path}: the {config['application']} header doesn't fit this "
+                          f"fastlearn (unchecked {type(e).__name__}: {e}). Fix: export the "
+                          "model again with learn.export().") from e
+    try:
+        predictor.check_example()
+    except ExportError:
+        raise
+    except Exception as e:  # noqa: BLE001 (any error from the model or its preprocessing)
+        raise ExportError(f"{path}: the header doesn't fit its model: an example input fails "
+                          f"with {type(e).__name__}: {e}. Fix: export the model again with "
+                          "learn.export().") from e
+    return predictor
 
 
 def _model_file(path: Path) -> Path:
@@ -272,21 +300,33 @@ class Predictor:
         """Model outputs -> probabilities (or values), as the training loss defines them."""
         kind = self.config.get("activation", "none")
         if kind == "softmax":
-            return torch.softmax(out, dim=self.config.get("axis", -1))
+            axis = self.config.get("axis", -1)
+            if not -out.dim() <= axis < out.dim():
+                raise ExportError(f"The file's header has axis={axis} for model outputs of "
+                                  f"shape {tuple(out.shape)}. Fix: export the model again.")
+            return torch.softmax(out, dim=axis)
         if kind == "sigmoid":
             return torch.sigmoid(out)
         return out
+
+    def label(self, index: int) -> Any:
+        """The class at `index` of the vocab, or an ExportError when the vocab is shorter
+        than the model's outputs (a header that doesn't belong to these weights)."""
+        if not 0 <= index < len(self.vocab):
+            raise ExportError(f"The model answered class {index}, but the file's vocab has "
+                              f"{len(self.vocab)} classes. Fix: export the model again.")
+        return self.vocab[index]
 
     def decode(self, probs: torch.Tensor) -> tuple[Any, Any]:
         """(label, raw decoded value) of one item's probabilities."""
         kind = self.config.get("activation", "none")
         if kind == "softmax":
             idx = probs.argmax(dim=self.config.get("axis", -1))
-            label = self.vocab[int(idx)] if self.vocab is not None and idx.ndim == 0 else idx
+            label = self.label(int(idx)) if self.vocab is not None and idx.ndim == 0 else idx
             return label, idx
         if kind == "sigmoid":
             hot = probs > self.config.get("thresh", 0.5)
-            labels = ([self.vocab[i] for i in torch.nonzero(hot).flatten().tolist()]
+            labels = ([self.label(i) for i in torch.nonzero(hot).flatten().tolist()]
                       if self.vocab is not None else hot)
             return labels, hot
         return probs, probs
@@ -304,10 +344,34 @@ class Predictor:
         """(decoded label, index or raw value, probabilities) for one item."""
         return self.predict_batch([item])[0]
 
+    def example(self) -> Any:
+        """An input this predictor takes, for `check_example` (None: none known). The core
+        predictor makes zeros of the recorded tensor shape."""
+        inputs = self.config.get("inputs", {})
+        shape = inputs.get("shape") if inputs.get("kind") == "tensor" else None
+        if isinstance(shape, list) and all(type(n) is int and 0 < n <= 4096 for n in shape) \
+                and math.prod(shape) <= 2**20:
+            return torch.zeros(shape)
+        return None
+
+    def check_example(self) -> None:
+        """Predict `example()` once, so that a header that doesn't fit its model (settings
+        no type check can judge) fails at load, not at the first request."""
+        item = self.example()
+        if item is None:
+            return
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.predict_batch([item])
+
     def info(self) -> dict[str, Any]:
         """What the model is (for `GET /info` and the CLI)."""
         keys = ("application", "builder", "vocab", "metrics", "library_version", "inputs")
         return {k: self.config.get(k) for k in keys if k in self.config}
+
+
+def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
+    """The core application reads only the keys `check_common` checked."""
 
 
 def predictor_from_config(config: dict[str, Any], model: nn.Module,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,13 +79,29 @@ def _listify(x: Any) -> list[Any]:
     return [x]
 
 
+def interactive_session() -> bool:
+    """Whether a person is at the prompt: an IPython shell or kernel, `python -i`, the REPL."""
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and ipython.get_ipython() is not None:
+        return True
+    return bool(sys.flags.interactive) or hasattr(sys, "ps1")
+
+
 class Learner(InferenceMixin, CheckpointMixin):
     """Trains `model` on `dls` with `loss_func`, an optimiser from `opt_func`, and callbacks.
 
     `wd=None` uses the optimiser's own weight decay (0 for SGD and RMSprop, 0.01 for Adam);
     a number (here or in `fit`) replaces it. `metrics` may be set later too:
     `learn.metrics = partial(accuracy_multi, thresh=0.1)`.
+
+    Ctrl-C during `fit` ends the fit cleanly (weights and history so far kept, callbacks'
+    `after_fit` run). In an interactive session (a Jupyter kernel, IPython, `python -i`, the
+    REPL) the learner is then ready for the next call; in a script the KeyboardInterrupt goes
+    on, so the lines after `fit` (an export of a half-trained model) don't run.
+    `reraise_interrupt` True or False decides instead.
     """
+
+    reraise_interrupt: bool | None = None  # None: re-raise Ctrl-C outside interactive sessions
 
     def __init__(self, dls: DataLoaders | Sequence[Any], model: nn.Module,
                  loss_func: Callable | None = None, opt_func: Callable = Adam, lr: float = 1e-3,
@@ -218,20 +235,26 @@ class Learner(InferenceMixin, CheckpointMixin):
             try:
                 self._with_events(self._do_fit, "fit", CancelFitException)
             except KeyboardInterrupt:
-                self._interrupt()
+                if self._interrupt():
+                    raise
             finally:
                 self.in_fit, self.training = False, False
 
-    def _interrupt(self) -> None:
-        """Ctrl-C: end the fit cleanly, keeping the weights and history so far."""
+    def _interrupt(self) -> bool:
+        """Ctrl-C: end the fit cleanly, keeping the weights and history so far; True when the
+        interrupt must go on (a script: see `reraise_interrupt`)."""
         self.interrupted, self.training = True, False
         self.model.eval()
         if self.opt is not None:
             self.opt.zero_grad()
         self("after_cancel_fit")
         self("after_fit")
+        reraise = (not interactive_session() if self.reraise_interrupt is None
+                   else self.reraise_interrupt)
         print(f"Interrupted at epoch {self.epoch}, batch {self.iter}: the learner keeps its "
-              "weights and history.")
+              "weights and history" + ("; the script stops here (learn.reraise_interrupt = "
+                                       "False goes on after fit)." if reraise else "."))
+        return reraise
 
     def _do_fit(self) -> None:
         for epoch in range(self.start_epoch, self.n_epoch):
@@ -389,6 +412,8 @@ class Learner(InferenceMixin, CheckpointMixin):
         discriminative learning rates from base_lr/2/lr_mult to base_lr/2."""
         self.freeze()
         self.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+        if self.interrupted:  # Ctrl-C in a notebook stops both phases
+            return
         base_lr /= 2
         self.unfreeze()
         self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start,

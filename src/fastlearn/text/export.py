@@ -8,21 +8,69 @@ and numericalizes with the saved rules and vocabulary (nothing unpickled, no tra
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..core.export import Predictor, register_builder
+from ..core import model_file as header
+from ..core.export import ExportError, LoadLimits, Predictor, register_builder
 from .models.awd_lstm import LanguageModel, TextClassifier
-from .tokenize import FLD, PAD, UNK, detokenize, tokenize_texts, tokenizer_from_state
+from .tokenize import (
+    FLD,
+    PAD,
+    UNK,
+    WordTokenizer,
+    detokenize,
+    tokenize_texts,
+    tokenizer_from_state,
+)
 from .vocab import FAKE, Vocab
 
-__all__ = ["TextPredictor", "predictor_from_config"]
+__all__ = ["TextPredictor", "predictor_from_config", "check_header"]
 
 register_builder("awd_lstm_lm", LanguageModel)
 register_builder("awd_lstm_classifier", TextClassifier)
+
+
+_RULES = tuple(f.name for f in dataclasses.fields(WordTokenizer))
+
+
+def _check_rules(state: Any, path: str) -> None:
+    if not isinstance(state, dict):
+        raise header.refuse(path, state, "an object")
+    for key, value in state.items():
+        if key != "type" and (key not in _RULES or not isinstance(value, bool)):
+            raise header.refuse(f"{path}.{key}", value, f"a rule of {list(_RULES)}: true or "
+                                "false")
+
+
+def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
+    """Every key the text predictor reads: the tokenizer's settings, a vocabulary of as many
+    tokens as the model's embedding (so every id it produces has a row), the truncation."""
+    pre = header.section(config, "preprocessing", "preprocessing")
+    tok = header.section(pre, "tokenizer", "preprocessing.tokenizer")
+    path = "preprocessing.tokenizer"
+    if header.choice(tok, "type", f"{path}.type", ("word", "subword")) == "word":
+        _check_rules(tok, path)
+    else:
+        _check_rules(tok.get("rules"), f"{path}.rules")
+        header.section(tok, "tokenizer", f"{path}.tokenizer")
+    vocab = header.section(pre, "vocab", "preprocessing.vocab")
+    itos = header.string_list(vocab, "itos", "preprocessing.vocab.itos")
+    header.integer(vocab, "min_freq", "preprocessing.vocab.min_freq")
+    header.integer(vocab, "max_vocab", "preprocessing.vocab.max_vocab")
+    header.integer(pre, "truncate", "preprocessing.truncate", None, low=1)
+    header.choice(config, "task", "task", ("classification", "language_model"),
+                  "classification")
+    n_emb = config.get("builder_kwargs", {}).get("vocab_sz")
+    if n_emb != len(itos):
+        raise ExportError(f"The model file's vocabulary (preprocessing.vocab.itos) has "
+                          f"{len(itos)} tokens but builder_kwargs.vocab_sz is {n_emb!r}: the "
+                          "model's embedding must have a row for every token. Fix: export "
+                          "the model again with learn.export().")
 
 
 class TextPredictor(Predictor):
@@ -33,11 +81,31 @@ class TextPredictor(Predictor):
     ) -> None:
         super().__init__(model, config, device)
         prep = config["preprocessing"]
-        self.tokenizer = tokenizer_from_state(prep["tokenizer"])
-        self.text_vocab = Vocab.from_state(prep["vocab"])
+        try:
+            self.tokenizer = tokenizer_from_state(prep["tokenizer"])
+        except Exception as e:  # noqa: BLE001 (the tokenizers library raises bare Exception)
+            raise ExportError(f"The model file's preprocessing.tokenizer can't be rebuilt: "
+                              f"{type(e).__name__}: {e}. Fix: export the model again.") from e
+        try:
+            self.text_vocab = Vocab.from_state(prep["vocab"])
+        except ValueError as e:
+            raise ExportError(f"The model file's preprocessing.vocab can't be used: {e} Fix: "
+                              "export the model again.") from e
         self.truncate = prep.get("truncate")
         self.task = config.get("task", "classification")
         self.pad_idx = self.text_vocab.stoi.get(PAD, 1)
+
+    def example(self) -> str:
+        """A one-word text."""
+        return "a"
+
+    def check_example(self) -> None:
+        """Predict a text (a language model: generate one token) once, at load."""
+        if self.task != "language_model":
+            return super().check_example()
+        with torch.random.fork_rng(devices=[]):
+            self._generate(self.example(), 1, 0.75, True)
+        return None
 
     def numericalize(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """Token ids of each text, with the training tokenizer and vocabulary."""

@@ -18,12 +18,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.export import Predictor, register_builder
+from ..core import model_file as header
+from ..core.export import ExportError, LoadLimits, Predictor, register_builder
 from .hf_data import HFTextDataLoaders, HFTextDataset
 from .hf_load import require_transformers, tokenizer_from_files
-from .transformers import HFClassifier
+from .transformers import HFClassifier, _check_compatible
 
-__all__ = ["BUILDER", "TransformersPredictor", "hf_sequence_classifier", "predictor_from_config"]
+__all__ = ["BUILDER", "TransformersPredictor", "hf_sequence_classifier", "predictor_from_config",
+           "check_header"]
 
 BUILDER = "hf_sequence_classifier"
 
@@ -41,6 +43,33 @@ def hf_sequence_classifier(
     return HFClassifier(hf_model, y_range)
 
 
+def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
+    """The tokenizer's files, the preprocessing `for_inference` reads, the model's config."""
+    files = header.section(config, "tokenizer_files", "tokenizer_files")
+    for name, content in files.items():
+        if not (isinstance(content, str) or isinstance(content, dict)
+                and isinstance(content.get("base64"), str)):
+            raise header.refuse(f"tokenizer_files.{name}", content,
+                                'the file\'s text, or {"base64": its bytes}')
+    pre = header.section(config, "preprocessing", "preprocessing")
+    cols = header.string_list(pre, "text_cols", "preprocessing.text_cols")
+    if not 1 <= len(cols) <= 2:
+        raise header.refuse("preprocessing.text_cols", cols, "one or two column names")
+    header.text(pre, "label_col", "preprocessing.label_col", None)
+    header.integer(pre, "max_len", "preprocessing.max_len", low=4, high=2**20)
+    header.flag(pre, "pair", "preprocessing.pair")
+    header.choice(pre, "truncation", "preprocessing.truncation", ("head", "head_tail"), "head")
+    header.flag(pre, "regression", "preprocessing.regression")
+    vocab = pre.get("vocab")
+    if vocab is not None and not (isinstance(vocab, list) and vocab):
+        raise header.refuse("preprocessing.vocab", vocab, "null or a non-empty list of labels")
+    header.integer(pre, "bs", "preprocessing.bs", 32, low=1)
+    if config["builder"] == BUILDER:
+        hf_config = header.section(config.get("builder_kwargs", {}), "hf_config",
+                                   "builder_kwargs.hf_config")
+        header.text(hf_config, "model_type", "builder_kwargs.hf_config.model_type")
+
+
 class TransformersPredictor(Predictor):
     """Texts (or (text_a, text_b) pairs) in; (label, class index, probabilities) out, or for
     regression (values, values, values), as `TransformersLearner.predict`."""
@@ -49,11 +78,22 @@ class TransformersPredictor(Predictor):
         self, model: nn.Module, config: dict[str, Any], device: torch.device | str = "cpu"
     ) -> None:
         super().__init__(model, config, device)
-        tokenizer = tokenizer_from_files(config["tokenizer_files"])
-        self.dls = HFTextDataLoaders.for_inference(
-            config["preprocessing"], tokenizer, device=self.device
-        )
+        try:
+            tokenizer = tokenizer_from_files(config["tokenizer_files"])
+            self.dls = HFTextDataLoaders.for_inference(
+                config["preprocessing"], tokenizer, device=self.device
+            )
+            _check_compatible(model.hf_model, self.dls)
+        except Exception as e:  # noqa: BLE001 (transformers and tokenizers raise bare Exception)
+            raise ExportError(
+                f"The model file's tokenizer_files and preprocessing can't be used with its "
+                f"model: {type(e).__name__}: {e} Fix: export the model again."
+            ) from e
         self.tokenize = self.dls.tokenize
+
+    def example(self) -> str | tuple[str, str]:
+        """A one-word text, or a pair of them."""
+        return ("a", "b") if self.tokenize.pair else "a"
 
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
         """Texts -> (input_ids, attention_mask[, token_type_ids]), padded to the longest."""

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..core.data import DataLoader
+from ..core.data import DataLoader, lone_last_item
 
 __all__ = ["TextDataset", "LMDataLoader", "SortedTextDataLoader", "pad_texts"]
 
@@ -119,7 +119,8 @@ class LMDataLoader(DataLoader):
 
 
 class _PaddedBatches:
-    """Classifier batches: texts padded at the start to the batch's longest (after truncation)."""
+    """Classifier batches: texts padded at the start to the batch's longest (after truncation).
+    Shuffled (training), a last batch of one text is dropped: BatchNorm can't train on it."""
 
     def __init__(
         self,
@@ -134,7 +135,10 @@ class _PaddedBatches:
         self.truncate, self.bucket = truncate, bucket
 
     def __len__(self) -> int:
-        return -(-len(self.ds) // self.bs)
+        return -(-len(self.ds) // self.bs) - self._drops_lone_item()
+
+    def _drops_lone_item(self) -> bool:
+        return self.shuffle and lone_last_item(len(self.ds), self.bs)
 
     def batches(self) -> list[Tensor]:
         """Indices of each batch: in order, or bucketed by length and shuffled."""
@@ -144,6 +148,8 @@ class _PaddedBatches:
         perm, size = torch.randperm(n), bs * self.bucket
         chunks = [c[self.ds.lengths[c].argsort(descending=True)] for c in perm.split(size)]
         batches = list(torch.cat(chunks).split(bs))
+        if self._drops_lone_item():  # the last split: the item shuffling left over
+            batches.pop()
         longest = max(range(len(batches)), key=lambda i: int(self.ds.lengths[batches[i]].max()))
         rest = [b for i, b in enumerate(batches) if i != longest]
         order = torch.randperm(len(rest)).tolist()  # the longest first: memory errors show early

@@ -34,7 +34,7 @@ from ..core.torch_utils import default_device, num_cpus
 from .augment import IntToFloat
 from .dataset import ImageDataset, collate_images
 from .geometry import TensorPoint
-from .image import image_to_tensor, open_image, open_mask
+from .image import MAX_PIXELS, image_to_tensor, open_image, open_mask
 from .item_tfms import ItemTransform
 from .pil import PILImage
 
@@ -53,11 +53,14 @@ class ImageBlock(TransformBlock):
     tensor), decoded in `cls`'s mode (`PILImage`: RGB, `PILImageBW`: grey).
 
     `mode=` overrides it: 'RGB', 'L', 'LA', 'RGBA', or None for the stored channels.
+    `max_pixels`: larger files are refused before decoding (skipped and reported).
     """
 
-    def __init__(self, cls: type = PILImage, *, mode: Any = _CLS_MODE) -> None:
+    def __init__(self, cls: type = PILImage, *, mode: Any = _CLS_MODE,
+                 max_pixels: int | None = MAX_PIXELS) -> None:
         super().__init__(batch_tfms=[IntToFloat()])
         self.cls, self.mode = cls, cls.mode if mode is _CLS_MODE else mode
+        self.max_pixels = max_pixels
         if self.mode not in _MODES:
             raise ValueError(f"Expected mode in {_MODES}. Received: {self.mode!r}.")
 
@@ -107,12 +110,12 @@ class ImageBlock(TransformBlock):
             fixed = tuple(_rows(c, idx) for c in cols[spatial:])
             out.append(ImageDataset(items, fixed[0] if len(fixed) == 1 else (fixed or None),
                                     dsets.item_tfms, train=k == 0, mode=self.mode,
-                                    spatial=spatial))
+                                    spatial=spatial, max_pixels=self.max_pixels))
         return out
 
     def decode_image(self, source: Any) -> Image.Image:
         """`source` decoded as this block's class (a `PILImage`), or in its `mode`."""
-        img = open_image(source, self.mode)
+        img = open_image(source, self.mode, max_pixels=self.max_pixels)
         return self.cls.create(img) if self.mode == getattr(self.cls, "mode", None) else img
 
     def trace(self, dsets: Datasets, i: int, train: bool) -> Iterator[tuple[str, Any]]:
@@ -120,7 +123,7 @@ class ImageBlock(TransformBlock):
         src = dsets.encoded_value(0, i)
         yield "ImageBlock value", src
         img = _step(f"decode open_image(mode={self.mode!r})", src,
-                    lambda: open_image(src, self.mode))
+                    lambda: open_image(src, self.mode, max_pixels=self.max_pixels))
         yield f"decode (mode={self.mode!r})", img
         for tfm in dsets.item_tfms:
             img = _step(f"item_tfms {tfm!r}", img, lambda t=tfm, im=img: (

@@ -19,6 +19,8 @@ whether it is training (random crops) or not (centre crops). Options every const
   `aug_transforms()`); `IntToFloat` is always added, and `Normalize` when given;
 - `bs=64`, `val_bs=None`, `shuffle=True`, `num_workers=None` (the core's choice), `device`;
 - `mode='RGB'` ('L', 'LA', 'RGBA' or None for the stored channels; `dls.n_channels`);
+- `max_pixels=10**8`: larger images are refused from their header before decoding (skipped
+  and reported as bad items); None removes the bound;
 - `task=None`: 'classification', 'multi_label' (labels are lists) or 'regression' (numbers);
   found from the labels when None; `vocab=` fixes the classes and their order.
 """
@@ -41,7 +43,7 @@ from ..core.losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFl
 from ..core.splitters import GrandparentSplitter, IndexSplitter, RandomSplitter, Splits
 from .augment import CenterResize, Normalize
 from .blocks import ImageBlock, MaskBlock, sorted_batch_tfms
-from .image import get_image_files
+from .image import MAX_PIXELS, get_image_files
 
 __all__ = ["ImageDataLoaders", "SegmentationDataLoaders", "RegexLabeller"]
 
@@ -254,6 +256,7 @@ class ImageDataLoaders(DataLoaders):
         seed: int | None = None, item_tfms: Any = None, batch_tfms: Any = None, bs: int = 64,
         val_bs: int | None = None, shuffle: bool = True, num_workers: int | None = None,
         mode: str | None = "RGB", device: torch.device | str | None = None,
+        max_pixels: int | None = MAX_PIXELS,
     ) -> ImageDataLoaders:
         """The shared builder: a DataBlock of an ImageBlock and the target block (chosen from
         `task`, or from the first label), then its loaders."""
@@ -266,7 +269,8 @@ class ImageDataLoaders(DataLoaders):
                                  "Fix: SegmentationDataLoaders for masks, a DataBlock with "
                                  "PointBlock for points.")
             target = RegressionBlock() if task == "regression" else _LABEL_BLOCKS[task](vocab=vocab)
-        block = DataBlock(blocks=(ImageBlock(mode=mode), target), get_x=get_x, get_y=get_y,
+        block = DataBlock(blocks=(ImageBlock(mode=mode, max_pixels=max_pixels), target),
+                          get_x=get_x, get_y=get_y,
                           splitter=splitter or RandomSplitter(valid_pct, seed),
                           item_tfms=item_tfms, batch_tfms=batch_tfms)
         return block.dataloaders(source, bs=bs, val_bs=val_bs, shuffle=shuffle,

@@ -25,7 +25,7 @@ from torch.utils.data import default_collate
 
 from ..core.items import ItemDataset
 from .geometry import TensorGeometry
-from .image import image_to_tensor, open_image, open_image_sized, open_mask
+from .image import MAX_PIXELS, image_to_tensor, open_image, open_image_sized, open_mask
 from .item_tfms import ItemTransform
 
 __all__ = ["ImageDataset", "collate_images"]
@@ -43,7 +43,7 @@ class ImageDataset(ItemDataset):
     `tfms` are `ItemTransform`s (they know `train` and move spatial targets) or plain
     functions of a Pillow image. JPEGs are decoded at the reduced size the first transform
     allows (draft mode), except with masks, which must match their image pixel for pixel (a
-    clear error names both files).
+    clear error names both files). A file of more than `max_pixels` is refused (a bad item).
     """
 
     def __init__(
@@ -57,10 +57,11 @@ class ImageDataset(ItemDataset):
         segmentation: bool = False,
         spatial: int = 0,
         skip_bad: bool = True,
+        max_pixels: int | None = MAX_PIXELS,
     ) -> None:
         rows = _Rows(targets) if isinstance(targets, tuple) else targets
         super().__init__(items, rows, tfms, skip_bad=skip_bad)
-        self.train, self.mode = train, mode
+        self.train, self.mode, self.max_pixels = train, mode, max_pixels
         self.spatial = 1 if segmentation and not spatial else spatial
         if self.spatial and any(not isinstance(t, ItemTransform) for t in self.tfms):
             raise TypeError("Masks and points need item transforms that move them with their "
@@ -77,12 +78,13 @@ class ImageDataset(ItemDataset):
     def _load(self, item: Any) -> tuple[Tensor, ...]:
         """(image,) or (image, *spatial targets) as uint8 (C, H, W) and mask/point tensors."""
         if not self.spatial:
-            img = open_image(item, self.mode, self.draft_size)
+            img = open_image(item, self.mode, self.draft_size, max_pixels=self.max_pixels)
             for tfm in self.tfms:
                 img = tfm(img, train=self.train) if isinstance(tfm, ItemTransform) else tfm(img)
             return (image_to_tensor(img),)
         src, *targets = item
-        img, (w, h) = open_image_sized(src, self.mode, self.draft_size)
+        img, (w, h) = open_image_sized(src, self.mode, self.draft_size,
+                                       max_pixels=self.max_pixels)
         moving = [_to_unit(t, w, h) if isinstance(t, TensorGeometry) else
                   _checked_mask(t, src, (w, h)) for t in targets]
         for tfm in self.tfms:
@@ -104,7 +106,8 @@ class ImageDataset(ItemDataset):
         """The validation pipeline over new, unlabelled images (paths, bytes, Pillow images)."""
         if isinstance(items, (str, os.PathLike, bytes, Image.Image)):
             items = [items]
-        return ImageDataset(items, None, self.tfms, train=False, mode=self.mode, skip_bad=False)
+        return ImageDataset(items, None, self.tfms, train=False, mode=self.mode, skip_bad=False,
+                            max_pixels=self.max_pixels)
 
 
 class _Rows:

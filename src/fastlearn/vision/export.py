@@ -21,14 +21,17 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from ..core import model_file as header
 from ..core.data import DataLoaders
-from ..core.export import ExportError, Predictor, register_builder
+from ..core.export import ExportError, LoadLimits, Predictor, register_builder
 from .augment import CenterResize, IntToFloat, Normalize, RandomResizedCrop, Resize
 from .dataset import ImageDataset, collate_images
+from .image import ImageReadError
+from .item_tfms import _RESIZE_METHODS, PAD_MODES
 from .models import DynamicUnet, create_unet_encoder, create_vision_model, simple_cnn
 
-__all__ = ["VisionPredictor", "predictor_from_config", "preprocessing_state", "inputs_state",
-           "build_item_tfms", "build_batch_tfms"]
+__all__ = ["VisionPredictor", "predictor_from_config", "check_header", "preprocessing_state",
+           "inputs_state", "build_item_tfms", "build_batch_tfms"]
 
 
 # ---------------------------------------------------------------------------- builders
@@ -88,8 +91,66 @@ def _batch_tfm_state(t: Any) -> dict[str, Any]:
                       "train_only = True, or use those transforms.")
 
 
+def _check_item_tfm(s: Any, path: str, limits: LoadLimits) -> None:
+    name = header.choice(s, "name", f"{path}.name", ("Resize", "RandomResizedCrop"))
+    header.image_size(s, "size", f"{path}.size", limits)
+    if name == "Resize":
+        header.choice(s, "method", f"{path}.method", _RESIZE_METHODS)
+        header.choice(s, "pad_mode", f"{path}.pad_mode", tuple(PAD_MODES))
+        return
+    scale = header.number(s, "min_scale", f"{path}.min_scale")
+    ratio = s.get("ratio")
+    if not 0 < scale <= 1 or not (isinstance(ratio, list) and len(ratio) == 2 and all(
+            isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r < 1e3
+            for r in ratio)):
+        raise header.refuse(f"{path}.min_scale and ratio", [scale, ratio],
+                            "0 < min_scale <= 1 and a ratio [low, high] of positive numbers")
+    if not 0 <= header.number(s, "val_xtra", f"{path}.val_xtra") < 1:
+        raise header.refuse(f"{path}.val_xtra", s["val_xtra"], "a number from 0 to 1")
+
+
+def _check_batch_tfm(s: Any, path: str, limits: LoadLimits) -> None:
+    name = header.choice(s, "name", f"{path}.name", ("IntToFloat", "CenterResize", "Normalize"))
+    if name == "CenterResize":
+        header.image_size(s, "size", f"{path}.size", limits)
+    if name == "Normalize":
+        mean, std = s.get("mean"), s.get("std")
+        ok = [isinstance(v, list) and 1 <= len(v) <= 4 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) < 1e6 for x in v)
+            for v in (mean, std)]
+        if not all(ok) or len(mean) != len(std) or min(std) <= 0:
+            raise header.refuse(f"{path}.mean and std", [mean, std], "two lists of 1 to 4 "
+                                "numbers of one length, std > 0")
+
+
+def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
+    """Every key the vision predictor and builders read; image sizes within `limits`."""
+    pre = header.section(config, "preprocessing", "preprocessing", {})
+    header.choice(pre, "mode", "preprocessing.mode", (None, *Image.MODES), "RGB")
+    for key, check in (("item_tfms", _check_item_tfm), ("batch_tfms", _check_batch_tfm)):
+        states = pre.get(key, [])
+        if not isinstance(states, list):
+            raise header.refuse(f"preprocessing.{key}", states, "a list of transforms")
+        for i, state in enumerate(states):
+            check(state, f"preprocessing.{key}[{i}]", limits)
+    inputs = header.section(config, "inputs", "inputs", {})
+    if header.choice(inputs, "kind", "inputs.kind", ("image", "tensor"), "image") == "image":
+        header.image_size(inputs, "size", "inputs.size", limits, None)
+        if {"name": "IntToFloat"} not in pre.get("batch_tfms", []):
+            raise header.refuse("preprocessing.batch_tfms", pre.get("batch_tfms"),
+                                'a list with {"name": "IntToFloat"}: images decode as bytes')
+    else:
+        shape = inputs.get("shape")
+        if shape is not None and not (isinstance(shape, list) and len(shape) <= 8 and all(
+                x is None or type(x) is int and -1 <= x < 2**31 for x in shape)):
+            raise header.refuse("inputs.shape", shape, "null or a list of at most 8 sizes")
+    if config["builder"] == "vision_unet":  # the build runs the model once at img_size
+        header.image_size(config.get("builder_kwargs", {}), "img_size", "builder_kwargs.img_size",
+                          limits)
+
+
 def build_item_tfms(states: Sequence[dict[str, Any]]) -> list[Any]:
-    """The item transforms a `preprocessing_state` recorded."""
+    """The item transforms a `preprocessing_state` recorded (checked by `check_header`)."""
     out = []
     for s in states:
         kw = {k: v for k, v in s.items() if k != "name"}
@@ -186,8 +247,9 @@ class VisionPredictor(Predictor):
                 samples.append(ds[i])
             except RuntimeError as e:
                 cause = e.__cause__ or e
+                what = "" if isinstance(cause, ImageReadError) else f"{type(cause).__name__}: "
                 raise ValueError(f"Could not read item {i} ({_describe(item)}) as an image: "
-                                 f"{type(cause).__name__}: {cause}") from None
+                                 f"{what}{cause}") from None
         return collate_images(samples)
 
     def preprocess(self, items: Sequence[Any]) -> tuple[Tensor, ...]:
@@ -196,6 +258,10 @@ class VisionPredictor(Predictor):
         for tfm in self.batch_tfms:
             batch = tfm(batch)
         return (batch[0],)
+
+    def example(self) -> Any:
+        """A black 32x32 image (or zeros of the recorded tensor shape)."""
+        return Image.new(self.mode or "RGB", (32, 32)) if self.images else super().example()
 
     def decode(self, probs: Tensor) -> tuple[Any, Any]:
         """One item's decoded prediction (a mask of class indices for segmentation)."""
