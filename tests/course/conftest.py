@@ -12,7 +12,6 @@ the `Path` that `untar_data(URLs.X)` returns.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib

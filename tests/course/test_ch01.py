@@ -10,13 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from fastlearn.vision.all import *
-from fastlearn.text.all import *
-from fastlearn.tabular.all import *
 from fastlearn.collab import *
-
+from fastlearn.tabular.all import *
+from fastlearn.text.all import *
+from fastlearn.vision.all import *
 
 # --- Your First Model / Running Your First Notebook ---------------------------------------
+pytestmark = pytest.mark.slow  # minutes of training on 2 CPU cores: run with -m slow
+
+
 def test_first_model_is_cat(pets_path):
     path = Path(pets_path) / 'images'              # untar_data(URLs.PETS)/'images'
 

@@ -7,9 +7,12 @@ download here), and `bs=8` because the book's default of 64 exceeds the 24 train
 The ipywidgets app and ImageClassifierCleaner need a notebook front end and are left out.
 """
 
+
 import pytest
 
 from fastlearn.vision.all import *
+
+pytestmark = pytest.mark.slow  # minutes of training on 2 CPU cores: run with -m slow
 
 
 def _bears(bears_path):

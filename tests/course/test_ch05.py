@@ -14,6 +14,9 @@ from fastlearn.vision.all import *
 BREEDS = ['Abyssinian', 'Bengal', 'american_bulldog', 'great_pyrenees']
 
 
+pytestmark = pytest.mark.slow  # minutes of training on 2 CPU cores: run with -m slow
+
+
 def _pets():
     return DataBlock(blocks = (ImageBlock, CategoryBlock),
                      get_items=get_image_files,

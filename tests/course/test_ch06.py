@@ -1,3 +1,5 @@
+import pytest
+
 """Chapter 6 (06_multicat): multi-label classification from a CSV with the DataBlock API,
 binary cross-entropy and `accuracy_multi`, then image regression with `PointBlock`.
 
@@ -8,7 +10,6 @@ Images are 32 px (64x48 for BIWI), one epoch, `pretrained=False` (no weight down
 fastbook helper and is left out.
 """
 
-import pytest
 
 from fastlearn.vision.all import *
 
@@ -89,6 +90,7 @@ def test_constructing_a_datablock(pascal_path):
 
 
 # --- Binary Cross-Entropy -------------------------------------------------------------------
+@pytest.mark.slow
 def test_binary_cross_entropy(pascal_path):
     path = Path(pascal_path)
     df = pd.read_csv(path/'train.csv')
@@ -186,6 +188,7 @@ def test_assemble_the_data(biwi_path):
 
 
 # --- Regression: Training a Model -----------------------------------------------------------
+@pytest.mark.slow
 def test_training_a_regression_model(biwi_path):
     path = Path(biwi_path)
     biwi, _ = _biwi(path)

@@ -10,6 +10,8 @@ import pytest
 
 from fastlearn.vision.all import *
 
+pytestmark = pytest.mark.slow  # minutes of training on 2 CPU cores: run with -m slow
+
 
 def get_image_files_sorted(path, recurse=True, folders=None):
     # a fastbook helper (not part of the library), as the book's utils define it

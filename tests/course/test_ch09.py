@@ -206,6 +206,7 @@ def nn_setup(bulldozers_path):
 
 
 # --- Using a Neural Network / Ensembling ----------------------------------------------------
+@pytest.mark.slow
 def test_using_a_neural_network(nn_setup, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     df_nn_final, splits = nn_setup

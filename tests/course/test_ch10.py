@@ -22,6 +22,9 @@ SPECIAL = ['xxunk', 'xxpad', 'xxbos', 'xxeos', 'xxfld', 'xxrep', 'xxwrep', 'xxup
 
 
 # --- Text Preprocessing: Word Tokenization with fastai --------------------------------------
+pytestmark = pytest.mark.slow  # minutes of training on 2 CPU cores: run with -m slow
+
+
 def test_word_tokenization(imdb_path):
     path = Path(imdb_path)                          # untar_data(URLs.IMDB)
     files = get_text_files(path, folders = ['train', 'test', 'unsup'])

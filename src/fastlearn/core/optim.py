@@ -86,7 +86,7 @@ def norm_and_bias_params(model: nn.Module) -> set[int]:
         if isinstance(module, NORM_TYPES):
             ids.update(id(p) for _, p in direct)
         else:
-            ids.update(id(p) for name, p in direct if name.endswith("bias"))
+            ids.update(id(p) for name, p in direct if name == "bias")  # as fastai: a layer's bias
     return ids
 
 
