@@ -79,3 +79,13 @@ def test_predictor_dls_offers_vocab_and_c(learn, tmp_path):
     regression = load_learner(learn.export("r.fl", builder="test_course_tiny_net",
                                            builder_kwargs={"n_out": 2}))
     assert regression.dls.vocab is None and regression.dls.c == 2
+
+
+def test_predictor_repr_names_app_model_size_and_classes():
+    from torch import nn
+
+    from fastlearn.core.export import Predictor
+
+    p = Predictor(nn.Linear(3, 2), {"application": "core", "builder": "my_mlp",
+                                    "vocab": ["a", "b"]})
+    assert repr(p) == "Predictor(core: my_mlp (8 parameters), vocab (2): ['a', 'b'], device cpu)"

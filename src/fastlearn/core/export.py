@@ -288,6 +288,15 @@ class Predictor:
         self.dls: Any = PredictorData(self.vocab, len(self.vocab) if self.vocab is not None
                                       else n_out if isinstance(n_out, int) else None)
 
+    def __repr__(self) -> str:
+        vocab = list(self.vocab) if self.vocab is not None else None
+        shown = ("" if vocab is None else ", vocab ({}): [{}{}]".format(
+            len(vocab), ", ".join(repr(v) for v in vocab[:8]), ", ..." if len(vocab) > 8 else ""))
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return (f"{type(self).__name__}({self.config.get('application', 'core')}: "
+                f"{self.config.get('builder', type(self.model).__name__)} ({n_params:,} "
+                f"parameters){shown}, device {self.device})")
+
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
         """Items -> the model's input batch."""
         first = items[0]
