@@ -136,14 +136,24 @@ def _print_table(answers: list[dict[str, Any]], *, paths: bool = False) -> None:
             return text
         return "…" + text[-(n - 1):] if keep_end else text[: n - 1] + "…"
 
-    classes = "top" in answers[0]
-    head = ("input", "prediction", "top classes" if classes else "")
-    rows = [(short(a["input"], keep_end=paths), short(a["label"]),
-             "  ".join(f"{t['label']} {t['probability']:.3f}" for t in a.get("top", [])))
+    classes, boxes = "top" in answers[0], "boxes" in answers[0]
+    head = ("input", "prediction",
+            "top classes" if classes else "boxes: label score (x0, y0, x1, y1)" if boxes else "")
+    rows = [(short(a["input"], keep_end=paths),
+             f"{len(a['boxes'])} boxes" if boxes else short(a["label"]), _details(a))
             for a in answers]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(2)]
     for r in [head, *rows]:
         print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip())
+
+
+def _details(answer: dict[str, Any]) -> str:
+    """The table's last column: the top classes with probabilities, or a detector's boxes
+    with scores and pixel corners."""
+    if "boxes" in answer:
+        return "  ".join(f"{b['label']} {b['score']:.2f} ({', '.join(map(str, b['box']))})"
+                         for b in answer["boxes"])
+    return "  ".join(f"{t['label']} {t['probability']:.3f}" for t in answer.get("top", []))
 
 
 def _serve(args: argparse.Namespace) -> int:

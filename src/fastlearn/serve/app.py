@@ -91,6 +91,8 @@ def model_title(config: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
     if task == "language_model":
         return "Language model"
     noun = _NOUNS.get(kind, "Tensor")
+    if task == "detection":  # the vocab starts with '#na#' (padding), not a class
+        return f"Object detector · {len(vocab or [' ']) - 1} classes"
     if task == "segmentation":
         what = "Image segmentation"
     elif vocab is None or task == "regression":

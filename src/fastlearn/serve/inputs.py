@@ -368,6 +368,22 @@ def jsonable(x: Any) -> Any:
     return str(x)
 
 
+MIN_BOX_SCORE = 0.3  # boxes answered and drawn (a detector's predict gives all from 0.05)
+
+
+def _detections(result: Sequence[Any]) -> dict[str, Any]:
+    """A detector's (boxes, labels, scores) as JSON: the boxes scoring MIN_BOX_SCORE or more."""
+    boxes, labels, scores = result
+    boxes, scores = torch.as_tensor(boxes).float(), torch.as_tensor(scores).float()
+    if not bool(torch.isfinite(boxes).all() and torch.isfinite(scores).all()):
+        raise ValueError("The model's output holds NaN or infinite values for this input. "
+                         "No answer was made up.")
+    kept = [{"label": jsonable(lab), "score": round(float(s), 4),
+             "box": [round(float(v), 1) for v in b]}
+            for b, lab, s in zip(boxes.tolist(), labels, scores.tolist()) if s >= MIN_BOX_SCORE]
+    return {"label": [k["label"] for k in kept], "boxes": kept}
+
+
 def format_result(result: Sequence[Any], config: Mapping[str, Any],
                   vocab: Sequence[Any] | None, top_k: int = 5, *,
                   item: Any = None) -> dict[str, Any]:
@@ -375,8 +391,12 @@ def format_result(result: Sequence[Any], config: Mapping[str, Any],
 
     Classifiers (softmax or sigmoid outputs with a vocabulary) give `top`; other models
     (regression, segmentation, no vocabulary) give their output as `value`. A tabular `item`
-    (a `Row`) that held columns the model does not take lists them as `ignored`.
+    (a `Row`) that held columns the model does not take lists them as `ignored`. Detectors
+    give `boxes` ({label, score, box: [x0, y0, x1, y1] in pixels}) scoring at least
+    `MIN_BOX_SCORE`, best first, and their labels as `label`.
     """
+    if config.get("task") == "detection":
+        return _detections(result)
     label, _, probs = result
     out: dict[str, Any] = {"label": jsonable(label)}
     probs = torch.as_tensor(probs).detach().float().cpu()

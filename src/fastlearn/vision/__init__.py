@@ -24,6 +24,15 @@ from .augment import (
 from .blocks import ImageBlock, MaskBlock, PointBlock, SpatialBlock
 from .data import ImageDataLoaders, RegexLabeller, SegmentationDataLoaders
 from .dataset import ImageDataset, collate_images
+from .detection import (
+    BBoxBlock,
+    BBoxLblBlock,
+    DetectionInterpretation,
+    MeanAveragePrecision,
+    TensorBBox,
+    detection_learner,
+    get_annotations,
+)
 from .export import VisionPredictor
 from .geometry import TensorGeometry, TensorPoint
 from .image import (
@@ -93,4 +102,6 @@ __all__ = [
     "xresnet101", "xresnet152", "show_image_batch", "show_images",
     "ImageBlock", "MaskBlock", "PointBlock", "SpatialBlock", "TensorGeometry", "TensorPoint",
     "PILImage", "PILImageBW", "image2tensor", "show_image", "ProbeResult", "linear_probe",
+    "BBoxBlock", "BBoxLblBlock", "TensorBBox", "get_annotations", "detection_learner",
+    "MeanAveragePrecision", "DetectionInterpretation",
 ]

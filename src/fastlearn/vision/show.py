@@ -199,8 +199,12 @@ def show_image_batch(
 
     `dls` gives the classes and the task (an ImageDataLoaders, or core DataLoaders).
     """
-    x = loader_images(dl if dl is not None else dls.train, batch[0][:max_n])
     grid = dict(nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi, path=path)
+    if task_of(dls) == "detection":  # boxes drawn over the images, with their class names
+        from .detection.show import show_detection_batch
+
+        return show_detection_batch(dls, batch, dl=dl, max_n=max_n, **grid)
+    x = loader_images(dl if dl is not None else dls.train, batch[0][:max_n])
     if task_of(dls) == "segmentation":
         n_codes = len(dls.vocab) if dls.vocab is not None else None
         return show_images(x, None, batch[1][:max_n], n_codes=n_codes, **grid)

@@ -56,10 +56,41 @@
         el("div", { class: "bar" }, fill),
         el("span", { class: "pct", text: `${(100 * probability).toFixed(1)}%` })));
     }
+    drawBoxes(data.boxes);
     $("value").hidden = data.value === undefined;
     $("value").textContent = data.value === undefined ? "" : JSON.stringify(data.value);
     $("timing").textContent = `predicted in ${duration(data.time_ms)}`;
     $("result").hidden = false;
+  }
+
+  // A detector's boxes (pixels of the uploaded image) drawn over it on a canvas, each class
+  // in its colour, labelled with its score. Labels are drawn as canvas text, never HTML.
+  const BOX_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0"];
+  function drawBoxes(boxes) {
+    const old = $("boxes");
+    if (old) old.remove();
+    const img = $("preview");
+    if (!Array.isArray(boxes) || !img || !img.naturalWidth) return;
+    const canvas = el("canvas", { id: "boxes", width: img.naturalWidth, height: img.naturalHeight });
+    canvas.style.maxWidth = "100%";
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    const line = Math.max(2, Math.round(Math.max(img.naturalWidth, img.naturalHeight) / 150));
+    ctx.lineWidth = line;
+    ctx.font = `${5 * line + 4}px sans-serif`;
+    ctx.textBaseline = "top";
+    const classes = [...new Set(boxes.map((b) => show(b.label)))];
+    for (const { box: [x0, y0, x1, y1], label, score } of boxes) {
+      const colour = BOX_COLOURS[classes.indexOf(show(label)) % BOX_COLOURS.length];
+      const text = `${show(label)} ${score.toFixed(2)}`;
+      ctx.strokeStyle = colour;
+      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      ctx.fillStyle = colour;
+      ctx.fillRect(x0, y0, ctx.measureText(text).width + 2 * line, 5 * line + 4 + line);
+      ctx.fillStyle = "#fff";
+      ctx.fillText(text, x0 + line, y0 + line / 2);
+    }
+    $("top").before(canvas);
   }
 
   async function send([body, headers]) {
@@ -199,7 +230,9 @@
   // The classes the model can answer, before any prediction (the first MAX_CLASSES of them).
   const MAX_CLASSES = 30;
   function showClasses(info) {
-    const vocab = Array.isArray(info.vocab) ? info.vocab : [];
+    // a detector's vocabulary starts with "#na#", the padding of its box labels
+    const vocab = (Array.isArray(info.vocab) ? info.vocab : [])
+      .filter((name) => !(info.task === "detection" && name === "#na#"));
     if (!vocab.length || info.inputs.kind === "collab") return;
     const list = $("class-list");
     for (const name of vocab.slice(0, MAX_CLASSES)) {
