@@ -44,7 +44,7 @@ from fastlearn.core.metrics import (
     mse,
     rmse,
 )
-from fastlearn.core.metrics_base import rankdata
+from fastlearn.core.metrics.base import rankdata
 
 N, BS = 37, 8
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from fastlearn import SGD, Callback, lr_range
+from fastlearn.core.annealing import combine_scheds, one_cycle_lr, one_cycle_mom, sched_cos
 from fastlearn.core.callbacks.schedule import minimum, steep, valley
-from fastlearn.core.schedule import combine_scheds, one_cycle_lr, one_cycle_mom, sched_cos
 
 
 def cos_interp(start, end, pos):

@@ -4,6 +4,17 @@ first use of one of these names, so that `fastlearn --help` answers without torc
 A new public name of the core goes here, in the imports and in `__all__`.
 """
 
+from .annealing import (
+    combine_scheds,
+    combined_cos,
+    flat_cos,
+    one_cycle_lr,
+    one_cycle_mom,
+    sched_cos,
+    sched_exp,
+    sched_lin,
+    sched_no,
+)
 from .callback import (
     EVENTS,
     Callback,
@@ -70,17 +81,6 @@ from .metrics import *  # noqa: F403 (the metrics module defines an explicit __a
 from .metrics import __all__ as _metrics_all
 from .optim import SGD, Adam, AdamW, OptimWrapper, RMSprop, lr_range, trainable_params
 from .sampling import ImbalancedSampler
-from .schedule import (
-    combine_scheds,
-    combined_cos,
-    flat_cos,
-    one_cycle_lr,
-    one_cycle_mom,
-    sched_cos,
-    sched_exp,
-    sched_lin,
-    sched_no,
-)
 from .splitters import (
     ColSplitter,
     FileSplitter,

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .annealing import flat_cos, one_cycle_lr, one_cycle_mom
 from .callback import (
     EVENTS,
     INNER_EVENTS,
@@ -62,7 +63,6 @@ from .learner_io import CheckpointMixin, InferenceMixin
 from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
 from .metrics import Metric, as_metric
 from .optim import NORM_TYPES, Adam, OptimWrapper, lr_range, make_optimizer, trainable_params
-from .schedule import flat_cos, one_cycle_lr, one_cycle_mom
 from .summary import ModelSummary, learner_summary, training_loop_text
 
 __all__ = ["Learner"]

@@ -21,7 +21,7 @@ from ..io import save_figure
 
 if TYPE_CHECKING:
     from ..learner import Learner
-    from ..metrics_base import Metric
+    from ..metrics import Metric
 
 __all__ = ["Recorder", "ValidationTotals", "ValidateCallback"]
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..annealing import sched_exp
 from ..callback import Callback, CancelFitException, CancelValidException
-from ..schedule import sched_exp
 
 if TYPE_CHECKING:
     from ..learner import Learner

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...core.metrics_base import Metric
+from ...core.metrics import Metric
 from .postprocess import DetectionPostprocess, Detections, split_targets
 
 __all__ = ["coco_evaluate", "to_coco", "MeanAveragePrecision", "IOU_THRESHOLDS",
@@ -178,6 +178,8 @@ class MeanAveragePrecision(Metric):
     as `learn.predict` uses by default) and keeps them with the targets, on the device;
     `compute` evaluates once per epoch; `results()` gives every figure and the AP per class.
     """
+
+    state_names = ("detections", "targets", "n_classes")
 
     def __init__(self, iou_thresh: float | None = None, *,
                  postprocess: DetectionPostprocess | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Schedules as pure functions of the training position `pos` in [0, 1], and their combination."""
+"""Annealing: schedules as pure functions of the training position `pos` in [0, 1], and their
+combination (`ParamScheduler` in callbacks/schedule.py applies them during a fit)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from functools import partial
 
 from torch import Tensor
 
-from fastlearn.core.metrics_base import AvgMetric, Metric, function_name
-from fastlearn.core.metrics_classification import (
+from .base import AvgMetric, Metric, function_name
+from .classification import (
     BalancedAccuracy,
     F1Score,
     FBeta,
@@ -29,7 +29,7 @@ from fastlearn.core.metrics_classification import (
     accuracy_multi,
     error_rate,
 )
-from fastlearn.core.metrics_regression import (
+from .regression import (
     RMSE,
     ExpRMSPE,
     PearsonCorrCoef,
@@ -40,7 +40,7 @@ from fastlearn.core.metrics_regression import (
     mse,
     rmse,
 )
-from fastlearn.core.metrics_segmentation import Dice, ForegroundAccuracy, Jaccard, foreground_acc
+from .segmentation import Dice, ForegroundAccuracy, Jaccard, foreground_acc
 
 __all__ = [
     "Metric",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fastlearn.core.metrics_base import Metric, rankdata, shape_error, wide
+from .base import Metric, rankdata, shape_error, wide
 
 __all__ = [
     "mse",
@@ -66,6 +66,8 @@ def exp_rmspe(preds: Tensor, targs: Tensor) -> Tensor:
 
 class MeanSquareRoot(Metric):
     """Base: square root of the mean of a per-element term, accumulated exactly."""
+
+    state_names = ("total", "count")
 
     def __init__(self) -> None:
         self.reset()
@@ -165,6 +167,8 @@ class Moments:
 class R2Score(Metric):
     """Coefficient of determination, 1 - SS_res / SS_tot (as sklearn's r2_score)."""
 
+    state_names = ("moments", "sse")
+
     name = "r2_score"
 
     def __init__(self) -> None:
@@ -195,6 +199,8 @@ class R2Score(Metric):
 class PearsonCorrCoef(Metric):
     """Pearson correlation of predictions and targets (NaN when either is constant)."""
 
+    state_names = ("moments",)
+
     name = "pearsonr"
 
     def __init__(self) -> None:
@@ -216,6 +222,8 @@ class PearsonCorrCoef(Metric):
 
 class SpearmanCorrCoef(Metric):
     """Spearman rank correlation; ties get average ranks (as scipy.stats.spearmanr)."""
+
+    state_names = ("preds", "targs")
 
     name = "spearmanr"
 

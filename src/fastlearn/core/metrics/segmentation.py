@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from fastlearn.core.metrics_base import Metric, shape_error
+from .base import Metric, shape_error
 
 __all__ = ["Dice", "Jaccard", "ForegroundAccuracy", "foreground_acc"]
 
@@ -43,6 +43,8 @@ class Overlap(Metric):
     average='macro': mean over classes (background included) that occur in preds or targs.
     Pixels whose target is `ignore_index` (e.g. a void code) are left out.
     """
+
+    state_names = ("counts",)
 
     def __init__(
         self,
@@ -135,6 +137,8 @@ class Jaccard(Overlap):
 
 class ForegroundAccuracy(Metric):
     """Pixel accuracy over pixels whose target is not `bkg_idx` (e.g. a void code)."""
+
+    state_names = ("correct", "count")
 
     name = "foreground_acc"
 

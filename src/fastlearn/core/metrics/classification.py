@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fastlearn.core.metrics_base import Metric, rankdata, safe_divide, shape_error, wide
+from .base import Metric, rankdata, safe_divide, shape_error, wide
 
 __all__ = [
     "accuracy",
@@ -80,6 +80,8 @@ def class_predictions(
 
 class ConfusionMetric(Metric):
     """Base for metrics computed from the confusion matrix accumulated on device."""
+
+    state_names = ("counts", "n_classes")
 
     def __init__(self, *, axis: int = -1):
         self.axis = axis
@@ -271,6 +273,8 @@ class RocAuc(Metric):
     Classes without both positives and negatives in the targets are left out of the mean.
     """
 
+    state_names = ("scores", "targs")
+
     name = "roc_auc_score"
 
     def __init__(self, *, axis: int = -1):
@@ -329,6 +333,8 @@ class RocAucBinary(RocAuc):
 
 class Perplexity(Metric):
     """exp of the mean cross-entropy over all tokens; preds (B, T, V) logits, targs (B, T)."""
+
+    state_names = ("total", "count")
 
     name = "perplexity"
 

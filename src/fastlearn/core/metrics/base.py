@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .distributed import gather_objects, is_distributed
+from ..distributed import gather_objects, is_distributed
 
 __all__ = ["Metric", "AvgMetric", "shape_error", "rankdata", "function_name", "merge_values"]
 
@@ -27,6 +27,9 @@ class Metric:
     """
 
     name: str = "metric"
+    # The attributes `reset` assigns and `update` accumulates into: what `sync` gathers from
+    # every process and `merge` adds up. Settings (`axis`, `average`...) are not listed.
+    state_names: tuple[str, ...] = ()
 
     def reset(self) -> None:
         """Forget everything accumulated so far."""
@@ -42,22 +45,20 @@ class Metric:
 
     # ---- several processes (distributed validation): each sees a shard, `sync` merges them
     def accumulated(self) -> dict[str, Any]:
-        """The accumulated state: the attributes `reset` assigns that now hold something else
-        than what `reset` would put there (settings such as `axis` are left out)."""
-        probe = copy.copy(self)
-        vars(probe).update({k: v.clone() if isinstance(v, Tensor) else copy.copy(v)
-                            for k, v in vars(self).items() if isinstance(v, (Tensor, list, dict))})
-        before = dict(vars(probe))
-        probe.reset()
-        return {k: vars(self)[k] for k, v in vars(probe).items()
-                if k in vars(self) and v is not before.get(k)}
+        """The accumulated state: the attributes named in `state_names`."""
+        if not self.state_names:
+            raise TypeError(f"Metric {self.name!r} ({type(self).__name__}) declares no state, "
+                            "so its processes' shares can't be merged. Fix: list the attributes "
+                            "reset() assigns as a class attribute: state_names = ('total', "
+                            "'count').")
+        return {key: vars(self)[key] for key in self.state_names}
 
     def merge(self, other: Metric) -> None:
         """Add what `other` (the same metric, fed other batches) accumulated, so `compute`
         covers both. The default adds tensors and numbers and concatenates lists (see
         `merge_values`); a metric whose state does not add up (means, sizes) overrides this."""
         for key, value in other.accumulated().items():
-            setattr(self, key, merge_values(getattr(self, key, None), value, f"{self.name}.{key}"))
+            setattr(self, key, merge_values(vars(self)[key], value, f"{self.name}.{key}"))
 
     def sync(self) -> None:
         """Merge every process's state, in rank order, so that `compute` gives on every
@@ -136,6 +137,8 @@ class AvgMetric(Metric):
     Exact for any function that is itself a mean over equally sized rows (accuracy, MAE, MSE);
     not for one such as a square root of a mean (use a dedicated Metric, e.g. `RMSE`).
     """
+
+    state_names = ("total", "count")
 
     def __init__(self, func: Callable[[Tensor, Tensor], Tensor | float], name: str | None = None):
         self.func = func
