@@ -110,3 +110,15 @@ def test_parser_defaults():
     args = build_parser().parse_args(["serve", "m.fl"])
     assert (args.host, args.port, args.top_k) == ("127.0.0.1", 8000, 5)
     assert build_parser().parse_args(["predict", "m.fl", "a"]).top_k == 3
+
+
+def test_predict_does_not_import_the_web_server():
+    """`fastlearn predict` shares input parsing and answers with the web app, not its module."""
+    import subprocess
+    import sys
+
+    code = ("import sys, fastlearn.cli, fastlearn.inputs, fastlearn.answers; "
+            "print(sorted(m for m in sys.modules if m.startswith(('fastlearn.serve', "
+            "'starlette', 'uvicorn'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

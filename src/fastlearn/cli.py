@@ -101,8 +101,9 @@ def _dataset_url(name: str, urls: type, names: list[str]) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from .answers import fault_message, format_result
     from .core.export import load_learner
-    from .serve.inputs import Limits, fault_message, format_result, input_spec, parse_cli_item
+    from .inputs import Limits, input_spec, parse_cli_item
 
     if args.top_k < 1:
         raise ValueError(f"Expected --top-k to be at least 1. Received: {args.top_k}.")

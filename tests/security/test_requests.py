@@ -57,7 +57,7 @@ def test_a_model_that_answers_nan_is_a_422_not_a_500(tmp_path):
 
 def test_the_cli_refuses_non_finite_rows_too(tmp_path):
     from fastlearn.core.export import load_learner
-    from fastlearn.serve.inputs import InputError, Limits, input_spec, parse_cli_item
+    from fastlearn.inputs import InputError, Limits, input_spec, parse_cli_item
 
     predictor = load_learner(write_model("tabular", tmp_path / "t.fl"))
     spec = input_spec(predictor.info())

@@ -107,7 +107,8 @@ def test_tabular_numbers_may_come_as_strings_or_null(clients):
 
 
 def test_input_descriptions_and_text_pairs():
-    from fastlearn.serve.inputs import Limits, input_spec, parse_cli_item, parse_json_body
+    from fastlearn.inputs import Limits, input_spec, parse_cli_item
+    from fastlearn.serve.app import parse_json_body
 
     assert input_spec({"inputs": "image"}) == {"kind": "image"}  # a bare kind is accepted
     assert input_spec({}) == input_spec({"inputs": {"kind": "sound"}}) == {"kind": "tensor"}

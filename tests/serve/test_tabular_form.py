@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fastlearn.inputs import input_spec
 from fastlearn.serve import create_app
-from fastlearn.serve.inputs import input_spec
 
 from .helpers import serve_in_thread, write_model
 

@@ -211,7 +211,7 @@ def test_defaults_are_training_mode_and_median(table):
 
 def test_export_and_input_spec_carry_the_defaults(adult):
     learn, _, clean, path = adult
-    from fastlearn.serve.inputs import input_spec
+    from fastlearn.inputs import input_spec
 
     fields = {f["name"]: f for f in input_spec(load_learner(path).info())["fields"]}
     defaults = learn.dls.processor.defaults
@@ -236,7 +236,7 @@ def test_old_files_without_defaults_or_strip_still_load(adult, tmp_path):
                                   for f in config["inputs"]["fields"]]
     old = save_model_file(tmp_path / "old.fl", learn.model, config)
     predictor = load_learner(old)
-    from fastlearn.serve.inputs import input_spec
+    from fastlearn.inputs import input_spec
 
     fields = input_spec(predictor.info())["fields"]
     assert all("default" not in f and "hint" not in f for f in fields)

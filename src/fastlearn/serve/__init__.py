@@ -2,15 +2,16 @@
 
     fastlearn serve model.fl --host 127.0.0.1 --port 8000
 
-The web app needs the `serve` extras (pip install 'fastlearn[serve]'); `serve.inputs`, which
-`fastlearn predict` shares, needs only torch.
+The web app needs the `serve` extras (pip install 'fastlearn[serve]'). What it shares with
+`fastlearn predict` (reading inputs, formatting answers) lives outside this package, in
+`fastlearn.inputs` and `fastlearn.answers`, which need only torch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .inputs import InputError, Limits
+from ..inputs import InputError, Limits
 
 try:
     from .app import create_app

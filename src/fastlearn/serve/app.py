@@ -43,21 +43,19 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..answers import fault_message, format_result, jsonable
 from ..core.export import Predictor, load_learner
-from .inputs import (
+from ..inputs import (
     InputError,
     Limits,
     check_image,
     example,
-    fault_message,
-    format_result,
     input_spec,
-    jsonable,
     loads_finite,
-    parse_json_body,
+    parse_json_item,
 )
 
-__all__ = ["create_app", "ModelService", "model_title"]
+__all__ = ["create_app", "ModelService", "model_title", "parse_json_body"]
 
 STATIC = Path(__file__).parent / "static"
 logger = logging.getLogger("fastlearn.serve")
@@ -72,6 +70,21 @@ _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 }
+
+
+def parse_json_body(obj: Any, spec: Mapping[str, Any], limits: Limits) -> tuple[list[Any], bool]:
+    """(items, batched): `{"items": [...]}` is a batch, any other object one item."""
+    if isinstance(obj, Mapping) and "items" in obj:
+        batch = obj["items"]
+        if not isinstance(batch, list) or not batch:
+            raise InputError(f"Expected 'items' to be a non-empty list of objects such as "
+                             f"{example(spec)}. Received: {type(batch).__name__}"
+                             f"{' (empty)' if batch == [] else ''}.")
+        if len(batch) > limits.max_batch:
+            raise InputError(f"The batch has {len(batch)} items; this server accepts at most "
+                             f"{limits.max_batch} (max_batch). Fix: split it.", 413)
+        return [parse_json_item(o, spec, limits) for o in batch], True
+    return [parse_json_item(obj, spec, limits)], False
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from fastlearn.answers import MIN_BOX_SCORE
 from fastlearn.cli import main
 from fastlearn.serve import create_app
-from fastlearn.serve.inputs import MIN_BOX_SCORE
 
 from ...serve.helpers import serve_in_thread
 from ...serve.test_browser import browser  # noqa: F401 (the headless Chromium fixture)

@@ -1,14 +1,16 @@
-"""What a predictor accepts, read from requests and command lines; its answers as JSON.
+"""What a predictor accepts, read from JSON objects and command lines, and checked.
 
-Shared by the web app and `fastlearn predict`. A predictor describes its input in
-`info()["inputs"]` (see docs/core_api_for_apps.md):
+Shared by the web app (`fastlearn.serve`) and `fastlearn predict`; needs only torch (and
+Pillow for images). A predictor describes its input in `info()["inputs"]` (see
+docs/core_api_for_apps.md):
 
     {"kind": "image"}   {"kind": "text"}   {"kind": "text_pair"}   {"kind": "tensor", "shape": [4]}
     {"kind": "tabular", "fields": [{"name": "age", "type": "number"}, ...]}
     {"kind": "collab", "user": "userId", "item": "title"}
 
 Every check raises `InputError` with an HTTP status and a message naming what was received
-and what would fix it; nothing here lets a bad input reach the model.
+and what would fix it; nothing here lets a bad input reach the model. The answers are
+formatted by `fastlearn.answers`.
 """
 
 from __future__ import annotations
@@ -27,13 +29,11 @@ from typing import Any
 import torch
 
 __all__ = ["InputError", "Limits", "Row", "KINDS", "IMAGE_FORMATS", "input_spec", "check_image",
-           "parse_json_item", "parse_json_body", "parse_cli_item", "format_result", "jsonable",
-           "example", "fault_message"]
+           "loads_finite", "parse_json_item", "parse_cli_item", "example"]
 
 KINDS = ("image", "text", "text_pair", "tabular", "collab", "tensor")
 # Formats Pillow decodes that a browser or phone sends; others (TIFF, PSD, EPS...) are refused.
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
-_MAX_LIST = 4096  # tensors larger than this are summarised in JSON answers, not listed
 
 
 class InputError(ValueError):
@@ -276,21 +276,6 @@ def parse_json_item(obj: Any, spec: Mapping[str, Any], limits: Limits) -> Any:
     return _tensor(obj["tensor"], spec)
 
 
-def parse_json_body(obj: Any, spec: Mapping[str, Any], limits: Limits) -> tuple[list[Any], bool]:
-    """(items, batched): `{"items": [...]}` is a batch, any other object one item."""
-    if isinstance(obj, Mapping) and "items" in obj:
-        batch = obj["items"]
-        if not isinstance(batch, list) or not batch:
-            raise InputError(f"Expected 'items' to be a non-empty list of objects such as "
-                             f"{example(spec)}. Received: {type(batch).__name__}"
-                             f"{' (empty)' if batch == [] else ''}.")
-        if len(batch) > limits.max_batch:
-            raise InputError(f"The batch has {len(batch)} items; this server accepts at most "
-                             f"{limits.max_batch} (max_batch). Fix: split it.", 413)
-        return [parse_json_item(o, spec, limits) for o in batch], True
-    return [parse_json_item(obj, spec, limits)], False
-
-
 def example(spec: Mapping[str, Any]) -> str:
     """A JSON request body for one item of this kind (for error messages and the docs)."""
     kind = spec["kind"]
@@ -339,78 +324,3 @@ def _cli_example(spec: Mapping[str, Any]) -> str:
         return example(spec)[len('{"row": '):-1]
     return {"collab": '\'["user_1", "item_9"]\'', "text_pair": '\'["first", "second"]\'',
             "tensor": "'[0.1, 0.2]'"}.get(kind, example(spec))
-
-
-# ---------------------------------------------------------------------------- answers
-def fault_message(e: Exception) -> str:
-    """A predictor's error as one line: a KeyError's message without repr quotes."""
-    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-    return f"{type(e).__name__}: {text[:500]}"
-
-
-def jsonable(x: Any) -> Any:
-    """Plain JSON values: tensors as lists (large ones summarised), NaN/inf as null."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        if x.numel() > _MAX_LIST:
-            return {"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", "")}
-        return jsonable(x.tolist())
-    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):  # numpy arrays and scalars
-        return jsonable(x.tolist())
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if x is None or isinstance(x, (bool, int, str)):
-        return x
-    if isinstance(x, Mapping):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    return str(x)
-
-
-MIN_BOX_SCORE = 0.3  # boxes answered and drawn (a detector's predict gives all from 0.05)
-
-
-def _detections(result: Sequence[Any]) -> dict[str, Any]:
-    """A detector's (boxes, labels, scores) as JSON: the boxes scoring MIN_BOX_SCORE or more."""
-    boxes, labels, scores = result
-    boxes, scores = torch.as_tensor(boxes).float(), torch.as_tensor(scores).float()
-    if not bool(torch.isfinite(boxes).all() and torch.isfinite(scores).all()):
-        raise ValueError("The model's output holds NaN or infinite values for this input. "
-                         "No answer was made up.")
-    kept = [{"label": jsonable(lab), "score": round(float(s), 4),
-             "box": [round(float(v), 1) for v in b]}
-            for b, lab, s in zip(boxes.tolist(), labels, scores.tolist()) if s >= MIN_BOX_SCORE]
-    return {"label": [k["label"] for k in kept], "boxes": kept}
-
-
-def format_result(result: Sequence[Any], config: Mapping[str, Any],
-                  vocab: Sequence[Any] | None, top_k: int = 5, *,
-                  item: Any = None) -> dict[str, Any]:
-    """One prediction as JSON: the label and the top classes with their probabilities.
-
-    Classifiers (softmax or sigmoid outputs with a vocabulary) give `top`; other models
-    (regression, segmentation, no vocabulary) give their output as `value`. A tabular `item`
-    (a `Row`) that held columns the model does not take lists them as `ignored`. Detectors
-    give `boxes` ({label, score, box: [x0, y0, x1, y1] in pixels}) scoring at least
-    `MIN_BOX_SCORE`, best first, and their labels as `label`.
-    """
-    if config.get("task") == "detection":
-        return _detections(result)
-    label, _, probs = result
-    out: dict[str, Any] = {"label": jsonable(label)}
-    probs = torch.as_tensor(probs).detach().float().cpu()
-    if not bool(torch.isfinite(probs).all()):
-        raise ValueError("The model's output holds NaN or infinite values for this input "
-                         "(values far outside the training data?). No answer was made up.")
-    act = config.get("activation", "none")
-    if act in ("softmax", "sigmoid") and probs.ndim == 1 and vocab is not None \
-            and len(vocab) == probs.numel():
-        values, idx = probs.topk(min(top_k, probs.numel()))
-        out["top"] = [{"label": jsonable(vocab[i]), "probability": round(float(v), 6)}
-                      for v, i in zip(values.tolist(), idx.tolist())]
-    else:
-        out["value"] = jsonable(probs)
-    if isinstance(item, Row) and item.ignored:
-        out["ignored"] = item.ignored
-    return out
