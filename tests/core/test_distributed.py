@@ -85,7 +85,7 @@ def test_sharded_loaders_keep_their_kind():
     dls = DataLoaders.from_dsets(TensorDataset(x[:30], y[:30]), TensorDataset(x[30:], y[30:]),
                                  bs=4, device="cpu")
     fast = dls.train.sharded(1, 2)
-    assert len(fast) == 4 and type(fast._loader).__name__ == "_TensorBatches"
+    assert len(fast) == 4 and type(fast._loader).__name__ == "TensorBatches"
     assert sum(len(b[0]) for b in fast) == 15
     plain = torch.utils.data.DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True)
     wrapped = DataLoaders(plain, device="cpu").train.sharded(0, 2, even=False)

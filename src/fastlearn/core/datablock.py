@@ -199,7 +199,7 @@ class CategoryBlock(TransformBlock):
                 "'images/cat_1.jpg' is 'images': the folder, not the class).")
 
     def encode(self, values: Sequence[Any], splits: Splits) -> Tensor:
-        from .data import encode_split
+        from .labels import encode_split
 
         return encode_split(self.categorize, [_plain(v) for v in values], splits)
 
