@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fastlearn.core import download
+from fastlearn.core import fetch
 from fastlearn.core.download import (
     ChecksumError,
     DownloadError,
@@ -111,7 +111,7 @@ def server() -> Iterator[Server]:
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FASTLEARN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FASTLEARN_DATA_MIRROR", raising=False)
-    monkeypatch.setattr(download.time, "sleep", lambda s: None)  # no real backoff waits
+    monkeypatch.setattr(fetch.time, "sleep", lambda s: None)  # no real backoff waits
     return tmp_path / "home"
 
 
@@ -269,7 +269,7 @@ def test_truncated_download_is_never_kept(server: Server, tmp_path: Path) -> Non
 
 def test_offline_message_says_where_to_put_the_file(home: Path, monkeypatch) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(download.time, "sleep", waits.append)
+    monkeypatch.setattr(fetch.time, "sleep", waits.append)
     url = closed_port_url("sample.tgz")
     with pytest.raises(DownloadError) as err:
         untar_data(url)

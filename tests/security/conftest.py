@@ -10,10 +10,10 @@ import pytest
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     """A private fastlearn cache per test; no mirror; no real back-off waits."""
-    from fastlearn.core import download
+    from fastlearn.core import fetch
 
     monkeypatch.setenv("FASTLEARN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FASTLEARN_DATA_MIRROR", raising=False)
     monkeypatch.delenv("FASTLEARN_MAX_EXTRACT_BYTES", raising=False)
-    monkeypatch.setattr(download.time, "sleep", lambda s: None)
+    monkeypatch.setattr(fetch.time, "sleep", lambda s: None)
     return tmp_path / "home"
