@@ -18,14 +18,14 @@ import torch
 from torch import nn
 
 from ..core import model_file as header
-from ..core.export import ExportError, LoadLimits, Predictor, register_builder
+from ..core.export import ExportError, LoadLimits, Predictor
 from .models import COLLAB_MODELS
 from .vocab import CollabVocab, unzip_pairs
 
 __all__ = ["CollabPredictor", "predictor_from_config", "check_header"]
 
-for _name, _cls in COLLAB_MODELS.items():
-    register_builder(_name, _cls)  # the class called with `model.config()` rebuilds it
+# Each class, called with `model.config()`, rebuilds it (see core/export.py).
+BUILDERS = dict(COLLAB_MODELS)
 
 
 def check_header(config: dict[str, Any], limits: LoadLimits) -> None:

@@ -193,8 +193,6 @@ class CollabLearner(Learner):
     def export_config(self) -> dict[str, Any]:
         """Plain JSON for `learn.export`: the model's builder and arguments, the id maps and
         the inputs a predictor takes ((user, item) pairs)."""
-        from . import export  # noqa: F401 (registers the builders export checks for)
-
         if not isinstance(self.model, CollabModel):
             raise TypeError(
                 f"export_config describes a collab model. Received: "

@@ -37,7 +37,7 @@ class CollabModel(nn.Module):
     """Base of the collab models: user/item embeddings `u_weight`, `i_weight` and the
     raw-id look-ups used for interpretation."""
 
-    builder: str = ""  # the name export registers this class under (see collab/export.py)
+    builder: str = ""  # its builder name in an exported file (see collab/export.py)
     u_weight: nn.Embedding
     i_weight: nn.Embedding
 

@@ -3,7 +3,9 @@
 The header (stored in the safetensors `__metadata__` under the key "fastlearn") names the
 application, the model builder and its arguments, the preprocessing state, the class
 vocabulary in training order and the library version. Loading parses JSON and raw tensor
-bytes only: a file cannot run code. Models are rebuilt by *builders* registered by name:
+bytes only: a file cannot run code. Models are rebuilt by *builders* found by name: the
+applications' in the fixed table `_BUILDER_APPLICATIONS` (each application module lists its
+own in a `BUILDERS` dict), a custom architecture's registered with `register_builder`:
 
     @register_builder("my_mlp")
     def my_mlp(n_in: int, n_out: int) -> nn.Module: ...
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from .io import atomic_write
+from .losses import activation_config
 from .model_file import (
     DEFAULT_LIMITS,
     ExportError,
@@ -45,7 +48,7 @@ __all__ = ["FORMAT_VERSION", "ExportError", "register_builder", "get_builder",
 
 FORMAT_VERSION = 1
 
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}  # custom architectures (register_builder)
 # Application name -> module that defines `check_header(config, limits)` (every key it reads,
 # before anything is built) and `predictor_from_config(config, model, device)`. A fixed
 # table: a file can only choose among these, never name a module to import.
@@ -55,13 +58,30 @@ _APPLICATIONS: dict[str, str] = {
     "detection": "fastlearn.vision.detection.export",
     "tabular": "fastlearn.tabular.export",
     "collab": "fastlearn.collab.export",
-    "text": "fastlearn.text.export",
-    "transformers": "fastlearn.text.hf_export",
+    "text": "fastlearn.text.ulmfit.export",
+    "transformers": "fastlearn.text.hf.export",
+}
+
+
+# Builder name -> the application whose module's `BUILDERS` dict holds it. Also fixed: the
+# applications register nothing when imported; a file's builder name picks from this table.
+_BUILDER_APPLICATIONS: dict[str, str] = {
+    "vision_classifier": "vision",
+    "vision_unet": "vision",
+    "simple_cnn": "vision",
+    "detection_fcos": "detection",
+    "tabular.TabularModel": "tabular",
+    "collab_dot_bias": "collab",
+    "collab_nn": "collab",
+    "awd_lstm_lm": "text",
+    "awd_lstm_classifier": "text",
+    "hf_sequence_classifier": "transformers",
 }
 
 
 def register_builder(name: str, fn: Callable[..., nn.Module] | None = None) -> Any:
-    """Register `fn(**kwargs) -> nn.Module` under `name` (usable as a decorator)."""
+    """Register a custom architecture's `fn(**kwargs) -> nn.Module` under `name` (usable as a
+    decorator); the applications' builders are in `_BUILDER_APPLICATIONS` instead."""
 
     def decorate(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         _BUILDERS[name] = f
@@ -78,24 +98,19 @@ def register_application(name: str, module: str) -> None:
 
 
 def get_builder(name: str) -> Callable[..., nn.Module]:
-    """The builder registered as `name`, or a clear error saying how to register it."""
+    """The builder named `name` (an application's, or one registered), or a clear error saying
+    how to register it."""
+    if name in _BUILDER_APPLICATIONS and name not in _BUILDERS:
+        module = importlib.import_module(_APPLICATIONS[_BUILDER_APPLICATIONS[name]])
+        return module.BUILDERS[name]
     if name not in _BUILDERS:
         raise ExportError(
             f"The file needs the model builder {name!r}, which is not registered. Known: "
-            f"{sorted(_BUILDERS)}. Fix: import the module that defines it, or register it "
-            f"before loading: fastlearn.core.export.register_builder({name!r}, fn) where "
+            f"{sorted({*_BUILDER_APPLICATIONS, *_BUILDERS})}. Fix: import the module that "
+            "defines it, or register it before loading: "
+            f"fastlearn.core.export.register_builder({name!r}, fn) where "
             "fn(**builder_kwargs) returns the model.")
     return _BUILDERS[name]
-
-
-def activation_config(loss_func: Any) -> dict[str, Any]:
-    """How predictions are turned into probabilities and decoded, from the loss function."""
-    name = type(loss_func).__name__
-    if "BCE" in name or "Binary" in name:
-        return {"activation": "sigmoid", "thresh": float(getattr(loss_func, "thresh", 0.5))}
-    if "CrossEntropy" in name or "Focal" in name or isinstance(loss_func, nn.NLLLoss):
-        return {"activation": "softmax", "axis": int(getattr(loss_func, "axis", -1))}
-    return {"activation": "none"}
 
 
 def _check_json(value: Any, where: str = "config") -> None:
@@ -238,10 +253,7 @@ def export_learner(learn: Learner, path: str | Path, config: dict[str, Any]) -> 
         raise ExportError("Export needs the name of a registered model builder. Fix: "
                           "learn.export(path, builder='name', builder_kwargs={...}) after "
                           "register_builder('name', fn).")
-    app = config.get("application")
-    if app in _APPLICATIONS and app != "core":
-        importlib.import_module(_APPLICATIONS[app])  # registers the application's builders
-    get_builder(config["builder"])
+    get_builder(config["builder"])  # fails now, not at load, for an unknown name
     vocab = config.get("vocab", learn.dls.vocab)
     config["vocab"] = list(vocab) if vocab is not None else None
     config.setdefault("metrics", learn.recorder.history[-1] if learn.recorder.history else {})

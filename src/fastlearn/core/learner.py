@@ -60,7 +60,7 @@ from .distributed import (
     world_size,
 )
 from .learner_io import CheckpointMixin, InferenceMixin
-from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat
+from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat, checked_loss
 from .metrics import Metric, as_metric
 from .optim import NORM_TYPES, Adam, OptimWrapper, lr_range, make_optimizer, trainable_params
 from .summary import ModelSummary, learner_summary, training_loop_text
@@ -138,8 +138,13 @@ class Learner(InferenceMixin, CheckpointMixin):
         self.training = self.in_fit = self.interrupted = False
         self.epoch = self.iter = self.train_iter = 0
         self.n_epoch, self.n_iter, self.total_iters = 1, 0, 0
+        self.start_epoch = 0  # first epoch of the next fit (a resume sets it; after_fit resets)
         self.xb: tuple = ()
         self.yb: tuple = ()
+        self.pred: Any = None
+        self.loss_grad: torch.Tensor | None = None  # this batch's loss, with its graph
+        self.loss: torch.Tensor | None = None  # the same, detached (None before a batch)
+        self.dl: DataLoader = dls.train  # the loader of the current phase
         self._loss_checked = False
 
     @property
@@ -240,31 +245,10 @@ class Learner(InferenceMixin, CheckpointMixin):
             finally:
                 self.in_fit, self.training = False, False
 
-    def _interrupt(self) -> bool:
-        """Ctrl-C: end the fit cleanly, keeping the weights and history so far; True when the
-        interrupt must go on (a script: see `reraise_interrupt`)."""
-        self.interrupted, self.training = True, False
-        self.model.eval()
-        if self.opt is not None:
-            self.opt.zero_grad()
-        self("after_cancel_fit")
-        self("after_fit")
-        reraise = (not interactive_session() if self.reraise_interrupt is None
-                   else self.reraise_interrupt)
-        print(f"Interrupted at epoch {self.epoch}, batch {self.iter}: the learner keeps its "
-              "weights and history" + ("; the script stops here (learn.reraise_interrupt = "
-                                       "False goes on after fit)." if reraise else "."))
-        return reraise
-
     def _do_fit(self) -> None:
         for epoch in range(self.start_epoch, self.n_epoch):
             self.epoch = epoch
             self._with_events(self._do_epoch, "epoch", CancelEpochException)
-
-    @property
-    def start_epoch(self) -> int:
-        """First epoch of this fit (after a resume, the one to continue from)."""
-        return getattr(self, "_start_epoch", 0)
 
     def _do_epoch(self) -> None:
         self.dl = self.dls.train
@@ -284,7 +268,7 @@ class Learner(InferenceMixin, CheckpointMixin):
 
     def _all_batches(self) -> None:
         self.n_iter = len(self.dl)
-        for i, batch in enumerate(self.dl, getattr(self.dl, "first_batch", 0)):  # >0 on resume
+        for i, batch in enumerate(self.dl, self.dl.first_batch):  # >0 on resume
             self.iter = i
             self._split(batch)
             self._with_events(self._do_one_batch, "batch", CancelBatchException)
@@ -299,7 +283,8 @@ class Learner(InferenceMixin, CheckpointMixin):
         self("after_pred")
         if self.yb:
             self.loss_grad = (self.loss_func(self.pred, *self.yb) if self._loss_checked
-                              else self._first_loss())
+                              else checked_loss(self.loss_func, self.pred, self.yb))
+            self._loss_checked = True
             self.loss = self.loss_grad.detach()
         self("after_loss")
         if not self.training or not self.yb:
@@ -308,33 +293,25 @@ class Learner(InferenceMixin, CheckpointMixin):
         self._with_events(self.opt.step, "step", CancelStepException)
         self.opt.zero_grad()
 
-    def _first_loss(self) -> torch.Tensor:
-        """The first batch's loss, with a clear error when outputs and targets don't fit."""
-        pred, targ = self.pred, self.yb[0]
-        name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__)
-        shapes = (f"model output {_describe(pred)} and targets "
-                  f"{', '.join(_describe(y) for y in self.yb)}")
-        elementwise = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.BCEWithLogitsLoss, nn.BCELoss)
-        if (isinstance(self.loss_func, elementwise) and isinstance(pred, torch.Tensor)
-                and isinstance(targ, torch.Tensor) and pred.shape != targ.shape):
-            raise ValueError(f"{name} compares element by element, but got {shapes}: torch "
-                             "would broadcast them into a wrong loss. Fix: make the model output "
-                             "the targets' shape, or use MSELossFlat/BCEWithLogitsLossFlat.")
-        try:
-            loss = self.loss_func(self.pred, *self.yb)
-        except (RuntimeError, ValueError, IndexError, TypeError) as e:
-            raise ValueError(f"loss_func {name} failed on {shapes}: {e}. Fix: check that the "
-                             "model's last layer has one output per class (or per target) and "
-                             "that the targets have the dtype the loss expects (class indices "
-                             "as int64 for cross entropy, floats for regression).") from e
-        if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-            raise ValueError(f"loss_func {name} must return a scalar tensor. Received: "
-                             f"{_describe(loss)}.")
-        self._loss_checked = True
-        return loss
-
     def _backward(self) -> None:
         self.loss_grad.backward()
+
+    # ---------------------------------------------------------------- Ctrl-C
+    def _interrupt(self) -> bool:
+        """Ctrl-C: end the fit cleanly, keeping the weights and history so far; True when the
+        interrupt must go on (a script: see `reraise_interrupt`)."""
+        self.interrupted, self.training = True, False
+        self.model.eval()
+        if self.opt is not None:
+            self.opt.zero_grad()
+        self("after_cancel_fit")
+        self("after_fit")
+        reraise = (not interactive_session() if self.reraise_interrupt is None
+                   else self.reraise_interrupt)
+        print(f"Interrupted at epoch {self.epoch}, batch {self.iter}: the learner keeps its "
+              "weights and history" + ("; the script stops here (learn.reraise_interrupt = "
+                                       "False goes on after fit)." if reraise else "."))
+        return reraise
 
     # ---------------------------------------------------------------- optimiser and freezing
     def create_opt(self) -> None:
@@ -351,10 +328,9 @@ class Learner(InferenceMixin, CheckpointMixin):
 
     @property
     def n_groups(self) -> int:
-        """Number of parameter groups (the splitter's)."""
-        if self.opt is None:
-            self.create_opt()
-        return len(self.opt.param_groups)
+        """Number of parameter groups: the optimiser's, or before one is built, the number a new
+        one would have (nothing is installed)."""
+        return len((self.opt or self.make_opt()).param_groups)
 
     def freeze_to(self, n: int) -> None:
         """Train only parameter groups n, n+1, ...; earlier groups frozen (BatchNorm kept)."""
@@ -519,12 +495,6 @@ def split_batch(batch: Any, n_inp: int) -> tuple[tuple, tuple]:
     if isinstance(batch, (tuple, list)):
         return tuple(batch[:n_inp]), tuple(batch[n_inp:])
     return (batch,), ()  # a dict of model inputs (e.g. transformers), targets inside
-
-
-def _describe(x: Any) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"{tuple(x.shape)} {str(x.dtype).replace('torch.', '')}"
-    return type(x).__name__
 
 
 def _infer_loss_func(dls: DataLoaders) -> nn.Module:

@@ -21,6 +21,7 @@ import torch
 
 from .distributed import barrier, is_main_process, unwrap_model
 from .io import atomic_save
+from .losses import activation_of, decodes_of
 
 if TYPE_CHECKING:
     from .data import DataLoader
@@ -48,7 +49,7 @@ class InferenceMixin:
         from .callbacks.gather import GatherPredsCallback
 
         dl = self._as_loader(dl) if dl is not None else self.dls[ds_idx]
-        act = act or getattr(self.loss_func, "activation", None)
+        act = act or activation_of(self.loss_func)
         if reduce is not None or save_to is not None:
             return self._stream_preds(dl, act, reduce, save_to, with_input or with_loss
                                       or with_decoded)
@@ -60,7 +61,7 @@ class InferenceMixin:
         if with_input:
             out.insert(0, gather.inputs())
         if with_decoded:
-            decodes = getattr(self.loss_func, "decodes", None)
+            decodes = decodes_of(self.loss_func)
             out.append(decodes(out[-2]) if decodes is not None else out[-2])
         if with_loss:
             out.append(self._per_item_loss(preds, targs))

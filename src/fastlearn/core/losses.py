@@ -10,13 +10,15 @@ set to 'none' to get one loss per item.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "Loss",
     "CrossEntropyLossFlat",
     "BCEWithLogitsLossFlat",
     "MSELossFlat",
@@ -24,6 +26,9 @@ __all__ = [
     "FocalLossFlat",
     "LabelSmoothingCrossEntropy",
     "class_weights",
+    "activation_of",
+    "decodes_of",
+    "activation_config",
 ]
 
 Reduction = Literal["mean", "sum", "none"]
@@ -44,7 +49,29 @@ def reduce(loss: Tensor, reduction: Reduction) -> Tensor:
     return loss.sum() if reduction == "sum" else loss
 
 
-class CrossEntropyLossFlat(nn.Module):
+class Loss(nn.Module):
+    """Base of fastlearn's losses: a `reduction`, and what the outputs mean. `activation` turns
+    outputs into probabilities (or values), `decodes` those into labels, and
+    `activation_config` says the same for an exported file (see `Predictor.activate`)."""
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def activation(self, preds: Tensor) -> Tensor:
+        """Identity: the outputs are the predictions."""
+        return preds
+
+    def decodes(self, probs: Tensor) -> Tensor:
+        """Identity."""
+        return probs
+
+    def activation_config(self) -> dict[str, Any]:
+        """The activation as plain JSON for the export header."""
+        return {"activation": "none"}
+
+
+class CrossEntropyLossFlat(Loss):
     """Cross entropy over the class `axis` (-1 for (N, C) or (B, T, V); 1 for (B, C, H, W)).
 
     Predictions are flattened to (N, C) and targets (class indices) to (N,).
@@ -59,9 +86,8 @@ class CrossEntropyLossFlat(nn.Module):
         ignore_index: int = -100,
         reduction: Reduction = "mean",
     ):
-        super().__init__()
+        super().__init__(reduction=reduction)
         self.axis, self.label_smoothing, self.ignore_index = axis, label_smoothing, ignore_index
-        self.reduction = reduction
         self.register_buffer("weight", weight, persistent=False)
 
     def flatten(self, preds: Tensor, targs: Tensor) -> tuple[Tensor, Tensor]:
@@ -113,6 +139,10 @@ class CrossEntropyLossFlat(nn.Module):
     def decodes(self, probs: Tensor) -> Tensor:
         """The most probable class."""
         return probs.argmax(dim=self.axis)
+
+    def activation_config(self) -> dict[str, Any]:
+        """Softmax over `axis`."""
+        return {"activation": "softmax", "axis": int(self.axis)}
 
 
 class LabelSmoothingCrossEntropy(CrossEntropyLossFlat):
@@ -169,7 +199,7 @@ class FocalLossFlat(CrossEntropyLossFlat):
         return reduce(loss, self.reduction)
 
 
-class BCEWithLogitsLossFlat(nn.Module):
+class BCEWithLogitsLossFlat(Loss):
     """Binary cross entropy on logits, for binary and multi-label targets (cast to float)."""
 
     def __init__(
@@ -180,8 +210,8 @@ class BCEWithLogitsLossFlat(nn.Module):
         pos_weight: Tensor | None = None,
         reduction: Reduction = "mean",
     ):
-        super().__init__()
-        self.thresh, self.reduction = thresh, reduction
+        super().__init__(reduction=reduction)
+        self.thresh = thresh
         self.register_buffer("weight", weight, persistent=False)
         self.register_buffer("pos_weight", pos_weight, persistent=False)
 
@@ -213,13 +243,14 @@ class BCEWithLogitsLossFlat(nn.Module):
         """True where the probability exceeds `thresh`."""
         return probs > self.thresh
 
+    def activation_config(self) -> dict[str, Any]:
+        """Sigmoid, then `thresh`."""
+        return {"activation": "sigmoid", "thresh": float(self.thresh)}
 
-class RegressionLossFlat(nn.Module):
-    """Base for MSELossFlat and L1LossFlat: flatten both, check sizes, cast targets to float."""
 
-    def __init__(self, *, reduction: Reduction = "mean"):
-        super().__init__()
-        self.reduction = reduction
+class RegressionLossFlat(Loss):
+    """Base for MSELossFlat and L1LossFlat: flatten both, check sizes, cast targets to float;
+    the outputs are the predictions (`activation` and `decodes` are the identity)."""
 
     def flatten(self, preds: Tensor, targs: Tensor) -> tuple[Tensor, Tensor]:
         """Flat preds and targets in a common float dtype (integer targets cast silently)."""
@@ -233,14 +264,6 @@ class RegressionLossFlat(nn.Module):
             )
         dtype = torch.promote_types(preds.dtype, targs.dtype)
         return preds.reshape(-1).to(dtype), targs.reshape(-1).to(dtype)
-
-    def activation(self, preds: Tensor) -> Tensor:
-        """Identity: regression outputs are the predictions."""
-        return preds
-
-    def decodes(self, probs: Tensor) -> Tensor:
-        """Identity."""
-        return probs
 
 
 class MSELossFlat(RegressionLossFlat):
@@ -275,3 +298,68 @@ def class_weights(targets: Tensor, n_classes: int) -> Tensor:
         )
     weights = targets.numel() / (n_classes * counts)
     return weights.float()
+
+
+# Plain torch losses don't say what their outputs mean: the export reads it from this table.
+_TORCH_ACTIVATIONS: tuple[tuple[tuple[type, ...], dict[str, Any]], ...] = (
+    ((nn.BCEWithLogitsLoss, nn.BCELoss), {"activation": "sigmoid", "thresh": 0.5}),
+    ((nn.CrossEntropyLoss, nn.NLLLoss), {"activation": "softmax", "axis": -1}),
+)
+
+
+def activation_config(loss_func: Any) -> dict[str, Any]:
+    """How an exported model's outputs become probabilities and labels: a fastlearn `Loss`
+    says so itself; for torch's BCE, cross-entropy and NLL losses, the table above; any other
+    loss (or None): outputs kept as they are."""
+    if isinstance(loss_func, Loss):
+        return loss_func.activation_config()
+    return next((dict(config) for types, config in _TORCH_ACTIVATIONS
+                 if isinstance(loss_func, types)), {"activation": "none"})
+
+
+def activation_of(loss_func: Any) -> Callable[[Tensor], Tensor] | None:
+    """The loss's `activation` (outputs -> probabilities), None for a loss that has none (a
+    plain torch loss or function: `get_preds` returns its outputs as they are). A custom
+    loss object with an `activation` method, as fastai's, is used too."""
+    if isinstance(loss_func, Loss):
+        return loss_func.activation
+    return getattr(loss_func, "activation", None)  # a foreign loss: fastai's convention
+
+
+def decodes_of(loss_func: Any) -> Callable[[Tensor], Tensor] | None:
+    """The loss's `decodes` (probabilities -> labels), None for a loss that has none."""
+    if isinstance(loss_func, Loss):
+        return loss_func.decodes
+    return getattr(loss_func, "decodes", None)  # a foreign loss: fastai's convention
+
+
+def checked_loss(loss_func: Callable[..., Tensor], pred: Any, yb: tuple) -> Tensor:
+    """`loss_func(pred, *yb)` for the first batch of a fit, with a clear error when outputs and
+    targets don't fit (shapes a loss would silently broadcast, a failing or non-scalar loss)."""
+    targ = yb[0]
+    name = getattr(loss_func, "__name__", type(loss_func).__name__)  # a function or a module
+    shapes = (f"model output {_describe(pred)} and targets "
+              f"{', '.join(_describe(y) for y in yb)}")
+    elementwise = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.BCEWithLogitsLoss, nn.BCELoss)
+    if (isinstance(loss_func, elementwise) and isinstance(pred, torch.Tensor)
+            and isinstance(targ, torch.Tensor) and pred.shape != targ.shape):
+        raise ValueError(f"{name} compares element by element, but got {shapes}: torch "
+                         "would broadcast them into a wrong loss. Fix: make the model output "
+                         "the targets' shape, or use MSELossFlat/BCEWithLogitsLossFlat.")
+    try:
+        loss = loss_func(pred, *yb)
+    except (RuntimeError, ValueError, IndexError, TypeError) as e:
+        raise ValueError(f"loss_func {name} failed on {shapes}: {e}. Fix: check that the "
+                         "model's last layer has one output per class (or per target) and "
+                         "that the targets have the dtype the loss expects (class indices "
+                         "as int64 for cross entropy, floats for regression).") from e
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise ValueError(f"loss_func {name} must return a scalar tensor. Received: "
+                         f"{_describe(loss)}.")
+    return loss
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"{tuple(x.shape)} {str(x.dtype).replace('torch.', '')}"
+    return type(x).__name__

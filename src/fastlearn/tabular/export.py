@@ -10,14 +10,15 @@ import torch
 from torch import nn
 
 from ..core import model_file as header
-from ..core.export import ExportError, LoadLimits, Predictor, register_builder
+from ..core.export import ExportError, LoadLimits, Predictor
 from .model import TabularModel
 from .preprocess import PROCS, TabularProcessor
 
 __all__ = ["TabularPredictor", "predictor_from_config", "input_fields", "check_header"]
 
 
-register_builder("tabular.TabularModel", TabularModel)  # called with its recorded arguments
+# The model class, called with its recorded arguments (see core/export.py).
+BUILDERS = {"tabular.TabularModel": TabularModel}
 
 
 def _json_value(value: Any) -> Any:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..core.learner import Learner
+from ..core.losses import activation_of, decodes_of
 from ..core.metrics import as_metric
 from .data import TabularDataLoaders, show_frame
 from .export import check_outputs, input_fields
@@ -80,8 +81,7 @@ class TabularLearner(Learner):
 
     def _decoded(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(probabilities, decoded predictions) of raw outputs, by the loss's activation."""
-        act = getattr(self.loss_func, "activation", None)
-        decodes = getattr(self.loss_func, "decodes", None)
+        act, decodes = activation_of(self.loss_func), decodes_of(self.loss_func)
         probs = act(out) if act is not None else out
         return probs, decodes(probs) if decodes is not None else probs
 

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from ..core import model_file as header
 from ..core.data import DataLoaders
-from ..core.export import ExportError, LoadLimits, Predictor, register_builder
+from ..core.export import ExportError, LoadLimits, Predictor
 from .augment import CenterResize, IntToFloat, Normalize, RandomResizedCrop, Resize
 from .dataset import ImageDataset, collate_images
 from .image import ImageReadError
@@ -35,7 +35,6 @@ __all__ = ["VisionPredictor", "predictor_from_config", "check_header", "preproce
 
 
 # ---------------------------------------------------------------------------- builders
-@register_builder("vision_classifier")
 def vision_classifier(arch: str, n_out: int, n_in: int = 3, cut: int | None = None,
                       lin_ftrs: Sequence[int] | None = None, ps: float | Sequence[float] = 0.5,
                       concat_pool: bool = True, first_bn: bool = True, bn_final: bool = False,
@@ -47,7 +46,6 @@ def vision_classifier(arch: str, n_out: int, n_in: int = 3, cut: int | None = No
                                y_range=None if y_range is None else tuple(y_range))
 
 
-@register_builder("vision_unet")
 def vision_unet(arch: str, n_out: int, img_size: Sequence[int], n_in: int = 3,
                 cut: int | None = None, blur: bool = False, last_cross: bool = True,
                 middle_channels: int | None = None,
@@ -59,11 +57,18 @@ def vision_unet(arch: str, n_out: int, img_size: Sequence[int], n_in: int = 3,
                        y_range=None if y_range is None else tuple(y_range))
 
 
-@register_builder("simple_cnn")
 def simple_cnn_builder(n_out: int, channels: Sequence[int] = (16, 32, 64), in_channels: int = 3,
                        kernel_size: int = 3) -> nn.Module:
     """The small CNN for training from scratch."""
     return simple_cnn(n_out, tuple(channels), in_channels, kernel_size=kernel_size)
+
+
+# The builders a vision file may name (core/export.py's _BUILDER_APPLICATIONS points here).
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "vision_classifier": vision_classifier,
+    "vision_unet": vision_unet,
+    "simple_cnn": simple_cnn_builder,
+}
 
 
 # ---------------------------------------------------------------------------- preprocessing

@@ -27,6 +27,7 @@ from ..core.data import DataLoader
 from ..core.interpret import ClassificationInterpretation as _CoreInterpretation
 from ..core.interpret import new_figure
 from ..core.io import save_figure
+from ..core.losses import activation_of, decodes_of
 from ..core.torch_utils import to_device
 from .dataset import collate_images
 from .show import image_for_display, loader_images, show_images, task_of
@@ -73,9 +74,8 @@ def _predict_batch(learn: Learner, x: Tensor) -> tuple[Tensor, Tensor]:
         out = learn.model(x)
     finally:
         learn.model.train(was_training)
-    act = getattr(learn.loss_func, "activation", None)
+    act, decodes = activation_of(learn.loss_func), decodes_of(learn.loss_func)
     probs = act(out) if act is not None else out
-    decodes = getattr(learn.loss_func, "decodes", None)
     return probs, decodes(probs) if decodes is not None else probs
 
 

@@ -150,7 +150,7 @@ class Recorder(Callback):
         if not learn.in_fit:
             return
         if learn.training:
-            if not hasattr(learn, "loss"):
+            if learn.loss is None:
                 return
             self._pending.append(learn.loss)
             group = learn.opt.param_groups[-1]

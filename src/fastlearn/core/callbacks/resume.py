@@ -150,7 +150,7 @@ class ResumeCallback(Callback):
     def _restore_position(self, learn: Learner, state: dict[str, Any]) -> None:
         done = state["batches_done"]
         learn.train_iter = state["train_iter"]
-        learn._start_epoch = state["epoch"] + (1 if done is None else 0)
+        learn.start_epoch = state["epoch"] + (1 if done is None else 0)
         ranks = state["ranks"]
         own = ranks[rank()] if len(ranks) == world_size() else ranks[0]
         if done is not None:
@@ -161,7 +161,7 @@ class ResumeCallback(Callback):
         print(f"Resuming from {self.path} ({where}).")
 
     def after_fit(self, learn: Learner) -> None:
-        learn._start_epoch = 0
+        learn.start_epoch = 0
 
 
 def _check_compatible(state: dict[str, Any], learn: Learner, path: Path) -> None:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ...core import model_file as header
-from ...core.export import LoadLimits, Predictor, register_builder
+from ...core.export import LoadLimits, Predictor
 from ..export import build_batch_tfms, build_item_tfms
 from ..export import check_header as check_vision_header
 from .learner import build_detector
@@ -29,12 +29,14 @@ from .predict import detect
 __all__ = ["DetectionPredictor", "predictor_from_config", "detection_fcos", "check_header"]
 
 
-@register_builder("detection_fcos")
 def detection_fcos(arch: str, n_classes: int, n_in: int = 3, width: int = 128,
                    n_convs: int = 4, n_extra: int = 2) -> FCOS:
     """An FCOS detector over `arch`'s body, without downloading weights (the file has them)."""
     return build_detector(arch, n_classes, False, n_in=n_in, width=width, n_convs=n_convs,
                           n_extra=n_extra)
+
+
+BUILDERS = {"detection_fcos": detection_fcos}  # see core/export.py's _BUILDER_APPLICATIONS
 
 
 def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
