@@ -46,7 +46,7 @@ def _train_tabular(args: argparse.Namespace) -> int:
     _say(f"Categorical: {cats}\nContinuous: {conts}\nTarget: {args.y}")
     dls = TabularDataLoaders.from_df(df, cat_names=cats, cont_names=conts, y_names=args.y,
                                      valid_pct=args.valid_pct, seed=args.seed, bs=args.bs)
-    regression = getattr(dls, "is_regression", False) or dls.vocab is None
+    regression = dls.regression
     learn = tabular_learner(dls, metrics=rmse if regression else accuracy)
     learn.fit_one_cycle(args.epochs, args.lr)
     return _export(learn, args)

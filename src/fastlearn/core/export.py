@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from .._version import __version__
 from .io import atomic_write
 from .losses import activation_config
 from .model_file import (
@@ -124,8 +125,6 @@ def _check_json(value: Any, where: str = "config") -> None:
 def save_model_file(path: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
     """Write the model's tensors and `config` as one safetensors file, atomically."""
     from safetensors.torch import save
-
-    from .. import __version__
 
     header = {"format_version": FORMAT_VERSION, "library_version": __version__, **config}
     _check_json(header)
