@@ -499,9 +499,8 @@ def split_batch(batch: Any, n_inp: int) -> tuple[tuple, tuple]:
 
 def _infer_loss_func(dls: DataLoaders) -> nn.Module:
     """Cross entropy for integer targets, BCE for multi-hot floats, MSE for other floats."""
-    loss_func = getattr(dls, "loss_func", None)
-    if loss_func is not None:
-        return loss_func
+    if dls.loss_func is not None:  # the application's loaders know their targets
+        return dls.loss_func
     batch = dls.one_batch()
     if not isinstance(batch, (tuple, list)) or len(batch) <= dls.n_inp:
         raise ValueError("Could not infer a loss function: batches carry no targets. Fix: pass "

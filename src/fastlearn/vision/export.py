@@ -194,9 +194,6 @@ def preprocessing_state(dls: DataLoaders) -> dict[str, Any]:
              "item_tfms": [_item_tfm_state(t) for t in ds.tfms] if images else [],
              "batch_tfms": [_batch_tfm_state(t) for t in dl.batch_tfms
                             if not getattr(t, "train_only", False)]}
-    to_state = getattr(dls, "to_state", None)
-    if callable(to_state):
-        state["data"] = to_state()
     return state
 
 
@@ -204,9 +201,8 @@ def inputs_state(dls: DataLoaders) -> dict[str, Any]:
     """What `predict` accepts: images (with the size the model sees) or tensors of a shape."""
     ds = (dls.valid or dls.train).dataset
     if isinstance(ds, ImageDataset):
-        size = getattr(dls, "size", None)
-        return {"kind": "image", "size": None if size is None else list(size),
-                "n_channels": getattr(dls, "n_channels", None), "mode": ds.mode}
+        return {"kind": "image", "size": None if dls.size is None else list(dls.size),
+                "n_channels": dls.n_channels, "mode": ds.mode}
     tensors = getattr(ds, "tensors", None)
     return {"kind": "tensor", "shape": None if tensors is None else list(tensors[0].shape[1:])}
 

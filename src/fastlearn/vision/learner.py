@@ -75,9 +75,8 @@ def _first_batch(dls: DataLoaders) -> tuple[Tensor, ...]:
 
 def image_task(dls: DataLoaders, batch: Sequence[Tensor] | None = None) -> str:
     """'classification', 'multi_label', 'regression' or 'segmentation', from the loaders."""
-    task = getattr(dls, "task", None)
-    if task is not None:
-        return task
+    if dls.task is not None:
+        return dls.task
     batch = batch if batch is not None else _first_batch(dls)
     if len(batch) < 2:
         raise ValueError("Expected batches with targets to choose a loss. Fix: pass loss_func=.")
@@ -89,9 +88,8 @@ def image_task(dls: DataLoaders, batch: Sequence[Tensor] | None = None) -> str:
 
 
 def _n_out(dls: DataLoaders, task: str, batch: Sequence[Tensor] | None) -> int:
-    n = getattr(dls, "n_out", None)
-    if n is not None:
-        return int(n)
+    if dls.n_out is not None:
+        return int(dls.n_out)
     if task != "regression" and dls.vocab is not None:
         return len(dls.vocab)
     if task == "regression":
@@ -102,7 +100,7 @@ def _n_out(dls: DataLoaders, task: str, batch: Sequence[Tensor] | None) -> int:
 
 
 def _n_channels(dls: DataLoaders, batch: Sequence[Tensor] | None) -> int:
-    n = getattr(dls, "n_channels", None)
+    n = dls.n_channels
     return int(n) if n is not None else int((batch or _first_batch(dls))[0].shape[1])
 
 
@@ -240,7 +238,7 @@ def _setup(dls: DataLoaders, arch: ArchLike, pretrained: bool, normalize: bool,
         raise TypeError(f"Expected DataLoaders. Received: {type(dls).__name__}. Fix: build "
                         "them with ImageDataLoaders.from_...(...) or DataLoaders.from_dsets.")
     entry = get_arch(arch)  # an unknown name raises, naming the close ones
-    described = all(getattr(dls, a, None) is not None for a in ("task", "n_channels"))
+    described = dls.task is not None and dls.n_channels is not None
     batch = None if described else _first_batch(dls)
     n_in = n_in if n_in is not None else _n_channels(dls, batch)
     stats = entry.meta.stats if pretrained and normalize else None
@@ -335,8 +333,7 @@ cnn_learner = vision_learner  # the course's older name
 
 
 def _default_loss(dls: DataLoaders, task: str) -> nn.Module:
-    loss = getattr(dls, "loss_func", None)
-    return loss if loss is not None else _LOSSES[task]()
+    return dls.loss_func if dls.loss_func is not None else _LOSSES[task]()
 
 
 def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
@@ -398,7 +395,6 @@ def _transfer_setup(learn: VisionLearner, body: nn.Module, entry: Arch, pretrain
 
 
 def _batch_size(dls: DataLoaders, batch: Sequence[Tensor] | None) -> tuple[int, int]:
-    size = getattr(dls, "size", None)
-    if size is not None:
-        return tuple(size)
+    if dls.size is not None:
+        return tuple(dls.size)
     return tuple((batch or _first_batch(dls))[0].shape[-2:])

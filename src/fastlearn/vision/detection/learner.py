@@ -164,10 +164,10 @@ def _check_loaders(dls: Any) -> None:
     if not isinstance(dls, DataLoaders):
         raise TypeError(f"Expected DataLoaders. Received: {type(dls).__name__}. Fix: build them "
                         "with a DataBlock(blocks=(ImageBlock, BBoxBlock, BBoxLblBlock), n_inp=1).")
-    if getattr(dls, "task", None) != "detection" or dls.vocab is None or len(dls.vocab) < 2:
+    if dls.task != "detection" or dls.vocab is None or len(dls.vocab) < 2:
         raise ValueError(f"Expected detection loaders (blocks ImageBlock, BBoxBlock, "
                          f"BBoxLblBlock) with a vocabulary of box labels. Received: task "
-                         f"{getattr(dls, 'task', None)!r}, vocab {dls.vocab!r}. Fix: build them "
+                         f"{dls.task!r}, vocab {dls.vocab!r}. Fix: build them "
                          "with DataBlock(blocks=(ImageBlock, BBoxBlock, BBoxLblBlock), n_inp=1, "
                          "...).")
     for name, dl in (("training set", dls.train), ("validation set", dls.valid)):
