@@ -39,11 +39,30 @@ def test_norm_and_bias_params_are_found():
     assert id(model[0].weight) not in ids and id(model[3].weight) not in ids
 
 
-def test_any_torch_optimizer_works(synth_learner):
+def test_any_torch_optimizer_steps_as_torch_does(synth_learner):
+    """A torch optimiser as opt_func is the one the learner steps, and the wrapper's steps
+    are torch's own (weight decay off)."""
     learn = synth_learner(opt_func=torch.optim.RMSprop, lr=1e-3)
     learn.fit(1)
     assert isinstance(learn.opt, OptimWrapper)
     assert isinstance(learn.opt.opt, torch.optim.RMSprop)
+    assert all("square_avg" in learn.opt.opt.state[p] for p in learn.model.parameters())
+    torch.manual_seed(0)
+    model, ref = TinyNet(), TinyNet()
+    ref.load_state_dict(model.state_dict())
+    start = model[3].weight.detach().clone()
+    wrapped = make_optimizer(torch.optim.RMSprop, [list(model.parameters())], model, lr=1e-2,
+                             wd=0.0)
+    plain = torch.optim.RMSprop(ref.parameters(), lr=1e-2)
+    xb, yb = torch.randn(16, 4), torch.randn(16, 2)
+    for _ in range(3):
+        for net, opt in ((model, wrapped), (ref, plain)):
+            opt.zero_grad()
+            nn.functional.mse_loss(net(xb), yb).backward()
+            opt.step()
+    for a, b in zip(model.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(model[3].weight, start)  # it did step
 
 
 def test_adam_betas_follow_mom():
