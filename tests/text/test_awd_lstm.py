@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from fastlearn.text.models.awd_lstm import (
+from fastlearn.text.ulmfit.awd_lstm import (
     AWD_LSTM,
     LanguageModel,
     RNNDropout,

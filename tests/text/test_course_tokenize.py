@@ -11,15 +11,17 @@ import torch
 
 from fastlearn.core.collections import L, first
 from fastlearn.core.utils import coll_repr
-from fastlearn.text import tokenize_texts
-from fastlearn.text.tokenize import (
+from fastlearn.text import (
     SPECIAL_TOKENS,
+    Numericalize,
     SubwordTokenizer,
     Tokenizer,
+    Vocab,
     WordTokenizer,
+    tokenize_texts,
     tokenizer_from_state,
 )
-from fastlearn.text.vocab import FAKE, Numericalize, Vocab
+from fastlearn.text.ulmfit.vocab import FAKE
 
 TXTS = L([
     "This movie was great! I loved it, the acting was SO good.",

@@ -10,8 +10,13 @@ import pytest
 import torch
 
 from fastlearn import DataBlockError
-from fastlearn.text.data import LMDataLoader, SortedTextDataLoader, TextDataLoaders, TextDataset
-from fastlearn.text.tokenize import SubwordTokenizer
+from fastlearn.text import (
+    LMDataLoader,
+    SortedTextDataLoader,
+    SubwordTokenizer,
+    TextDataLoaders,
+    TextDataset,
+)
 
 WORDS = "good bad movie film plot actor story great awful fun dull scene".split()
 

@@ -18,7 +18,7 @@ from fastlearn.text import (
     read_vocab_file,
     text_classifier_learner,
 )
-from fastlearn.text.pretrained import match_embeddings
+from fastlearn.text.ulmfit.pretrained import match_embeddings
 
 from .helpers import TINY, clas_dls, corpus, lm_dls
 
@@ -54,7 +54,7 @@ def test_language_model_trains_and_generates(dls_lm, tmp_path) -> None:
 def test_splitters_give_groups_for_gradual_unfreezing(dls_lm) -> None:
     learn = lm_learner(dls_lm)
     assert learn.n_groups == TINY["n_layers"] + 1  # one per LSTM, then embedding + decoder
-    n_params = sum(len(g["params"]) for g in learn.opt.param_groups)
+    n_params = sum(len(g["params"]) for g in learn.make_opt().param_groups)
     assert n_params == len(list(learn.model.parameters()))  # the tied weight once
     clas = text_classifier_learner(clas_dls(dls_lm), AWD_LSTM, config=TINY, show_progress=False)
     assert clas.n_groups == TINY["n_layers"] + 2  # embedding, LSTMs, head

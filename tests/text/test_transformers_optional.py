@@ -31,7 +31,7 @@ def test_fastlearn_and_other_applications_work_without_transformers():
         import torch
         torch.set_num_threads(1)
         import fastlearn, fastlearn.tabular, fastlearn.collab, fastlearn.text
-        import fastlearn.text.transformers, fastlearn.text.hf_data  # light: imports nothing
+        import fastlearn.text.hf.learner, fastlearn.text.hf.parts  # light: imports nothing
         from torch.utils.data import TensorDataset
         from fastlearn import DataLoaders, Learner, set_seed
         from fastlearn.text import WordTokenizer
@@ -62,9 +62,8 @@ def test_the_transformers_path_says_how_to_install_it():
     pytest.importorskip("pandas")
     result = run_without_transformers("""
         import pandas as pd
-        from fastlearn.text.hf_data import HFTextDataLoaders
-        from fastlearn.text.hf_load import load_classifier, require_transformers
-        from fastlearn.text.transformers import load_from_parts
+        from fastlearn.text import HFTextDataLoaders, load_from_parts
+        from fastlearn.text.hf.load import load_classifier, require_transformers
 
         df = pd.DataFrame({"text": ["a", "b"], "label": [0, 1]})
         for call in (require_transformers,
@@ -86,12 +85,12 @@ def test_the_transformers_path_says_how_to_install_it():
 
 def test_transformers_is_imported_only_inside_functions():
     """No module of the transformers path imports `transformers` at module level."""
-    modules = sorted(TEXT_DIR.glob("hf_*.py")) + [TEXT_DIR / "transformers.py"]
-    assert {"hf_data.py", "hf_load.py", "hf_tokenize.py"} <= {m.name for m in modules}
+    modules = sorted((TEXT_DIR / "hf").glob("*.py"))
+    assert {"data.py", "load.py", "tokenize.py", "learner.py"} <= {m.name for m in modules}
     for module in modules:
         tree = ast.parse(module.read_text())
         top = [n for n in tree.body if isinstance(n, ast.Import)
-               or (isinstance(n, ast.ImportFrom) and n.level == 0)]  # not `from .transformers`
+               or (isinstance(n, ast.ImportFrom) and n.level == 0)]  # not `from .learner`
         names = {n.module for n in top if isinstance(n, ast.ImportFrom)} | {
             a.name for n in top if isinstance(n, ast.Import) for a in n.names}
         assert not any(str(name).split(".")[0] in ("transformers", "tokenizers")

@@ -10,8 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastlearn.text.tokenize import SPECIAL_TOKENS, UNK
-from fastlearn.text.vocab import Numericalize, Vocab
+from fastlearn.text import SPECIAL_TOKENS, Numericalize, Vocab
+from fastlearn.text.ulmfit.tokenize.rules import UNK
 
 N_SPECIAL = len(SPECIAL_TOKENS)
 CORPUS = [["xxbos", "b", "a", "b", "c"], ["a", "b", "rare", "c", "c"], ["d", "a", "b"]]

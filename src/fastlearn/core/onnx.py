@@ -39,7 +39,7 @@ __all__ = ["to_onnx"]
 Axes = dict[str, dict[int, str]]  # input or output name -> {dimension: its name}
 # Application -> module defining `traceable_model(model, config) -> (module, Axes)`: what to
 # export for models a trace can't record as they are. A fixed table, as export's applications.
-_TRACEABLE: dict[str, str] = {"text": "fastlearn.text.traceable"}
+_TRACEABLE: dict[str, str] = {"text": "fastlearn.text.ulmfit.traceable"}
 
 
 def _model_and_config(source: Any) -> tuple[nn.Module, dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""Text: tokenization, vocabularies, TextDataLoaders, the AWD-LSTM language model and the
-ULMFiT classifier.
+"""Text: two pipelines, one folder each. `ulmfit/`: tokenization, vocabularies,
+TextDataLoaders, the AWD-LSTM language model and the ULMFiT classifier. `hf/`: pretrained
+HuggingFace transformers fine-tuned through the Learner. `items.py`: what a text is, for both.
 
     from fastlearn.text import TextDataLoaders, language_model_learner, text_classifier_learner
     dls_lm = TextDataLoaders.from_df(df, "text", is_lm=True, valid_pct=0.1)
@@ -11,28 +12,16 @@ when a model or tokenizer is loaded. Needs pandas for the DataFrame/CSV/folder c
 `import fastlearn` alone does not load this package.
 """
 
-from .blocks import TextBlock, get_text_files
-from .data import (
-    LMDataLoader,
-    SortedTextDataLoader,
-    TextDataLoaders,
-    TextDataset,
-    tokenizer_from_state,
+from .hf.data import HFTextDataLoaders
+from .hf.export import TransformersPredictor
+from .hf.learner import (
+    HFClassifier,
+    TransformersLearner,
+    transformers_learner,
+    transformers_splitter,
 )
-from .export import TextPredictor
-from .hf_data import HFTextDataLoaders
-from .hf_export import TransformersPredictor
-from .learner import (
-    LMLearner,
-    ModelResetterCallback,
-    RNNRegularizerCallback,
-    TextClassifierLearner,
-    classifier_splitter,
-    language_model_learner,
-    lm_splitter,
-    text_classifier_learner,
-)
-from .models.awd_lstm import (
+from .hf.parts import load_from_parts, save_pretrained_parts
+from .ulmfit.awd_lstm import (
     AWD_LSTM,
     LanguageModel,
     SequentialRNN,
@@ -42,24 +31,28 @@ from .models.awd_lstm import (
     awd_lstm_small_config,
     masked_concat_pool,
 )
-from .pretrained import load_pretrained, read_vocab_file
-from .tokenize import (
-    SPECIAL_TOKENS,
-    SubwordTokenizer,
-    Tokenizer,
-    WordTokenizer,
-    detokenize,
-    tokenize_texts,
+from .ulmfit.blocks import TextBlock, get_text_files
+from .ulmfit.data import TextDataLoaders
+from .ulmfit.export import TextPredictor
+from .ulmfit.learner import (
+    LMLearner,
+    ModelResetterCallback,
+    RNNRegularizerCallback,
+    TextClassifierLearner,
+    classifier_splitter,
+    language_model_learner,
+    lm_splitter,
+    text_classifier_learner,
 )
-from .transformers import (
-    HFClassifier,
-    TransformersLearner,
-    load_from_parts,
-    save_pretrained_parts,
-    transformers_learner,
-    transformers_splitter,
-)
-from .vocab import Numericalize, Vocab
+from .ulmfit.loaders import LMDataLoader, SortedTextDataLoader, TextDataset
+from .ulmfit.pretrained import load_pretrained, read_vocab_file
+from .ulmfit.tokenize.detokenize import detokenize
+from .ulmfit.tokenize.parallel import tokenize_texts
+from .ulmfit.tokenize.rules import SPECIAL_TOKENS
+from .ulmfit.tokenize.subword import SubwordTokenizer
+from .ulmfit.tokenize.tokenizer import Tokenizer, tokenizer_from_state
+from .ulmfit.tokenize.word import WordTokenizer
+from .ulmfit.vocab import Numericalize, Vocab
 
 __all__ = [
     "TextBlock",

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..core.export import ExportError
-from .models.awd_lstm import LanguageModel, TextClassifier, _right_align
+from ...core.export import ExportError
+from .awd_lstm import LanguageModel, TextClassifier, _right_align
 
 __all__ = ["TraceableTextClassifier", "traceable_model"]
 

@@ -15,24 +15,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core import model_file as header
-from ..core.export import ExportError, LoadLimits, Predictor, register_builder
-from .models.awd_lstm import LanguageModel, TextClassifier
-from .tokenize import (
-    FLD,
-    PAD,
-    UNK,
-    WordTokenizer,
-    detokenize,
-    tokenize_texts,
-    tokenizer_from_state,
-)
+from ...core import model_file as header
+from ...core.export import ExportError, LoadLimits, Predictor
+from .awd_lstm import LanguageModel, TextClassifier
+from .tokenize.detokenize import detokenize
+from .tokenize.parallel import tokenize_texts
+from .tokenize.rules import FLD, PAD, UNK
+from .tokenize.tokenizer import tokenizer_from_state
+from .tokenize.word import WordTokenizer
 from .vocab import FAKE, Vocab
 
 __all__ = ["TextPredictor", "predictor_from_config", "check_header"]
 
-register_builder("awd_lstm_lm", LanguageModel)
-register_builder("awd_lstm_classifier", TextClassifier)
+# The model classes, called with their recorded arguments (see core/export.py).
+BUILDERS = {"awd_lstm_lm": LanguageModel, "awd_lstm_classifier": TextClassifier}
 
 
 _RULES = tuple(f.name for f in dataclasses.fields(WordTokenizer))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastlearn.text.tokenize import SPECIAL_TOKENS, UNK
+from .tokenize.rules import SPECIAL_TOKENS, UNK
 
 FAKE = "xxfake"  # dummy tokens that pad the vocabulary to a multiple of `pad_to`
 

@@ -18,8 +18,8 @@ from torch import Tensor
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..core.data import DataLoader
-    from ..core.learner import Learner
+    from ...core.data import DataLoader
+    from ...core.learner import Learner
     from .data import TextDataLoaders
 
 __all__ = ["show_text_batch", "show_text_results"]

@@ -33,37 +33,27 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core.collections import L
-from ..core.datablock import DataBlockError, Datasets, TransformBlock
-from ..core.getters import ColReader, get_files
-from ..core.splitters import Splits
+from ...core.collections import L
+from ...core.datablock import DataBlockError, Datasets, TransformBlock
+from ...core.getters import ColReader, get_files
+from ...core.splitters import Splits
+from ..items import text_error
 from .data import TextDataLoaders
 from .loaders import LMDataLoader, SortedTextDataLoader, TextDataset, pad_texts
-from .tokenize import PAD, SubwordTokenizer, WordTokenizer, detokenize, tokenize_texts
+from .tokenize.detokenize import detokenize
+from .tokenize.parallel import tokenize_texts
+from .tokenize.rules import PAD
+from .tokenize.subword import SubwordTokenizer
+from .tokenize.word import WordTokenizer
 from .vocab import Vocab
 
-__all__ = ["TextBlock", "get_text_files", "text_error"]
+__all__ = ["TextBlock", "get_text_files"]
 
 
 def get_text_files(path: str | os.PathLike, recurse: bool = True,
                    folders: Sequence[str] | None = None) -> L:
     """The `.txt` files under `path` (sorted; `folders`: only those sub-folders)."""
     return get_files(path, extensions=[".txt"], recurse=recurse, folders=folders)
-
-
-def text_error(value: Any) -> str | None:
-    """Why `value` is not a text (a str, or a tuple/list of str fields), or None when it is.
-
-    The one missing-text policy of both text pipelines (ULMFiT and HuggingFace): a missing
-    value is refused rather than guessed."""
-    if isinstance(value, str):
-        return None
-    if (isinstance(value, (tuple, list)) and value
-            and all(isinstance(f, str) for f in value)):
-        return None
-    return ("a text is a str (or a tuple of str, one per text column); a missing text (NaN, "
-            "None) is refused. Fix: df[col] = df[col].fillna('') to read missing texts as "
-            "empty, or drop those rows.")
 
 
 class ReadText:

@@ -23,14 +23,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.callback import Callback
-from ..core.io import atomic_save
-from ..core.learner import Learner
-from ..core.losses import CrossEntropyLossFlat
-from ..core.metrics import Perplexity, accuracy
-from . import export as _export  # noqa: F401 (registers the builders that export names)
-from .data import TextDataLoaders
-from .models.awd_lstm import (
+from ...core.callback import Callback
+from ...core.io import atomic_save
+from ...core.learner import Learner
+from ...core.losses import CrossEntropyLossFlat
+from ...core.metrics import Perplexity, accuracy
+from .awd_lstm import (
     AWD_LSTM,
     LanguageModel,
     LinearDecoder,
@@ -38,8 +36,9 @@ from .models.awd_lstm import (
     awd_lstm_clas_config,
     awd_lstm_lm_config,
 )
+from .data import TextDataLoaders
 from .pretrained import Source, load_pretrained
-from .tokenize import FLD, PAD, UNK
+from .tokenize.rules import FLD, PAD, UNK
 from .vocab import FAKE
 
 __all__ = [
@@ -80,7 +79,7 @@ class RNNRegularizerCallback(Callback):
 
     def after_loss(self, learn: Learner) -> None:
         decoder = next((m for m in learn.model.modules() if isinstance(m, LinearDecoder)), None)
-        if decoder is None or decoder.raw_output is None or not hasattr(learn, "loss_grad"):
+        if decoder is None or decoder.raw_output is None or learn.loss_grad is None:
             return
         raw, dropped = decoder.raw_output, decoder.dropped_output  # (B, T, emb_sz)
         extra = self.alpha * dropped.float().pow(2).mean()
@@ -137,7 +136,7 @@ def _check_arch(arch: Any) -> None:
     if arch is not AWD_LSTM:
         raise ValueError(
             f"Expected arch=AWD_LSTM (the only recurrent architecture here). "
-            f"Received: {arch!r}. For transformers see fastlearn.text.transformers."
+            f"Received: {arch!r}. For transformers see fastlearn.text.transformers_learner."
         )
 
 
@@ -397,7 +396,7 @@ def _pretrained_source(
             "model starts from random weights, which needs far more data and epochs. Fix: pass "
             "pretrained= a local copy (fastai's (lstm_fwd.pth, itos_wt103.pkl) or their "
             "folder, a save_encoder file or an exported .fl: see "
-            "fastlearn.text.pretrained.load_pretrained), or put wt103-fwd.tgz in "
+            "fastlearn.text.load_pretrained), or put wt103-fwd.tgz in "
             "FASTLEARN_DATA_MIRROR; pretrained=False silences this warning.",
             UserWarning, stacklevel=3)
     return folder
@@ -405,8 +404,8 @@ def _pretrained_source(
 
 def _wt103_folder() -> tuple[Path | None, str]:
     """(WT103's extracted folder, "") or (None, why not), failing at once when offline."""
-    from ..core.download import URLs, fastlearn_home, untar_data
-    from ..core.network import unreachable
+    from ...core.download import URLs, fastlearn_home, untar_data
+    from ...core.network import unreachable
 
     name = URLs.WT103_FWD.rsplit("/", 1)[-1]  # wt103-fwd.tgz
     home = fastlearn_home()

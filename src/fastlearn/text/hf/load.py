@@ -11,8 +11,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["require_transformers", "load_tokenizer", "load_classifier", "tokenizer_files",
-           "tokenizer_from_files"]
+__all__ = ["require_transformers", "load_tokenizer", "load_classifier", "classifier_from_config",
+           "tokenizer_files", "tokenizer_from_files"]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
@@ -99,6 +99,15 @@ def load_classifier(name_or_path: str | Path, num_labels: int, *,
     except (ValueError, KeyError) as e:  # an unknown model_type, no classification head
         raise ValueError(f"{source} holds no model that transformers can use for sequence "
                          f"classification: {e}") from e
+
+
+def classifier_from_config(hf_config: dict[str, Any]) -> Any:
+    """`AutoModelForSequenceClassification` built from its config (`model.config.to_dict()`),
+    weights uninitialised until saved ones are loaded; nothing read from the network."""
+    transformers = require_transformers()
+    kwargs = dict(hf_config)
+    config = transformers.AutoConfig.for_model(kwargs.pop("model_type"), **kwargs)
+    return transformers.AutoModelForSequenceClassification.from_config(config)
 
 
 def tokenizer_files(tokenizer: Any) -> dict[str, Any]:

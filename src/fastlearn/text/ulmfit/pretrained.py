@@ -162,7 +162,7 @@ def _read_source(source: Source) -> tuple[dict[str, Tensor], list[str]]:
         weights, vocab = _find_pair(path)
         return _load_tensors(weights), read_vocab_file(vocab)
     if path.suffix == ".fl":
-        from ..core.export import read_model_file
+        from ...core.export import read_model_file
 
         config, tensors = read_model_file(path)
         if config.get("builder") not in ("awd_lstm_lm", "awd_lstm_classifier"):

@@ -23,14 +23,14 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-from ..core.data import DataLoader, DataLoaders
-from ..core.datablock import CategoryBlock, DataBlockError
-from ..core.losses import CrossEntropyLossFlat, MSELossFlat
-from ..core.splitters import ColSplitter, RandomSplitter, Splits
-from ..core.torch_utils import default_device
-from .blocks import text_error
-from .hf_load import load_tokenizer
-from .hf_tokenize import HFTokenize, Item
+from ...core.data import DataLoader, DataLoaders
+from ...core.datablock import CategoryBlock, DataBlockError
+from ...core.losses import CrossEntropyLossFlat, MSELossFlat
+from ...core.splitters import ColSplitter, RandomSplitter, Splits
+from ...core.torch_utils import default_device
+from ..items import text_error
+from .load import load_tokenizer
+from .tokenize import HFTokenize, Item
 
 __all__ = ["HFTextDataset", "HFTextDataLoader", "HFTextDataLoaders", "LengthGroupedBatches"]
 

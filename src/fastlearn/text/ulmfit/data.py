@@ -8,7 +8,7 @@
     >>> x, y = dls.one_batch()                 # (64, longest text) padded at the start, (64,)
 
 The constructors are thin wrappers over the one ingestion path, a `DataBlock` with a
-`TextBlock` (and a `CategoryBlock` for a classifier's labels): see `fastlearn.text.blocks`.
+`TextBlock` (and a `CategoryBlock` for a classifier's labels): see `fastlearn.text.ulmfit.blocks`.
 
 Language model: every epoch the documents are shuffled and joined into one stream, cut into
 `bs` rows read side by side in windows of about `seq_len` tokens (varied randomly around it
@@ -28,18 +28,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core.data import DataLoader, DataLoaders
-from ..core.datablock import CategoryBlock, DataBlock
-from ..core.getters import ColReader, parent_label
-from ..core.splitters import ColSplitter, IndexSplitter, RandomSplitter
+from ...core.data import DataLoader, DataLoaders
+from ...core.datablock import CategoryBlock, DataBlock
+from ...core.getters import ColReader, parent_label
+from ...core.splitters import ColSplitter, IndexSplitter, RandomSplitter
 from .loaders import LMDataLoader, SortedTextDataLoader, TextDataset
-from .tokenize import (
-    PAD,
-    BatchTokenizer,
-    detokenize,
-    tokenize_texts,
-    tokenizer_from_state,
-)
+from .tokenize.detokenize import detokenize
+from .tokenize.parallel import BatchTokenizer, tokenize_texts
+from .tokenize.rules import PAD
+from .tokenize.tokenizer import tokenizer_from_state
 from .vocab import Vocab
 
 __all__ = [

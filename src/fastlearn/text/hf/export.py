@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core import model_file as header
-from ..core.export import ExportError, LoadLimits, Predictor, register_builder
-from .hf_data import HFTextDataLoaders, HFTextDataset
-from .hf_load import require_transformers, tokenizer_from_files
-from .transformers import HFClassifier, _check_compatible
+from ...core import model_file as header
+from ...core.export import ExportError, LoadLimits, Predictor
+from .data import HFTextDataLoaders, HFTextDataset
+from .learner import HFClassifier, check_compatible
+from .load import classifier_from_config, tokenizer_from_files
 
 __all__ = ["BUILDER", "TransformersPredictor", "hf_sequence_classifier", "predictor_from_config",
            "check_header"]
@@ -30,17 +30,15 @@ __all__ = ["BUILDER", "TransformersPredictor", "hf_sequence_classifier", "predic
 BUILDER = "hf_sequence_classifier"
 
 
-@register_builder(BUILDER)
 def hf_sequence_classifier(
     hf_config: dict[str, Any], y_range: Sequence[float] | None = None
 ) -> HFClassifier:
     """An `HFClassifier` around `AutoModelForSequenceClassification` built from its config
     (`model.config.to_dict()`), weights uninitialised until the file's are loaded."""
-    transformers = require_transformers()
-    kwargs = dict(hf_config)
-    config = transformers.AutoConfig.for_model(kwargs.pop("model_type"), **kwargs)
-    hf_model = transformers.AutoModelForSequenceClassification.from_config(config)
-    return HFClassifier(hf_model, y_range)
+    return HFClassifier(classifier_from_config(hf_config), y_range)
+
+
+BUILDERS = {BUILDER: hf_sequence_classifier}  # see core/export.py's _BUILDER_APPLICATIONS
 
 
 def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
@@ -83,7 +81,7 @@ class TransformersPredictor(Predictor):
             self.dls = HFTextDataLoaders.for_inference(
                 config["preprocessing"], tokenizer, device=self.device
             )
-            _check_compatible(model.hf_model, self.dls)
+            check_compatible(model.hf_model, self.dls)
         except Exception as e:  # noqa: BLE001 (transformers and tokenizers raise bare Exception)
             raise ExportError(
                 f"The model file's tokenizer_files and preprocessing can't be used with its "

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..core.data import DataLoader, lone_last_item
+from ...core.data import DataLoader, lone_last_item
 
 __all__ = ["TextDataset", "LMDataLoader", "SortedTextDataLoader", "pad_texts"]
 
