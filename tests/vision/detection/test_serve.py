@@ -80,18 +80,22 @@ def test_page_draws_the_boxes(model_file, detector_page, tmp_path):
     assert "#na#" not in page.inner_text("#class-list")
     page.set_input_files("#file", image)
     page.wait_for_selector("canvas#boxes", timeout=15_000)
-    size = page.eval_on_selector("canvas#boxes", "c => [c.width, c.height]")
-    assert size == [88, 72]
-    # the box's top edge, a few pixels in from its left corner, is drawn in a box colour
-    x0, y0 = boxes[0][0] + 4, boxes[0][1]
-    rgba = page.eval_on_selector(
-        "canvas#boxes", f"c => Array.from(c.getContext('2d').getImageData({x0}, {y0}, 1, 1).data)")
-    original = page.evaluate("""([src, x, y]) => new Promise(done => {
+    # a small image is drawn enlarged (88 x 72 pixels: 5x would pass 480, so 4x)
+    size = page.eval_on_selector("canvas#boxes", "c => [c.width, c.height, +c.dataset.scale]")
+    assert size == [88 * 4, 72 * 4, 4]
+    # Around the true box's left edge, half-way down (canvas pixels, a window of 4 image
+    # pixels either side for the model's error), the canvas differs from the enlarged image.
+    x, y = round(boxes[0][0] * 4) - 16, round((boxes[0][1] + boxes[0][3]) * 2) - 2
+    drawn = page.eval_on_selector(
+        "canvas#boxes", f"c => Array.from(c.getContext('2d').getImageData({x}, {y}, 32, 4).data)")
+    plain = page.evaluate("""([src, x, y]) => new Promise(done => {
         const img = new Image(); img.onload = () => { const c = document.createElement('canvas');
-        c.width = img.width; c.height = img.height; const g = c.getContext('2d');
-        g.drawImage(img, 0, 0); done(Array.from(g.getImageData(x, y, 1, 1).data)); };
-        img.src = src; })""", [page.eval_on_selector("#preview", "i => i.src"), x0, y0])
-    assert rgba != original  # something was drawn over the image there
+        c.width = img.width * 4; c.height = img.height * 4; const g = c.getContext('2d');
+        g.drawImage(img, 0, 0, c.width, c.height);
+        done(Array.from(g.getImageData(x, y, 32, 4).data)); };
+        img.src = src; })""", [page.eval_on_selector("#preview", "i => i.src"), x, y])
+    changed = sum(abs(a - b) > 40 for a, b in zip(drawn, plain))
+    assert changed >= 8, changed  # a line of the box's colour crosses the window
     page.screenshot(path=str(tmp_path / "detection_page.png"), full_page=True)
     assert sorted(page.locator("#label").inner_text().replace('"', "").strip("[]").split(",")) \
         == sorted(labels)

@@ -65,30 +65,43 @@
 
   // A detector's boxes (pixels of the uploaded image) drawn over it on a canvas, each class
   // in its colour, labelled with its score. Labels are drawn as canvas text, never HTML.
+  // Small images are drawn enlarged (up to 4x, to about 480 px wide) so labels stay legible;
+  // the canvas's pixels are the image's pixels times `scale` (data-scale).
   const BOX_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0"];
   function drawBoxes(boxes) {
     const old = $("boxes");
     if (old) old.remove();
     const img = $("preview");
     if (!Array.isArray(boxes) || !img || !img.naturalWidth) return;
-    const canvas = el("canvas", { id: "boxes", width: img.naturalWidth, height: img.naturalHeight });
+    const [w, h] = [img.naturalWidth, img.naturalHeight];
+    const scale = Math.max(1, Math.min(4, Math.floor(480 / Math.max(w, h))));
+    const canvas = el("canvas", { id: "boxes", width: w * scale, height: h * scale });
+    canvas.dataset.scale = String(scale);
     canvas.style.maxWidth = "100%";
     const ctx = canvas.getContext("2d");
-    ctx.drawImage(img, 0, 0);
-    const line = Math.max(2, Math.round(Math.max(img.naturalWidth, img.naturalHeight) / 150));
+    ctx.drawImage(img, 0, 0, w * scale, h * scale);
+    const line = Math.max(2, Math.round(Math.max(canvas.width, canvas.height) / 200));
+    const size = Math.max(12, 6 * line);
     ctx.lineWidth = line;
-    ctx.font = `${5 * line + 4}px sans-serif`;
+    ctx.font = `${size}px sans-serif`;
     ctx.textBaseline = "top";
     const classes = [...new Set(boxes.map((b) => show(b.label)))];
-    for (const { box: [x0, y0, x1, y1], label, score } of boxes) {
+    // Lowest score first, so the best boxes and their labels end up on top.
+    for (const { box, label, score } of [...boxes].reverse()) {
+      const [x0, y0, x1, y1] = box.map((v) => v * scale);
       const colour = BOX_COLOURS[classes.indexOf(show(label)) % BOX_COLOURS.length];
       const text = `${show(label)} ${score.toFixed(2)}`;
       ctx.strokeStyle = colour;
       ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      // The label sits above the box when there is room, inside it otherwise, and never
+      // runs off the canvas's right edge.
+      const [tw, th] = [ctx.measureText(text).width + 2 * line, size + line];
+      const tx = Math.max(0, Math.min(x0, canvas.width - tw));
+      const ty = y0 - th >= 0 ? y0 - th : y0;
       ctx.fillStyle = colour;
-      ctx.fillRect(x0, y0, ctx.measureText(text).width + 2 * line, 5 * line + 4 + line);
+      ctx.fillRect(tx, ty, tw, th);
       ctx.fillStyle = "#fff";
-      ctx.fillText(text, x0 + line, y0 + line / 2);
+      ctx.fillText(text, tx + line, ty + line / 2);
     }
     $("top").before(canvas);
   }
