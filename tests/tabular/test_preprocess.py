@@ -3,7 +3,6 @@
 import datetime as dt
 import decimal
 import json
-import time
 import warnings
 
 import numpy as np
@@ -336,26 +335,6 @@ def test_cont_cat_split_mixed_frame():
     assert cat == ["few_ints", "text", "cat", "flag"]
     cont, cat = cont_cat_split(df, max_card=60, dep_var=["target", "floats"])
     assert cont == [] and cat == ["many_ints", "few_ints", "text", "cat", "flag"]
-
-
-# --- Speed ----------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_transform_speed_one_million_rows():
-    rng = np.random.default_rng(0)
-    n = 1_000_000
-    words = np.array([f"v{k}" for k in range(100)])
-    df = pd.DataFrame({f"c{i}": words[rng.integers(0, 100, n)] for i in range(5)})
-    for i in range(5):
-        df[f"x{i}"] = np.where(rng.random(n) < 0.05, np.nan, rng.normal(size=n))
-    proc = TabularProcessor([f"c{i}" for i in range(5)], [f"x{i}" for i in range(5)])
-    proc.fit(df.iloc[:100_000])
-    start = time.perf_counter()
-    cats, conts = proc.transform(df)
-    seconds = time.perf_counter() - start
-    print(f"\ntransform of {n:,} rows x 10 columns: {seconds:.3f} s")
-    assert cats.shape == (n, 10) and conts.shape == (n, 5)
 
 
 # --- One row at a time (the path of predict) ------------------------------------------------

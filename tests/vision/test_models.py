@@ -6,7 +6,6 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
 import types
 from functools import cache
 from pathlib import Path
@@ -404,54 +403,6 @@ def test_simple_cnn_learns_a_synthetic_task():
         opt.step()
     model.eval()
     assert (model(x).argmax(1) == y).float().mean() > 0.95
-
-
-# The course's MNIST sample (not shipped with the project): ../shared/datasets beside the clone,
-# or the folder named by FASTLEARN_DATASETS.
-DATASETS = Path(os.environ.get("FASTLEARN_DATASETS", Path(__file__).parents[3] / "shared/datasets"))
-MNIST_SAMPLE = DATASETS / "mnist_sample.tgz"
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not MNIST_SAMPLE.is_file(), reason=f"{MNIST_SAMPLE} not found")
-def test_simple_cnn_mnist_3_vs_7(tmp_path):
-    import tarfile
-
-    from PIL import Image
-
-    with tarfile.open(MNIST_SAMPLE) as tar:
-        tar.extractall(tmp_path, filter="data")
-    root = tmp_path / "mnist_sample"
-
-    def load(split):
-        files = [
-            (f, i) for i, d in enumerate("37") for f in sorted((root / split / d).glob("*.png"))
-        ]
-        x = np.stack([np.asarray(Image.open(f), dtype=np.float32) / 255 for f, _ in files])
-        return torch.from_numpy(x)[:, None], torch.tensor([i for _, i in files])
-
-    (xt, yt), (xv, yv) = load("train"), load("valid")
-    mean, std = xt.mean(), xt.std()
-    xt, xv = (xt - mean) / std, (xv - mean) / std
-    torch.manual_seed(0)
-    model = simple_cnn(2, in_channels=1)
-    bs, epochs = 128, 3
-    steps = epochs * (len(xt) // bs)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=steps)
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt))
-        for i in range(len(xt) // bs):
-            idx = perm[i * bs : (i + 1) * bs]
-            loss = F.cross_entropy(model(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    model.eval()
-    with torch.no_grad():
-        accuracy = (model(xv).argmax(1) == yv).float().mean().item()
-    assert accuracy > 0.99
 
 
 # --- U-Net -------------------------------------------------------------------------------
