@@ -41,11 +41,15 @@ def lm_learner(dls, **kwargs):
 
 
 def test_language_model_trains_and_generates(dls_lm, tmp_path) -> None:
+    untrained_loss = lm_learner(dls_lm).validate()[0]  # the same seed: the same start
     learn = lm_learner(dls_lm, path=tmp_path)
     learn.fit_one_cycle(2, 3e-2)
     history = learn.recorder.history
     assert set(history[-1]) >= {"train_loss", "valid_loss", "accuracy", "perplexity"}
-    assert history[-1]["valid_loss"] < history[0]["valid_loss"] or history[-1]["accuracy"] > 0.1
+    # ~3.18 untrained, ~2.91 after two epochs; the tiny corpus keeps accuracy near 6%
+    assert history[-1]["valid_loss"] < history[0]["valid_loss"] < untrained_loss - 0.1
+    assert history[-1]["perplexity"] == pytest.approx(
+        float(torch.tensor(history[-1]["valid_loss"]).exp()), rel=1e-4)
     text = learn.predict("Good movie", n_words=7, temperature=0.75)
     assert text.startswith("Good movie") and len(text.split()) > 2
     assert "xxunk" not in text and learn.model[0].hidden is None
