@@ -45,7 +45,7 @@ def test_epochs_do_not_grow_memory(synth_learner):
     # kB over 4 epochs of 8 batches; a kept graph or batch would be far more.
     assert census.held < 32_000, census.held
     assert all(isinstance(v, float) for v in learn.recorder.losses)
-    assert not learn.recorder._pending
+    assert not learn.recorder.smoother.pending
 
 
 def _big_learner(synth_learner, n: int = 2048):

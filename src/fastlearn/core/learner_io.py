@@ -103,7 +103,7 @@ class InferenceMixin:
     def validate(self, dl: DataLoader | None = None) -> list[float]:
         """`[valid_loss, *metric values]` as floats over the validation loader (or `dl`);
         the recorder's history is left alone and nothing is printed."""
-        from .callbacks.recorder import ValidateCallback
+        from .callbacks.validation import ValidateCallback
 
         dl = dl if dl is not None else self.dls.valid
         if dl is None:
