@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from tabular_common import dataset, parse_args
+from common import dataset, parse_args
 
 from fastlearn.tabular.all import *
 

@@ -10,7 +10,7 @@ model's is under 60% of the baseline's.
 
 from __future__ import annotations
 
-from tabular_common import dataset, parse_args
+from common import dataset, parse_args
 
 from fastlearn.tabular.all import *
 

@@ -13,8 +13,8 @@ Measured (two network seeds x two forest seeds): on embeddings 0.8392-0.8401, on
 
 from __future__ import annotations
 
+from common import dataset, parse_args
 from sklearn.ensemble import RandomForestClassifier
-from tabular_common import dataset, parse_args
 
 from fastlearn.tabular.all import *
 

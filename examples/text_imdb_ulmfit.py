@@ -8,7 +8,7 @@ Needs the language model that text_wikitext_lm.py exports (FASTLEARN_HOME/models
 wt2_awd_lstm_small.fl, or --pretrained FILE); when it is missing it is trained first (that
 example's defaults). The language model learns from all 1,000 texts (train and validation,
 without their labels: self-supervision); the classifiers see the 800 training labels only.
-Sized for a 2-core CPU: the small AWD-LSTM of text_common.SMALL, texts cut to their first
+Sized for a 2-core CPU: the small AWD-LSTM of common.SMALL, texts cut to their first
 `--truncate` tokens for the classifier, one frozen and `--lm-epochs` unfrozen LM epochs, and
 the course's four classifier stages (fit_one_cycle(1, 2e-2), freeze_to(-2), freeze_to(-3),
 unfreeze) of one epoch each. Asserts the pretrained classifier's accuracy beats the other's.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from text_common import PRETRAINED, SMALL, dataset, parse_args
+from common import PRETRAINED, SMALL, dataset, parse_args
 
 from fastlearn.text.all import *
 
@@ -65,9 +65,8 @@ def classify(dls: TextDataLoaders, encoder: str | None, args, path: Path) -> flo
 
 
 def main() -> None:
-    args = parse_args(
-        __doc__.splitlines()[0], lm_epochs=1, bs=32, seq_len=64, truncate=256, pretrained=""
-    )
+    args = parse_args(__doc__.splitlines()[0], threads=1, lm_epochs=1, bs=32, seq_len=64,
+                      truncate=256, pretrained="")
     pretrained = Path(args.pretrained) if args.pretrained else PRETRAINED
     if not pretrained.is_file():
         print(

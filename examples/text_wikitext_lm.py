@@ -4,7 +4,7 @@ against a unigram baseline, generate a few sentences, and export it for text_imd
     python examples/text_wikitext_lm.py [--data FOLDER] [--subsample 0.3] [--epochs 1]
 
 Sized for a 2-core CPU (a few minutes): the model is small (embeddings 128, hidden 384, 2
-layers, `text_common.SMALL`), the vocabulary capped at 8,000 words, and training reads a
+layers, `common.SMALL`), the vocabulary capped at 8,000 words, and training reads a
 random `--subsample` of the WikiText-2 training articles (0.3: about 700k tokens) for
 `--epochs` epochs. Validation uses the whole official validation split (about 244k tokens).
 Asserts the perplexity is under 0.65 times the unigram model's (the same vocabulary, add-one
@@ -19,7 +19,7 @@ import math
 import time
 from collections import Counter
 
-from text_common import PRETRAINED, SMALL, dataset, parse_args
+from common import PRETRAINED, SMALL, dataset, parse_args
 
 from fastlearn.text.all import *
 
@@ -76,7 +76,8 @@ def pretrain(args) -> tuple[LMLearner, float]:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], subsample=0.3, epochs=1, lr=1e-2, bs=64, seq_len=64)
+    args = parse_args(__doc__.splitlines()[0], threads=1, subsample=0.3, epochs=1, lr=1e-2,
+                      bs=64, seq_len=64)
     learn, perplexity = pretrain(args)
     baseline = unigram_perplexity(learn.dls)
     print(f"validation perplexity: {perplexity:.1f} (unigram baseline {baseline:.1f})")

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 import pandas as pd
-from transformers_common import dataset, parse_args
+from common import dataset, parse_args
 
 from fastlearn import GradientClipCallback, URLs, accuracy, set_seed
 from fastlearn.text import (
@@ -31,7 +31,8 @@ from fastlearn.text import (
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], epochs=2, lr=4e-4, lr_min=1e-5, bs=8,
+    args = parse_args(__doc__.splitlines()[0], with_model=True,
+                      epochs=2, lr=4e-4, lr_min=1e-5, bs=8,
                       max_len=256, truncation="head_tail", block_groups=6)
     df = pd.read_csv(dataset(URLs.IMDB_SAMPLE, args.data, "texts.csv") / "texts.csv")
     set_seed(args.seed)

@@ -17,7 +17,7 @@ import math
 import time
 
 import pandas as pd
-from transformers_common import dataset, parse_args
+from common import dataset, parse_args
 
 from fastlearn import PearsonCorrCoef, SpearmanCorrCoef, URLs, rmse, set_seed
 from fastlearn.text import HFTextDataLoaders, transformers_learner
@@ -42,7 +42,8 @@ def film_table(folder, min_ratings: int) -> pd.DataFrame:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], epochs=3, lr=2e-4, bs=32, max_len=48,
+    args = parse_args(__doc__.splitlines()[0], with_model=True,
+                      epochs=3, lr=2e-4, bs=32, max_len=48,
                       min_ratings=10)
     films = film_table(dataset(URLs.ML_100k, args.data, "u.item"), args.min_ratings)
     print(f"{len(films)} films with at least {args.min_ratings} ratings, e.g. "

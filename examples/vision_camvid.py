@@ -10,7 +10,7 @@ training reaches, to catch a broken pipeline).
 
 from __future__ import annotations
 
-from vision_common import Timer, check, dataset, parse_args
+from common import Timer, check, dataset, parse_args
 
 from fastlearn.vision.all import *
 

@@ -15,7 +15,7 @@ rate finder's curve there.
 
 from __future__ import annotations
 
-from vision_common import Timer, check, check_probe, dataset, parse_args
+from common import Timer, check, check_probe, dataset, parse_args
 
 from fastlearn.vision.all import *
 

@@ -15,7 +15,7 @@ broken run: balanced accuracy at least 0.8 for all three (chance is 0.33); it re
 
 from __future__ import annotations
 
-from vision_common import Timer, check, check_probe, dataset, parse_args
+from common import Timer, check, check_probe, dataset, parse_args
 
 from fastlearn.vision.all import *
 

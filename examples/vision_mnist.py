@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 
-from vision_common import Timer, check, dataset, parse_args
+from common import Timer, check, dataset, parse_args
 
 from fastlearn.vision.all import *
 

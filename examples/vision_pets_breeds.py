@@ -15,7 +15,7 @@ saves there a training batch, the confusion matrix, the top losses and a Grad-CA
 
 from __future__ import annotations
 
-from vision_common import Timer, check, check_probe, dataset, parse_args
+from common import Timer, check, check_probe, dataset, parse_args
 
 from fastlearn.vision.all import *
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 
-from vision_common import Timer, check, check_probe, dataset, parse_args
+from common import Timer, check, check_probe, dataset, parse_args
 
 from fastlearn.vision.all import *
 

@@ -15,7 +15,7 @@ saves validation images with their target and predicted masks there.
 
 from __future__ import annotations
 
-from vision_common import Timer, check, dataset, parse_args
+from common import Timer, check, dataset, parse_args
 
 from fastlearn.vision.all import *
 
