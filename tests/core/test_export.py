@@ -143,3 +143,14 @@ def test_export_without_builder_explains(synth_learner, tmp_path):
     with pytest.raises(ExportError, match="builder"):
         learn.export("m.fl")
     assert not (tmp_path / "m.fl").exists()
+
+
+def test_every_application_builder_in_the_table_is_found():
+    """The fixed table names each application's builders; nothing is registered on import."""
+    from fastlearn.core.export import _BUILDER_APPLICATIONS, _BUILDERS, get_builder
+
+    for name, app in _BUILDER_APPLICATIONS.items():
+        if app in ("text", "transformers"):
+            continue  # optional extras (tokenizers, transformers): tests/text checks them
+        assert callable(get_builder(name)), name
+    assert not set(_BUILDER_APPLICATIONS) & set(_BUILDERS)

@@ -248,3 +248,26 @@ def test_repr_names_model_size_data_and_history(synth_learner):
     assert "data=DataLoaders(train: " in text and "epochs trained=0" in text
     learn.fit(1, 1e-3)
     assert "epochs trained=1" in repr(learn)
+
+
+# ---------------------------------------------------------------- declared attributes
+def test_n_groups_installs_no_optimiser(synth_learner):
+    learn = synth_learner()
+    assert learn.n_groups >= 1 and learn.opt is None
+    learn.create_opt()
+    assert learn.n_groups == len(learn.opt.param_groups)
+
+
+def test_recorder_values_and_log_are_views_of_history(synth_learner):
+    from fastlearn.core.metrics import accuracy
+
+    learn = synth_learner(metrics=[accuracy, accuracy])
+    learn.fit(1, lr=1e-2)
+    learn.fit(2, lr=1e-2)
+    rec = learn.recorder
+    assert rec.metric_names == ["epoch", "train_loss", "valid_loss", "accuracy", "accuracy_1",
+                                "time"]
+    assert len(rec.history) == 3 and len(rec.values) == 2  # values: this fit only
+    assert rec.log == list(rec.history[-1].values())
+    assert rec.values[-1] == rec.log[1:-1]
+    assert learn.start_epoch == 0

@@ -176,3 +176,29 @@ def test_class_weights_match_sklearn_balanced():
 def test_class_weights_missing_class_raises():
     with pytest.raises(ValueError, match=r"missing classes \[2\]"):
         class_weights(torch.tensor([0, 1, 1, 3]), 4)
+
+
+# ---------------------------------------------------------------- what the outputs mean
+@pytest.mark.parametrize("loss_func, expected", [
+    (CrossEntropyLossFlat(axis=1), {"activation": "softmax", "axis": 1}),
+    (FocalLossFlat(), {"activation": "softmax", "axis": -1}),
+    (BCEWithLogitsLossFlat(thresh=0.3), {"activation": "sigmoid", "thresh": 0.3}),
+    (MSELossFlat(), {"activation": "none"}),
+    (torch.nn.CrossEntropyLoss(), {"activation": "softmax", "axis": -1}),
+    (torch.nn.BCEWithLogitsLoss(), {"activation": "sigmoid", "thresh": 0.5}),
+    (torch.nn.MSELoss(), {"activation": "none"}),
+    (F.cross_entropy, {"activation": "none"}),  # a plain function says nothing
+])
+def test_activation_config(loss_func, expected):
+    from fastlearn.core.losses import activation_config
+
+    assert activation_config(loss_func) == expected
+
+
+def test_activation_of_plain_torch_loss_is_none():
+    from fastlearn.core.losses import activation_of, decodes_of
+
+    assert activation_of(torch.nn.CrossEntropyLoss()) is None
+    assert decodes_of(torch.nn.CrossEntropyLoss()) is None
+    loss = BCEWithLogitsLossFlat()
+    assert activation_of(loss) == loss.activation and decodes_of(loss) == loss.decodes

@@ -386,3 +386,32 @@ def test_shape_mismatch_raises_value_error_naming_metric_and_shapes(metric, pred
     message = str(info.value)
     assert message.startswith(f"{metric.name}") and "Fix:" in message
     assert f"preds {preds}" in message and f"targs {targs}" in message
+
+
+# ---------------------------------------------------------------- declared state
+def _metric_classes(cls=None):
+    from fastlearn.core.metrics import Metric
+
+    cls = cls or Metric
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _metric_classes(sub)
+
+
+def test_every_metric_declares_its_state():
+    import fastlearn.core.metrics  # noqa: F401 (defines the subclasses)
+
+    undeclared = [c.__name__ for c in _metric_classes()
+                  if not c.state_names and c.__module__.startswith("fastlearn.core")]
+    assert undeclared == []
+
+
+def test_a_metric_without_declared_state_says_how_to_declare_it():
+    from fastlearn.core.metrics import Metric
+
+    class Custom(Metric):
+        def reset(self):
+            self.total = 0.0
+
+    with pytest.raises(TypeError, match="state_names"):
+        Custom().accumulated()
