@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..core.data import DataLoader
-from ..core.interpret import ClassificationInterpretation as _CoreInterpretation
+from ..core.interpret import ClassificationInterpretation as CoreClassificationInterpretation
 from ..core.interpret import new_figure
 from ..core.io import save_figure
 from ..core.losses import activation_of, decodes_of
@@ -35,7 +35,8 @@ from .show import image_for_display, loader_images, show_images, task_of
 if TYPE_CHECKING:
     from ..core.learner import Learner
 
-__all__ = ["ClassificationInterpretation", "SegmentationInterpretation", "Hook", "Hooks",
+__all__ = ["ImageClassificationInterpretation", "ClassificationInterpretation",
+           "SegmentationInterpretation", "Hook", "Hooks",
            "hook_output", "hook_outputs", "grad_cam", "plot_grad_cam", "show_predictions"]
 
 
@@ -123,8 +124,12 @@ def _verdict_color(learn: Learner, actual: Tensor, predicted: Tensor) -> str:
 
 
 # ---------------------------------------------------------------------------- interpretation
-class ClassificationInterpretation(_CoreInterpretation):
+class ImageClassificationInterpretation(CoreClassificationInterpretation):
     """The core's confusion matrix, most confused and top losses, plus the images themselves.
+
+    `fastlearn.vision` (and `vision.all`) gives it the course's name,
+    `ClassificationInterpretation`; `fastlearn.ClassificationInterpretation` is the core's,
+    for any classifier.
 
         >>> interp = ClassificationInterpretation.from_learner(learn)
         >>> interp.plot_confusion_matrix(path="cm.png"); interp.most_confused(min_val=2)
@@ -150,6 +155,9 @@ class ClassificationInterpretation(_CoreInterpretation):
             titles.append(f"{self.vocab[pred]}/{self.vocab[actual]}\n{loss:.2f} / {prob:.2f}")
         return show_images(images, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi,
                            path=path)
+
+
+ClassificationInterpretation = ImageClassificationInterpretation  # the course's name
 
 
 class SegmentationInterpretation:
