@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors.torch import load, save
 from torch import nn
 
 from .._version import __version__
@@ -124,8 +125,6 @@ def _check_json(value: Any, where: str = "config") -> None:
 
 def save_model_file(path: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
     """Write the model's tensors and `config` as one safetensors file, atomically."""
-    from safetensors.torch import save
-
     header = {"format_version": FORMAT_VERSION, "library_version": __version__, **config}
     _check_json(header)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
@@ -140,8 +139,6 @@ def read_model_file(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS
                     ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(config, tensors) from a `.fl` file, refusing anything that is not one, or a header
     beyond `limits` (its size and depth)."""
-    from safetensors.torch import load
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}.")

@@ -19,12 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .callbacks.gather import GatherPredsCallback, _cat
+from .callbacks.stream_preds import StreamPredsCallback
+from .callbacks.validation import ValidateCallback
+from .data import DataLoader
 from .distributed import barrier, is_main_process, unwrap_model
+from .export import export_learner
 from .io import atomic_save
 from .losses import activation_of, decodes_of
+from .onnx import to_onnx
 
 if TYPE_CHECKING:
-    from .data import DataLoader
     from .learner import Learner
 
 __all__ = ["CheckpointMixin", "CheckpointError", "InferenceMixin", "augmenting_tfms",
@@ -46,8 +51,6 @@ class InferenceMixin:
 
         For sets too large to hold: `reduce=fn` keeps only `fn(probs, targs)` of each batch
         (concatenated); `save_to=folder` writes each batch to a file and returns the paths."""
-        from .callbacks.gather import GatherPredsCallback
-
         dl = self._as_loader(dl) if dl is not None else self.dls[ds_idx]
         act = act or activation_of(self.loss_func)
         if reduce is not None or save_to is not None:
@@ -70,8 +73,6 @@ class InferenceMixin:
     def _as_loader(self, dl: Any) -> DataLoader:
         """A loader, or any list of batches (the course's `get_preds(dl=[(x, y)])`), as a
         fastlearn DataLoader on the learner's device with its inputs count."""
-        from .data import DataLoader
-
         if isinstance(dl, DataLoader):
             return dl
         if not hasattr(dl, "__len__"):
@@ -81,9 +82,6 @@ class InferenceMixin:
 
     def _stream_preds(self, dl: DataLoader, act: Callable | None, reduce: Callable | None,
                       save_to: str | Path | None, with_extras: bool) -> Any:
-        from .callbacks.gather import _cat
-        from .callbacks.stream_preds import StreamPredsCallback
-
         if with_extras:
             raise ValueError("get_preds(reduce=..., save_to=...) expected no with_input, "
                              "with_loss or with_decoded. Fix: compute those inside `reduce`.")
@@ -103,8 +101,6 @@ class InferenceMixin:
     def validate(self, dl: DataLoader | None = None) -> list[float]:
         """`[valid_loss, *metric values]` as floats over the validation loader (or `dl`);
         the recorder's history is left alone and nothing is printed."""
-        from .callbacks.validation import ValidateCallback
-
         dl = dl if dl is not None else self.dls.valid
         if dl is None:
             raise ValueError("validate() needs a loader: these DataLoaders have no validation "
@@ -237,8 +233,6 @@ class CheckpointMixin:
         Applications know their builder; a custom model names a registered one:
         `learn.export("m.fl", builder="my_mlp", builder_kwargs={...})`.
         """
-        from .export import export_learner
-
         config = self.export_config()
         if builder is not None:
             config.update(builder=builder, builder_kwargs=builder_kwargs or {})
@@ -252,8 +246,6 @@ class CheckpointMixin:
     def to_onnx(self, path: str | Path = "model.onnx", example_inputs: Any = None,
                 **kwargs: Any) -> Path:
         """Write the model as ONNX, checked against onnxruntime (see `core.onnx.to_onnx`)."""
-        from .onnx import to_onnx
-
         path = Path(path)
         return to_onnx(self, path if path.is_absolute() else self.path / path,
                        example_inputs, **kwargs)
