@@ -27,7 +27,17 @@ __all__ = ["DataLoaders"]
 
 
 class DataLoaders:
-    """The training and validation loaders, on one device."""
+    """The training and validation loaders, on one device.
+
+    What an application's loaders may tell its learner, declared here with the default that
+    means "unknown: infer it from a batch" (the application's subclass sets or computes them).
+    """
+
+    task: str | None = None  # "classification", "regression", "segmentation", "detection"...
+    n_out: int | None = None  # outputs the model needs
+    n_channels: int | None = None  # input image channels
+    size: tuple[int, int] | None = None  # (height, width) of the model's input images
+    loss_func: Callable | None = None  # the loss that suits the targets
 
     def __init__(
         self,
