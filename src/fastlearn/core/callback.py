@@ -99,6 +99,7 @@ class Callback:
     order: int = 0
     run_train: bool = True  # fire during training batches
     run_valid: bool = True  # fire during validation batches (and get_preds)
+    main_process_only: bool = False  # distributed: fire on rank 0 only (output callbacks)
 
     @property
     def name(self) -> str:

@@ -30,6 +30,7 @@ from safetensors.torch import load, save
 from torch import nn
 
 from .._version import __version__
+from .distributed import unwrap_model
 from .io import atomic_write
 from .losses import activation_config
 from .model_file import (
@@ -253,8 +254,7 @@ def export_learner(learn: Learner, path: str | Path, config: dict[str, Any]) -> 
     vocab = config.get("vocab", learn.dls.vocab)
     config["vocab"] = list(vocab) if vocab is not None else None
     config.setdefault("metrics", learn.recorder.history[-1] if learn.recorder.history else {})
-    model = learn.model.module if hasattr(learn.model, "module") else learn.model
-    return save_model_file(path, model, config)
+    return save_model_file(path, unwrap_model(learn.model), config)
 
 
 class PredictorData:

@@ -18,6 +18,7 @@ class CSVLogger(Callback):
     """Writes the results table to `fname` (relative to learn.path), one row per epoch."""
 
     order = 60
+    main_process_only = True  # one file, written by rank 0
 
     def __init__(self, fname: str | Path = "history.csv", append: bool = False) -> None:
         self.fname, self.append = Path(fname), append

@@ -24,8 +24,6 @@ from ..distributed import (
     rank,
     world_size,
 )
-from .csv_logger import CSVLogger
-from .progress import ProgressCallback
 from .schedule import LRFinderCallback
 from .training import TerminateOnNaNCallback
 
@@ -34,15 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = ["DistributedCallback", "runs_on_this_process"]
 
-# Callbacks that write to the terminal or to files: they run on rank 0 only. Any callback can
-# ask for the same with a class attribute `main_process_only = True`.
-MAIN_PROCESS_ONLY: tuple[type, ...] = (ProgressCallback, CSVLogger)
 
 
 def runs_on_this_process(cb: Callback) -> bool:
-    """Whether the learner fires `cb`'s events here (output callbacks only on rank 0)."""
-    return is_main_process() or not getattr(cb, "main_process_only",
-                                            isinstance(cb, MAIN_PROCESS_ONLY))
+    """Whether the learner fires `cb`'s events here: callbacks that write to the terminal or
+    to files (`main_process_only = True`, as ProgressCallback and CSVLogger) on rank 0 only."""
+    return is_main_process() or not cb.main_process_only
 
 
 class _DDP(DistributedDataParallel):

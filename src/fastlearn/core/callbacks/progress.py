@@ -59,6 +59,7 @@ class ProgressCallback(Callback):
     """Draws the epoch and batch progress and prints one table row per epoch."""
 
     order = 80
+    main_process_only = True  # the terminal is rank 0's
     refresh = 0.1  # seconds between redraws of the bar
 
     def __init__(self, file: Any = None) -> None:
