@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from ._version import __version__ as __version__  # re-exported
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ below
     from .core.api import *  # noqa: F403
