@@ -224,3 +224,15 @@ def test_untrained_subword_tokenizer_is_trained_on_the_training_texts() -> None:
     assert tok.itos and dls.tokenizer is tok
     x, _ = dls.one_batch()
     assert x.shape[0] == 4
+
+
+def test_lm_loader_takes_the_courses_list_of_numericalized_texts():
+    texts = [torch.arange(10), torch.arange(10, 25), torch.arange(25, 40)]
+    x, y = next(iter(LMDataLoader(texts, bs=2, seq_len=5)))
+    stream = torch.arange(40)  # the texts end to end, cut into 2 rows of 19 + 1
+    assert torch.equal(x, torch.stack([stream[0:5], stream[19:24]]))
+    assert torch.equal(y, x + 1)
+    with pytest.raises(TypeError, match="text 1 as a 1-d integer tensor.*Numericalize"):
+        LMDataLoader([torch.arange(3), torch.rand(4)], bs=1)
+    with pytest.raises(TypeError, match="numericalized texts"):
+        LMDataLoader([["not", "ids"]], bs=1)

@@ -12,6 +12,7 @@ when a model or tokenizer is loaded. Needs pandas for the DataFrame/CSV/folder c
 `import fastlearn` alone does not load this package.
 """
 
+from ..core.utils import _Defaults
 from .hf.data import HFTextDataLoaders
 from .hf.export import TransformersPredictor
 from .hf.learner import (
@@ -48,13 +49,29 @@ from .ulmfit.loaders import LMDataLoader, SortedTextDataLoader, TextDataset
 from .ulmfit.pretrained import load_pretrained, read_vocab_file
 from .ulmfit.tokenize.detokenize import detokenize
 from .ulmfit.tokenize.parallel import tokenize_texts
-from .ulmfit.tokenize.rules import SPECIAL_TOKENS
+from .ulmfit.tokenize.rules import SPECIAL_TOKENS, TEXT_PROC_RULES
 from .ulmfit.tokenize.subword import SubwordTokenizer
 from .ulmfit.tokenize.tokenizer import Tokenizer, tokenizer_from_state
 from .ulmfit.tokenize.word import WordTokenizer
 from .ulmfit.vocab import Numericalize, Vocab
 
+
+class _TextDefaults(_Defaults):
+    """The core's `defaults` (cpus, device, use_cuda), and the text rules as the course reads
+    them: `defaults.text_proc_rules` names WordTokenizer's rules in the order applied; each is
+    switched by the WordTokenizer flag of that name (`WordTokenizer(replace_rep=False)`)."""
+
+    __slots__ = ()
+
+    @property
+    def text_proc_rules(self) -> tuple[str, ...]:
+        return TEXT_PROC_RULES
+
+
+defaults = _TextDefaults()
+
 __all__ = [
+    "defaults",
     "TextBlock",
     "get_text_files",
     "LMDataLoader",

@@ -36,6 +36,22 @@ class TextDataset(Dataset):
         return (self.ids[i],) if self.labels is None else (self.ids[i], self.labels[i])
 
 
+def _id_tensors(texts: Any) -> list[Tensor]:
+    """A sequence of numericalized texts as 1-d LongTensors; anything else is refused."""
+    try:
+        ids = [torch.as_tensor(t) for t in texts]
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"Expected a TextDataset or a sequence of numericalized texts (1-d "
+                        f"integer tensors). Received: {type(texts).__name__} ({e}). Fix: "
+                        "numericalize the tokens first (Numericalize()).") from None
+    for i, t in enumerate(ids):
+        if t.ndim != 1 or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"Expected text {i} as a 1-d integer tensor of token ids. Received: "
+                            f"{t.dtype} of shape {tuple(t.shape)}. Fix: numericalize the tokens "
+                            "first (Numericalize()).")
+    return [t.long() for t in ids]
+
+
 def pad_texts(texts: Sequence[Tensor], pad_idx: int) -> Tensor:
     """Token-id texts as one (B, longest) batch, padded at the start with `pad_idx`."""
     longest = max(1, max(len(t) for t in texts))
@@ -104,6 +120,8 @@ class LMDataLoader(DataLoader):
     ) -> None:
         if seq_len < 1:
             raise ValueError(f"Expected seq_len >= 1. Received: {seq_len}.")
+        if not isinstance(dataset, TextDataset):  # the course's list of numericalized texts
+            dataset = TextDataset(_id_tensors(dataset))
         self.seq_len = seq_len
         self.vary_seq_len = shuffle if vary_seq_len is None else vary_seq_len
         super().__init__(dataset, bs, shuffle=shuffle, **kwargs)

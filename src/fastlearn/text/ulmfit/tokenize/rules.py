@@ -32,6 +32,13 @@ _RE_CONTRACTION = re.compile(r"(?i:n['’]t|['’](?:s|m|d|ll|re|ve))(?!\w)")
 _RE_CANNOT = re.compile(r"(?i)\b(can)(not)\b")
 
 
+# The rules in the order WordTokenizer applies them, each switched by its flag of the same
+# name (the course prints fastai's list as `defaults.text_proc_rules`).
+TEXT_PROC_RULES: tuple[str, ...] = (
+    "fix_html", "replace_rep", "replace_wrep", "lowercase"
+)  # fmt: skip
+
+
 def fix_html(text: str) -> str:
     """Unescape HTML entities, turn `<br />` into newlines and undo WikiText's escapes."""
     if ";" in text:
