@@ -9,7 +9,7 @@ import pickle
 import pytest
 import torch
 
-from fastlearn.core.learner_io import CheckpointError
+from fastlearn.core.checkpoints import CheckpointError
 
 from ..conftest import TinyNet, tiny_splitter
 

@@ -52,6 +52,7 @@ from .callbacks.schedule import (
     SuggestFunc,
     valley,
 )
+from .checkpoints import CheckpointMixin
 from .data import DataLoader, DataLoaders
 from .distributed import (
     gather_objects,
@@ -59,7 +60,7 @@ from .distributed import (
     launched_distributed,
     world_size,
 )
-from .learner_io import CheckpointMixin, InferenceMixin
+from .inference import InferenceMixin
 from .losses import BCEWithLogitsLossFlat, CrossEntropyLossFlat, MSELossFlat, checked_loss
 from .metrics import Metric, as_metric
 from .optim import NORM_TYPES, Adam, OptimWrapper, lr_range, make_optimizer, trainable_params
