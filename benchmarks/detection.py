@@ -54,18 +54,24 @@ def hand_loop(model, data, bs: int, epochs: int, lr: float) -> float:
     x, boxes, labels = data
     mean = torch.tensor(STATS[0]).view(1, 3, 1, 1)
     std = torch.tensor(STATS[1]).view(1, 3, 1, 1)
-    opt = torch.optim.Adam([{"params": g} for g in fcos_splitter(model)], lr=lr,
-                           betas=(0.9, 0.99), eps=1e-5)
+    opt = torch.optim.Adam(
+        [{"params": g} for g in fcos_splitter(model)], lr=lr, betas=(0.9, 0.99), eps=1e-5
+    )
     steps = epochs * -(-len(x) // bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
-                                                pct_start=0.25, div_factor=25.0,
-                                                final_div_factor=1e5 / 25.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=lr,
+        total_steps=steps,
+        pct_start=0.25,
+        div_factor=25.0,
+        final_div_factor=1e5 / 25.0,
+    )
     loss_func = FCOSLoss()
     model.train()
     for _ in range(epochs):
         perm = torch.randperm(len(x))
         for i in range(0, len(x), bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             xb = (x[idx].float() / 255 - mean) / std
             loss = loss_func(model(xb), boxes[idx], labels[idx])
             loss.backward()
@@ -78,17 +84,26 @@ def hand_loop(model, data, bs: int, epochs: int, lr: float) -> float:
 def learner_loop(model, data, bs: int, epochs: int, lr: float) -> float:
     """The same steps through DetectionLearner.fit_one_cycle (no validation, no metrics)."""
     vocab = ["#na#", *map(str, range(6))]
-    dls = DataLoaders.from_dsets(TensorDataset(*data), None, bs=bs, device="cpu", vocab=vocab,
-                                 batch_tfms=[IntToFloat(), Normalize.from_stats(*STATS)])
-    learn = DetectionLearner(dls, model, FCOSLoss(), wd=0.0, show_progress=False,
-                             splitter=fcos_splitter)
+    dls = DataLoaders.from_dsets(
+        TensorDataset(*data),
+        None,
+        bs=bs,
+        device="cpu",
+        vocab=vocab,
+        batch_tfms=[IntToFloat(), Normalize.from_stats(*STATS)],
+    )
+    learn = DetectionLearner(
+        dls, model, FCOSLoss(), wd=0.0, show_progress=False, splitter=fcos_splitter
+    )
     learn.fit_one_cycle(epochs, lr)
     return float(learn.loss)
 
 
 def train_steps(repeats: int, n: int, bs: int, size: int) -> None:
-    print(f"Training steps: {n} images of {size} px, bs {bs}, 1 epoch, Adam + one-cycle, "
-          f"median of {repeats}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"Training steps: {n} images of {size} px, bs {bs}, 1 epoch, Adam + one-cycle, "
+        f"median of {repeats}, {torch.get_num_threads()} thread(s)"
+    )
     print(f"{'model':42}{'hand s':>9}{'learner s':>11}{'ms/step':>9}{'ratio':>8}")
     data = make_batches(n, size)
     for name, (arch, width, n_convs) in CASES.items():
@@ -98,7 +113,7 @@ def train_steps(repeats: int, n: int, bs: int, size: int) -> None:
         times: dict[str, list[float]] = {"hand": [], "learner": []}
         learner_loop(copy.deepcopy(init), [t[:bs] for t in data], bs, 1, 1e-3)  # warm-up
         for r in range(repeats):
-            for k in (("hand", "learner") if r % 2 == 0 else ("learner", "hand")):
+            for k in ("hand", "learner") if r % 2 == 0 else ("learner", "hand"):
                 model = copy.deepcopy(init)
                 torch.manual_seed(r)
                 start = time.perf_counter()
@@ -106,8 +121,9 @@ def train_steps(repeats: int, n: int, bs: int, size: int) -> None:
                 times[k].append(time.perf_counter() - start)
         hand, learn = (statistics.median(times[k]) for k in ("hand", "learner"))
         steps = -(-n // bs)
-        print(f"{name:42}{hand:>9.2f}{learn:>11.2f}{1000 * learn / steps:>9.0f}"
-              f"{learn / hand:>8.3f}")
+        print(
+            f"{name:42}{hand:>9.2f}{learn:>11.2f}{1000 * learn / steps:>9.0f}{learn / hand:>8.3f}"
+        )
 
 
 def latency(n: int, size: int) -> None:
@@ -125,18 +141,25 @@ def latency(n: int, size: int) -> None:
         path = folder / f"{i}.jpg"
         Image.fromarray(arr).save(path, quality=90)
         files.append((str(path), [[10, 10, 200, 200]], ["thing"]))
-    block = DataBlock(blocks=(ImageBlock, BBoxBlock, BBoxLblBlock), n_inp=1,
-                      get_x=lambda o: o[0], get_y=[lambda o: o[1], lambda o: o[2]],
-                      splitter=lambda o: ([0, 1], [2, 3]),
-                      item_tfms=Resize(size, method="squish"))
-    print(f"\nPredict latency: one 640 x 480 JPEG per call, resized to {size} px, median of {n}, "
-          f"{torch.get_num_threads()} thread(s)")
+    block = DataBlock(
+        blocks=(ImageBlock, BBoxBlock, BBoxLblBlock),
+        n_inp=1,
+        get_x=lambda o: o[0],
+        get_y=[lambda o: o[1], lambda o: o[2]],
+        splitter=lambda o: ([0, 1], [2, 3]),
+        item_tfms=Resize(size, method="squish"),
+    )
+    print(
+        f"\nPredict latency: one 640 x 480 JPEG per call, resized to {size} px, median of {n}, "
+        f"{torch.get_num_threads()} thread(s)"
+    )
     print(f"{'model':42}{'predict ms':>12}{'forward ms':>12}")
     for name, (arch, width, n_convs) in CASES.items():
         set_seed(0)
         dls = block.dataloaders(files, bs=2, num_workers=0, device="cpu")
-        learn = detection_learner(dls, arch, pretrained=False, width=width, n_convs=n_convs,
-                                  show_progress=False)
+        learn = detection_learner(
+            dls, arch, pretrained=False, width=width, n_convs=n_convs, show_progress=False
+        )
         predictor = load_learner(learn.export(folder / "det.fl"))
         jpeg = files[0][0]
         predictor.predict(jpeg)  # warm-up
@@ -151,8 +174,10 @@ def latency(n: int, size: int) -> None:
                 start = time.perf_counter()
                 predictor.model(x)
                 fwd.append(time.perf_counter() - start)
-        print(f"{name:42}{1000 * statistics.median(times):>12.1f}"
-              f"{1000 * statistics.median(fwd):>12.1f}")
+        print(
+            f"{name:42}{1000 * statistics.median(times):>12.1f}"
+            f"{1000 * statistics.median(fwd):>12.1f}"
+        )
 
 
 def main() -> None:

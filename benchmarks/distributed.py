@@ -67,10 +67,12 @@ def train(rows: int, epochs: int, bf16: bool = False) -> float:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(rows, 512, generator=g)
     y = (x[:, :10] @ torch.randn(10, 10, generator=g)).argmax(1)
-    dls = DataLoaders.from_dsets(TensorDataset(x, y), None, bs=GLOBAL_BS // world_size(),
-                                 device="cpu")
-    model = nn.Sequential(nn.Linear(512, 2048), nn.ReLU(), nn.Linear(2048, 2048), nn.ReLU(),
-                          nn.Linear(2048, 10))
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x, y), None, bs=GLOBAL_BS // world_size(), device="cpu"
+    )
+    model = nn.Sequential(
+        nn.Linear(512, 2048), nn.ReLU(), nn.Linear(2048, 2048), nn.ReLU(), nn.Linear(2048, 10)
+    )
     learn = Learner(dls, model, show_progress=False)
     if bf16:
         learn.to_bf16(force=True)
@@ -83,10 +85,27 @@ def two_processes(rows: int, epochs: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                        "--nproc_per_node", "2", __file__, "--worker", str(out),
-                        "--rows", str(rows), "--epochs", str(epochs)],
-                       check=True, env=env, capture_output=True, timeout=1200)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                "2",
+                __file__,
+                "--worker",
+                str(out),
+                "--rows",
+                str(rows),
+                "--epochs",
+                str(epochs),
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=1200,
+        )
         return json.loads(out.read_text())["per_second"]
 
 
@@ -115,8 +134,9 @@ def main() -> None:
     contenders = {
         "1 process, 1 thread, fp32": lambda: one(1),
         f"1 process, {cores} threads, fp32": lambda: one(cores),
-        "2 processes (DDP, gloo), 1 thread each, fp32": lambda: two_processes(args.rows,
-                                                                               args.epochs),
+        "2 processes (DDP, gloo), 1 thread each, fp32": lambda: two_processes(
+            args.rows, args.epochs
+        ),
     }
     bf16 = fast_cpu_bf16() or args.force_bf16
     if bf16:
@@ -127,8 +147,10 @@ def main() -> None:
             runs.setdefault(name, []).append(run())
             print(f"repeat {r + 1}: {name}: {runs[name][-1]:.0f} samples/s", flush=True)
     base = statistics.median(runs["1 process, 1 thread, fp32"])
-    print(f"\n{cores} cores, torch {torch.__version__}, {args.rows} rows, global bs {GLOBAL_BS},"
-          f" {args.epochs} timed epochs, median of {args.repeats}\n")
+    print(
+        f"\n{cores} cores, torch {torch.__version__}, {args.rows} rows, global bs {GLOBAL_BS},"
+        f" {args.epochs} timed epochs, median of {args.repeats}\n"
+    )
     print("| run | samples/s | vs 1 process, 1 thread, fp32 |\n|---|---|---|")
     for name, values in runs.items():
         median = statistics.median(values)
@@ -136,14 +158,17 @@ def main() -> None:
     if not bf16:
         torch.set_num_threads(1)
         fp32_s, bf16_s = matmul_seconds(torch.float32), matmul_seconds(torch.bfloat16)
-        print(f"\nThis CPU has no fast bfloat16 kernels (AVX-512/AMX): bf16 training skipped. "
-              f"(256x2048) @ (2048x2048), 1 thread: fp32 {fp32_s * 1e3:.0f} ms, bf16 "
-              f"{bf16_s * 1e3:.0f} ms ({fp32_s / bf16_s:.3f}x).")
+        print(
+            f"\nThis CPU has no fast bfloat16 kernels (AVX-512/AMX): bf16 training skipped. "
+            f"(256x2048) @ (2048x2048), 1 thread: fp32 {fp32_s * 1e3:.0f} ms, bf16 "
+            f"{bf16_s * 1e3:.0f} ms ({fp32_s / bf16_s:.3f}x)."
+        )
         return
     for threads in (1, cores):
         name = f"1 process, {threads} thread{'s' if threads > 1 else ''}"
-        speed_up = (statistics.median(runs[f"{name}, bf16 autocast"])
-                    / statistics.median(runs[f"{name}, fp32"]))
+        speed_up = statistics.median(runs[f"{name}, bf16 autocast"]) / statistics.median(
+            runs[f"{name}, fp32"]
+        )
         print(f"bf16 speed-up at {threads} thread(s): {speed_up:.2f}x")
 
 

@@ -40,26 +40,35 @@ def make_data(n: int = 20_000, n_in: int = 32, n_classes: int = 10):
 
 
 def make_model(n_in: int = 32, n_classes: int = 10) -> nn.Module:
-    return nn.Sequential(nn.Linear(n_in, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
-                         nn.Linear(128, n_classes))
+    return nn.Sequential(
+        nn.Linear(n_in, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, n_classes)
+    )
 
 
 def plain_loop(model, data, epochs: int, bs: int, lr: float, adam: bool) -> float:
     """What a careful user writes by hand: shuffled index slices, OneCycleLR, eval accuracy."""
     xt, yt, xv, yv = data
-    opt = (torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5) if adam
-           else torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9))
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
+        if adam
+        else torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    )
     steps = epochs * -(-len(xt) // bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
-                                                pct_start=0.25, div_factor=25.0,
-                                                final_div_factor=1e5 / 25.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=lr,
+        total_steps=steps,
+        pct_start=0.25,
+        div_factor=25.0,
+        final_div_factor=1e5 / 25.0,
+    )
     loss_func = nn.CrossEntropyLoss()
     acc = 0.0
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(len(xt))
         for i in range(0, len(xt), bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             loss = loss_func(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
@@ -69,18 +78,24 @@ def plain_loop(model, data, epochs: int, bs: int, lr: float, adam: bool) -> floa
         correct = torch.zeros(())
         with torch.no_grad():
             for i in range(0, len(xv), bs):
-                correct += (model(xv[i:i + bs]).argmax(1) == yv[i:i + bs]).sum()
+                correct += (model(xv[i : i + bs]).argmax(1) == yv[i : i + bs]).sum()
         acc = float(correct) / len(xv)
     return acc
 
 
 def fastlearn_fit(model, data, epochs: int, bs: int, lr: float, adam: bool) -> float:
     xt, yt, xv, yv = data
-    dls = DataLoaders.from_dsets(TensorDataset(xt, yt), TensorDataset(xv, yv), bs=bs,
-                                 device="cpu")
-    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), metrics=accuracy, wd=0,
-                    opt_func=Adam if adam else (lambda p, lr: SGD(p, lr, mom=0.9)),
-                    show_progress=False, cbs=[ProgressCallback(file=Terminal())])
+    dls = DataLoaders.from_dsets(TensorDataset(xt, yt), TensorDataset(xv, yv), bs=bs, device="cpu")
+    learn = Learner(
+        dls,
+        model,
+        loss_func=nn.CrossEntropyLoss(),
+        metrics=accuracy,
+        wd=0,
+        opt_func=Adam if adam else (lambda p, lr: SGD(p, lr, mom=0.9)),
+        show_progress=False,
+        cbs=[ProgressCallback(file=Terminal())],
+    )
     learn.fit_one_cycle(epochs, lr)
     return learn.recorder.history[-1]["accuracy"]
 
@@ -111,14 +126,15 @@ def main() -> None:
             times[name].append(time.perf_counter() - start)
     n_batches = args.epochs * (-(-len(data[0]) // args.bs) + -(-len(data[2]) // args.bs))
     plain = statistics.median(times["plain"])
-    print(f"MLP 32-128-128-10, {len(data[0])} train / {len(data[2])} valid rows, bs {args.bs}, "
-          f"{args.epochs} epochs ({n_batches} batches), {args.threads} thread(s), "
-          f"median of {args.repeats}")
+    print(
+        f"MLP 32-128-128-10, {len(data[0])} train / {len(data[2])} valid rows, bs {args.bs}, "
+        f"{args.epochs} epochs ({n_batches} batches), {args.threads} thread(s), "
+        f"median of {args.repeats}"
+    )
     print(f"{'':12}{'seconds':>10}{'us/batch':>10}{'ratio':>8}{'accuracy':>10}")
     for name in runs:
         t = statistics.median(times[name])
-        print(f"{name:12}{t:10.3f}{1e6 * t / n_batches:10.1f}{t / plain:8.3f}"
-              f"{accs[name]:10.4f}")
+        print(f"{name:12}{t:10.3f}{1e6 * t / n_batches:10.1f}{t / plain:8.3f}{accs[name]:10.4f}")
 
 
 if __name__ == "__main__":

@@ -38,12 +38,24 @@ def tabular_predict(rounds: int) -> float:
 
     rng = np.random.default_rng(0)
     n = 2000
-    df = pd.DataFrame({"color": rng.choice(["red", "blue", "green"], n),
-                       "x": rng.normal(size=n), "noise": rng.normal(size=n)})
+    df = pd.DataFrame(
+        {
+            "color": rng.choice(["red", "blue", "green"], n),
+            "x": rng.normal(size=n),
+            "noise": rng.normal(size=n),
+        }
+    )
     df["label"] = np.where(df.x > 0, "yes", "no")
     set_seed(0)
-    dls = TabularDataLoaders.from_df(df, cat_names=["color"], cont_names=["x", "noise"],
-                                     y_names="label", valid_pct=0.2, seed=0, device="cpu")
+    dls = TabularDataLoaders.from_df(
+        df,
+        cat_names=["color"],
+        cont_names=["x", "noise"],
+        y_names="label",
+        valid_pct=0.2,
+        seed=0,
+        device="cpu",
+    )
     learn = tabular_learner(dls, layers=[32, 16], show_progress=False)
     learn.fit(1, 1e-2)
     row = df.iloc[0]
@@ -83,9 +95,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [("tabular predict, one row", tabular_predict(args.rounds), 0.0002),
-            ("tabular transform, 1M rows x 10", tabular_transform(args.rounds), 1.0),
-            ("vocab numericalize, 1M tokens", vocab_numericalize(args.rounds), 1.0)]
+    rows = [
+        ("tabular predict, one row", tabular_predict(args.rounds), 0.0002),
+        ("tabular transform, 1M rows x 10", tabular_transform(args.rounds), 1.0),
+        ("vocab numericalize, 1M tokens", vocab_numericalize(args.rounds), 1.0),
+    ]
     print(f"{'what':<34}{'median s':>12}{'idle-machine s':>16}")
     for name, seconds, reference in rows:
         print(f"{name:<34}{seconds:>12.4f}{reference:>16.4f}")

@@ -76,8 +76,9 @@ def export_model(folder: Path, size: int) -> Path:
     from fastlearn.vision.learner import vision_learner
 
     set_seed(0)
-    dls = ImageDataLoaders.from_folder(folder, item_tfms=Resize(size), bs=4, num_workers=0,
-                                       device="cpu")
+    dls = ImageDataLoaders.from_folder(
+        folder, item_tfms=Resize(size), bs=4, num_workers=0, device="cpu"
+    )
     learn = vision_learner(dls, "resnet18", pretrained=False, show_progress=False)
     return learn.export(folder / "model.fl")
 
@@ -90,8 +91,19 @@ def free_port() -> int:
 
 
 def start_server(model: Path, port: int, threads: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "fastlearn.cli", "serve", str(model), "--port", str(port),
-           "--threads", str(threads), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fastlearn.cli",
+        "serve",
+        str(model),
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+    ]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     import httpx
 
@@ -144,8 +156,9 @@ async def load_test(url: str, send, requests: int, clients: int) -> dict:
                 start = time.perf_counter()
                 try:
                     answer = await send(client, remaining)
-                    ok = answer.status_code == 200 and ("label" in answer.json()
-                                                        or answer.url.path == "/health")
+                    ok = answer.status_code == 200 and (
+                        "label" in answer.json() or answer.url.path == "/health"
+                    )
                     error = f"{answer.status_code}: {answer.text[:200]}"
                     if ok and "time_ms" in answer.json():
                         model_ms.append(answer.json()["time_ms"] / 1000)
@@ -160,8 +173,12 @@ async def load_test(url: str, send, requests: int, clients: int) -> dict:
     await ready.wait()
     start = time.perf_counter()
     await asyncio.gather(*tasks)
-    return {"wall_s": time.perf_counter() - start, "latencies": latencies, "errors": errors,
-            "model_s": model_ms}
+    return {
+        "wall_s": time.perf_counter() - start,
+        "latencies": latencies,
+        "errors": errors,
+        "model_s": model_ms,
+    }
 
 
 # ------------------------------------------------------------------------- reference loops
@@ -207,9 +224,21 @@ print(json.dumps(times))
 def fastai_loop(folder: Path, size: int, query: Path, n: int, threads: int) -> list[float] | str:
     if not FASTAI_PYTHON.exists():
         return "no .venv-fastai (bash benchmarks/setup_fastai_env.sh)"
-    result = subprocess.run([str(FASTAI_PYTHON), "-c", FASTAI_SCRIPT, str(folder), str(size),
-                             str(n), str(threads), str(query)], capture_output=True, text=True,
-                            timeout=1200)
+    result = subprocess.run(
+        [
+            str(FASTAI_PYTHON),
+            "-c",
+            FASTAI_SCRIPT,
+            str(folder),
+            str(size),
+            str(n),
+            str(threads),
+            str(query),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     if result.returncode != 0:
         return f"fastai failed: {result.stderr.strip().splitlines()[-1:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -220,8 +249,9 @@ def adult_setup():
     """(adult.csv, SETUP, CAT_NAMES, CONT_NAMES) of benchmarks/tabular.py (the course setup)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_tabular", Path(__file__).with_name(
-        "tabular.py"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_tabular", Path(__file__).with_name("tabular.py")
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     return bench.adult_csv(None), bench.SETUP, bench.CAT_NAMES, bench.CONT_NAMES
@@ -294,13 +324,27 @@ print(json.dumps(times))
 """
 
 
-def fastai_tabular_loop(csv: Path, names: list, n_rows: int, n: int, threads: int,
-                        epochs: int) -> list[float] | str:
+def fastai_tabular_loop(
+    csv: Path, names: list, n_rows: int, n: int, threads: int, epochs: int
+) -> list[float] | str:
     if not FASTAI_PYTHON.exists():
         return "no .venv-fastai (bash benchmarks/setup_fastai_env.sh)"
-    result = subprocess.run([str(FASTAI_PYTHON), "-c", FASTAI_TABULAR_SCRIPT, str(csv),
-                             str(n_rows), str(n), str(threads), str(epochs), json.dumps(names)],
-                            capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [
+            str(FASTAI_PYTHON),
+            "-c",
+            FASTAI_TABULAR_SCRIPT,
+            str(csv),
+            str(n_rows),
+            str(n),
+            str(threads),
+            str(epochs),
+            json.dumps(names),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     if result.returncode != 0:
         return f"fastai failed: {result.stderr.strip().splitlines()[-1:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -319,12 +363,17 @@ def main_tabular(args: argparse.Namespace) -> None:
         port = free_port()
         server = start_server(model, port, args.threads)
         try:
-            result = asyncio.run(load_test(f"http://127.0.0.1:{port}", row_request(rows),
-                                           args.requests, args.clients))
-            floor = asyncio.run(load_test(f"http://127.0.0.1:{port}", health_request(),
-                                          args.requests, args.clients))
-            alone = asyncio.run(load_test(f"http://127.0.0.1:{port}", row_request(rows),
-                                          min(args.requests, 300), 1))
+            result = asyncio.run(
+                load_test(
+                    f"http://127.0.0.1:{port}", row_request(rows), args.requests, args.clients
+                )
+            )
+            floor = asyncio.run(
+                load_test(f"http://127.0.0.1:{port}", health_request(), args.requests, args.clients)
+            )
+            alone = asyncio.run(
+                load_test(f"http://127.0.0.1:{port}", row_request(rows), min(args.requests, 300), 1)
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -332,34 +381,61 @@ def main_tabular(args: argparse.Namespace) -> None:
         same = all(torch.equal(predictor.predict(r)[2], learn.predict(r)[2]) for r in rows[:50])
         ours = timed_loop(predictor.predict, rows, args.loop)
         ours_learn = timed_loop(learn.predict, rows, args.loop)
-    theirs = fastai_tabular_loop(csv, [cat_names, cont_names], args.rows, args.loop,
-                                 args.threads, args.epochs)
+    theirs = fastai_tabular_loop(
+        csv, [cat_names, cont_names], args.rows, args.loop, args.threads, args.epochs
+    )
     lat, errors = result["latencies"], result["errors"]
-    print(f"Adult tabular_learner (layers [200, 100], {args.epochs} epochs), JSON rows cycling "
-          f"over {len(rows)} rows of adult.csv; torch threads {args.threads}; "
-          f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"Adult tabular_learner (layers [200, 100], {args.epochs} epochs), JSON rows cycling "
+        f"over {len(rows)} rows of adult.csv; torch threads {args.threads}; "
+        f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"predictor.predict == learn.predict bit for bit on 50 rows: {same}")
     print(f"{'':<40}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    print(row(f"fastlearn serve, {args.clients} clients, {len(lat) + len(errors)} req", lat,
-              len(lat) / result["wall_s"], str(len(errors))))
+    print(
+        row(
+            f"fastlearn serve, {args.clients} clients, {len(lat) + len(errors)} req",
+            lat,
+            len(lat) / result["wall_s"],
+            str(len(errors)),
+        )
+    )
     print(row("  its predict_batch time (server time_ms)", result["model_s"]))
-    print(row(f"same server, GET /health, {args.clients} clients", floor["latencies"],
-              len(floor["latencies"]) / floor["wall_s"], str(len(floor["errors"]))))
-    print(row(f"fastlearn serve, 1 client, {len(alone['latencies'])} req", alone["latencies"],
-              len(alone["latencies"]) / alone["wall_s"], str(len(alone["errors"]))))
+    print(
+        row(
+            f"same server, GET /health, {args.clients} clients",
+            floor["latencies"],
+            len(floor["latencies"]) / floor["wall_s"],
+            str(len(floor["errors"])),
+        )
+    )
+    print(
+        row(
+            f"fastlearn serve, 1 client, {len(alone['latencies'])} req",
+            alone["latencies"],
+            len(alone["latencies"]) / alone["wall_s"],
+            str(len(alone["errors"])),
+        )
+    )
     print(row("fastlearn predictor.predict loop", ours))
     print(row("fastlearn learn.predict loop", ours_learn))
     print(row("fastai 2.8 learn.predict loop", theirs))
     p50 = statistics.median(ours)
     if not isinstance(theirs, str):
-        print(f"single-item latency p50, fastai learn.predict / fastlearn predictor.predict: "
-              f"{statistics.median(theirs) / p50:.1f}x")
+        print(
+            f"single-item latency p50, fastai learn.predict / fastlearn predictor.predict: "
+            f"{statistics.median(theirs) / p50:.1f}x"
+        )
     if not isinstance(theirs, str):
-        print(f"fastai learn.predict p50 / served p50: 8 clients "
-              f"{statistics.median(theirs) / statistics.median(lat):.2f}x, 1 client "
-              f"{statistics.median(theirs) / statistics.median(alone['latencies']):.1f}x")
-    print(f"served p50 / predictor.predict p50: 8 clients {statistics.median(lat) / p50:.0f}x, "
-          f"1 client {statistics.median(alone['latencies']) / p50:.0f}x")
+        print(
+            f"fastai learn.predict p50 / served p50: 8 clients "
+            f"{statistics.median(theirs) / statistics.median(lat):.2f}x, 1 client "
+            f"{statistics.median(theirs) / statistics.median(alone['latencies']):.1f}x"
+        )
+    print(
+        f"served p50 / predictor.predict p50: 8 clients {statistics.median(lat) / p50:.0f}x, "
+        f"1 client {statistics.median(alone['latencies']) / p50:.0f}x"
+    )
     errors += floor["errors"] + alone["errors"]
     if errors:
         print("errors:", *errors[:5], sep="\n  ")
@@ -375,8 +451,7 @@ def row(name: str, times: list[float] | str, rps: float | None = None, errors: s
     if isinstance(times, str):
         return f"{name:<40} skipped: {times}"
     rate = f"{rps:8.1f}" if rps is not None else f"{1 / statistics.median(times):8.1f}"
-    return (f"{name:<40}{rate}{percentile(times, 50):9.1f}{percentile(times, 99):9.1f}"
-            f"{errors:>8}")
+    return f"{name:<40}{rate}{percentile(times, 50):9.1f}{percentile(times, 99):9.1f}{errors:>8}"
 
 
 def main() -> None:
@@ -386,8 +461,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224, help="model input size")
     parser.add_argument("--threads", type=int, default=2, help="torch threads everywhere")
     parser.add_argument("--loop", type=int, default=100, help="reference loop iterations")
-    parser.add_argument("--app", choices=["image", "tabular"], default="image",
-                        help="the served model: resnet18 on a JPEG, or Adult rows as JSON")
+    parser.add_argument(
+        "--app",
+        choices=["image", "tabular"],
+        default="image",
+        help="the served model: resnet18 on a JPEG, or Adult rows as JSON",
+    )
     parser.add_argument("--rows", type=int, default=200, help="tabular: distinct Adult rows")
     parser.add_argument("--epochs", type=int, default=0, help="tabular: training epochs")
     args = parser.parse_args()
@@ -401,26 +480,41 @@ def main() -> None:
         port = free_port()
         server = start_server(model, port, args.threads)
         try:
-            result = asyncio.run(load_test(f"http://127.0.0.1:{port}",
-                                           image_request(query.read_bytes()), args.requests,
-                                           args.clients))
+            result = asyncio.run(
+                load_test(
+                    f"http://127.0.0.1:{port}",
+                    image_request(query.read_bytes()),
+                    args.requests,
+                    args.clients,
+                )
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
         ours = predictor_loop(model, query, args.loop, args.threads)
         theirs = fastai_loop(folder, args.size, query, args.loop, args.threads)
     lat, errors = result["latencies"], result["errors"]
-    print(f"resnet18 at {args.size}x{args.size}, one 320x240 JPEG per request; torch threads "
-          f"{args.threads}; {os.cpu_count()} CPU cores")
+    print(
+        f"resnet18 at {args.size}x{args.size}, one 320x240 JPEG per request; torch threads "
+        f"{args.threads}; {os.cpu_count()} CPU cores"
+    )
     print(f"{'':<40}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    print(row(f"fastlearn serve, {args.clients} clients, {len(lat) + len(errors)} req", lat,
-              len(lat) / result["wall_s"], str(len(errors))))
+    print(
+        row(
+            f"fastlearn serve, {args.clients} clients, {len(lat) + len(errors)} req",
+            lat,
+            len(lat) / result["wall_s"],
+            str(len(errors)),
+        )
+    )
     print(row("  its predict_batch time (server time_ms)", result["model_s"]))
     print(row("fastlearn predictor.predict loop", ours))
     print(row("fastai 2.8 learn.predict loop", theirs))
     if not isinstance(theirs, str):
-        print(f"single-item latency, fastai / fastlearn (p50): "
-              f"{statistics.median(theirs) / statistics.median(ours):.2f}x")
+        print(
+            f"single-item latency, fastai / fastlearn (p50): "
+            f"{statistics.median(theirs) / statistics.median(ours):.2f}x"
+        )
     if errors:
         print("errors:", *errors[:5], sep="\n  ")
         sys.exit(1)

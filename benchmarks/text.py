@@ -383,22 +383,31 @@ def bench_build(imdb: Path, n_reviews: int, repeats: int, fastai: bool) -> list[
     for _ in range(repeats):
         for name in ("fastlearn", "fastai") if fastai else ("fastlearn",):
             python = FASTAI_PY if name == "fastai" else Path(sys.executable)
-            r = run_fastai(BUILD_LM, str(imdb / "texts.csv"), str(n_reviews), name,
-                           python=python)
+            r = run_fastai(BUILD_LM, str(imdb / "texts.csv"), str(n_reviews), name, python=python)
             if r:
                 runs[name].append(r)
-                print(f"{name}: build {r['build_s']:.2f} s (CPU {r['build_cpu_s']:.2f} s), "
-                      f"first batch at "
-                      f"{r['first_batch_s']:.2f} s, vocab {r['vocab']:,}", flush=True)
+                print(
+                    f"{name}: build {r['build_s']:.2f} s (CPU {r['build_cpu_s']:.2f} s), "
+                    f"first batch at "
+                    f"{r['first_batch_s']:.2f} s, vocab {r['vocab']:,}",
+                    flush=True,
+                )
     rows = []
-    for key, what in (("build_s", "TextDataLoaders.from_df(is_lm=True), wall clock"),
-                      ("build_cpu_s", "same, CPU time of all its processes"),
-                      ("first_batch_s", "same, wall clock to the first batch")):
+    for key, what in (
+        ("build_s", "TextDataLoaders.from_df(is_lm=True), wall clock"),
+        ("build_cpu_s", "same, CPU time of all its processes"),
+        ("first_batch_s", "same, wall clock to the first batch"),
+    ):
         ours = statistics.median(r[key] for r in runs["fastlearn"])
         theirs = statistics.median(r[key] for r in runs["fastai"]) if runs["fastai"] else None
-        rows.append([f"{n_reviews:,} IMDb reviews, {what} (median of {repeats})",
-                     f"{ours:.2f}", f"{theirs:.2f}" if theirs else "n/a",
-                     f"{theirs / ours:.1f}x" if theirs else "n/a"])
+        rows.append(
+            [
+                f"{n_reviews:,} IMDb reviews, {what} (median of {repeats})",
+                f"{ours:.2f}",
+                f"{theirs:.2f}" if theirs else "n/a",
+                f"{theirs / ours:.1f}x" if theirs else "n/a",
+            ]
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -482,8 +491,9 @@ def main() -> None:
         )
     if args.only in (None, "build"):
         rows = bench_build(imdb, args.reviews, args.repeats, fastai)
-        parts.append(table(["building LM loaders", "fastlearn, s", "fastai, s",
-                            "fastlearn speed-up"], rows))
+        parts.append(
+            table(["building LM loaders", "fastlearn, s", "fastai, s", "fastlearn speed-up"], rows)
+        )
     if args.only in (None, "clas"):
         rows = bench_clas(imdb, args.repeats, fastai)
         parts.append(

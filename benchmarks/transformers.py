@@ -70,18 +70,26 @@ def load_texts(data: str | None):
         return df[["text", "label"]], "imdb_sample"
     g = torch.Generator().manual_seed(0)
     words = "the a film movie great bad plot actor scene story long short fun dull".split()
-    texts = [" ".join(words[i] for i in torch.randint(len(words), (int(n),), generator=g))
-             for n in torch.randint(5, 300, (1000,), generator=g)]
+    texts = [
+        " ".join(words[i] for i in torch.randint(len(words), (int(n),), generator=g))
+        for n in torch.randint(5, 300, (1000,), generator=g)
+    ]
     return pd.DataFrame({"text": texts, "label": [len(t) % 2 for t in texts]}), "generated"
 
 
 def plain_loop(model, batches, lr: float, n_inp: int) -> float:
     """A hand-written loop over the same batches; returns seconds."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5,
-                            weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=len(batches),
-                                                pct_start=0.25, div_factor=25.0,
-                                                final_div_factor=1e5 / 25.0)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01
+    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=lr,
+        total_steps=len(batches),
+        pct_start=0.25,
+        div_factor=25.0,
+        final_div_factor=1e5 / 25.0,
+    )
     names = ("input_ids", "attention_mask", "token_type_ids")[:n_inp]
     model.train()
     start = time.perf_counter()
@@ -104,19 +112,32 @@ def fastlearn_loop(learn, lr: float) -> float:
 
 def bench_loop(args, df, model_dir) -> None:
     set_seed(0)
-    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=model_dir, bs=args.bs,
-                                    max_len=args.max_len, valid_pct=0.2, seed=0, device="cpu")
+    dls = HFTextDataLoaders.from_df(
+        df,
+        "text",
+        "label",
+        tokenizer=model_dir,
+        bs=args.bs,
+        max_len=args.max_len,
+        valid_pct=0.2,
+        seed=0,
+        device="cpu",
+    )
     batches = [b for _, b in zip(range(args.batches), dls.train)]
-    learn = transformers_learner(dls, model_dir, show_progress=False,
-                                 cbs=[ProgressCallback(file=Terminal())])
+    learn = transformers_learner(
+        dls, model_dir, show_progress=False, cbs=[ProgressCallback(file=Terminal())]
+    )
     initial = copy.deepcopy(learn.model.state_dict())
-    fixed = HFTextDataLoaders(list_loader(batches, dls), None, tokenize=dls.tokenize,
-                              vocab=dls.vocab, device="cpu")
+    fixed = HFTextDataLoaders(
+        list_loader(batches, dls), None, tokenize=dls.tokenize, vocab=dls.vocab, device="cpu"
+    )
     learn.dls = fixed
     hf_model = learn.model.hf_model
     n_samples = sum(len(b[0]) for b in batches)
-    runs = {"plain": lambda: plain_loop(hf_model, batches, args.lr, dls.n_inp),
-            "fastlearn": lambda: fastlearn_loop(learn, args.lr)}
+    runs = {
+        "plain": lambda: plain_loop(hf_model, batches, args.lr, dls.n_inp),
+        "fastlearn": lambda: fastlearn_loop(learn, args.lr),
+    }
     plain_loop(hf_model, batches[:2], args.lr, dls.n_inp)  # warm-up: first-call allocations
     times: dict[str, list[float]] = {name: [] for name in runs}
     for r in range(args.pairs):
@@ -126,14 +147,18 @@ def bench_loop(args, df, model_dir) -> None:
             times[name].append(runs[name]())
     ratios = [f / p for f, p in zip(times["fastlearn"], times["plain"])]
     plain, fast = (statistics.median(times[k]) for k in ("plain", "fastlearn"))
-    print(f"\nTraining loop: {len(batches)} batches of {args.bs} (max_len {args.max_len}, "
-          f"{n_samples} samples), {args.pairs} pairs, medians, {torch.get_num_threads()} "
-          "threads")
+    print(
+        f"\nTraining loop: {len(batches)} batches of {args.bs} (max_len {args.max_len}, "
+        f"{n_samples} samples), {args.pairs} pairs, medians, {torch.get_num_threads()} "
+        "threads"
+    )
     print("| loop | s | samples/s |\n|---|---|---|")
     print(f"| plain PyTorch | {plain:.2f} | {n_samples / plain:.1f} |")
     print(f"| fastlearn fit_one_cycle | {fast:.2f} | {n_samples / fast:.1f} |")
-    print(f"fastlearn / plain time, per pair: {' '.join(f'{x:.3f}' for x in ratios)}; "
-          f"median {statistics.median(ratios):.3f}")
+    print(
+        f"fastlearn / plain time, per pair: {' '.join(f'{x:.3f}' for x in ratios)}; "
+        f"median {statistics.median(ratios):.3f}"
+    )
 
 
 def list_loader(batches, dls):
@@ -149,13 +174,14 @@ def bench_tokenize(args, df, model_dir) -> None:
     tokenize = HFTokenize(tokenizer, args.max_len)
     runs = {
         "HFTokenize (batch, one padded tensor)": lambda: tokenize(texts),
-        "tokenizer, text by text": lambda: [tokenizer(t, truncation=True,
-                                                      max_length=args.max_len) for t in texts],
+        "tokenizer, text by text": lambda: [
+            tokenizer(t, truncation=True, max_length=args.max_len) for t in texts
+        ],
         "tokenizer, batch, pad to longest, tensors": lambda: tokenizer(
-            texts, truncation=True, max_length=args.max_len, padding=True, return_tensors="pt"),
+            texts, truncation=True, max_length=args.max_len, padding=True, return_tensors="pt"
+        ),
     }
-    print(f"\nTokenization: {len(texts)} texts, max_len {args.max_len}, median of "
-          f"{args.repeats}")
+    print(f"\nTokenization: {len(texts)} texts, max_len {args.max_len}, median of {args.repeats}")
     print("| method | s | texts/s |\n|---|---|---|")
     for name, run in runs.items():
         t = statistics.median(_timed(run) for _ in range(args.repeats))
@@ -165,26 +191,47 @@ def bench_tokenize(args, df, model_dir) -> None:
 def bench_batching(args, df, model_dir) -> None:
     from transformers import DataCollatorWithPadding
 
-    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=model_dir, bs=args.bs,
-                                    max_len=args.max_len, valid_pct=0.2, seed=0, device="cpu")
+    dls = HFTextDataLoaders.from_df(
+        df,
+        "text",
+        "label",
+        tokenizer=model_dir,
+        bs=args.bs,
+        max_len=args.max_len,
+        valid_pct=0.2,
+        seed=0,
+        device="cpu",
+    )
     tokenizer = dls.tokenize.tokenizer
     enc = tokenizer(df.text.tolist(), truncation=True, max_length=args.max_len)
-    items = [{"input_ids": i, "token_type_ids": t, "attention_mask": m, "labels": y}
-             for i, t, m, y in zip(enc["input_ids"], enc["token_type_ids"],
-                                   enc["attention_mask"], dls.train.dataset.targets)]
-    torch_dl = torch.utils.data.DataLoader(items[: len(dls.train.dataset)], args.bs,
-                                           shuffle=True,
-                                           collate_fn=DataCollatorWithPadding(tokenizer))
-    runs = {"HFTextDataLoader (length-grouped slices)": lambda: list(dls.train),
-            "torch DataLoader + DataCollatorWithPadding": lambda: list(torch_dl)}
-    print(f"\nBatching: one epoch of {len(dls.train)} training batches, median of "
-          f"{args.repeats}")
+    items = [
+        {"input_ids": i, "token_type_ids": t, "attention_mask": m, "labels": y}
+        for i, t, m, y in zip(
+            enc["input_ids"],
+            enc["token_type_ids"],
+            enc["attention_mask"],
+            dls.train.dataset.targets,
+        )
+    ]
+    torch_dl = torch.utils.data.DataLoader(
+        items[: len(dls.train.dataset)],
+        args.bs,
+        shuffle=True,
+        collate_fn=DataCollatorWithPadding(tokenizer),
+    )
+    runs = {
+        "HFTextDataLoader (length-grouped slices)": lambda: list(dls.train),
+        "torch DataLoader + DataCollatorWithPadding": lambda: list(torch_dl),
+    }
+    print(f"\nBatching: one epoch of {len(dls.train)} training batches, median of {args.repeats}")
     print("| loader | ms per epoch | padding tokens |\n|---|---|---|")
     for name, run in runs.items():
         t = statistics.median(_timed(run) for _ in range(args.repeats))
         batches = run()
-        pad = sum(int((b[1] if isinstance(b, tuple) else b["attention_mask"]).eq(0).sum())
-                  for b in batches)
+        pad = sum(
+            int((b[1] if isinstance(b, tuple) else b["attention_mask"]).eq(0).sum())
+            for b in batches
+        )
         print(f"| {name} | {1000 * t:.1f} | {pad:,} |")
 
 

@@ -61,8 +61,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 class PlainDataset(torch.utils.data.Dataset):
     """Per item, with Pillow: resize + crop, flip, rotate, zoom, warp; torch: lighting, norm."""
 
-    def __init__(self, files: list[Path], labels: list[int], item: int, size: int,
-                 min_scale: float) -> None:
+    def __init__(
+        self, files: list[Path], labels: list[int], item: int, size: int, min_scale: float
+    ) -> None:
         self.files, self.labels = files, labels
         self.item, self.size, self.min_scale = item, size, min_scale
         self.mean = torch.tensor(STATS[0]).view(3, 1, 1)
@@ -77,8 +78,9 @@ class PlainDataset(torch.utils.data.Dataset):
         if self.size != self.item:  # presizing: a random 75-100% region to the final size
             side = self.item * math.sqrt(random.uniform(self.min_scale, 1.0))
             x0, y0 = random.uniform(0, self.item - side), random.uniform(0, self.item - side)
-            img = img.resize((self.size, self.size), Image.BILINEAR,
-                             box=(x0, y0, x0 + side, y0 + side))
+            img = img.resize(
+                (self.size, self.size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side)
+            )
         img = augment(img, self.size)
         x = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float() / 255
         x = lighting(x)
@@ -105,8 +107,9 @@ def augment(img: Image.Image, size: int) -> Image.Image:
         img = img.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
     if random.random() < 0.75:
         gx, gy = (random.uniform(-0.2, 0.2) / size for _ in range(2))
-        img = img.transform((size, size), Image.PERSPECTIVE, (1, 0, 0, 0, 1, 0, gx, gy),
-                            Image.BILINEAR)
+        img = img.transform(
+            (size, size), Image.PERSPECTIVE, (1, 0, 0, 0, 1, 0, gx, gy), Image.BILINEAR
+        )
     return img
 
 
@@ -121,17 +124,30 @@ def lighting(x: torch.Tensor, max_lighting: float = 0.2) -> torch.Tensor:
 
 def plain_loader(files, labels, item, size, min_scale, bs, workers):
     ds = PlainDataset(files, labels, item, size, min_scale)
-    return torch.utils.data.DataLoader(ds, batch_size=bs, shuffle=True, drop_last=True,
-                                       num_workers=workers, persistent_workers=workers > 0)
+    return torch.utils.data.DataLoader(
+        ds,
+        batch_size=bs,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
 
 
 # ---------------------------------------------------------------------------- fastlearn
 def fastlearn_loader(path, files, item, size, min_scale, bs, workers):
     batch_tfms = aug_transforms(size=None if size == item else size, min_scale=min_scale)
     dls = ImageDataLoaders.from_name_func(
-        path, files, lambda name: name[0].isupper(), item_tfms=Resize(item),
-        batch_tfms=[*batch_tfms, Normalize.from_stats(*STATS)], bs=bs, num_workers=workers,
-        device="cpu", splitter=lambda items: (list(range(len(items))), []))
+        path,
+        files,
+        lambda name: name[0].isupper(),
+        item_tfms=Resize(item),
+        batch_tfms=[*batch_tfms, Normalize.from_stats(*STATS)],
+        bs=bs,
+        num_workers=workers,
+        device="cpu",
+        splitter=lambda items: (list(range(len(items))), []),
+    )
     return dls.train
 
 
@@ -157,33 +173,45 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, min(os.cpu_count(), 8)])
     parser.add_argument("--bs", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads of the main process (workers use 1, as torch sets)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of the main process (workers use 1, as torch sets)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if "FASTLEARN_DATA_MIRROR" not in os.environ:
         if not SHARED.is_dir():
-            raise SystemExit("Set FASTLEARN_DATA_MIRROR=file:///path/to/datasets/ (a folder "
-                             "holding oxford-iiit-pet-sample.tgz).")
+            raise SystemExit(
+                "Set FASTLEARN_DATA_MIRROR=file:///path/to/datasets/ (a folder "
+                "holding oxford-iiit-pet-sample.tgz)."
+            )
         os.environ["FASTLEARN_DATA_MIRROR"] = SHARED.as_uri() + "/"
     path = untar_data(URLs.PETS) / "images"
     files = get_image_files(path)
     labels = [int(f.name[0].isupper()) for f in files]
     torch.manual_seed(0)
     random.seed(0)
-    print(f"Pets sample: {len(files)} JPEGs, bs {args.bs}, torch threads "
-          f"{torch.get_num_threads()}, {os.cpu_count()} CPUs; Pillow decode alone: "
-          f"{decode_only(files):.0f} images/s")
-    print("images/s: wall clock; with 0 workers also per CPU second of the process (robust when "
-          "other jobs share the cores)")
+    print(
+        f"Pets sample: {len(files)} JPEGs, bs {args.bs}, torch threads "
+        f"{torch.get_num_threads()}, {os.cpu_count()} CPUs; Pillow decode alone: "
+        f"{decode_only(files):.0f} images/s"
+    )
+    print(
+        "images/s: wall clock; with 0 workers also per CPU second of the process (robust when "
+        "other jobs share the cores)"
+    )
     print(f"{'recipe':26}{'workers':>8}{'measure':>9}{'plain':>9}{'fastlearn':>11}{'ratio':>8}")
-    for name, item, size, min_scale in [("Resize(224) + aug", 224, 224, 1.0),
-                                        ("presize 460 -> 224 + aug", 460, 224, 0.75)]:
+    for name, item, size, min_scale in [
+        ("Resize(224) + aug", 224, 224, 1.0),
+        ("presize 460 -> 224 + aug", 460, 224, 0.75),
+    ]:
         for workers in args.workers:
-            loaders = {"plain": plain_loader(files, labels, item, size, min_scale, args.bs,
-                                             workers),
-                       "fastlearn": fastlearn_loader(path, files, item, size, min_scale, args.bs,
-                                                     workers)}
+            loaders = {
+                "plain": plain_loader(files, labels, item, size, min_scale, args.bs, workers),
+                "fastlearn": fastlearn_loader(path, files, item, size, min_scale, args.bs, workers),
+            }
             wall: dict[str, list[float]] = {k: [] for k in loaders}
             cpu: dict[str, list[float]] = {k: [] for k in loaders}
             for dl in loaders.values():
@@ -195,28 +223,36 @@ def main(argv: list[str] | None = None) -> None:
                     cpu[k].append(n / cpu_seconds)
             for measure, rates in [("wall", wall), ("cpu", cpu)][: 2 if workers == 0 else 1]:
                 plain, fast = (statistics.median(rates[k]) for k in ("plain", "fastlearn"))
-                print(f"{name:26}{workers:>8}{measure:>9}{plain:>9.0f}{fast:>11.0f}"
-                      f"{fast / plain:>8.2f}")
+                print(
+                    f"{name:26}{workers:>8}{measure:>9}{plain:>9.0f}{fast:>11.0f}"
+                    f"{fast / plain:>8.2f}"
+                )
 
 
 # ---------------------------------------------------------------------------- training steps
-def hand_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int, epochs: int,
-              lr: float) -> float:
+def hand_loop(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int, epochs: int, lr: float
+) -> float:
     """What a careful user writes: shuffled index slices, uint8 -> float, normalise, Adam,
     OneCycleLR. Returns the last loss."""
     mean = torch.tensor(STATS[0]).view(1, 3, 1, 1)
     std = torch.tensor(STATS[1]).view(1, 3, 1, 1)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
     steps = epochs * -(-len(x) // bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
-                                                pct_start=0.25, div_factor=25.0,
-                                                final_div_factor=1e5 / 25.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=lr,
+        total_steps=steps,
+        pct_start=0.25,
+        div_factor=25.0,
+        final_div_factor=1e5 / 25.0,
+    )
     loss_func = torch.nn.CrossEntropyLoss()
     model.train()
     for _ in range(epochs):
         perm = torch.randperm(len(x))
         for i in range(0, len(x), bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             xb = (x[idx].float() / 255 - mean) / std
             loss = loss_func(model(xb), y[idx])
             loss.backward()
@@ -226,24 +262,39 @@ def hand_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int,
     return float(loss.detach())
 
 
-def learner_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int,
-                 epochs: int, lr: float) -> float:
+def learner_loop(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int, epochs: int, lr: float
+) -> float:
     """The same steps through VisionLearner.fit_one_cycle (no validation set, no metrics)."""
-    dls = DataLoaders.from_dsets(TensorDataset(x, y), None, bs=bs, device="cpu", vocab=["0", "1"],
-                                 batch_tfms=[IntToFloat(), Normalize.from_stats(*STATS)])
-    learn = VisionLearner(dls, model, torch.nn.CrossEntropyLoss(), wd=0.0, show_progress=False,
-                          task="classification")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x, y),
+        None,
+        bs=bs,
+        device="cpu",
+        vocab=["0", "1"],
+        batch_tfms=[IntToFloat(), Normalize.from_stats(*STATS)],
+    )
+    learn = VisionLearner(
+        dls, model, torch.nn.CrossEntropyLoss(), wd=0.0, show_progress=False, task="classification"
+    )
     learn.fit_one_cycle(epochs, lr)
     return float(learn.loss)
 
 
 def train_steps(repeats: int = 3, n: int = 512, bs: int = 32, epochs: int = 1) -> None:
     """Learner training steps against the hand-written loop: same model, weights, batches."""
-    cases = [("simple_cnn, 32 px", 32, lambda: simple_cnn(2)),
-             ("resnet18 (scratch), 64 px", 64,
-              lambda: create_vision_model("resnet18", 2, pretrained=False))]
-    print(f"\nTraining steps: {n} images, bs {bs}, {epochs} epoch(s), Adam + one-cycle, "
-          f"median of {repeats}")
+    cases = [
+        ("simple_cnn, 32 px", 32, lambda: simple_cnn(2)),
+        (
+            "resnet18 (scratch), 64 px",
+            64,
+            lambda: create_vision_model("resnet18", 2, pretrained=False),
+        ),
+    ]
+    print(
+        f"\nTraining steps: {n} images, bs {bs}, {epochs} epoch(s), Adam + one-cycle, "
+        f"median of {repeats}"
+    )
     print(f"{'model':28}{'hand s':>9}{'learner s':>11}{'ms/step':>9}{'ratio':>8}")
     for name, size, make in cases:
         g = torch.Generator().manual_seed(0)
@@ -255,7 +306,7 @@ def train_steps(repeats: int = 3, n: int = 512, bs: int = 32, epochs: int = 1) -
         runs = {"hand": hand_loop, "learner": learner_loop}
         learner_loop(copy.deepcopy(init), x, y, bs, 1, 1e-3)  # warm-up (lazy imports, caches)
         for r in range(repeats):
-            for k in (("hand", "learner") if r % 2 == 0 else ("learner", "hand")):
+            for k in ("hand", "learner") if r % 2 == 0 else ("learner", "hand"):
                 model = copy.deepcopy(init)
                 torch.manual_seed(r)
                 start = time.perf_counter()
@@ -263,8 +314,9 @@ def train_steps(repeats: int = 3, n: int = 512, bs: int = 32, epochs: int = 1) -
                 times[k].append(time.perf_counter() - start)
         hand, learn = (statistics.median(times[k]) for k in ("hand", "learner"))
         steps = epochs * -(-n // bs)
-        print(f"{name:28}{hand:>9.2f}{learn:>11.2f}{1000 * learn / steps:>9.1f}"
-              f"{learn / hand:>8.3f}")
+        print(
+            f"{name:28}{hand:>9.2f}{learn:>11.2f}{1000 * learn / steps:>9.1f}{learn / hand:>8.3f}"
+        )
 
 
 def train_main(argv: list[str]) -> None:

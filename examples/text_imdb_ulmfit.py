@@ -65,8 +65,15 @@ def classify(dls: TextDataLoaders, encoder: str | None, args, path: Path) -> flo
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], threads=1, lm_epochs=1, bs=32, seq_len=64,
-                      truncate=256, pretrained="")
+    args = parse_args(
+        __doc__.splitlines()[0],
+        threads=1,
+        lm_epochs=1,
+        bs=32,
+        seq_len=64,
+        truncate=256,
+        pretrained="",
+    )
     pretrained = Path(args.pretrained) if args.pretrained else PRETRAINED
     if not pretrained.is_file():
         print(

@@ -76,8 +76,9 @@ def pretrain(args) -> tuple[LMLearner, float]:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], threads=1, subsample=0.3, epochs=1, lr=1e-2,
-                      bs=64, seq_len=64)
+    args = parse_args(
+        __doc__.splitlines()[0], threads=1, subsample=0.3, epochs=1, lr=1e-2, bs=64, seq_len=64
+    )
     learn, perplexity = pretrain(args)
     baseline = unigram_perplexity(learn.dls)
     print(f"validation perplexity: {perplexity:.1f} (unigram baseline {baseline:.1f})")

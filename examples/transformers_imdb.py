@@ -31,17 +31,37 @@ from fastlearn.text import (
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], with_model=True,
-                      epochs=2, lr=4e-4, lr_min=1e-5, bs=8,
-                      max_len=256, truncation="head_tail", block_groups=6)
+    args = parse_args(
+        __doc__.splitlines()[0],
+        with_model=True,
+        epochs=2,
+        lr=4e-4,
+        lr_min=1e-5,
+        bs=8,
+        max_len=256,
+        truncation="head_tail",
+        block_groups=6,
+    )
     df = pd.read_csv(dataset(URLs.IMDB_SAMPLE, args.data, "texts.csv") / "texts.csv")
     set_seed(args.seed)
     start = time.time()
-    dls = HFTextDataLoaders.from_df(df, "text", "label", valid_col="is_valid",
-                                    tokenizer=args.model, max_len=args.max_len,
-                                    truncation=args.truncation, bs=args.bs)
-    learn = transformers_learner(dls, args.model, metrics=accuracy,
-                                 block_groups=args.block_groups, cbs=[GradientClipCallback(1.0)])
+    dls = HFTextDataLoaders.from_df(
+        df,
+        "text",
+        "label",
+        valid_col="is_valid",
+        tokenizer=args.model,
+        max_len=args.max_len,
+        truncation=args.truncation,
+        bs=args.bs,
+    )
+    learn = transformers_learner(
+        dls,
+        args.model,
+        metrics=accuracy,
+        block_groups=args.block_groups,
+        cbs=[GradientClipCallback(1.0)],
+    )
     learn.fit_one_cycle(args.epochs, slice(args.lr_min, args.lr))
     probs, targets = learn.get_preds()
     acc = float((probs.argmax(1) == targets).float().mean())

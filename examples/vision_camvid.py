@@ -22,9 +22,14 @@ def main() -> None:
     void = codes.index("Void")
     set_seed(args.seed)
     dls = SegmentationDataLoaders.from_label_func(
-        path, get_image_files(path / "images"),
-        lambda f: path / "labels" / f"{f.stem}_P{f.suffix}", codes=codes, valid_pct=0.2,
-        seed=42, bs=args.bs)
+        path,
+        get_image_files(path / "images"),
+        lambda f: path / "labels" / f"{f.stem}_P{f.suffix}",
+        codes=codes,
+        valid_pct=0.2,
+        seed=42,
+        bs=args.bs,
+    )
     print(f"{len(dls.train.dataset)} training images, {len(codes)} codes, void = {void}")
     learn = unet_learner(dls, "efficientnet_lite0", metrics=ForegroundAccuracy(bkg_idx=void))
     with Timer("fine_tune"):

@@ -45,18 +45,27 @@ FLOOR_MAP50, FLOOR_GAIN, FLOOR_OVERFIT = 0.025, 0.01, 0.9
 
 def blocks(img2bbox, *, size, splitter, augment, get_items=get_image_files):
     return DataBlock(
-        blocks=(ImageBlock, BBoxBlock, BBoxLblBlock), n_inp=1, get_items=get_items,
+        blocks=(ImageBlock, BBoxBlock, BBoxLblBlock),
+        n_inp=1,
+        get_items=get_items,
         splitter=splitter,
         get_y=[lambda o: img2bbox[o.name][0], lambda o: img2bbox[o.name][1]],
         item_tfms=Resize(size, method="squish"),
         batch_tfms=aug_transforms(max_rotate=5, max_warp=0.1, pad_mode="zeros")
-        if augment else None)
+        if augment
+        else None,
+    )
 
 
 def learner(dls, pretrained, args):
-    return detection_learner(dls, "efficientnet_lite0", pretrained=pretrained,
-                             width=args.width, n_convs=args.n_convs,
-                             metrics=[MeanAveragePrecision(), MeanAveragePrecision(0.5)])
+    return detection_learner(
+        dls,
+        "efficientnet_lite0",
+        pretrained=pretrained,
+        width=args.width,
+        n_convs=args.n_convs,
+        metrics=[MeanAveragePrecision(), MeanAveragePrecision(0.5)],
+    )
 
 
 def report(name, learn):
@@ -93,15 +102,27 @@ def check_against_pycocotools(learn):
         ev = COCOeval(coco, coco.loadRes(results), "bbox")
         ev.evaluate(), ev.accumulate(), ev.summarize()
     diff = max(abs(ours["map"] - ev.stats[0]), abs(ours["map50"] - ev.stats[1]))
-    print(f"pycocotools: mAP {ev.stats[0]:.4f} mAP@.5 {ev.stats[1]:.4f} (ours differ by "
-          f"{diff:.1e})")
+    print(
+        f"pycocotools: mAP {ev.stats[0]:.4f} mAP@.5 {ev.stats[1]:.4f} (ours differ by {diff:.1e})"
+    )
     check("agreement with pycocotools (1 - max difference)", 1 - diff, 1 - 1e-4)
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], epochs=30, lr=4e-3, bs=8, size=192, width=64,
-                      n_convs=2, overfit_epochs=100, overfit_lr=3e-3, part="all", figures=".",
-                      workers=0)
+    args = parse_args(
+        __doc__.splitlines()[0],
+        epochs=30,
+        lr=4e-3,
+        bs=8,
+        size=192,
+        width=64,
+        n_convs=2,
+        overfit_epochs=100,
+        overfit_lr=3e-3,
+        part="all",
+        figures=".",
+        workers=0,
+    )
     path = dataset(URLs.COCO_TINY, args.data, "train.json")
     images, lbl_bbox = get_annotations(path / "train.json")
     img2bbox = dict(zip(images, lbl_bbox))
@@ -119,8 +140,9 @@ def overfit_check(args, path, img2bbox):
     eight = sorted(get_image_files(path / "train"))[:8]
     same = lambda items: (list(range(len(items))), list(range(len(items))))  # noqa: E731
     set_seed(args.seed)
-    dls8 = blocks(img2bbox, size=args.size, splitter=same, augment=False,
-                  get_items=None).dataloaders(eight, bs=8, num_workers=args.workers)
+    dls8 = blocks(
+        img2bbox, size=args.size, splitter=same, augment=False, get_items=None
+    ).dataloaders(eight, bs=8, num_workers=args.workers)
     learn8 = learner(dls8, True, args)
     learn8.unfreeze()
     with Timer("overfit 8 images"):
@@ -130,8 +152,7 @@ def overfit_check(args, path, img2bbox):
 
 def train(args, path, img2bbox):
     """2. and 3.: the held-back 20%, without and with pretraining."""
-    block = blocks(img2bbox, size=args.size, splitter=RandomSplitter(0.2, seed=42),
-                   augment=True)
+    block = blocks(img2bbox, size=args.size, splitter=RandomSplitter(0.2, seed=42), augment=True)
     results = {}
     for name, pretrained in (("reference (no pretraining)", False), ("model", True)):
         set_seed(args.seed)
@@ -146,14 +167,19 @@ def train(args, path, img2bbox):
     print(f"{len(dls.train.dataset)} training images, {len(dls.valid.dataset)} validation")
     learn.show_results(max_n=6, path=Path(args.figures) / "coco_tiny_results.png")
     DetectionInterpretation.from_learner(learn).plot_top_losses(
-        6, path=Path(args.figures) / "coco_tiny_worst.png")
-    show_detection_batch(dls, dls.train.one_batch(), max_n=6,
-                         path=Path(args.figures) / "coco_tiny_batch.png")  # augmented
+        6, path=Path(args.figures) / "coco_tiny_worst.png"
+    )
+    show_detection_batch(
+        dls, dls.train.one_batch(), max_n=6, path=Path(args.figures) / "coco_tiny_batch.png"
+    )  # augmented
 
     check_against_pycocotools(learn)
     check("model mAP@.5", results["model"]["mAP50"], FLOOR_MAP50)
-    check("model mAP@.5 - reference mAP@.5", results["model"]["mAP50"]
-          - results["reference (no pretraining)"]["mAP50"], FLOOR_GAIN)
+    check(
+        "model mAP@.5 - reference mAP@.5",
+        results["model"]["mAP50"] - results["reference (no pretraining)"]["mAP50"],
+        FLOOR_GAIN,
+    )
 
 
 if __name__ == "__main__":

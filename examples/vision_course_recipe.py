@@ -23,9 +23,15 @@ from fastlearn.vision.all import *
 def pets(path: Path, size: int, bs: int) -> ImageDataLoaders:
     """Presizing: items at 1.5x the size on the CPU, then random crops of size in batches."""
     return ImageDataLoaders.from_name_re(
-        path, get_image_files(path), pat=r"^(.+)_\d+\.jpg$", valid_pct=0.2, seed=42,
-        item_tfms=Resize(int(size * 1.5)), batch_tfms=aug_transforms(size=size, min_scale=0.75),
-        bs=bs)
+        path,
+        get_image_files(path),
+        pat=r"^(.+)_\d+\.jpg$",
+        valid_pct=0.2,
+        seed=42,
+        item_tfms=Resize(int(size * 1.5)),
+        batch_tfms=aug_transforms(size=size, min_scale=0.75),
+        bs=bs,
+    )
 
 
 def stage(learn: VisionLearner, name: str, epochs: int, num_it: int, plots: str) -> None:
@@ -42,17 +48,17 @@ def stage(learn: VisionLearner, name: str, epochs: int, num_it: int, plots: str)
     low = learn.lr_find(num_it=num_it, show_plot=False, plot_path=plot("unfrozen")).valley
     lrs = slice(min(low, lr / 50), lr / 5)
     learn.fit_one_cycle(epochs, lrs)
-    print(f"{name}, unfrozen at slice({lrs.start:.2e}, {lrs.stop:.2e}): error "
-          f"{learn.recorder.history[-1]['error_rate']:.4f}")
+    print(
+        f"{name}, unfrozen at slice({lrs.start:.2e}, {lrs.stop:.2e}): error "
+        f"{learn.recorder.history[-1]['error_rate']:.4f}"
+    )
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], size=96, epochs=2, bs=32, num_it=30,
-                      plots="")
+    args = parse_args(__doc__.splitlines()[0], size=96, epochs=2, bs=32, num_it=30, plots="")
     path = dataset(URLs.PETS, args.data, "images") / "images"
     set_seed(args.seed)
-    learn = vision_learner(pets(path, args.size, args.bs), "efficientnet_lite0",
-                           metrics=error_rate)
+    learn = vision_learner(pets(path, args.size, args.bs), "efficientnet_lite0", metrics=error_rate)
     with Timer(f"{args.size} px"):
         stage(learn, f"{args.size} px", args.epochs, args.num_it, args.plots)
     learn.dls = pets(path, 2 * args.size, args.bs)  # progressive resizing: same weights

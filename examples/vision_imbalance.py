@@ -47,18 +47,32 @@ def main() -> None:
     pat = r"^(.+)_\d+\.jpg$"
     labels = [RegexLabeller(pat)(f) for f in files]
     dls = ImageDataLoaders.from_name_re(
-        path, files, pat=pat, splitter=imbalanced_splitter(labels, args.keep, 42),
-        item_tfms=Resize(args.size), batch_tfms=aug_transforms(), bs=args.bs)
+        path,
+        files,
+        pat=pat,
+        splitter=imbalanced_splitter(labels, args.keep, 42),
+        item_tfms=Resize(args.size),
+        batch_tfms=aug_transforms(),
+        bs=args.bs,
+    )
     counts = torch.bincount(dls.train.dataset.targets, minlength=len(dls.vocab)).tolist()
     print(f"training images per class: {dict(zip(dls.vocab, counts))}")
     weights = class_weights(dls.train.dataset.targets, len(dls.vocab))
-    runs = {"plain": (dls, None), "oversampled": (dls.resampled("over", seed=args.seed), None),
-            "class weights": (dls, CrossEntropyLossFlat(weight=weights))}
+    runs = {
+        "plain": (dls, None),
+        "oversampled": (dls.resampled("over", seed=args.seed), None),
+        "class weights": (dls, CrossEntropyLossFlat(weight=weights)),
+    }
     results, errors = {}, {}
     for name, (run_dls, loss_func) in runs.items():
         set_seed(args.seed)
-        learn = vision_learner(run_dls, "efficientnet_lite0", metrics=error_rate,
-                               loss_func=loss_func, show_progress=False)
+        learn = vision_learner(
+            run_dls,
+            "efficientnet_lite0",
+            metrics=error_rate,
+            loss_func=loss_func,
+            show_progress=False,
+        )
         with Timer(name):
             learn.fine_tune(args.epochs)
         results[name] = recalls(learn)

@@ -22,20 +22,32 @@ def main() -> None:
     path = dataset(URLs.MNIST_SAMPLE, args.data, "train/3")
     set_seed(args.seed)
     dls = ImageDataLoaders.from_folder(path, train="train", valid="valid", mode="L", bs=args.bs)
-    print(f"{len(dls.train.dataset)} training and {len(dls.valid.dataset)} validation digits, "
-          f"classes {dls.vocab}, {dls.n_channels} channel")
+    print(
+        f"{len(dls.train.dataset)} training and {len(dls.valid.dataset)} validation digits, "
+        f"classes {dls.vocab}, {dls.n_channels} channel"
+    )
     channels = (16, 32, 64, 128)
     model = simple_cnn(len(dls.vocab), channels, in_channels=dls.n_channels)
-    learn = VisionLearner(dls, model, metrics=accuracy, builder="simple_cnn",
-                          builder_kwargs={"n_out": len(dls.vocab), "channels": list(channels),
-                                          "in_channels": dls.n_channels})
+    learn = VisionLearner(
+        dls,
+        model,
+        metrics=accuracy,
+        builder="simple_cnn",
+        builder_kwargs={
+            "n_out": len(dls.vocab),
+            "channels": list(channels),
+            "in_channels": dls.n_channels,
+        },
+    )
     with Timer("fit_one_cycle"):
         learn.fit_one_cycle(args.epochs, args.lr)
 
     file = get_image_files(path / "valid" / "7")[0]
     predictor = load_learner(learn.export(Path(tempfile.mkdtemp()) / "mnist.fl"))
-    print(f"{file.name}: learn.predict {learn.predict(file)[0]!r}, exported model "
-          f"{predictor.predict(file)[0]!r}")
+    print(
+        f"{file.name}: learn.predict {learn.predict(file)[0]!r}, exported model "
+        f"{predictor.predict(file)[0]!r}"
+    )
     check("accuracy", learn.recorder.history[-1]["accuracy"], 0.99)
 
 

@@ -21,14 +21,21 @@ from fastlearn.vision.all import *
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], size=160, presize=224, epochs=2, freeze_epochs=2,
-                      bs=32, plots="")
+    args = parse_args(
+        __doc__.splitlines()[0], size=160, presize=224, epochs=2, freeze_epochs=2, bs=32, plots=""
+    )
     path = dataset(URLs.PETS, args.data, "images") / "images"
     set_seed(args.seed)
     dls = ImageDataLoaders.from_name_re(
-        path, get_image_files(path), pat=r"^(.+)_\d+\.jpg$", valid_pct=0.2, seed=42,
-        item_tfms=Resize(args.presize), batch_tfms=aug_transforms(size=args.size, min_scale=0.75),
-        bs=args.bs)
+        path,
+        get_image_files(path),
+        pat=r"^(.+)_\d+\.jpg$",
+        valid_pct=0.2,
+        seed=42,
+        item_tfms=Resize(args.presize),
+        batch_tfms=aug_transforms(size=args.size, min_scale=0.75),
+        bs=args.bs,
+    )
     print(f"classes: {dls.vocab}")
     learn = vision_learner(dls, "efficientnet_lite0", metrics=error_rate)
     with Timer("fine_tune"):
@@ -44,8 +51,10 @@ def main() -> None:
         interp.plot_top_losses(6, path=out / "breeds_top_losses.png")
         image = dls.valid.dataset.items[0]
         plot_grad_cam(learn, image, path=out / "breeds_grad_cam.png")
-        print(f"plots in {out}: breeds_batch, breeds_confusion, breeds_top_losses, "
-              f"breeds_grad_cam (of {image.name}, predicted {learn.predict(image)[0]})")
+        print(
+            f"plots in {out}: breeds_batch, breeds_confusion, breeds_top_losses, "
+            f"breeds_grad_cam (of {image.name}, predicted {learn.predict(image)[0]})"
+        )
     error = learn.recorder.history[-1]["error_rate"]
     check("error_rate", error, 0.05, at_most=True)
     with Timer("linear probe"):

@@ -26,11 +26,19 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0], size=192, epochs=1, bs=32)
     path = dataset(URLs.PETS, args.data, "images") / "images"
     set_seed(args.seed)
-    dls = ImageDataLoaders.from_name_func(path, get_image_files(path), valid_pct=0.2, seed=42,
-                                          label_func=is_cat, item_tfms=Resize(args.size),
-                                          bs=args.bs)
-    print(f"{len(dls.train.dataset)} training and {len(dls.valid.dataset)} validation images, "
-          f"classes {dls.vocab}")
+    dls = ImageDataLoaders.from_name_func(
+        path,
+        get_image_files(path),
+        valid_pct=0.2,
+        seed=42,
+        label_func=is_cat,
+        item_tfms=Resize(args.size),
+        bs=args.bs,
+    )
+    print(
+        f"{len(dls.train.dataset)} training and {len(dls.valid.dataset)} validation images, "
+        f"classes {dls.vocab}"
+    )
     learn = vision_learner(dls, efficientnet_lite0, metrics=error_rate)
     with Timer("fine_tune"):
         learn.fine_tune(args.epochs)

@@ -38,12 +38,23 @@ def main() -> None:
     masks = pet_masks(path / "annotations" / "trimaps", path / "annotations" / "pet_masks")
     set_seed(args.seed)
     dls = SegmentationDataLoaders.from_label_func(
-        path, get_image_files(path / "images"), lambda f: masks / f"{f.stem}.png",
-        codes=["background", "pet"], valid_pct=0.2, seed=42, item_tfms=Resize(args.size),
-        batch_tfms=aug_transforms(), bs=args.bs)
+        path,
+        get_image_files(path / "images"),
+        lambda f: masks / f"{f.stem}.png",
+        codes=["background", "pet"],
+        valid_pct=0.2,
+        seed=42,
+        item_tfms=Resize(args.size),
+        batch_tfms=aug_transforms(),
+        bs=args.bs,
+    )
     metrics = [Jaccard(ignore_index=VOID), Dice(ignore_index=VOID)]
-    learn = unet_learner(dls, "efficientnet_lite0", metrics=metrics,
-                         loss_func=CrossEntropyLossFlat(axis=1, ignore_index=VOID))
+    learn = unet_learner(
+        dls,
+        "efficientnet_lite0",
+        metrics=metrics,
+        loss_func=CrossEntropyLossFlat(axis=1, ignore_index=VOID),
+    )
     with Timer("fine_tune"):
         learn.fine_tune(args.epochs, args.lr)
 

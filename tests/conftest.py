@@ -20,24 +20,33 @@ def synth_classification(n: int = 256, n_in: int = 4, seed: int = 0):
     return x, y
 
 
-def synth_dls(n: int = 256, bs: int = 32, n_valid: int = 64, seed: int = 0,
-              shuffle: bool = True) -> DataLoaders:
+def synth_dls(
+    n: int = 256, bs: int = 32, n_valid: int = 64, seed: int = 0, shuffle: bool = True
+) -> DataLoaders:
     x, y = synth_classification(n + n_valid, seed=seed)
-    return DataLoaders.from_dsets(TensorDataset(x[:n], y[:n]), TensorDataset(x[n:], y[n:]),
-                                  bs=bs, shuffle=shuffle, device="cpu")
+    return DataLoaders.from_dsets(
+        TensorDataset(x[:n], y[:n]),
+        TensorDataset(x[n:], y[n:]),
+        bs=bs,
+        shuffle=shuffle,
+        device="cpu",
+    )
 
 
 class TinyNet(nn.Sequential):
     """Linear -> BatchNorm -> ReLU -> Linear, in two parameter groups (body, head)."""
 
     def __init__(self, n_in: int = 4, n_hidden: int = 8, n_out: int = 2) -> None:
-        super().__init__(nn.Linear(n_in, n_hidden), nn.BatchNorm1d(n_hidden), nn.ReLU(),
-                         nn.Linear(n_hidden, n_out))
+        super().__init__(
+            nn.Linear(n_in, n_hidden),
+            nn.BatchNorm1d(n_hidden),
+            nn.ReLU(),
+            nn.Linear(n_hidden, n_out),
+        )
 
 
 def tiny_splitter(model: nn.Module) -> list[list[nn.Parameter]]:
-    return [list(model[0].parameters()) + list(model[1].parameters()),
-            list(model[3].parameters())]
+    return [list(model[0].parameters()) + list(model[1].parameters()), list(model[3].parameters())]
 
 
 @pytest.fixture

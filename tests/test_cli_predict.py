@@ -38,12 +38,15 @@ def test_images_as_a_table_and_as_json(models, images, capsys):
     assert [a["input"] for a in answers] == images and len(answers[0]["top"]) == 2
 
 
-@pytest.mark.parametrize("kind,inputs,labels", [
-    ("text", ["I love it", "awful, just bad"], ["positive", "negative"]),
-    ("tabular", ['{"age": 39, "workclass": "Gov", "hours": 60}'], None),
-    ("collab", ['["u1", "i2"]', '{"user": "u3", "item": "i1"}'], None),
-    ("tensor", ["[0.5, 0.1, -1, 2]"], None),
-])
+@pytest.mark.parametrize(
+    "kind,inputs,labels",
+    [
+        ("text", ["I love it", "awful, just bad"], ["positive", "negative"]),
+        ("tabular", ['{"age": 39, "workclass": "Gov", "hours": 60}'], None),
+        ("collab", ['["u1", "i2"]', '{"user": "u3", "item": "i1"}'], None),
+        ("tensor", ["[0.5, 0.1, -1, 2]"], None),
+    ],
+)
 def test_texts_rows_pairs_and_tensors(models, capsys, kind, inputs, labels):
     assert main(["predict", str(models[kind]), *inputs, "--json"]) == 0
     answers = json.loads(capsys.readouterr().out)
@@ -56,13 +59,16 @@ def test_texts_rows_pairs_and_tensors(models, capsys, kind, inputs, labels):
     assert len(capsys.readouterr().out.splitlines()) == len(inputs) + 1
 
 
-@pytest.mark.parametrize("kind,arg,message", [
-    ("image", "missing.png", "No image file at 'missing.png'"),
-    ("tabular", '{"age": 39}', "Missing: ['workclass', 'hours']"),
-    ("tabular", "age=39", "Expected JSON for this tabular model"),
-    ("collab", '["stranger", "i1"]', "Unknown user 'stranger'"),
-    ("tensor", "[1, 2]", "shape [4]"),
-])
+@pytest.mark.parametrize(
+    "kind,arg,message",
+    [
+        ("image", "missing.png", "No image file at 'missing.png'"),
+        ("tabular", '{"age": 39}', "Missing: ['workclass', 'hours']"),
+        ("tabular", "age=39", "Expected JSON for this tabular model"),
+        ("collab", '["stranger", "i1"]', "Unknown user 'stranger'"),
+        ("tensor", "[1, 2]", "shape [4]"),
+    ],
+)
 def test_bad_inputs_fail_with_a_clear_message(models, capsys, kind, arg, message):
     assert main(["predict", str(models[kind]), arg]) == 1
     err = capsys.readouterr().err
@@ -79,8 +85,10 @@ def test_a_missing_or_foreign_model_file(tmp_path, capsys):
 
 
 def test_help_texts(capsys):
-    for command, words in [("predict", ["image paths", "JSON rows", "--top-k", "--json"]),
-                           ("serve", ["--host", "--port", "/predict", "127.0.0.1"])]:
+    for command, words in [
+        ("predict", ["image paths", "JSON rows", "--top-k", "--json"]),
+        ("serve", ["--host", "--port", "/predict", "127.0.0.1"]),
+    ]:
         with pytest.raises(SystemExit) as done:
             main([command, "--help"])
         assert done.value.code == 0
@@ -97,8 +105,21 @@ def test_serve_builds_the_app_and_runs_uvicorn(models, monkeypatch, capsys):
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    assert main(["serve", str(models["text"]), "--port", "8123", "--max-body-mb", "1",
-                 "--log-level", "warning"]) == 0
+    assert (
+        main(
+            [
+                "serve",
+                str(models["text"]),
+                "--port",
+                "8123",
+                "--max-body-mb",
+                "1",
+                "--log-level",
+                "warning",
+            ]
+        )
+        == 0
+    )
     app, kwargs = calls[0]
     assert kwargs == {"host": "127.0.0.1", "port": 8123, "log_level": "warning"}
     assert app.state.service.limits.max_body == 2**20
@@ -117,8 +138,10 @@ def test_predict_does_not_import_the_web_server():
     import subprocess
     import sys
 
-    code = ("import sys, fastlearn.cli, fastlearn.inputs, fastlearn.answers; "
-            "print(sorted(m for m in sys.modules if m.startswith(('fastlearn.serve', "
-            "'starlette', 'uvicorn'))))")
+    code = (
+        "import sys, fastlearn.cli, fastlearn.inputs, fastlearn.answers; "
+        "print(sorted(m for m in sys.modules if m.startswith(('fastlearn.serve', "
+        "'starlette', 'uvicorn'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -17,27 +17,32 @@ from .serve.helpers import solid_png, write_model
 
 
 def _run_python(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("flag", ["--version", "--help"])
 def test_version_and_help_do_not_import_torch(flag):
-    code = ("import contextlib, io, sys\nfrom fastlearn.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            f"    try:\n        main([{flag!r}])\n    except SystemExit:\n        pass\n"
-            "print(repr(out.getvalue()[:80]), 'torch' in sys.modules)")
+    code = (
+        "import contextlib, io, sys\nfrom fastlearn.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    try:\n        main([{flag!r}])\n    except SystemExit:\n        pass\n"
+        "print(repr(out.getvalue()[:80]), 'torch' in sys.modules)"
+    )
     text, torch_loaded = _run_python(code).rsplit(" ", 1)
     assert torch_loaded == "False"
     assert ("fastlearn 0.1.0" if flag == "--version" else "usage: fastlearn") in text
 
 
 def test_the_package_still_gives_the_core_names_on_first_use():
-    out = _run_python("import sys, fastlearn; a = 'torch' in sys.modules; "
-                      "from fastlearn import Learner, accuracy; "
-                      "print(a, 'torch' in sys.modules, Learner.__name__, 'Learner' in "
-                      "fastlearn.__all__)")
+    out = _run_python(
+        "import sys, fastlearn; a = 'torch' in sys.modules; "
+        "from fastlearn import Learner, accuracy; "
+        "print(a, 'torch' in sys.modules, Learner.__name__, 'Learner' in "
+        "fastlearn.__all__)"
+    )
     assert out == "False True Learner True"
 
 
@@ -72,8 +77,9 @@ def test_a_failed_weights_download_is_one_line_naming_the_fixes(image_folder, of
     err = captured.err.strip()
     assert "\n" not in err and "Traceback" not in err
     assert err.startswith("fastlearn train: error: Could not download")
-    assert all(fix in err for fix in ("--weights FILE", "--arch efficientnet_lite0",
-                                      "--no-pretrained"))
+    assert all(
+        fix in err for fix in ("--weights FILE", "--arch efficientnet_lite0", "--no-pretrained")
+    )
     from fastlearn.core.download import DownloadError
 
     with pytest.raises(DownloadError):  # --debug: the exception itself, with its traceback
@@ -96,8 +102,9 @@ def test_debug_from_the_environment_and_bugs_keep_their_traceback(monkeypatch):
 
 def test_weights_and_no_pretrained_together_are_refused(capsys, tmp_path):
     assert main(["train", "images", str(tmp_path), "--weights", "w.pth", "--no-pretrained"]) == 1
-    assert capsys.readouterr().err.strip() == ("fastlearn train: error: Expected --weights "
-                                               "FILE or --no-pretrained. Received: both.")
+    assert capsys.readouterr().err.strip() == (
+        "fastlearn train: error: Expected --weights FILE or --no-pretrained. Received: both."
+    )
 
 
 # ---------------------------------------------------------------------------- train images
@@ -131,8 +138,22 @@ def test_a_weights_file_for_another_arch_fails_in_one_line(image_folder, capsys)
 
     path = image_folder.parent / "wrong.pth"
     torch.save({"conv1.weight": torch.zeros(2)}, path)
-    assert main(["train", "images", str(image_folder), "--arch", "resnet18", "--weights",
-                 str(path), "--size", "16"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "images",
+                str(image_folder),
+                "--arch",
+                "resnet18",
+                "--weights",
+                str(path),
+                "--size",
+                "16",
+            ]
+        )
+        == 1
+    )
     captured = capsys.readouterr()
     assert f"Weights (resnet18): {path}" in captured.out
     err = captured.err.strip()

@@ -18,23 +18,92 @@ import torch
 from fastlearn.core.collections import L, Path
 
 COMMON = [  # every app's all
-    "Path", "L", "first", "partial", "tensor", "to_np", "to_cpu", "one_hot", "array", "np", "pd",
-    "plt", "math", "re", "torch", "nn", "F", "Module", "defaults", "coll_repr", "MixUp", "CutMix",
-    "LabelSmoothingCrossEntropy", "CrossEntropyLossFlat", "MSELossFlat", "DataLoader",
-    "DataLoaders", "Learner", "untar_data", "URLs", "accuracy", "error_rate", "load_learner",
-    "Embedding", "sigmoid_range", "set_seed", "RandomSplitter", "save_pickle", "load_pickle",
+    "Path",
+    "L",
+    "first",
+    "partial",
+    "tensor",
+    "to_np",
+    "to_cpu",
+    "one_hot",
+    "array",
+    "np",
+    "pd",
+    "plt",
+    "math",
+    "re",
+    "torch",
+    "nn",
+    "F",
+    "Module",
+    "defaults",
+    "coll_repr",
+    "MixUp",
+    "CutMix",
+    "LabelSmoothingCrossEntropy",
+    "CrossEntropyLossFlat",
+    "MSELossFlat",
+    "DataLoader",
+    "DataLoaders",
+    "Learner",
+    "untar_data",
+    "URLs",
+    "accuracy",
+    "error_rate",
+    "load_learner",
+    "Embedding",
+    "sigmoid_range",
+    "set_seed",
+    "RandomSplitter",
+    "save_pickle",
+    "load_pickle",
 ]
 APPS = {
-    "vision": ["imagenet_stats", "ResizeMethod", "PadMode", "Resize", "ImageDataLoaders",
-               "vision_learner", "cnn_learner", "get_image_files", "aug_transforms", "Image",
-               "resnet34", "ClassificationInterpretation"],
-    "text": ["Tokenizer", "WordTokenizer", "SubwordTokenizer", "Numericalize", "TextDataLoaders",
-             "language_model_learner", "text_classifier_learner", "AWD_LSTM"],
-    "tabular": ["TabularPandas", "TabularDataLoaders", "tabular_learner", "Categorify",
-                "FillMissing", "Normalize", "cont_cat_split", "add_datepart", "get_emb_sz",
-                "CategoryBlock", "RegressionBlock"],
-    "collab": ["CollabDataLoaders", "collab_learner", "EmbeddingDotBias", "EmbeddingNN",
-               "get_emb_sz", "pca"],
+    "vision": [
+        "imagenet_stats",
+        "ResizeMethod",
+        "PadMode",
+        "Resize",
+        "ImageDataLoaders",
+        "vision_learner",
+        "cnn_learner",
+        "get_image_files",
+        "aug_transforms",
+        "Image",
+        "resnet34",
+        "ClassificationInterpretation",
+    ],
+    "text": [
+        "Tokenizer",
+        "WordTokenizer",
+        "SubwordTokenizer",
+        "Numericalize",
+        "TextDataLoaders",
+        "language_model_learner",
+        "text_classifier_learner",
+        "AWD_LSTM",
+    ],
+    "tabular": [
+        "TabularPandas",
+        "TabularDataLoaders",
+        "tabular_learner",
+        "Categorify",
+        "FillMissing",
+        "Normalize",
+        "cont_cat_split",
+        "add_datepart",
+        "get_emb_sz",
+        "CategoryBlock",
+        "RegressionBlock",
+    ],
+    "collab": [
+        "CollabDataLoaders",
+        "collab_learner",
+        "EmbeddingDotBias",
+        "EmbeddingNN",
+        "get_emb_sz",
+        "pca",
+    ],
 }
 ROWS = [(app, name) for app, names in APPS.items() for name in COMMON + names]
 
@@ -83,11 +152,14 @@ def test_resize_method_names_give_resize_methods():
 
 
 def _modules_after(statement: str) -> dict:
-    code = (f"import sys, json; {statement}; "
-            "print(json.dumps({m: m in sys.modules for m in "
-            "('matplotlib', 'pandas', 'transformers', 'sklearn', 'PIL')}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120)
+    code = (
+        f"import sys, json; {statement}; "
+        "print(json.dumps({m: m in sys.modules for m in "
+        "('matplotlib', 'pandas', 'transformers', 'sklearn', 'PIL')}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

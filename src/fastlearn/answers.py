@@ -50,17 +50,29 @@ def _detections(result: Sequence[Any]) -> dict[str, Any]:
     boxes, labels, scores = result
     boxes, scores = torch.as_tensor(boxes).float(), torch.as_tensor(scores).float()
     if not bool(torch.isfinite(boxes).all() and torch.isfinite(scores).all()):
-        raise ValueError("The model's output holds NaN or infinite values for this input. "
-                         "No answer was made up.")
-    kept = [{"label": jsonable(lab), "score": round(float(s), 4),
-             "box": [round(float(v), 1) for v in b]}
-            for b, lab, s in zip(boxes.tolist(), labels, scores.tolist()) if s >= MIN_BOX_SCORE]
+        raise ValueError(
+            "The model's output holds NaN or infinite values for this input. No answer was made up."
+        )
+    kept = [
+        {
+            "label": jsonable(lab),
+            "score": round(float(s), 4),
+            "box": [round(float(v), 1) for v in b],
+        }
+        for b, lab, s in zip(boxes.tolist(), labels, scores.tolist())
+        if s >= MIN_BOX_SCORE
+    ]
     return {"label": [k["label"] for k in kept], "boxes": kept}
 
 
-def format_result(result: Sequence[Any], config: Mapping[str, Any],
-                  vocab: Sequence[Any] | None, top_k: int = 5, *,
-                  item: Any = None) -> dict[str, Any]:
+def format_result(
+    result: Sequence[Any],
+    config: Mapping[str, Any],
+    vocab: Sequence[Any] | None,
+    top_k: int = 5,
+    *,
+    item: Any = None,
+) -> dict[str, Any]:
     """One prediction as JSON: the label and the top classes with their probabilities.
 
     Classifiers (softmax or sigmoid outputs with a vocabulary) give `top`; other models
@@ -75,14 +87,22 @@ def format_result(result: Sequence[Any], config: Mapping[str, Any],
     out: dict[str, Any] = {"label": jsonable(label)}
     probs = torch.as_tensor(probs).detach().float().cpu()
     if not bool(torch.isfinite(probs).all()):
-        raise ValueError("The model's output holds NaN or infinite values for this input "
-                         "(values far outside the training data?). No answer was made up.")
+        raise ValueError(
+            "The model's output holds NaN or infinite values for this input "
+            "(values far outside the training data?). No answer was made up."
+        )
     act = config.get("activation", "none")
-    if act in ("softmax", "sigmoid") and probs.ndim == 1 and vocab is not None \
-            and len(vocab) == probs.numel():
+    if (
+        act in ("softmax", "sigmoid")
+        and probs.ndim == 1
+        and vocab is not None
+        and len(vocab) == probs.numel()
+    ):
         values, idx = probs.topk(min(top_k, probs.numel()))
-        out["top"] = [{"label": jsonable(vocab[i]), "probability": round(float(v), 6)}
-                      for v, i in zip(values.tolist(), idx.tolist())]
+        out["top"] = [
+            {"label": jsonable(vocab[i]), "probability": round(float(v), 6)}
+            for v, i in zip(values.tolist(), idx.tolist())
+        ]
     else:
         out["value"] = jsonable(probs)
     if isinstance(item, Row) and item.ignored:

@@ -73,8 +73,10 @@ def _datasets(args: argparse.Namespace) -> int:
             stem = download._archive_stem(getattr(urls, name).rsplit("/", 1)[-1])
             cached = "  [downloaded]" if (home / "data" / stem).is_dir() else ""
             print(f"  {name:<{width}}  {_DATASET_NOTES.get(name, getattr(urls, name))}{cached}")
-        print(f"Cache: {home} (FASTLEARN_HOME). Offline, FASTLEARN_DATA_MIRROR names a folder "
-              "or URL holding the archives.")
+        print(
+            f"Cache: {home} (FASTLEARN_HOME). Offline, FASTLEARN_DATA_MIRROR names a folder "
+            "or URL holding the archives."
+        )
         return 0
     print(download.untar_data(_dataset_url(args.name, urls, names), force=args.force))
     return 0
@@ -82,9 +84,14 @@ def _datasets(args: argparse.Namespace) -> int:
 
 def _dataset_names(urls: type) -> list[str]:
     """The names in URLs whose value is an archive's URL (not the S3 prefixes or tables)."""
-    return sorted(n for n, v in vars(urls).items() if not n.startswith("_")
-                  and isinstance(v, str) and v.startswith(("http://", "https://"))
-                  and v.lower().endswith(_ARCHIVES))
+    return sorted(
+        n
+        for n, v in vars(urls).items()
+        if not n.startswith("_")
+        and isinstance(v, str)
+        and v.startswith(("http://", "https://"))
+        and v.lower().endswith(_ARCHIVES)
+    )
 
 
 def _dataset_url(name: str, urls: type, names: list[str]) -> str:
@@ -96,8 +103,10 @@ def _dataset_url(name: str, urls: type, names: list[str]) -> str:
         return name
     close = difflib.get_close_matches(name.upper(), list(by_upper), n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(by_upper[c] for c in close)}?" if close else ""
-    raise ValueError(f"Unknown dataset {name!r}.{hint} Expected a name listed by `fastlearn "
-                     f"datasets`, a URL or the path of an archive ({', '.join(_ARCHIVES)}).")
+    raise ValueError(
+        f"Unknown dataset {name!r}.{hint} Expected a name listed by `fastlearn "
+        f"datasets`, a URL or the path of an archive ({', '.join(_ARCHIVES)})."
+    )
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -116,8 +125,12 @@ def _predict(args: argparse.Namespace) -> int:
             result = predictor.predict(item)
         except (ValueError, TypeError, KeyError, IndexError, OSError) as e:
             raise ValueError(f"input {arg[:80]!r}: {fault_message(e)}") from None
-        answers.append({"input": arg, **format_result(result, predictor.config,
-                                                      predictor.vocab, args.top_k, item=item)})
+        answers.append(
+            {
+                "input": arg,
+                **format_result(result, predictor.config, predictor.vocab, args.top_k, item=item),
+            }
+        )
     if args.json:
         print(json.dumps(answers, indent=2))
     else:
@@ -131,18 +144,27 @@ def _print_table(answers: list[dict[str, Any]], *, paths: bool = False) -> None:
     Long inputs are cut to 40 characters: paths (`paths`) keep their end, the file name
     (`…/images/cat_12.jpg`); texts and JSON keep their start.
     """
+
     def short(x: Any, n: int = 40, keep_end: bool = False) -> str:
         text = x if isinstance(x, str) else f"{x:.4g}" if isinstance(x, float) else json.dumps(x)
         if len(text) <= n:
             return text
-        return "…" + text[-(n - 1):] if keep_end else text[: n - 1] + "…"
+        return "…" + text[-(n - 1) :] if keep_end else text[: n - 1] + "…"
 
     classes, boxes = "top" in answers[0], "boxes" in answers[0]
-    head = ("input", "prediction",
-            "top classes" if classes else "boxes: label score (x0, y0, x1, y1)" if boxes else "")
-    rows = [(short(a["input"], keep_end=paths),
-             f"{len(a['boxes'])} boxes" if boxes else short(a["label"]), _details(a))
-            for a in answers]
+    head = (
+        "input",
+        "prediction",
+        "top classes" if classes else "boxes: label score (x0, y0, x1, y1)" if boxes else "",
+    )
+    rows = [
+        (
+            short(a["input"], keep_end=paths),
+            f"{len(a['boxes'])} boxes" if boxes else short(a["label"]),
+            _details(a),
+        )
+        for a in answers
+    ]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(2)]
     for r in [head, *rows]:
         print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip())
@@ -152,8 +174,10 @@ def _details(answer: dict[str, Any]) -> str:
     """The table's last column: the top classes with probabilities, or a detector's boxes
     with scores and pixel corners."""
     if "boxes" in answer:
-        return "  ".join(f"{b['label']} {b['score']:.2f} ({', '.join(map(str, b['box']))})"
-                         for b in answer["boxes"])
+        return "  ".join(
+            f"{b['label']} {b['score']:.2f} ({', '.join(map(str, b['box']))})"
+            for b in answer["boxes"]
+        )
     return "  ".join(f"{t['label']} {t['probability']:.3f}" for t in answer.get("top", []))
 
 
@@ -166,23 +190,29 @@ def _serve(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    app = create_app(args.model, max_body=int(args.max_body_mb * 2**20),
-                     max_pixels=args.max_pixels, max_text=args.max_text, top_k=args.top_k)
-    print(f"Serving {args.model} at http://{args.host}:{args.port}/ (Ctrl-C to stop)",
-          flush=True)
+    app = create_app(
+        args.model,
+        max_body=int(args.max_body_mb * 2**20),
+        max_pixels=args.max_pixels,
+        max_text=args.max_text,
+        top_k=args.top_k,
+    )
+    print(f"Serving {args.model} at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
 def _add_predict(sub: Any) -> None:
     p = sub.add_parser(
-        "predict", help="predict with an exported model (.fl) from the command line",
+        "predict",
+        help="predict with an exported model (.fl) from the command line",
         description="Load a model written by learn.export() and predict each INPUT, which "
         "depends on the model: image paths for image models, texts for text models, JSON "
-        "rows for tabular models ('{\"age\": 39, \"workclass\": \"Private\"}'), JSON "
-        "pairs for collaborative filtering ('[\"user_1\", \"item_9\"]'), JSON lists for "
+        'rows for tabular models (\'{"age": 39, "workclass": "Private"}\'), JSON '
+        'pairs for collaborative filtering (\'["user_1", "item_9"]\'), JSON lists for '
         "tensor models. Prints a table, or JSON with --json.",
-        epilog="example: fastlearn predict pets.fl cat.jpg dog.jpg --top-k 2")
+        epilog="example: fastlearn predict pets.fl cat.jpg dog.jpg --top-k 2",
+    )
     p.add_argument("model", help="the exported model file (.fl)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image path, text or JSON")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -192,29 +222,51 @@ def _add_predict(sub: Any) -> None:
 
 def _add_serve(sub: Any) -> None:
     p = sub.add_parser(
-        "serve", help="serve an exported model: a web page and a JSON API (uvicorn)",
+        "serve",
+        help="serve an exported model: a web page and a JSON API (uvicorn)",
         description="Serve a model written by learn.export(): GET / is a page fitted to the "
         "model's input (image upload, text box, one field per column, user and item), "
         "POST /predict takes an upload or JSON and answers JSON, GET /info describes the "
-        "model, GET /health answers {\"status\": \"ok\"}. Needs fastlearn[serve].",
+        'model, GET /health answers {"status": "ok"}. Needs fastlearn[serve].',
         epilog="example: fastlearn serve pets.fl --port 8000, then open http://127.0.0.1:8000/ "
-        "or: curl -F file=@cat.jpg http://127.0.0.1:8000/predict")
+        "or: curl -F file=@cat.jpg http://127.0.0.1:8000/predict",
+    )
     p.add_argument("model", help="the exported model file (.fl)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
-                   "127.0.0.1, this machine only; 0.0.0.0 listens on every interface)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: "
+        "127.0.0.1, this machine only; 0.0.0.0 listens on every interface)",
+    )
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    p.add_argument("--max-body-mb", type=float, default=10.0,
-                   help="largest request body in MiB (default: 10)")
-    p.add_argument("--max-pixels", type=int, default=50_000_000,
-                   help="largest image in pixels, width x height (default: 50,000,000)")
-    p.add_argument("--max-text", type=int, default=100_000,
-                   help="longest text in characters (default: 100,000)")
+    p.add_argument(
+        "--max-body-mb", type=float, default=10.0, help="largest request body in MiB (default: 10)"
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=50_000_000,
+        help="largest image in pixels, width x height (default: 50,000,000)",
+    )
+    p.add_argument(
+        "--max-text",
+        type=int,
+        default=100_000,
+        help="longest text in characters (default: 100,000)",
+    )
     p.add_argument("--top-k", type=int, default=5, help="classes per answer (default: 5)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads for inference (default: torch's choice)")
-    p.add_argument("--log-level", default="info",
-                   choices=["critical", "error", "warning", "info", "debug"],
-                   help="uvicorn's log level (default: info)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for inference (default: torch's choice)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default: info)",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -224,30 +276,43 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fastlearn",
         description="fastlearn: the fast.ai course's deep-learning workflow on plain PyTorch.",
         epilog="Run 'fastlearn COMMAND --help' for a command's options. Errors print one "
-        "line; --debug (or FASTLEARN_DEBUG=1) shows their traceback.")
+        "line; --debug (or FASTLEARN_DEBUG=1) shows their traceback.",
+    )
     parser.add_argument("--version", action="version", version=f"fastlearn {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error (or set FASTLEARN_DEBUG=1)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (or set FASTLEARN_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="train a small CNN on bundled digits (under a minute)",
-                          description="Train a small CNN on scikit-learn's 8x8 digits: lr_find, "
-                          "fit_one_cycle, plots (loss, lr finder, confusion matrix) as PNG, "
-                          "save, reload and predict.")
-    demo.add_argument("--out", default="demo_output", help="folder for plots and the model "
-                      "(default: demo_output)")
+    demo = sub.add_parser(
+        "demo",
+        help="train a small CNN on bundled digits (under a minute)",
+        description="Train a small CNN on scikit-learn's 8x8 digits: lr_find, "
+        "fit_one_cycle, plots (loss, lr finder, confusion matrix) as PNG, "
+        "save, reload and predict.",
+    )
+    demo.add_argument(
+        "--out", default="demo_output", help="folder for plots and the model (default: demo_output)"
+    )
     demo.add_argument("--epochs", type=int, default=6, help="training epochs (default: 6)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     demo.set_defaults(func=_demo)
 
-    data = sub.add_parser("datasets", help="list the course's datasets, or download one",
-                          description="Without NAME, list the course's datasets by name with "
-                          "what each holds. With NAME (e.g. PETS or ml_100k, in any case), a "
-                          "URL or an archive's path (.tgz, .zip...), download and extract it "
-                          "into the cache (FASTLEARN_HOME, default ~/.fastlearn) and print its "
-                          "folder.", epilog="example: fastlearn datasets mnist_tiny")
-    data.add_argument("name", nargs="?", help="a dataset name such as ADULT_SAMPLE, a URL or "
-                      "an archive's path")
+    data = sub.add_parser(
+        "datasets",
+        help="list the course's datasets, or download one",
+        description="Without NAME, list the course's datasets by name with "
+        "what each holds. With NAME (e.g. PETS or ml_100k, in any case), a "
+        "URL or an archive's path (.tgz, .zip...), download and extract it "
+        "into the cache (FASTLEARN_HOME, default ~/.fastlearn) and print its "
+        "folder.",
+        epilog="example: fastlearn datasets mnist_tiny",
+    )
+    data.add_argument(
+        "name", nargs="?", help="a dataset name such as ADULT_SAMPLE, a URL or an archive's path"
+    )
     data.add_argument("--force", action="store_true", help="download again")
     data.set_defaults(func=_datasets)
     _add_predict(sub)

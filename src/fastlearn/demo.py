@@ -29,8 +29,10 @@ def digits_dls(bs: int = 64, seed: int = 42) -> DataLoaders:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:
-        raise ImportError("The demo's data ships with scikit-learn. Fix: pip install "
-                          "'fastlearn[demo]' (or scikit-learn).") from e
+        raise ImportError(
+            "The demo's data ships with scikit-learn. Fix: pip install "
+            "'fastlearn[demo]' (or scikit-learn)."
+        ) from e
     digits = load_digits()
     x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8)
     x = (x - x.mean()) / x.std()
@@ -42,15 +44,24 @@ def digits_dls(bs: int = 64, seed: int = 42) -> DataLoaders:
 
 
 def _conv(n_in: int, n_out: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(n_in, n_out, 3, stride=stride, padding=1, bias=False),
-                         nn.BatchNorm2d(n_out), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(n_in, n_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(n_out),
+        nn.ReLU(),
+    )
 
 
 def digits_cnn(n_classes: int = 10) -> nn.Sequential:
     """A small CNN for 8x8 images: 8x8 -> 4x4 -> 2x2, pooled, linear."""
-    return nn.Sequential(_conv(1, 32, 1), _conv(32, 64, 2), _conv(64, 128, 2),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1),
-                         nn.Linear(128, n_classes))
+    return nn.Sequential(
+        _conv(1, 32, 1),
+        _conv(32, 64, 2),
+        _conv(64, 128, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.1),
+        nn.Linear(128, n_classes),
+    )
 
 
 def run_demo(out: str | Path = "demo_output", epochs: int = 6, seed: int = 42) -> float:
@@ -66,13 +77,17 @@ def run_demo(out: str | Path = "demo_output", epochs: int = 6, seed: int = 42) -
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     dls = digits_dls(seed=seed)
-    print(f"Data: {len(dls.train.dataset)} training and {len(dls.valid.dataset)} validation "
-          f"digits (8x8), on {dls.device}.")
+    print(
+        f"Data: {len(dls.train.dataset)} training and {len(dls.valid.dataset)} validation "
+        f"digits (8x8), on {dls.device}."
+    )
     learn = Learner(dls, digits_cnn(), metrics=accuracy, path=out)
     suggestions = learn.lr_find(plot_path=out / "lr_find.png")
     lr = min(max(suggestions.steep, 1e-3), 1e-2)  # steepest descent, kept in a sane range
-    print(f"lr_find suggests valley={suggestions.valley:.2e}, steep={suggestions.steep:.2e}, "
-          f"minimum/10={suggestions.minimum:.2e}; training at {lr:.2e}.")
+    print(
+        f"lr_find suggests valley={suggestions.valley:.2e}, steep={suggestions.steep:.2e}, "
+        f"minimum/10={suggestions.minimum:.2e}; training at {lr:.2e}."
+    )
     learn.fit_one_cycle(epochs, lr)
     learn.recorder.plot_loss(path=out / "loss.png")
     interp = ClassificationInterpretation.from_learner(learn)
@@ -84,10 +99,14 @@ def run_demo(out: str | Path = "demo_output", epochs: int = 6, seed: int = 42) -
     fresh.load("digits_cnn")
     x, y = dls.valid.dataset[0]
     label, _, probs = fresh.predict(x)
-    print(f"Reloaded {saved} and predicted a validation digit: {label} "
-          f"(p={float(probs.max()):.3f}, actual {dls.vocab[int(y)]}).")
-    print(f"Validation accuracy {acc:.4f}. Plots in {out}/: loss.png, lr_find.png, "
-          f"confusion_matrix.png. Total time {time.perf_counter() - start:.1f} s.")
+    print(
+        f"Reloaded {saved} and predicted a validation digit: {label} "
+        f"(p={float(probs.max()):.3f}, actual {dls.vocab[int(y)]})."
+    )
+    print(
+        f"Validation accuracy {acc:.4f}. Plots in {out}/: loss.png, lr_find.png, "
+        f"confusion_matrix.png. Total time {time.perf_counter() - start:.1f} s."
+    )
     if acc <= 0.95:
         raise RuntimeError(f"Demo accuracy {acc:.4f} is not above 0.95.")
     return acc

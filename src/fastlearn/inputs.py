@@ -28,8 +28,19 @@ from typing import Any
 
 import torch
 
-__all__ = ["InputError", "Limits", "Row", "KINDS", "IMAGE_FORMATS", "input_spec", "check_image",
-           "loads_finite", "parse_json_item", "parse_cli_item", "example"]
+__all__ = [
+    "InputError",
+    "Limits",
+    "Row",
+    "KINDS",
+    "IMAGE_FORMATS",
+    "input_spec",
+    "check_image",
+    "loads_finite",
+    "parse_json_item",
+    "parse_cli_item",
+    "example",
+]
 
 KINDS = ("image", "text", "text_pair", "tabular", "collab", "tensor")
 # Formats Pillow decodes that a browser or phone sends; others (TIFF, PSD, EPS...) are refused.
@@ -45,15 +56,20 @@ class InputError(ValueError):
 
 
 def _no_constant(name: str) -> Any:
-    raise InputError(f"The JSON holds {name}, which is not a number a model can take. Fix: send "
-                     "finite numbers (or leave a missing value out, or null).", 422)
+    raise InputError(
+        f"The JSON holds {name}, which is not a number a model can take. Fix: send "
+        "finite numbers (or leave a missing value out, or null).",
+        422,
+    )
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise InputError(f"The JSON holds {text[:40]}, which overflows to infinity. Fix: send "
-                         "finite numbers.", 422)
+        raise InputError(
+            f"The JSON holds {text[:40]}, which overflows to infinity. Fix: send finite numbers.",
+            422,
+        )
     return value
 
 
@@ -66,8 +82,9 @@ def _bounded_int(text: str) -> int | float:
 def loads_finite(text: str | bytes) -> Any:
     """`json.loads` that refuses NaN, Infinity and numbers that overflow (with a 422), so a
     non-finite value never reaches a model (or a JSON answer, which can't hold one)."""
-    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
-                      parse_int=_bounded_int)
+    return json.loads(
+        text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int
+    )
 
 
 @dataclass(frozen=True)
@@ -93,8 +110,7 @@ def input_spec(info: Mapping[str, Any]) -> dict[str, Any]:
         return {"kind": "tensor"}
     spec = dict(spec)
     if spec["kind"] == "tabular" and isinstance(spec.get("fields"), list):
-        spec["fields"] = [_with_hint(f) if isinstance(f, Mapping) else f
-                          for f in spec["fields"]]
+        spec["fields"] = [_with_hint(f) if isinstance(f, Mapping) else f for f in spec["fields"]]
     return spec
 
 
@@ -103,7 +119,8 @@ def _with_hint(field: Mapping[str, Any]) -> dict[str, Any]:
     is dropped (the page then leaves the field blank: a missing value)."""
     field, default = dict(field), field.get("default")
     if not isinstance(default, (str, int, float, bool)) or (
-            isinstance(default, float) and not math.isfinite(default)):
+        isinstance(default, float) and not math.isfinite(default)
+    ):
         field.pop("default", None)
         return field
     stat = field.get("stat") or "default"
@@ -129,35 +146,49 @@ def check_image(data: bytes, limits: Limits) -> bytes:
     from PIL import Image, UnidentifiedImageError
 
     if not data:
-        raise InputError("The image is empty (0 bytes). Expected the bytes of a PNG, JPEG, "
-                         "GIF, BMP or WebP file.")
+        raise InputError(
+            "The image is empty (0 bytes). Expected the bytes of a PNG, JPEG, "
+            "GIF, BMP or WebP file."
+        )
     try:
         with warnings.catch_warnings():  # over max_pixels but under 2x: refused just below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 fmt, (w, h) = img.format, img.size
     except Image.DecompressionBombError as e:
-        raise InputError(f"The image declares too many pixels to decode safely ({e}). This "
-                         f"server accepts at most {limits.max_pixels:,} (max_pixels).",
-                         413) from None
+        raise InputError(
+            f"The image declares too many pixels to decode safely ({e}). This "
+            f"server accepts at most {limits.max_pixels:,} (max_pixels).",
+            413,
+        ) from None
     except Exception as e:  # noqa: BLE001 (Pillow's header parsers raise many error types)
         why = "not a known image format" if isinstance(e, UnidentifiedImageError) else e
-        raise InputError(f"Could not read the data as an image ({why}). Expected a PNG, JPEG, "
-                         f"GIF, BMP or WebP file. Received: {_size(len(data))} starting with "
-                         f"{data[:8]!r}.") from None
+        raise InputError(
+            f"Could not read the data as an image ({why}). Expected a PNG, JPEG, "
+            f"GIF, BMP or WebP file. Received: {_size(len(data))} starting with "
+            f"{data[:8]!r}."
+        ) from None
     if fmt not in IMAGE_FORMATS:
-        raise InputError(f"Expected an image in one of {', '.join(IMAGE_FORMATS)}. Received: "
-                         f"{fmt}. Fix: convert it to PNG or JPEG.", 415)
+        raise InputError(
+            f"Expected an image in one of {', '.join(IMAGE_FORMATS)}. Received: "
+            f"{fmt}. Fix: convert it to PNG or JPEG.",
+            415,
+        )
     if w * h > limits.max_pixels:
-        raise InputError(f"The image is {w}x{h} = {w * h:,} pixels; this server accepts at most "
-                         f"{limits.max_pixels:,} (max_pixels). Fix: resize it first.", 413)
+        raise InputError(
+            f"The image is {w}x{h} = {w * h:,} pixels; this server accepts at most "
+            f"{limits.max_pixels:,} (max_pixels). Fix: resize it first.",
+            413,
+        )
     return data
 
 
 def _image_from_base64(value: Any, limits: Limits) -> bytes:
     if not isinstance(value, str):
-        raise InputError(f"Expected 'image' to be a base64 string (or a data: URL). Received: "
-                         f"{type(value).__name__}.")
+        raise InputError(
+            f"Expected 'image' to be a base64 string (or a data: URL). Received: "
+            f"{type(value).__name__}."
+        )
     if value.startswith("data:"):
         value = value.partition(",")[2]
     try:
@@ -172,8 +203,11 @@ def _text(value: Any, limits: Limits, name: str = "text") -> str:
     if not isinstance(value, str):
         raise InputError(f"Expected '{name}' to be a string. Received: {type(value).__name__}.")
     if len(value) > limits.max_text:
-        raise InputError(f"The text has {len(value):,} characters; this server accepts at most "
-                         f"{limits.max_text:,} (max_text). Fix: send a shorter text.", 413)
+        raise InputError(
+            f"The text has {len(value):,} characters; this server accepts at most "
+            f"{limits.max_text:,} (max_text). Fix: send a shorter text.",
+            413,
+        )
     if not value.strip():
         raise InputError(f"'{name}' is empty. Expected some text to classify.")
     return value
@@ -190,17 +224,23 @@ class Row(dict):
 
 def _row(value: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise InputError(f"Expected 'row' to be an object of column -> value. Received: "
-                         f"{type(value).__name__}.")
+        raise InputError(
+            f"Expected 'row' to be an object of column -> value. Received: {type(value).__name__}."
+        )
     fields = {f["name"]: f for f in spec.get("fields", [])}
     if not fields:
         return dict(value)
     missing = [n for n in fields if n not in value]
     if missing:
-        raise InputError(f"The row lacks some of the model's columns. Missing: {missing} (send "
-                         f"null when a value is unknown). Expected: {list(fields)}.", 422)
-    return Row({n: _cell(value[n], fields[n]) for n in fields},
-               ignored=[str(n) for n in value if n not in fields])
+        raise InputError(
+            f"The row lacks some of the model's columns. Missing: {missing} (send "
+            f"null when a value is unknown). Expected: {list(fields)}.",
+            422,
+        )
+    return Row(
+        {n: _cell(value[n], fields[n]) for n in fields},
+        ignored=[str(n) for n in value if n not in fields],
+    )
 
 
 def _cell(value: Any, field: Mapping[str, Any]) -> Any:
@@ -208,19 +248,25 @@ def _cell(value: Any, field: Mapping[str, Any]) -> Any:
     a category column one value (the model strips its text, as in training)."""
     if field.get("type") != "number" or value is None:
         if not (value is None or isinstance(value, (str, int, float, bool))):
-            raise InputError(f"Column {field['name']!r} takes a single value. Received: "
-                             f"{type(value).__name__}.", 422)
+            raise InputError(
+                f"Column {field['name']!r} takes a single value. Received: {type(value).__name__}.",
+                422,
+            )
         return value
     if isinstance(value, str) and value.strip() == "":
         return None
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"Column {field['name']!r} takes a number. Received: {value!r}.",
-                         422) from None
+        raise InputError(
+            f"Column {field['name']!r} takes a number. Received: {value!r}.", 422
+        ) from None
     if not math.isfinite(number):
-        raise InputError(f"Column {field['name']!r} takes a finite number (null when missing). "
-                         f"Received: {value!r}.", 422)
+        raise InputError(
+            f"Column {field['name']!r} takes a finite number (null when missing). "
+            f"Received: {value!r}.",
+            422,
+        )
     return int(number) if isinstance(value, int) and not isinstance(value, bool) else number
 
 
@@ -230,8 +276,10 @@ def _collab(obj: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[Any, Any]:
     for role, name in names.items():
         value = obj.get(role, obj.get(name))
         if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
-            raise InputError(f"Expected '{role}' (the model's {name!r}) as a string or an "
-                             f"integer. Received: {value!r}.")
+            raise InputError(
+                f"Expected '{role}' (the model's {name!r}) as a string or an "
+                f"integer. Received: {value!r}."
+            )
         pair.append(value)
     return pair[0], pair[1]
 
@@ -242,13 +290,18 @@ def _tensor(value: Any, spec: Mapping[str, Any]) -> torch.Tensor:
     try:
         x = torch.tensor(value, dtype=dtype)
     except (TypeError, ValueError, RuntimeError) as e:
-        raise InputError(f"Expected 'tensor' as nested lists of numbers. Received something "
-                         f"else: {e}.") from None
+        raise InputError(
+            f"Expected 'tensor' as nested lists of numbers. Received something else: {e}."
+        ) from None
     shape = spec.get("shape")
-    if shape is not None and (x.ndim != len(shape) or any(
-            s not in (None, -1) and s != n for s, n in zip(shape, x.shape))):
-        raise InputError(f"Expected a tensor of shape {list(shape)} (one item, no batch "
-                         f"dimension). Received: {list(x.shape)}.", 422)
+    if shape is not None and (
+        x.ndim != len(shape) or any(s not in (None, -1) and s != n for s, n in zip(shape, x.shape))
+    ):
+        raise InputError(
+            f"Expected a tensor of shape {list(shape)} (one item, no batch "
+            f"dimension). Received: {list(x.shape)}.",
+            422,
+        )
     return x
 
 
@@ -256,13 +309,21 @@ def parse_json_item(obj: Any, spec: Mapping[str, Any], limits: Limits) -> Any:
     """One item, from its JSON object, in the form the predictor takes."""
     kind = spec["kind"]
     if not isinstance(obj, Mapping):
-        raise InputError(f"Expected a JSON object such as {example(spec)}. Received: "
-                         f"{type(obj).__name__}.")
-    key = {"image": "image", "text": "text", "text_pair": "text", "tabular": "row",
-           "tensor": "tensor"}.get(kind)
+        raise InputError(
+            f"Expected a JSON object such as {example(spec)}. Received: {type(obj).__name__}."
+        )
+    key = {
+        "image": "image",
+        "text": "text",
+        "text_pair": "text",
+        "tabular": "row",
+        "tensor": "tensor",
+    }.get(kind)
     if key is not None and key not in obj:
-        raise InputError(f"Expected an object with {key!r}, such as {example(spec)}. "
-                         f"Received keys: {sorted(obj)[:10]}.")
+        raise InputError(
+            f"Expected an object with {key!r}, such as {example(spec)}. "
+            f"Received keys: {sorted(obj)[:10]}."
+        )
     if kind == "image":
         return _image_from_base64(obj["image"], limits)
     if kind == "text":
@@ -282,10 +343,13 @@ def example(spec: Mapping[str, Any]) -> str:
     if kind == "tabular":
         names = [f["name"] for f in spec.get("fields", [])][:3]
         return '{"row": {' + ", ".join(f'"{n}": ...' for n in names) + "}}"
-    return {"image": '{"image": "<base64 PNG or JPEG>"}', "text": '{"text": "..."}',
-            "text_pair": '{"text": "...", "text_pair": "..."}',
-            "collab": '{"user": ..., "item": ...}',
-            "tensor": '{"tensor": [[...]]}'}[kind]
+    return {
+        "image": '{"image": "<base64 PNG or JPEG>"}',
+        "text": '{"text": "..."}',
+        "text_pair": '{"text": "...", "text_pair": "..."}',
+        "collab": '{"user": ..., "item": ...}',
+        "tensor": '{"tensor": [[...]]}',
+    }[kind]
 
 
 def parse_cli_item(arg: str, spec: Mapping[str, Any], limits: Limits) -> Any:
@@ -305,8 +369,10 @@ def parse_cli_item(arg: str, spec: Mapping[str, Any], limits: Limits) -> Any:
     except InputError:
         raise
     except ValueError:
-        raise InputError(f"Expected JSON for this {kind} model, such as "
-                         f"{_cli_example(spec)}. Received: {arg[:80]!r}.") from None
+        raise InputError(
+            f"Expected JSON for this {kind} model, such as "
+            f"{_cli_example(spec)}. Received: {arg[:80]!r}."
+        ) from None
     if kind == "tabular":
         return _row(value.get("row", value) if isinstance(value, dict) else value, spec)
     if kind == "collab" and isinstance(value, list) and len(value) == 2:
@@ -321,6 +387,9 @@ def parse_cli_item(arg: str, spec: Mapping[str, Any], limits: Limits) -> Any:
 def _cli_example(spec: Mapping[str, Any]) -> str:
     kind = spec["kind"]
     if kind == "tabular":
-        return example(spec)[len('{"row": '):-1]
-    return {"collab": '\'["user_1", "item_9"]\'', "text_pair": '\'["first", "second"]\'',
-            "tensor": "'[0.1, 0.2]'"}.get(kind, example(spec))
+        return example(spec)[len('{"row": ') : -1]
+    return {
+        "collab": '\'["user_1", "item_9"]\'',
+        "text_pair": '\'["first", "second"]\'',
+        "tensor": "'[0.1, 0.2]'",
+    }.get(kind, example(spec))

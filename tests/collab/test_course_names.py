@@ -11,9 +11,26 @@ import pytest
 from .conftest import low_rank_ratings
 
 BOOK_NAMES = [  # what chapter 8 calls after `from fastai.collab import *`
-    "CollabDataLoaders", "collab_learner", "Learner", "untar_data", "URLs", "Module",
-    "Embedding", "sigmoid_range", "MSELossFlat", "get_emb_sz", "tensor", "L", "one_hot",
-    "pd", "np", "torch", "nn", "F", "EmbeddingNN", "first",
+    "CollabDataLoaders",
+    "collab_learner",
+    "Learner",
+    "untar_data",
+    "URLs",
+    "Module",
+    "Embedding",
+    "sigmoid_range",
+    "MSELossFlat",
+    "get_emb_sz",
+    "tensor",
+    "L",
+    "one_hot",
+    "pd",
+    "np",
+    "torch",
+    "nn",
+    "F",
+    "EmbeddingNN",
+    "first",
 ]
 
 
@@ -46,11 +63,13 @@ def test_classes_have_o2i_in_index_order():
 def test_get_emb_sz_follows_fastais_rule():
     from fastlearn.collab import CollabDataLoaders, get_emb_sz
 
-    ratings = pd.DataFrame({
-        "user": np.repeat(np.arange(300), 2),
-        "item": [f"i{k % 37}" for k in range(600)],
-        "rating": np.linspace(1, 5, 600),
-    })
+    ratings = pd.DataFrame(
+        {
+            "user": np.repeat(np.arange(300), 2),
+            "item": [f"i{k % 37}" for k in range(600)],
+            "rating": np.linspace(1, 5, 600),
+        }
+    )
     dls = CollabDataLoaders.from_df(ratings, bs=32, seed=0, device="cpu")
     assert dls.cat_names == ["user", "item"]
     expected = [(n, min(600, round(1.6 * n**0.56))) for n in (300, 37)]
@@ -69,7 +88,8 @@ def test_books_collab_nn_trains_with_the_exported_names():
             self.user_factors = Embedding(*user_sz)
             self.item_factors = Embedding(*item_sz)
             self.layers = nn.Sequential(
-                nn.Linear(user_sz[1] + item_sz[1], n_act), nn.ReLU(), nn.Linear(n_act, 1))
+                nn.Linear(user_sz[1] + item_sz[1], n_act), nn.ReLU(), nn.Linear(n_act, 1)
+            )
             self.y_range = y_range
 
         def forward(self, x):
@@ -78,10 +98,12 @@ def test_books_collab_nn_trains_with_the_exported_names():
             return sigmoid_range(x, *self.y_range)
 
     namespace["set_seed"](0)
-    dls = namespace["CollabDataLoaders"].from_df(low_rank_ratings(), item_name="title", bs=64,
-                                                  seed=0, device="cpu")
-    learn = namespace["Learner"](dls, CollabNN(*get_emb_sz(dls)),
-                                 loss_func=namespace["MSELossFlat"](), show_progress=False)
+    dls = namespace["CollabDataLoaders"].from_df(
+        low_rank_ratings(), item_name="title", bs=64, seed=0, device="cpu"
+    )
+    learn = namespace["Learner"](
+        dls, CollabNN(*get_emb_sz(dls)), loss_func=namespace["MSELossFlat"](), show_progress=False
+    )
     before = learn.validate()[0]
     learn.fit_one_cycle(3, 5e-3, wd=0.01)
     assert learn.validate()[0] < before

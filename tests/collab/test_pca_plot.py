@@ -17,8 +17,10 @@ pytest.importorskip("matplotlib")
 def label_boxes(fig):
     renderer = fig.canvas.get_renderer()
     ax = fig.axes[0]
-    return ({t.get_text(): t.get_window_extent(renderer) for t in ax.texts},
-            ax.get_window_extent(renderer))
+    return (
+        {t.get_text(): t.get_window_extent(renderer) for t in ax.texts},
+        ax.get_window_extent(renderer),
+    )
 
 
 def test_crowded_labels_neither_overlap_nor_leave_the_axes(tmp_path):
@@ -30,8 +32,10 @@ def test_crowded_labels_neither_overlap_nor_leave_the_axes(tmp_path):
     assert len(boxes) >= 20
     for a, b in itertools.combinations(boxes.values(), 2):
         assert not a.overlaps(b)
-    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
-               for b in boxes.values())
+    assert all(
+        frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
+        for b in boxes.values()
+    )
     for axis in (0, 1):  # the ends of each component are named
         for i in (int(coords[:, axis].argmin()), int(coords[:, axis].argmax())):
             assert labels[i] in boxes

@@ -43,20 +43,34 @@ class FakeValidLoss(Callback):
 
 def test_early_stopping_stops_after_patience(synth_learner):
     learn = synth_learner()
-    learn.fit(10, lr=1e-3, cbs=[FakeValidLoss([1.0, 0.9, 0.95, 0.97, 0.5, 0.4] + [0] * 4),
-                                EarlyStoppingCallback(patience=2)])
+    learn.fit(
+        10,
+        lr=1e-3,
+        cbs=[
+            FakeValidLoss([1.0, 0.9, 0.95, 0.97, 0.5, 0.4] + [0] * 4),
+            EarlyStoppingCallback(patience=2),
+        ],
+    )
     assert len(learn.recorder.history) == 4  # best at epoch 1, no improvement at 2 and 3
 
 
-def test_the_epoch_that_stops_is_in_the_table_the_csv_and_the_checkpoint(synth_learner,
-                                                                          tmp_path, capsys):
+def test_the_epoch_that_stops_is_in_the_table_the_csv_and_the_checkpoint(
+    synth_learner, tmp_path, capsys
+):
     from fastlearn import CheckpointCallback, ProgressCallback
 
     learn = synth_learner(path=tmp_path)
     learn.add_cbs([ProgressCallback()])
-    learn.fit(10, lr=1e-3, cbs=[FakeValidLoss([1.0, 0.9, 0.95, 0.97, 0.5] + [0] * 5),
-                                EarlyStoppingCallback(patience=2), CSVLogger("log.csv"),
-                                CheckpointCallback("ckpt")])
+    learn.fit(
+        10,
+        lr=1e-3,
+        cbs=[
+            FakeValidLoss([1.0, 0.9, 0.95, 0.97, 0.5] + [0] * 5),
+            EarlyStoppingCallback(patience=2),
+            CSVLogger("log.csv"),
+            CheckpointCallback("ckpt"),
+        ],
+    )
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["0", "1", "2", "3"]  # the stopping epoch 3 is printed
@@ -94,8 +108,11 @@ def test_save_model_keeps_and_reloads_the_best(synth_learner, tmp_path):
 
 def test_reduce_lr_on_plateau(synth_learner):
     learn = synth_learner()
-    learn.fit(4, lr=1e-2, cbs=[FakeValidLoss([0.5, 0.6, 0.7, 0.8]),
-                               ReduceLROnPlateau(patience=1, factor=10)])
+    learn.fit(
+        4,
+        lr=1e-2,
+        cbs=[FakeValidLoss([0.5, 0.6, 0.7, 0.8]), ReduceLROnPlateau(patience=1, factor=10)],
+    )
     assert learn.opt.get_hyper("lr")[0] == pytest.approx(1e-2 / 1000)
 
 
@@ -104,8 +121,9 @@ def test_gradient_clip_bounds_the_step(synth_learner):
         order = 10  # after clipping (order 0)
 
         def before_step(self, learn):
-            total = torch.norm(torch.stack([p.grad.norm() for p in learn.model.parameters()
-                                            if p.grad is not None]))
+            total = torch.norm(
+                torch.stack([p.grad.norm() for p in learn.model.parameters() if p.grad is not None])
+            )
             self.max = max(getattr(self, "max", 0.0), float(total))
 
     norm = Norm()
@@ -120,8 +138,7 @@ def test_gradient_accumulation_equals_the_larger_batch():
     for bs, cbs in [(64, []), (16, [GradientAccumulationCallback(4)])]:
         set_seed(0)
         m = copy.deepcopy(model)
-        dls = DataLoaders.from_dsets(TensorDataset(x, y), None, bs=bs, shuffle=False,
-                                     device="cpu")
+        dls = DataLoaders.from_dsets(TensorDataset(x, y), None, bs=bs, shuffle=False, device="cpu")
         learn = Learner(dls, m, opt_func=SGD, lr=0.5, wd=0, cbs=cbs, show_progress=False)
         learn.fit(2)
         results.append(m.state_dict())
@@ -149,11 +166,20 @@ def test_bn_freeze_of_a_module_equals_a_hand_loop_with_that_batchnorm_in_eval_mo
     model[1].running_mean.fill_(0.3)  # "pretrained" statistics that batches would move
     model[1].running_var.fill_(2.0)
     ref = copy.deepcopy(model)
-    dls = DataLoaders.from_dsets(TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]),
-                                 bs=32, device="cpu")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]), bs=32, device="cpu"
+    )
     set_seed(5)
-    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), opt_func=SGD, lr=0.1, wd=0,
-                    cbs=[BnFreeze(model)], show_progress=False)
+    learn = Learner(
+        dls,
+        model,
+        loss_func=nn.CrossEntropyLoss(),
+        opt_func=SGD,
+        lr=0.1,
+        wd=0,
+        cbs=[BnFreeze(model)],
+        show_progress=False,
+    )
     learn.fit(2)
 
     set_seed(5)
@@ -163,7 +189,7 @@ def test_bn_freeze_of_a_module_equals_a_hand_loop_with_that_batchnorm_in_eval_mo
         ref[1].eval()
         perm = torch.randperm(256)
         for i in range(0, 256, 32):
-            idx = perm[i:i + 32]
+            idx = perm[i : i + 32]
             nn.functional.cross_entropy(ref(x[idx]), y[idx]).backward()
             opt.step()
             opt.zero_grad()
@@ -179,12 +205,19 @@ def _bn_state(model):
 
 def test_bn_freeze_without_module_fixes_only_frozen_batchnorm_layers():
     x, y = synth_classification(160)
-    dls = DataLoaders.from_dsets(TensorDataset(x[:128], y[:128]), TensorDataset(x[128:], y[128:]),
-                                 bs=32, device="cpu")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:128], y[:128]), TensorDataset(x[128:], y[128:]), bs=32, device="cpu"
+    )
     for train_bn, frozen in ((False, True), (True, False)):
         set_seed(0)
-        learn = Learner(dls, TinyNet(), splitter=tiny_splitter, train_bn=train_bn,
-                        cbs=[BnFreeze()], show_progress=False)
+        learn = Learner(
+            dls,
+            TinyNet(),
+            splitter=tiny_splitter,
+            train_bn=train_bn,
+            cbs=[BnFreeze()],
+            show_progress=False,
+        )
         learn.freeze()  # the body (Linear + BatchNorm) frozen; BatchNorm trainable if train_bn
         mean, weight = _bn_state(learn.model)
         learn.fit(1, 1e-2)

@@ -42,9 +42,11 @@ def test_export_pkl_finds_the_fl_file_beside_it(learn, tmp_path):
 
 
 def test_no_model_file_names_the_fl_file(tmp_path):
-    with pytest.raises(FileNotFoundError,
-                       match=r"fastlearn writes safe \.fl files \(learn\.export\(\) wrote "
-                             r"export\.fl\); load that"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"fastlearn writes safe \.fl files \(learn\.export\(\) wrote "
+        r"export\.fl\); load that",
+    ):
         load_learner(tmp_path / "export.pkl")
 
 
@@ -76,8 +78,9 @@ def test_predictor_dls_offers_vocab_and_c(learn, tmp_path):
     learn_inf.dls.vocab.append("changed")  # a copy: the predictor keeps its classes
     assert learn_inf.dls.vocab == ["no", "yes"]
     learn.dls.vocab = None  # regression-like: no classes; c from the builder's n_out
-    regression = load_learner(learn.export("r.fl", builder="test_course_tiny_net",
-                                           builder_kwargs={"n_out": 2}))
+    regression = load_learner(
+        learn.export("r.fl", builder="test_course_tiny_net", builder_kwargs={"n_out": 2})
+    )
     assert regression.dls.vocab is None and regression.dls.c == 2
 
 
@@ -86,6 +89,7 @@ def test_predictor_repr_names_app_model_size_and_classes():
 
     from fastlearn.core.export import Predictor
 
-    p = Predictor(nn.Linear(3, 2), {"application": "core", "builder": "my_mlp",
-                                    "vocab": ["a", "b"]})
+    p = Predictor(
+        nn.Linear(3, 2), {"application": "core", "builder": "my_mlp", "vocab": ["a", "b"]}
+    )
     assert repr(p) == "Predictor(core: my_mlp (8 parameters), vocab (2): ['a', 'b'], device cpu)"

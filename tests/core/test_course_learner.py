@@ -36,8 +36,11 @@ def test_summary_lists_layers_shapes_and_parameter_counts(synth_learner, capsys)
     text = learn.summary()
     assert capsys.readouterr().out.strip() == text.strip()  # printed, and returned
     assert "TinyNet (Input shape: 32 x 4)" in text
-    rows = {line.split("   ")[0].strip(): line.split() for line in text.splitlines()
-            if line.startswith(("0 ", "1 ", "2 ", "3 "))}
+    rows = {
+        line.split("   ")[0].strip(): line.split()
+        for line in text.splitlines()
+        if line.startswith(("0 ", "1 ", "2 ", "3 "))
+    }
     # By hand: Linear(4, 8) 4*8+8, BatchNorm1d(8) 8+8, Linear(8, 2) 8*2+2; outputs for bs 32.
     assert rows["0 (Linear)"][2:] == ["32", "x", "8", "40", "False"]
     assert rows["1 (BatchNorm1d)"][2:] == ["32", "x", "8", "16", "True"]
@@ -82,8 +85,12 @@ def test_summary_of_a_two_input_model_on_plain_torch_loaders():
     g = torch.Generator().manual_seed(0)
     a, b, y = torch.randn(40, 3, generator=g), torch.randn(40, 5, generator=g), torch.arange(40) % 2
     ds = TensorDataset(a, b, y)
-    dls = DataLoaders(TorchDataLoader(ds, batch_size=16, shuffle=True),
-                      TorchDataLoader(ds, batch_size=16), n_inp=2, device="cpu")
+    dls = DataLoaders(
+        TorchDataLoader(ds, batch_size=16, shuffle=True),
+        TorchDataLoader(ds, batch_size=16),
+        n_inp=2,
+        device="cpu",
+    )
     learn = Learner(dls, TwoInputs(), loss_func=nn.CrossEntropyLoss(), show_progress=False)
     text = learn.summary()
     assert "TwoInputs (Input shape: 16 x 3, 16 x 5)" in text
@@ -99,10 +106,13 @@ def test_summary_of_a_two_input_model_on_plain_torch_loaders():
 # ---------------------------------------------------------------------------- validate
 def test_validate_matches_a_hand_computed_loss_and_accuracy(synth_learner, capsys):
     x, y = synth_classification(320)
-    learn = synth_learner(metrics=accuracy, show_progress=True,
-                          dls=DataLoaders.from_dsets(TensorDataset(x[:256], y[:256]),
-                                                     TensorDataset(x[256:], y[256:]), bs=24,
-                                                     device="cpu"))  # valid batches 24, 24, 16
+    learn = synth_learner(
+        metrics=accuracy,
+        show_progress=True,
+        dls=DataLoaders.from_dsets(
+            TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]), bs=24, device="cpu"
+        ),
+    )  # valid batches 24, 24, 16
     learn.fit(1, 1e-2)
     capsys.readouterr()
     history = copy.deepcopy(learn.recorder.history)
@@ -117,14 +127,16 @@ def test_validate_matches_a_hand_computed_loss_and_accuracy(synth_learner, capsy
     # Another loader: the training set, by hand too.
     train_loss, _ = learn.validate(dl=learn.dls.train.new(shuffle=False))
     with torch.no_grad():
-        assert train_loss == pytest.approx(F.cross_entropy(learn.model(x[:256]), y[:256]).item(),
-                                           rel=1e-6)
+        assert train_loss == pytest.approx(
+            F.cross_entropy(learn.model(x[:256]), y[:256]).item(), rel=1e-6
+        )
 
 
 def test_validate_needs_a_loader():
     x, y = synth_classification(64)
-    learn = Learner(DataLoaders.from_dsets(TensorDataset(x, y), device="cpu"), TinyNet(),
-                    show_progress=False)
+    learn = Learner(
+        DataLoaders.from_dsets(TensorDataset(x, y), device="cpu"), TinyNet(), show_progress=False
+    )
     with pytest.raises(ValueError, match="no validation set"):
         learn.validate()
 
@@ -188,8 +200,13 @@ def multi_label_dls() -> tuple[DataLoaders, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, 4, generator=g)
     y = torch.stack([x[:, 0] > 0, x[:, 1] > 0.5, x[:, 0] + x[:, 2] > 0], 1).float()
-    dls = DataLoaders.from_dsets(TensorDataset(x[:64], y[:64]), TensorDataset(x[64:], y[64:]),
-                                 bs=16, device="cpu", vocab=["a", "b", "c"])
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:64], y[:64]),
+        TensorDataset(x[64:], y[64:]),
+        bs=16,
+        device="cpu",
+        vocab=["a", "b", "c"],
+    )
     return dls, x[64:], y[64:]
 
 
@@ -206,8 +223,13 @@ def test_metrics_assigned_after_construction_are_recorded():
     by_hand = ((probs > 0.1) == yv.bool()).float().mean().item()
     assert learn.recorder.history[-1]["accuracy_multi"] == pytest.approx(by_hand)
     # The same as passing it to the constructor: the same metric, the same column.
-    built = Learner(dls, nn.Linear(4, 3), loss_func=BCEWithLogitsLossFlat(),
-                    metrics=partial(accuracy_multi, thresh=0.1), show_progress=False)
+    built = Learner(
+        dls,
+        nn.Linear(4, 3),
+        loss_func=BCEWithLogitsLossFlat(),
+        metrics=partial(accuracy_multi, thresh=0.1),
+        show_progress=False,
+    )
     assert [m.name for m in built.metrics] == [m.name for m in learn.metrics]
     assert type(built.metrics[0]) is type(learn.metrics[0])
     learn.metrics = [accuracy_multi, partial(accuracy_multi, thresh=0.9)]
@@ -220,8 +242,10 @@ def test_metrics_assigned_after_construction_are_recorded():
 
 
 # ---------------------------------------------------------------------------- weight decay
-@pytest.mark.parametrize("opt_func, wd", [(SGD, 0.0), (Adam, 0.01), (RMSprop, 0.0),
-                                          (torch.optim.SGD, 0.0), (torch.optim.AdamW, 0.01)])
+@pytest.mark.parametrize(
+    "opt_func, wd",
+    [(SGD, 0.0), (Adam, 0.01), (RMSprop, 0.0), (torch.optim.SGD, 0.0), (torch.optim.AdamW, 0.01)],
+)
 def test_weight_decay_is_the_optimisers_own_default(synth_learner, opt_func, wd):
     learn = synth_learner(opt_func=opt_func)
     learn.create_opt()
@@ -239,13 +263,18 @@ def test_adam_decay_is_adamw_with_0_01():
     model = nn.Linear(4, 2, bias=False)
     ref = copy.deepcopy(model)
     x, y = synth_classification(32)
-    learn = Learner(DataLoaders.from_dsets(TensorDataset(x, y), bs=32, shuffle=False,
-                                           device="cpu"),
-                    model, loss_func=nn.CrossEntropyLoss(), opt_func=Adam, lr=0.1,
-                    show_progress=False)
+    learn = Learner(
+        DataLoaders.from_dsets(TensorDataset(x, y), bs=32, shuffle=False, device="cpu"),
+        model,
+        loss_func=nn.CrossEntropyLoss(),
+        opt_func=Adam,
+        lr=0.1,
+        show_progress=False,
+    )
     learn.fit(1)
-    opt = torch.optim.AdamW(ref.parameters(), lr=0.1, betas=(0.9, 0.99), eps=1e-5,
-                            weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        ref.parameters(), lr=0.1, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01
+    )
     F.cross_entropy(ref(x), y).backward()
     opt.step()
     torch.testing.assert_close(model.weight, ref.weight)
@@ -271,8 +300,14 @@ def test_chapter_4_sgd_learner_equals_the_hand_written_loop():
     set_seed(0)
     linear = nn.Linear(20, 1)
     ref = copy.deepcopy(linear)
-    learn = Learner(DataLoaders(dl, valid_dl, device="cpu"), linear, opt_func=SGD,
-                    loss_func=mnist_loss, metrics=batch_accuracy, show_progress=False)
+    learn = Learner(
+        DataLoaders(dl, valid_dl, device="cpu"),
+        linear,
+        opt_func=SGD,
+        loss_func=mnist_loss,
+        metrics=batch_accuracy,
+        show_progress=False,
+    )
 
     def hand_epoch() -> None:  # the book's loop: p -= grad * lr, no weight decay
         for xb, yb in dl:
@@ -311,8 +346,13 @@ class ShiftByPass:
 def test_tta_blends_augmented_passes_with_the_plain_one():
     x, y = synth_classification(96)
     shift = ShiftByPass()
-    dls = DataLoaders.from_dsets(TensorDataset(x[:64], y[:64]), TensorDataset(x[64:], y[64:]),
-                                 bs=32, batch_tfms=[shift], device="cpu")  # valid: one batch
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:64], y[:64]),
+        TensorDataset(x[64:], y[64:]),
+        bs=32,
+        batch_tfms=[shift],
+        device="cpu",
+    )  # valid: one batch
     set_seed(0)
     learn = Learner(dls, nn.Linear(4, 2), show_progress=False)
     xv = x[64:]

@@ -55,8 +55,9 @@ def test_any_dataset_and_batch_transforms():
         return batch[0] + 1000, batch[1]
 
     augment.train_only = True
-    dls = DataLoaders.from_dsets(Squares(), Squares(), bs=4, shuffle=False, device="cpu",
-                                 batch_tfms=[double, augment])
+    dls = DataLoaders.from_dsets(
+        Squares(), Squares(), bs=4, shuffle=False, device="cpu", batch_tfms=[double, augment]
+    )
     xb, yb = dls.train.one_batch()
     assert xb.flatten().tolist() == [1000, 1002, 1004, 1006] and yb.tolist() == [0, 1, 4, 9]
     xv, _ = dls.valid.one_batch()
@@ -66,9 +67,16 @@ def test_any_dataset_and_batch_transforms():
 
 def test_from_items_labels_and_test_dl():
     items = list(range(40))
-    dls = DataLoaders.from_items(items, label_func=lambda i: "even" if i % 2 == 0 else "odd",
-                                 item_tfms=[lambda i: torch.tensor([float(i)])], valid_pct=0.25,
-                                 seed=0, bs=8, device="cpu", num_workers=0)
+    dls = DataLoaders.from_items(
+        items,
+        label_func=lambda i: "even" if i % 2 == 0 else "odd",
+        item_tfms=[lambda i: torch.tensor([float(i)])],
+        valid_pct=0.25,
+        seed=0,
+        bs=8,
+        device="cpu",
+        num_workers=0,
+    )
     assert dls.vocab == ["even", "odd"]
     assert len(dls.train.dataset) == 30 and len(dls.valid.dataset) == 10
     xb, yb = dls.valid.one_batch()
@@ -94,9 +102,16 @@ def test_bad_item_is_skipped_and_reported():
             raise OSError("truncated file")
         return torch.tensor([float(i)])
 
-    dls = DataLoaders.from_items(list(range(8)), labels=[i % 2 for i in range(8)],
-                                 item_tfms=[load], splitter=IndexSplitter([6, 7]), bs=8,
-                                 shuffle=False, device="cpu", num_workers=0)
+    dls = DataLoaders.from_items(
+        list(range(8)),
+        labels=[i % 2 for i in range(8)],
+        item_tfms=[load],
+        splitter=IndexSplitter([6, 7]),
+        bs=8,
+        shuffle=False,
+        device="cpu",
+        num_workers=0,
+    )
     with pytest.warns(UserWarning, match="Skipping item 3"):
         xb, _ = dls.train.one_batch()
     assert len(xb) == 6 and dls.train.dataset.bad_items == [3]
@@ -113,8 +128,7 @@ def test_empty_and_bad_valid_pct():
 
 
 def test_num_workers_load_in_worker_processes():
-    dls = DataLoaders.from_dsets(Squares(), None, bs=5, num_workers=2, device="cpu",
-                                 shuffle=False)
+    dls = DataLoaders.from_dsets(Squares(), None, bs=5, num_workers=2, device="cpu", shuffle=False)
     assert [b[1].tolist() for b in dls.train] == [[0, 1, 4, 9, 16], [25, 36, 49, 64, 81]]
 
 
@@ -190,10 +204,13 @@ def test_class_weights_balance():
 
 def test_repr_says_sizes_vocab_and_device():
     x, y = torch.randn(100, 3), torch.randint(0, 3, (100,))
-    dls = DataLoaders.from_dsets(TensorDataset(x, y), TensorDataset(x[:20], y[:20]), bs=16,
-                                 vocab=["a", "b", "c"])
-    assert repr(dls) == ("DataLoaders(train: 100 items in 7 batches of 16; valid: 20 items in "
-                         "2 batches of 16; vocab (3): ['a', 'b', 'c']; device: cpu)")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x, y), TensorDataset(x[:20], y[:20]), bs=16, vocab=["a", "b", "c"]
+    )
+    assert repr(dls) == (
+        "DataLoaders(train: 100 items in 7 batches of 16; valid: 20 items in "
+        "2 batches of 16; vocab (3): ['a', 'b', 'c']; device: cpu)"
+    )
 
 
 def test_train_ds_and_valid_ds():

@@ -49,11 +49,13 @@ TIMEOUT = 180  # seconds: a hang fails the test instead of blocking CI
 
 
 # ---------------------------------------------------------------- shards (one process)
-@pytest.mark.parametrize("n, world, even", [(10, 2, True), (11, 2, True), (11, 3, False),
-                                            (2, 4, True), (7, 4, False)])
+@pytest.mark.parametrize(
+    "n, world, even", [(10, 2, True), (11, 2, True), (11, 3, False), (2, 4, True), (7, 4, False)]
+)
 def test_shards_cover_the_set(n, world, even):
-    shards = [ShardSampler(n, rank=r, world_size=world, shuffle=True, even=even)
-              for r in range(world)]
+    shards = [
+        ShardSampler(n, rank=r, world_size=world, shuffle=True, even=even) for r in range(world)
+    ]
     torch.manual_seed(0)
     state = torch.get_rng_state()
     got = []
@@ -77,13 +79,16 @@ def test_interleaved_shards_make_the_global_batches():
         torch.set_rng_state(state)
         shard = ShardSampler(64, rank=r, world_size=2, shuffle=True).indices()
         for i in range(4):  # batch i of rank r (bs 8) is inside batch i of one process (bs 16)
-            assert set(shard[i * 8:(i + 1) * 8].tolist()) <= set(full[i * 16:(i + 1) * 16].tolist())
+            assert set(shard[i * 8 : (i + 1) * 8].tolist()) <= set(
+                full[i * 16 : (i + 1) * 16].tolist()
+            )
 
 
 def test_sharded_loaders_keep_their_kind():
     x, y = synth_classification(40)
-    dls = DataLoaders.from_dsets(TensorDataset(x[:30], y[:30]), TensorDataset(x[30:], y[30:]),
-                                 bs=4, device="cpu")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:30], y[:30]), TensorDataset(x[30:], y[30:]), bs=4, device="cpu"
+    )
     fast = dls.train.sharded(1, 2)
     assert len(fast) == 4 and type(fast._loader).__name__ == "TensorBatches"
     assert sum(len(b[0]) for b in fast) == 15
@@ -111,10 +116,17 @@ _reg = (_x, _x + torch.randn(90, generator=_g))
 _seg = (torch.randn(6, 3, 4, 4, generator=_g), torch.randint(0, 3, (6, 4, 4), generator=_g))
 _lm = (torch.randn(6, 5, 4, generator=_g), torch.randint(0, 4, (6, 5), generator=_g))
 METRICS = [
-    (as_metric(accuracy), (_logits, _classes)), (F1Score(average="macro"), (_logits, _classes)),
-    (BalancedAccuracy(), (_logits, _classes)), (MatthewsCorrCoef(), (_logits, _classes)),
-    (RocAuc(), (_logits, _classes)), (RMSE(), _reg), (as_metric(mae), _reg), (R2Score(), _reg),
-    (PearsonCorrCoef(), _reg), (SpearmanCorrCoef(), _reg), (Dice(average="macro"), _seg),
+    (as_metric(accuracy), (_logits, _classes)),
+    (F1Score(average="macro"), (_logits, _classes)),
+    (BalancedAccuracy(), (_logits, _classes)),
+    (MatthewsCorrCoef(), (_logits, _classes)),
+    (RocAuc(), (_logits, _classes)),
+    (RMSE(), _reg),
+    (as_metric(mae), _reg),
+    (R2Score(), _reg),
+    (PearsonCorrCoef(), _reg),
+    (SpearmanCorrCoef(), _reg),
+    (Dice(average="macro"), _seg),
     (Perplexity(), _lm),
 ]
 
@@ -173,9 +185,25 @@ def _torchrun(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, float
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "--monitor-interval", "0.5", str(SCRIPTS / "ddp_run.py"), str(out), *args],
-        capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "--monitor-interval",
+            "0.5",
+            str(SCRIPTS / "ddp_run.py"),
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        cwd=REPO,
+    )
     return proc, time.perf_counter() - start
 
 
@@ -210,8 +238,7 @@ def test_two_processes_equal_one_and_only_rank_0_writes(tmp_path):
     # Rank 0 wrote every output, rank 1 none; rank 0 printed the table once.
     out = tmp_path / "ddp"
     written = {Path(p).relative_to(out).as_posix() for p in ranks[0]["writes"]}
-    assert written == {"history.csv", "models/best.pth", "models/final.pth", "loss.png",
-                       "model.fl"}
+    assert written == {"history.csv", "models/best.pth", "models/final.pth", "loss.png", "model.fl"}
     assert [p for p in ranks[1]["writes"] if p != os.devnull] == []
     assert not list(out.rglob("*.tmp"))
     assert len((out / "history.csv").read_text().splitlines()) == 4
@@ -236,13 +263,15 @@ def test_one_process_stopping_mid_epoch_stops_them_all(tmp_path):
     assert _results(tmp_path, 0)["history"][-1]["epoch"] == 0
 
 
-@pytest.mark.skipif(torch.cuda.device_count() < 2,
-                    reason="needs 2 CUDA GPUs (NCCL backend, SyncBatchNorm)")
+@pytest.mark.skipif(
+    torch.cuda.device_count() < 2, reason="needs 2 CUDA GPUs (NCCL backend, SyncBatchNorm)"
+)
 def test_sync_batchnorm_on_two_gpus_equals_one_gpu(tmp_path):  # pragma: no cover - CPU CI
     proc, _ = _torchrun(tmp_path / "ddp", "--cuda")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     one = ddp_run.make_learner(tmp_path / "one", show_progress=False, cuda=True)
     ddp_run.fit(one)
-    for got, want in zip(_drop_time(_results(tmp_path / "ddp", 0)["history"]),
-                         _drop_time(one.recorder.history)):
+    for got, want in zip(
+        _drop_time(_results(tmp_path / "ddp", 0)["history"]), _drop_time(one.recorder.history)
+    ):
         assert got["valid_loss"] == pytest.approx(want["valid_loss"], rel=1e-4)

@@ -27,17 +27,27 @@ class Record(Callback):
 
     def __getattr__(self, name: str):
         if name in EVENTS or name == "after_backward":
+
             def hook(learn):
                 self.events.append(name)
                 if name == self.raise_at and not self.raised:
                     self.raised = True
                     raise self.exc()
+
             return hook
         raise AttributeError(name)
 
 
-BATCH_TRAIN = ["before_batch", "after_pred", "after_loss", "before_backward", "after_backward",
-               "before_step", "after_step", "after_batch"]
+BATCH_TRAIN = [
+    "before_batch",
+    "after_pred",
+    "after_loss",
+    "before_backward",
+    "after_backward",
+    "before_step",
+    "after_step",
+    "after_batch",
+]
 BATCH_VALID = ["before_batch", "after_pred", "after_loss", "after_batch"]
 
 
@@ -49,32 +59,53 @@ def run(synth_learner, cb: Record):
 
 def test_order_of_a_plain_fit(synth_learner):
     events = run(synth_learner, Record())
-    expected = (["before_fit", "before_epoch", "before_train"] + BATCH_TRAIN * 2
-                + ["after_train", "before_validate"] + BATCH_VALID
-                + ["after_validate", "after_epoch", "after_fit"])
+    expected = (
+        ["before_fit", "before_epoch", "before_train"]
+        + BATCH_TRAIN * 2
+        + ["after_train", "before_validate"]
+        + BATCH_VALID
+        + ["after_validate", "after_epoch", "after_fit"]
+    )
     assert events == expected
 
 
-@pytest.mark.parametrize("raise_at,exc,expected_tail", [
-    ("after_pred", CancelBatchException,
-     ["before_batch", "after_pred", "after_cancel_batch", "after_batch"] + BATCH_TRAIN),
-    ("before_step", CancelStepException,
-     BATCH_TRAIN[:6] + ["after_cancel_step", "after_step", "after_batch"] + BATCH_TRAIN),
-    ("before_batch", CancelTrainException,
-     ["before_batch", "after_cancel_train", "after_train"]),
-])
+@pytest.mark.parametrize(
+    "raise_at,exc,expected_tail",
+    [
+        (
+            "after_pred",
+            CancelBatchException,
+            ["before_batch", "after_pred", "after_cancel_batch", "after_batch"] + BATCH_TRAIN,
+        ),
+        (
+            "before_step",
+            CancelStepException,
+            BATCH_TRAIN[:6] + ["after_cancel_step", "after_step", "after_batch"] + BATCH_TRAIN,
+        ),
+        (
+            "before_batch",
+            CancelTrainException,
+            ["before_batch", "after_cancel_train", "after_train"],
+        ),
+    ],
+)
 def test_order_after_cancel_in_training(synth_learner, raise_at, exc, expected_tail):
     events = run(synth_learner, Record(raise_at, exc))
     start = ["before_fit", "before_epoch", "before_train"]
     assert events[:3] == start
-    assert events[3:3 + len(expected_tail)] == expected_tail
+    assert events[3 : 3 + len(expected_tail)] == expected_tail
     assert events[-1] == "after_fit"
 
 
 def test_cancel_validate(synth_learner):
     events = run(synth_learner, Record("before_validate", CancelValidException))
-    assert events[-5:] == ["before_validate", "after_cancel_validate", "after_validate",
-                           "after_epoch", "after_fit"]
+    assert events[-5:] == [
+        "before_validate",
+        "after_cancel_validate",
+        "after_validate",
+        "after_epoch",
+        "after_fit",
+    ]
 
 
 def test_cancel_epoch(synth_learner):

@@ -90,7 +90,7 @@ def test_truncated_and_tampered_files_are_refused(exported, tmp_path):
     with pytest.raises(ExportError, match="truncated"):
         load_learner(tmp_path / "tiny.fl")
     n = int.from_bytes(raw[:8], "little")
-    tampered = raw[:8] + raw[8:8 + n].replace(b'"fastlearn"', b'"fastlearX"') + raw[8 + n:]
+    tampered = raw[:8] + raw[8 : 8 + n].replace(b'"fastlearn"', b'"fastlearX"') + raw[8 + n :]
     (tmp_path / "tampered.fl").write_bytes(tampered)
     with pytest.raises(ExportError, match="damaged or foreign header"):
         load_learner(tmp_path / "tampered.fl")
@@ -107,13 +107,13 @@ def _rewrite_config(path, tmp_path, **changes):
     if "format_version" in changes:
         raw = out.read_bytes()
         n = int.from_bytes(raw[:8], "little")
-        header = json.loads(raw[8:8 + n])
+        header = json.loads(raw[8 : 8 + n])
         inner = json.loads(header["__metadata__"]["fastlearn"])
         inner["format_version"] = changes["format_version"]
         header["__metadata__"]["fastlearn"] = json.dumps(inner)
         head = json.dumps(header).encode()
         head += b" " * (-len(head) % 8)
-        out.write_bytes(len(head).to_bytes(8, "little") + head + raw[8 + n:])
+        out.write_bytes(len(head).to_bytes(8, "little") + head + raw[8 + n :])
     return out
 
 

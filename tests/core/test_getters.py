@@ -28,8 +28,15 @@ from fastlearn.core.collections import Path
 
 @pytest.fixture
 def tree(tmp_path):
-    for rel in ("train/cat/1.jpg", "train/cat/2.PNG", "train/dog/3.jpg", "valid/dog/4.jpg",
-                "valid/notes.txt", ".hidden/5.jpg", "train/.6.jpg"):
+    for rel in (
+        "train/cat/1.jpg",
+        "train/cat/2.PNG",
+        "train/dog/3.jpg",
+        "valid/dog/4.jpg",
+        "valid/notes.txt",
+        ".hidden/5.jpg",
+        "train/.6.jpg",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     return tmp_path

@@ -28,11 +28,13 @@ def test_fit_with_sgd_equals_a_hand_written_loop():
     set_seed(1)
     model = TinyNet()
     ref = copy.deepcopy(model)
-    dls = DataLoaders.from_dsets(TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]),
-                                 bs=32, device="cpu")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]), bs=32, device="cpu"
+    )
     set_seed(5)
-    learn = Learner(dls, model, loss_func=nn.CrossEntropyLoss(), opt_func=SGD, lr=0.1, wd=0,
-                    show_progress=False)
+    learn = Learner(
+        dls, model, loss_func=nn.CrossEntropyLoss(), opt_func=SGD, lr=0.1, wd=0, show_progress=False
+    )
     learn.fit(2)
 
     set_seed(5)
@@ -41,7 +43,7 @@ def test_fit_with_sgd_equals_a_hand_written_loop():
         ref.train()
         perm = torch.randperm(256)
         for i in range(0, 256, 32):
-            idx = perm[i:i + 32]
+            idx = perm[i : i + 32]
             loss = nn.functional.cross_entropy(ref(x[idx]), y[idx])
             loss.backward()
             opt.step()
@@ -265,8 +267,14 @@ def test_recorder_values_and_log_are_views_of_history(synth_learner):
     learn.fit(1, lr=1e-2)
     learn.fit(2, lr=1e-2)
     rec = learn.recorder
-    assert rec.metric_names == ["epoch", "train_loss", "valid_loss", "accuracy", "accuracy_1",
-                                "time"]
+    assert rec.metric_names == [
+        "epoch",
+        "train_loss",
+        "valid_loss",
+        "accuracy",
+        "accuracy_1",
+        "time",
+    ]
     assert len(rec.history) == 3 and len(rec.values) == 2  # values: this fit only
     assert rec.log == list(rec.history[-1].values())
     assert rec.values[-1] == rec.log[1:-1]

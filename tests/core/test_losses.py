@@ -179,16 +179,19 @@ def test_class_weights_missing_class_raises():
 
 
 # ---------------------------------------------------------------- what the outputs mean
-@pytest.mark.parametrize("loss_func, expected", [
-    (CrossEntropyLossFlat(axis=1), {"activation": "softmax", "axis": 1}),
-    (FocalLossFlat(), {"activation": "softmax", "axis": -1}),
-    (BCEWithLogitsLossFlat(thresh=0.3), {"activation": "sigmoid", "thresh": 0.3}),
-    (MSELossFlat(), {"activation": "none"}),
-    (torch.nn.CrossEntropyLoss(), {"activation": "softmax", "axis": -1}),
-    (torch.nn.BCEWithLogitsLoss(), {"activation": "sigmoid", "thresh": 0.5}),
-    (torch.nn.MSELoss(), {"activation": "none"}),
-    (F.cross_entropy, {"activation": "none"}),  # a plain function says nothing
-])
+@pytest.mark.parametrize(
+    "loss_func, expected",
+    [
+        (CrossEntropyLossFlat(axis=1), {"activation": "softmax", "axis": 1}),
+        (FocalLossFlat(), {"activation": "softmax", "axis": -1}),
+        (BCEWithLogitsLossFlat(thresh=0.3), {"activation": "sigmoid", "thresh": 0.3}),
+        (MSELossFlat(), {"activation": "none"}),
+        (torch.nn.CrossEntropyLoss(), {"activation": "softmax", "axis": -1}),
+        (torch.nn.BCEWithLogitsLoss(), {"activation": "sigmoid", "thresh": 0.5}),
+        (torch.nn.MSELoss(), {"activation": "none"}),
+        (F.cross_entropy, {"activation": "none"}),  # a plain function says nothing
+    ],
+)
 def test_activation_config(loss_func, expected):
     from fastlearn.core.losses import activation_config
 

@@ -401,8 +401,11 @@ def _metric_classes(cls=None):
 def test_every_metric_declares_its_state():
     import fastlearn.core.metrics  # noqa: F401 (defines the subclasses)
 
-    undeclared = [c.__name__ for c in _metric_classes()
-                  if not c.state_names and c.__module__.startswith("fastlearn.core")]
+    undeclared = [
+        c.__name__
+        for c in _metric_classes()
+        if not c.state_names and c.__module__.startswith("fastlearn.core")
+    ]
     assert undeclared == []
 
 

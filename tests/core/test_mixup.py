@@ -36,15 +36,27 @@ class Spy(Callback):
 
     def after_loss(self, learn: Learner) -> None:
         if self.moment == "after" and learn.training:
-            self.seen.append((learn.xb[0].clone(), learn.pred.detach().clone(),
-                              learn.loss.clone(), learn.loss_grad.detach().clone()))
+            self.seen.append(
+                (
+                    learn.xb[0].clone(),
+                    learn.pred.detach().clone(),
+                    learn.loss.clone(),
+                    learn.loss_grad.detach().clone(),
+                )
+            )
 
 
 def _run(cb: Callback, dls: DataLoaders | None = None, model: nn.Module | None = None):
     raw, after = Spy(-20, "before"), Spy(0, "after")  # around MixUp's order (-15)
     torch.manual_seed(0)
-    learn = Learner(dls or synth_dls(), model or TinyNet(), loss_func=CrossEntropyLossFlat(),
-                    metrics=accuracy, cbs=[cb, raw, after], show_progress=False)
+    learn = Learner(
+        dls or synth_dls(),
+        model or TinyNet(),
+        loss_func=CrossEntropyLossFlat(),
+        metrics=accuracy,
+        cbs=[cb, raw, after],
+        show_progress=False,
+    )
     learn.fit(1, 1e-2)
     return learn, raw.seen, after.seen
 
@@ -68,8 +80,7 @@ def test_mixup_leaves_validation_alone():
     learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, MixUp)])
     assert with_mix == learn.validate()
     preds, targs = learn.get_preds()
-    assert torch.allclose(F.cross_entropy(preds.log(), targs), torch.tensor(with_mix[0]),
-                          atol=1e-5)
+    assert torch.allclose(F.cross_entropy(preds.log(), targs), torch.tensor(with_mix[0]), atol=1e-5)
 
 
 def test_mixup_lambda_follows_beta():
@@ -99,13 +110,13 @@ def test_mixup_refuses_integer_inputs_and_bad_alpha():
 def _image_dls() -> DataLoaders:
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(64, 3, 8, 8, generator=g), torch.randint(0, 2, (64,), generator=g)
-    return DataLoaders.from_dsets(TensorDataset(x[:48], y[:48]), TensorDataset(x[48:], y[48:]),
-                                  bs=16, device="cpu")
+    return DataLoaders.from_dsets(
+        TensorDataset(x[:48], y[:48]), TensorDataset(x[48:], y[48:]), bs=16, device="cpu"
+    )
 
 
 def _image_model() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(4, 2))
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
 
 
 def test_cutmix_pastes_a_box_and_weighs_by_its_area():
@@ -118,7 +129,7 @@ def test_cutmix_pastes_a_box_and_weighs_by_its_area():
     inside = torch.zeros(8, 8, dtype=torch.bool)
     rows, cols = changed.any(0).any(1).nonzero(), changed.any(0).any(0).nonzero()
     if len(rows):
-        inside[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+        inside[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
     assert torch.equal(x_mixed[:, :, inside], x[perm][:, :, inside])
     assert torch.equal(x_mixed[:, :, ~inside], x[:, :, ~inside])
     lam = cut.lam

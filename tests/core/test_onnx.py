@@ -21,9 +21,16 @@ ort = pytest.importorskip("onnxruntime", reason="the check needs: pip install on
 
 @register_builder("test_onnx_cnn")
 def small_cnn(n_out: int = 3) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                         nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, n_out))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, n_out),
+    )
 
 
 class EmbeddingMLP(nn.Module):
@@ -33,8 +40,9 @@ class EmbeddingMLP(nn.Module):
         super().__init__()
         self.embeds = nn.ModuleList(nn.Embedding(n, 3) for n in n_cats)
         self.bn = nn.BatchNorm1d(n_cont)
-        self.head = nn.Sequential(nn.Linear(3 * len(n_cats) + n_cont, 16), nn.ReLU(),
-                                  nn.Linear(16, 2))
+        self.head = nn.Sequential(
+            nn.Linear(3 * len(n_cats) + n_cont, 16), nn.ReLU(), nn.Linear(16, 2)
+        )
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         embs = [e(x_cat[:, i]) for i, e in enumerate(self.embeds)]  # each (B, 3)
@@ -44,8 +52,9 @@ class EmbeddingMLP(nn.Module):
 def image_learner(tmp_path) -> Learner:
     set_seed(0)
     x, y = torch.randn(48, 3, 16, 16), torch.randint(0, 3, (48,))
-    dls = DataLoaders.from_dsets(TensorDataset(x[:32], y[:32]), TensorDataset(x[32:], y[32:]),
-                                 bs=16, device="cpu")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:32], y[:32]), TensorDataset(x[32:], y[32:]), bs=16, device="cpu"
+    )
     dls.vocab = ["a", "b", "c"]
     learn = Learner(dls, small_cnn(), path=tmp_path, show_progress=False)
     learn.fit(1, lr=1e-2)
@@ -57,9 +66,13 @@ def tabular_learner(tmp_path) -> Learner:
     n = 64
     cats = torch.stack([torch.randint(0, 5, (n,)), torch.randint(0, 3, (n,))], dim=1)
     conts, y = torch.randn(n, 2), torch.randint(0, 2, (n,))
-    dls = DataLoaders.from_dsets(TensorDataset(cats[:48], conts[:48], y[:48]),
-                                 TensorDataset(cats[48:], conts[48:], y[48:]), bs=16,
-                                 device="cpu", n_inp=2)
+    dls = DataLoaders.from_dsets(
+        TensorDataset(cats[:48], conts[:48], y[:48]),
+        TensorDataset(cats[48:], conts[48:], y[48:]),
+        bs=16,
+        device="cpu",
+        n_inp=2,
+    )
     learn = Learner(dls, EmbeddingMLP(), path=tmp_path, show_progress=False)
     learn.fit(1, lr=1e-2)
     return learn
@@ -103,15 +116,15 @@ def test_embedding_and_continuous_inputs(tmp_path):
 
 def test_from_a_loaded_predictor(tmp_path):
     learn = image_learner(tmp_path)
-    predictor = load_learner(learn.export("m.fl", builder="test_onnx_cnn",
-                                          builder_kwargs={"n_out": 3}))
+    predictor = load_learner(
+        learn.export("m.fl", builder="test_onnx_cnn", builder_kwargs={"n_out": 3})
+    )
     x = torch.randn(4, 3, 16, 16)
     with pytest.raises(ExportError, match="example_inputs"):
         to_onnx(predictor, tmp_path / "p.onnx")
     path = to_onnx(predictor, tmp_path / "p.onnx", x)
     probs = torch.stack([predictor.predict(xi)[2] for xi in x])
-    torch.testing.assert_close(torch.softmax(run_onnx(path, x), dim=1), probs, atol=1e-5,
-                               rtol=1e-4)
+    torch.testing.assert_close(torch.softmax(run_onnx(path, x), dim=1), probs, atol=1e-5, rtol=1e-4)
 
 
 class Stateful(nn.Module):
@@ -128,8 +141,11 @@ class Stateful(nn.Module):
 
 def test_a_model_the_export_cannot_record_is_refused(tmp_path):
     with pytest.raises(ExportError, match="differ from PyTorch"):
-        to_onnx(Learner(tabular_learner(tmp_path).dls, Stateful()), tmp_path / "s.onnx",
-                torch.randn(3, 4))
+        to_onnx(
+            Learner(tabular_learner(tmp_path).dls, Stateful()),
+            tmp_path / "s.onnx",
+            torch.randn(3, 4),
+        )
     assert list(tmp_path.glob("*.onnx*")) == [] and list(tmp_path.glob(".s.onnx*")) == []
 
 
@@ -141,8 +157,10 @@ def test_bad_arguments_are_named(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("onnxscript") is None,
-                    reason="dynamo=True needs onnxscript: pip install onnxscript")
+@pytest.mark.skipif(
+    importlib.util.find_spec("onnxscript") is None,
+    reason="dynamo=True needs onnxscript: pip install onnxscript",
+)
 def test_dynamo_exporter(tmp_path):
     learn = tabular_learner(tmp_path)
     path = learn.to_onnx("dyn.onnx", dynamo=True)
@@ -166,14 +184,23 @@ def test_a_tabular_learner(tmp_path):
 
     g = torch.Generator().manual_seed(0)
     n = 200
-    df = pd.DataFrame({"age": (torch.rand(n, generator=g) * 60 + 18).tolist(),
-                       "hours": (torch.rand(n, generator=g) * 50 + 10).tolist(),
-                       "workclass": [["Private", "Gov", "Self"][i % 3] for i in range(n)],
-                       "y": [["<50k", ">=50k"][i % 2] for i in range(n)]})
+    df = pd.DataFrame(
+        {
+            "age": (torch.rand(n, generator=g) * 60 + 18).tolist(),
+            "hours": (torch.rand(n, generator=g) * 50 + 10).tolist(),
+            "workclass": [["Private", "Gov", "Self"][i % 3] for i in range(n)],
+            "y": [["<50k", ">=50k"][i % 2] for i in range(n)],
+        }
+    )
     df.loc[3, "age"] = float("nan")
-    dls = TabularDataLoaders.from_df(df, y_names="y", cat_names=["workclass"],
-                                     cont_names=["age", "hours"], bs=32,
-                                     procs=[Categorify, FillMissing, Normalize])
+    dls = TabularDataLoaders.from_df(
+        df,
+        y_names="y",
+        cat_names=["workclass"],
+        cont_names=["age", "hours"],
+        bs=32,
+        procs=[Categorify, FillMissing, Normalize],
+    )
     learn = tabular_learner(dls, layers=[20, 10], show_progress=False, path=tmp_path)
     learn.fit(1, 1e-2)
     path = learn.to_onnx("adult.onnx")
@@ -185,9 +212,17 @@ def test_a_tabular_learner(tmp_path):
 
 
 def tiny_arch(pretrained: bool = False, num_classes: int = 1000) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, num_classes),
+    )
 
 
 def test_a_vision_learner(tmp_path):
@@ -205,10 +240,16 @@ def test_a_vision_learner(tmp_path):
             (tmp_path / split / name).mkdir(parents=True)
             for i in range(2):
                 Image.new("RGB", (40, 30 + i), colour).save(tmp_path / split / name / f"{i}.png")
-    dls = ImageDataLoaders.from_folder(tmp_path, item_tfms=Resize(32), bs=4, num_workers=0,
-                                       device="cpu")
-    register_arch("test_onnx_tiny", tiny_arch, cut=-3, overwrite=True,
-                  meta={"stats": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)), "split": 3})
+    dls = ImageDataLoaders.from_folder(
+        tmp_path, item_tfms=Resize(32), bs=4, num_workers=0, device="cpu"
+    )
+    register_arch(
+        "test_onnx_tiny",
+        tiny_arch,
+        cut=-3,
+        overwrite=True,
+        meta={"stats": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)), "split": 3},
+    )
     try:
         learn = vision_learner(dls, "test_onnx_tiny", pretrained=True, show_progress=False)
         path = learn.to_onnx(tmp_path / "colours.onnx")
@@ -219,8 +260,10 @@ def test_a_vision_learner(tmp_path):
     with torch.no_grad():
         expected = learn.model(x)
     torch.testing.assert_close(run_onnx(path, x), expected, atol=1e-4, rtol=1e-3)
-    config = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}[
-        "fastlearn"])
+    config = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["fastlearn"])
     assert config["application"] == "vision" and config["vocab"] == ["blue", "red"]
     assert config["preprocessing"]["batch_tfms"][-1] == {
-        "name": "Normalize", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+        "name": "Normalize",
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+    }

@@ -23,9 +23,15 @@ ort = pytest.importorskip("onnxruntime", reason="the check needs: pip install on
 def classifier(tmp_path_factory):
     set_seed(0)
     dls = clas_dls(lm_dls())  # chunks of seq_len=8 tokens
-    learn = text_classifier_learner(dls, AWD_LSTM, config=TINY, pretrained=False, max_len=12,
-                                    path=tmp_path_factory.mktemp("text_onnx"),
-                                    show_progress=False)
+    learn = text_classifier_learner(
+        dls,
+        AWD_LSTM,
+        config=TINY,
+        pretrained=False,
+        max_len=12,
+        path=tmp_path_factory.mktemp("text_onnx"),
+        show_progress=False,
+    )
     learn.fit(1, 1e-2)
     return learn
 
@@ -36,8 +42,9 @@ def padded_batch(bs: int, length: int, vocab_size: int, pad: int, seed: int) -> 
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(pad + 1, vocab_size, (bs, length), generator=g)
     for row in range(bs):
-        n_pads = length if bs > 2 and row == bs - 1 else int(torch.randint(0, length, (1,),
-                                                                            generator=g))
+        n_pads = (
+            length if bs > 2 and row == bs - 1 else int(torch.randint(0, length, (1,), generator=g))
+        )
         ids[row, :n_pads] = pad
     return ids
 
@@ -71,8 +78,9 @@ def test_from_a_loaded_predictor(classifier, tmp_path):
 
 
 def test_a_language_model_is_refused_naming_the_classifier(tmp_path):
-    learn = language_model_learner(lm_dls(), AWD_LSTM, config=TINY, pretrained=False,
-                                   path=tmp_path, show_progress=False)
+    learn = language_model_learner(
+        lm_dls(), AWD_LSTM, config=TINY, pretrained=False, path=tmp_path, show_progress=False
+    )
     with pytest.raises(ExportError, match="takes the classifier .*Received: a language model"):
         learn.to_onnx("lm.onnx")
     assert list(tmp_path.glob("*.onnx*")) == [] and list(tmp_path.glob(".lm.onnx*")) == []

@@ -51,8 +51,9 @@ def test_any_torch_optimizer_steps_as_torch_does(synth_learner):
     model, ref = TinyNet(), TinyNet()
     ref.load_state_dict(model.state_dict())
     start = model[3].weight.detach().clone()
-    wrapped = make_optimizer(torch.optim.RMSprop, [list(model.parameters())], model, lr=1e-2,
-                             wd=0.0)
+    wrapped = make_optimizer(
+        torch.optim.RMSprop, [list(model.parameters())], model, lr=1e-2, wd=0.0
+    )
     plain = torch.optim.RMSprop(ref.parameters(), lr=1e-2)
     xb, yb = torch.randn(16, 4), torch.randn(16, 2)
     for _ in range(3):

@@ -29,8 +29,7 @@ class _Spy(Callback):
 
     def before_fit(self, learn):
         self.dtypes, self.pred_dtypes = set(), set()
-        self._hook = learn.model[0].register_forward_hook(
-            lambda m, i, o: self.dtypes.add(o.dtype))
+        self._hook = learn.model[0].register_forward_hook(lambda m, i, o: self.dtypes.add(o.dtype))
 
     def after_pred(self, learn):
         self.pred_dtypes.add(learn.pred.dtype)
@@ -59,11 +58,13 @@ def test_bf16_trains_like_float32(synth_learner):
     ref = _fit(synth_learner(seed=1))
     bf16 = _fit(synth_learner(seed=1).to_bf16(force=True))
     assert bf16.recorder.history[-1]["valid_loss"] == pytest.approx(
-        ref.recorder.history[-1]["valid_loss"], rel=0.05)
+        ref.recorder.history[-1]["valid_loss"], rel=0.05
+    )
 
 
-def test_bf16_on_a_cpu_without_fast_kernels_explains_and_stays_float32(synth_learner,
-                                                                        monkeypatch, capsys):
+def test_bf16_on_a_cpu_without_fast_kernels_explains_and_stays_float32(
+    synth_learner, monkeypatch, capsys
+):
     from fastlearn.core.callbacks import precision
 
     monkeypatch.setattr(precision, "fast_cpu_bf16", lambda: False)
@@ -131,11 +132,17 @@ def test_gradient_scaler_with_accumulation_equals_plain_accumulation():
     results = []
     for cbs in ([], [MixedPrecisionCallback(torch.float16)]):
         set_seed(0)
-        dls = DataLoaders.from_dsets(TensorDataset(x, y), None, bs=16, shuffle=False,
-                                     device="cpu")
+        dls = DataLoaders.from_dsets(TensorDataset(x, y), None, bs=16, shuffle=False, device="cpu")
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-        learn = Learner(dls, model, opt_func=SGD, lr=0.1, wd=0, show_progress=False,
-                        cbs=[GradientAccumulationCallback(4), *cbs])
+        learn = Learner(
+            dls,
+            model,
+            opt_func=SGD,
+            lr=0.1,
+            wd=0,
+            show_progress=False,
+            cbs=[GradientAccumulationCallback(4), *cbs],
+        )
         learn.fit(1)
         results.append(model.state_dict())
     # float16 forward: close, not equal
@@ -147,13 +154,16 @@ def test_channels_last_converts_weights_and_inputs():
     set_seed(0)
     x = torch.randn(32, 3, 8, 8)
     y = torch.randint(0, 2, (32,))
-    dls = DataLoaders.from_dsets(TensorDataset(x[:24], y[:24]), TensorDataset(x[24:], y[24:]),
-                                 bs=8, device="cpu")
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                          nn.Linear(4, 2))
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:24], y[:24]), TensorDataset(x[24:], y[24:]), bs=8, device="cpu"
+    )
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)
+    )
     seen = []
     model[0].register_forward_pre_hook(
-        lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+        lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
     learn = Learner(dls, model, show_progress=False).to_channels_last()
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
     learn.fit(1)
@@ -197,6 +207,7 @@ def test_compile_with_inductor_on_cpu(synth_learner, monkeypatch):
     learn = _fit(synth_learner().compile(), 1)
     eager = _fit(synth_learner(), 1)
     assert learn.recorder.history[-1]["valid_loss"] == pytest.approx(
-        eager.recorder.history[-1]["valid_loss"], rel=1e-4)
+        eager.recorder.history[-1]["valid_loss"], rel=1e-4
+    )
     for a, b in zip(learn.model.state_dict().values(), eager.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

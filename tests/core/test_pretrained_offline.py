@@ -48,8 +48,12 @@ def test_resnet_weights_offline_fail_fast_with_the_ways_on(offline_home, monkeyp
         resnet18(pretrained=True)
     assert time.perf_counter() - start < 2  # no retries with back-off (they took ~7 s)
     message = str(caught.value)
-    for fix in ("weights_path=", "pretrained=False", "efficientnet_lite0",
-                str(offline_home / "models" / "resnet18-f37072fd.pth")):
+    for fix in (
+        "weights_path=",
+        "pretrained=False",
+        "efficientnet_lite0",
+        str(offline_home / "models" / "resnet18-f37072fd.pth"),
+    ):
         assert fix in message
     assert not (offline_home / "models" / "resnet18-f37072fd.pth").exists()
 
@@ -95,10 +99,10 @@ def test_pretrained_false_is_silent(dls_lm, wt103_offline):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        language_model_learner(dls_lm, AWD_LSTM, config=TINY, pretrained=False,
-                               show_progress=False)
-        text_classifier_learner(clas_dls(dls_lm), AWD_LSTM, config=TINY, pretrained=False,
-                                show_progress=False)
+        language_model_learner(dls_lm, AWD_LSTM, config=TINY, pretrained=False, show_progress=False)
+        text_classifier_learner(
+            clas_dls(dls_lm), AWD_LSTM, config=TINY, pretrained=False, show_progress=False
+        )
 
 
 def test_classifier_default_warns_too(dls_lm, wt103_offline):
@@ -106,8 +110,7 @@ def test_classifier_default_warns_too(dls_lm, wt103_offline):
     from tests.text.helpers import TINY, clas_dls
 
     with pytest.warns(UserWarning, match="text_classifier_learner: pretrained=True"):
-        clas = text_classifier_learner(clas_dls(dls_lm), AWD_LSTM, config=TINY,
-                                       show_progress=False)
+        clas = text_classifier_learner(clas_dls(dls_lm), AWD_LSTM, config=TINY, show_progress=False)
     assert all(p.requires_grad for p in clas.model.parameters())
 
 
@@ -117,13 +120,13 @@ def test_cached_wt103_is_used_by_default(dls_lm, offline_home):
     from fastlearn.text import AWD_LSTM, language_model_learner
     from tests.text.helpers import TINY
 
-    source = language_model_learner(dls_lm, AWD_LSTM, config=TINY, pretrained=False,
-                                    show_progress=False)
+    source = language_model_learner(
+        dls_lm, AWD_LSTM, config=TINY, pretrained=False, show_progress=False
+    )
     folder = offline_home / "data" / "wt103-fwd"
     folder.mkdir(parents=True)
     torch.save(source.model.state_dict(), folder / "lstm_fwd.pth")
-    (folder / "itos_wt103.json").write_text(
-        __import__("json").dumps(list(dls_lm.text_vocab.itos)))
+    (folder / "itos_wt103.json").write_text(__import__("json").dumps(list(dls_lm.text_vocab.itos)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         learn = language_model_learner(dls_lm, AWD_LSTM, show_progress=False)

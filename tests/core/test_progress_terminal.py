@@ -40,8 +40,14 @@ def run_in_pty(code: str, columns: int, rows: int = 24, resize_to: int | None = 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
     os.close(slave)
     out, deadline, resized = b"", time.monotonic() + 120, False
     while time.monotonic() < deadline:
@@ -55,8 +61,7 @@ def run_in_pty(code: str, columns: int, rows: int = 24, resize_to: int | None = 
                 break
             out += chunk
             if resize_to and not resized and b"train" in out:
-                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, resize_to,
-                                                                   0, 0))
+                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, resize_to, 0, 0))
                 resized = True
         elif proc.poll() is not None:
             break

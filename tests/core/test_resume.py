@@ -23,8 +23,14 @@ REPO = Path(__file__).parents[2]
 
 def _run(out: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(SCRIPT), str(out), *args], capture_output=True,
-                          text=True, timeout=180, env=env, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +81,7 @@ def test_sigkill_in_epoch_3_of_5_then_resume_gives_identical_weights(tmp_path, r
     _assert_same_run(tmp_path / "final.pt", reference_file)
 
 
-def test_sigkill_inside_a_checkpoint_write_leaves_the_previous_one_whole(tmp_path,
-                                                                        reference_file):
+def test_sigkill_inside_a_checkpoint_write_leaves_the_previous_one_whole(tmp_path, reference_file):
     killed = _run(tmp_path, "--kill-in-write", "2", "5")  # dies half-way through the next save
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     folder = tmp_path / "models"
@@ -118,8 +123,7 @@ def test_checkpoint_is_a_plain_dict(tmp_path):
     learn = resume_run.make_learner(tmp_path)
     learn.fit(1, cbs=[CheckpointCallback("plain"), EarlyStoppingCallback(patience=3)])
     state = torch.load(tmp_path / "models" / "plain.pth", weights_only=True)
-    assert {"model", "opt", "ranks", "recorder", "callbacks",
-            "train_iter", "epoch"} <= state.keys()
+    assert {"model", "opt", "ranks", "recorder", "callbacks", "train_iter", "epoch"} <= state.keys()
     assert state["callbacks"]["EarlyStoppingCallback"]["wait"] == 0
     assert state["batches_done"] is None and state["train_iter"] == 8
 
@@ -142,12 +146,25 @@ def test_resume_into_another_fit_is_refused(tmp_path):
 def test_sigkill_then_resume_under_torchrun_gives_identical_weights(tmp_path):
     """2 processes (gloo), each batch 32 of 128 rows a process: killed in epoch 3, resumed."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-              "2", str(SCRIPT)]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(SCRIPT),
+    ]
 
     def run(out: Path, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*launch, str(out), *args], capture_output=True, text=True,
-                              timeout=300, env=env, cwd=REPO)
+        return subprocess.run(
+            [*launch, str(out), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=REPO,
+        )
 
     assert run(tmp_path / "ref").returncode == 0
     assert run(tmp_path / "run", "--kill", "2", "2").returncode != 0

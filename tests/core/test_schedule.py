@@ -26,8 +26,11 @@ def test_one_cycle_formula(pos):
         expected = cos_interp(lr_max, lr_max / div_final, (pos - pct) / (1 - pct))
     assert sched(pos) == pytest.approx(expected, rel=1e-9)
     mom = one_cycle_mom((0.95, 0.85, 0.95), pct_start=pct)(pos)
-    expected_mom = (cos_interp(0.95, 0.85, pos / pct) if pos < pct
-                    else cos_interp(0.85, 0.95, (pos - pct) / (1 - pct)))
+    expected_mom = (
+        cos_interp(0.95, 0.85, pos / pct)
+        if pos < pct
+        else cos_interp(0.85, 0.95, (pos - pct) / (1 - pct))
+    )
     assert mom == pytest.approx(expected_mom, rel=1e-9)
 
 

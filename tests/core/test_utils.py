@@ -40,8 +40,10 @@ from fastlearn.core.utils import (
         ((5,), torch.tensor(5)),
         (([[1.5, 2.0]],), torch.tensor([[1.5, 2.0]])),
         ((np.array([1.0, 2.0]),), torch.tensor([1.0, 2.0])),  # float64 -> float32, as fastai
-        ((np.arange(6, dtype=np.int32).reshape(2, 3),), torch.arange(6, dtype=torch.int32)
-         .reshape(2, 3)),
+        (
+            (np.arange(6, dtype=np.int32).reshape(2, 3),),
+            torch.arange(6, dtype=torch.int32).reshape(2, 3),
+        ),
         (([torch.ones(2), torch.zeros(2)],), torch.tensor([[1.0, 1.0], [0.0, 0.0]])),
         ((np.arange(4)[::-1],), torch.tensor([3, 2, 1, 0])),  # negative strides
     ],
@@ -170,12 +172,17 @@ def test_module_needs_no_super_init():
 
 def test_module_trains_in_a_learner():
     g = torch.Generator().manual_seed(0)
-    x = torch.stack([torch.randint(0, 5, (64,), generator=g),
-                     torch.randint(0, 4, (64,), generator=g)], 1)
+    x = torch.stack(
+        [torch.randint(0, 5, (64,), generator=g), torch.randint(0, 4, (64,), generator=g)], 1
+    )
     y = torch.randn(64, generator=g)
     dl = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
-    learn = Learner((dl, DataLoader(TensorDataset(x, y), 32)), DotProduct(5, 4, 3),
-                    loss_func=MSELossFlat(), show_progress=False)
+    learn = Learner(
+        (dl, DataLoader(TensorDataset(x, y), 32)),
+        DotProduct(5, 4, 3),
+        loss_func=MSELossFlat(),
+        show_progress=False,
+    )
     before = learn.validate()[0]
     learn.fit(5, 0.1)
     assert learn.validate()[0] < before

@@ -47,8 +47,11 @@ def test_an_archive_name_never_leaves_the_cache(name, scheme, tmp_path, _home):
 
     # over http the decoded name is refused; a file:// path may hold folders (it names a
     # local file), so it is refused or not found, but never written outside the cache
-    expected = ValueError if scheme.startswith("http") and "%25" not in name else (
-        ValueError, DownloadError)
+    expected = (
+        ValueError
+        if scheme.startswith("http") and "%25" not in name
+        else (ValueError, DownloadError)
+    )
     with pytest.raises(expected):
         untar_data(scheme + name, base=tmp_path / "home" / "a" / "b", force=True)
     assert (victim / "keep.txt").read_text() == "mine"

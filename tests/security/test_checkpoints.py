@@ -53,14 +53,16 @@ def test_bad_checkpoints_name_the_file_and_the_fix(learn, tmp_path):
     torch.save({"model": TinyNet(n_hidden=16).state_dict()}, models / "other.pth")
     torch.save({"model": {"0.weight": torch.zeros(8, 4)}}, models / "partial.pth")
     (models / "folder.pth").mkdir()
-    cases = {"pickle": "Python objects besides tensors .* nothing was run",
-             "torch_pickle": "Python objects besides tensors",
-             "truncated": "not a readable checkpoint .*truncated or damaged.* learn.save",
-             "empty": "not a readable checkpoint",
-             "bare": "not a learn.save\\(\\) checkpoint.*load_state_dict",
-             "other": "weights of another model.*wrong shapes.*'0.weight', \\(16, 4\\), \\(8, 4\\)",
-             "partial": "missing .* strict=False",
-             "folder": "not a readable checkpoint"}
+    cases = {
+        "pickle": "Python objects besides tensors .* nothing was run",
+        "torch_pickle": "Python objects besides tensors",
+        "truncated": "not a readable checkpoint .*truncated or damaged.* learn.save",
+        "empty": "not a readable checkpoint",
+        "bare": "not a learn.save\\(\\) checkpoint.*load_state_dict",
+        "other": "weights of another model.*wrong shapes.*'0.weight', \\(16, 4\\), \\(8, 4\\)",
+        "partial": "missing .* strict=False",
+        "folder": "not a readable checkpoint",
+    }
     before = weights(learn)
     for name, match in cases.items():
         with pytest.raises(CheckpointError, match=match) as info:

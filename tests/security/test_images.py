@@ -53,8 +53,7 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_header(w: int, h: int, *, idat: bool = False) -> bytes:
     """A PNG signature and IHDR claiming (w, h) RGB; optionally an empty IDAT and IEND."""
     out = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-    return out + (png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b"") if idat
-                  else b"")
+    return out + (png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b"") if idat else b"")
 
 
 @pytest.fixture
@@ -82,21 +81,25 @@ def test_a_fifo_named_jpg_is_skipped_not_waited_on(folder):
     assert [f.name for f in bad] == ["x.jpg"]
     with pytest.raises(ImageReadError, match=r"x\.jpg' is a FIFO, not a regular file.*Fix"):
         within(20, load_image, folder / "x.jpg")
-    ds = ImageDataset([folder / "x.jpg", folder / "a.png"], torch.tensor([0, 1]), [Resize(16)],
-                      train=True)
+    ds = ImageDataset(
+        [folder / "x.jpg", folder / "a.png"], torch.tensor([0, 1]), [Resize(16)], train=True
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         x, y = within(20, ds.__getitem__, 0)  # skipped: the next item instead
     assert x.shape == (3, 16, 16) and int(y) == 1 and ds.bad_items == [ds.items[0]]
 
 
-@pytest.mark.parametrize("name, match", [
-    ("truncated.png", "truncated, damaged or not an image"),
-    ("truncated.jpg", "truncated, damaged or not an image"),
-    ("header_only.png", "truncated, damaged or not an image"),
-    ("huge_header.png", "10000000000|100000x100000|larger than Pillow allows"),
-    ("text.jpg", "not an image"),
-])
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("truncated.png", "truncated, damaged or not an image"),
+        ("truncated.jpg", "truncated, damaged or not an image"),
+        ("header_only.png", "truncated, damaged or not an image"),
+        ("huge_header.png", "10000000000|100000x100000|larger than Pillow allows"),
+        ("text.jpg", "not an image"),
+    ],
+)
 def test_bad_files_name_the_file_and_the_fix(folder, name, match):
     with pytest.raises(ImageReadError, match=match) as info:
         within(20, load_image, folder / name)
@@ -114,8 +117,11 @@ def test_a_small_file_of_121_million_pixels_is_refused_before_decoding(tmp_path)
     Image.new("1", (11000, 11000)).save(big)  # 1-bit, one colour: a few KB on disk
     assert big.stat().st_size < 200_000
     start = time.perf_counter()
-    with pytest.raises(ImageReadError, match=r"11000x11000 = 121,000,000 pixels, more than "
-                                             r"max_pixels=100,000,000.*Fix"):
+    with pytest.raises(
+        ImageReadError,
+        match=r"11000x11000 = 121,000,000 pixels, more than "
+        r"max_pixels=100,000,000.*Fix",
+    ):
         load_image(big)
     small = tmp_path / "small.png"
     Image.new("RGB", (30, 20), (200, 10, 10)).save(small)

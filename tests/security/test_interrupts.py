@@ -44,9 +44,13 @@ def interrupt(tmp_path: Path, setting: str, *flags: str) -> tuple[int, str, str,
     """Run the script, send SIGINT once it pauses in epoch 1; (returncode, out, err, file)."""
     script, out_file = tmp_path / "train.py", tmp_path / "exported.txt"
     script.write_text(SCRIPT)
-    proc = subprocess.Popen([sys.executable, *flags, str(script), str(out_file), setting],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, *flags, str(script), str(out_file), setting],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "PAUSED"
         proc.send_signal(signal.SIGINT)
@@ -64,8 +68,11 @@ def test_a_script_stops_at_ctrl_c_after_the_learner_is_left_clean(tmp_path):
     assert "KeyboardInterrupt" in err
 
 
-@pytest.mark.parametrize("setting, flags", [("False", ()), ("default", ("-i",))],
-                         ids=["reraise_interrupt=False", "python -i"])
+@pytest.mark.parametrize(
+    "setting, flags",
+    [("False", ()), ("default", ("-i",))],
+    ids=["reraise_interrupt=False", "python -i"],
+)
 def test_an_interactive_session_keeps_the_learner(tmp_path, setting, flags):
     code, out, err, exported = interrupt(tmp_path, setting, *flags)
     assert code == 0, err

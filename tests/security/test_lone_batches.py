@@ -19,8 +19,9 @@ def test_the_text_classifier_trains_on_k_bs_plus_one_rows():
     assert sizes == [8, 8] and len(dls.train) == 2
     assert sum(len(yb) for _, yb in dls.valid) == 5  # validation loses nothing
     set_seed(0)
-    learn = text_classifier_learner(dls, AWD_LSTM, config=TINY, pretrained=False,
-                                    show_progress=False)
+    learn = text_classifier_learner(
+        dls, AWD_LSTM, config=TINY, pretrained=False, show_progress=False
+    )
     learn.fit(2, 1e-2)  # a batch of one: "Expected more than 1 value per channel"
     assert len(learn.recorder.history) == 2
     again = dls.train.new(bs=4)  # 17 = 4 * 4 + 1: the rule follows the batch size

@@ -52,8 +52,13 @@ def originals(tmp_path_factory) -> dict[str, Path]:
 # ---------------------------------------------------------------------------- mutations
 def _paths(value: Any, path: tuple = ()) -> Iterator[tuple]:
     """Every key and list element of `value` (only the first 3 elements of a long list)."""
-    items = value.items() if isinstance(value, dict) else enumerate(value[:3]) \
-        if isinstance(value, list) else ()
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value[:3])
+        if isinstance(value, list)
+        else ()
+    )
     for key, child in items:
         yield (*path, key)
         if path or key not in UNREAD:
@@ -94,11 +99,11 @@ def write_header(original: Path, text: str, out: Path) -> Path:
     """`original` with its fastlearn JSON replaced by `text` (the tensors kept as they are)."""
     raw = original.read_bytes()
     n = int.from_bytes(raw[:8], "little")
-    outer = json.loads(raw[8:8 + n])
+    outer = json.loads(raw[8 : 8 + n])
     outer["__metadata__"]["fastlearn"] = text
     head = json.dumps(outer).encode()
     head += b" " * (-len(head) % 8)
-    out.write_bytes(len(head).to_bytes(8, "little") + head + raw[8 + n:])
+    out.write_bytes(len(head).to_bytes(8, "little") + head + raw[8 + n :])
     return out
 
 
@@ -148,8 +153,13 @@ for case in cases:
 def run_corpus(cases: list[dict[str, str]], tmp_path: Path, headroom: int) -> list[dict]:
     spec = tmp_path / "cases.json"
     spec.write_text(json.dumps(cases))
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), str(spec), str(headroom)],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT), str(spec), str(headroom)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert proc.returncode == 0 and len(results) == len(cases), proc.stderr[-3000:]
     return results
@@ -163,8 +173,9 @@ NAMED = {  # label: what its refusal says (always in the sample)
 }
 
 
-@pytest.mark.parametrize("share", [pytest.param(4, id="a quarter"),
-                                   pytest.param(1, id="all", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "share", [pytest.param(4, id="a quarter"), pytest.param(1, id="all", marks=pytest.mark.slow)]
+)
 def test_every_mutated_header_loads_or_is_refused_clearly(originals, tmp_path, share):
     """The whole corpus (-m slow: some 3,400 files, two minutes) or every `share`-th."""
     cases = []
@@ -174,13 +185,24 @@ def test_every_mutated_header_loads_or_is_refused_clearly(originals, tmp_path, s
             if i % share and f"{app}: {label}" not in NAMED:
                 continue
             out = write_header(path, text, tmp_path / f"{app}_{i}.fl")
-            cases.append({"app": app, "label": f"{app}: {label}", "path": str(out),
-                          "folder": str(path.parent)})
+            cases.append(
+                {
+                    "app": app,
+                    "label": f"{app}: {label}",
+                    "path": str(out),
+                    "folder": str(path.parent),
+                }
+            )
     results = run_corpus(cases, tmp_path, headroom=int(1.5 * 2**30))
-    print(f"{len(results)} mutated headers:",
-          {k: sum(r["outcome"].startswith(k) for r in results) for k in ("ok", "refused")})
-    others = [f"{r['label']}: {r['outcome']}" for r in results
-              if not r["outcome"].startswith(("ok", "refused", "input"))]
+    print(
+        f"{len(results)} mutated headers:",
+        {k: sum(r["outcome"].startswith(k) for r in results) for k in ("ok", "refused")},
+    )
+    others = [
+        f"{r['label']}: {r['outcome']}"
+        for r in results
+        if not r["outcome"].startswith(("ok", "refused", "input"))
+    ]
     assert not others, "\n".join(others[:20])
     unchecked = [f"{r['label']}: {r['outcome']}" for r in results if "unchecked" in r["outcome"]]
     assert not unchecked, "\n".join(unchecked[:20])  # each key is checked where it is read
@@ -196,8 +218,7 @@ def test_every_mutated_header_loads_or_is_refused_clearly(originals, tmp_path, s
 def _with(path: Path, tmp_path: Path, change: dict[str, Any]) -> Path:
     config, _ = read_model_file(path)
     for dotted, value in change.items():
-        config = _set(config, tuple(int(k) if k.isdigit() else k for k in dotted.split(".")),
-                      value)
+        config = _set(config, tuple(int(k) if k.isdigit() else k for k in dotted.split(".")), value)
     return write_header(path, json.dumps(config), tmp_path / f"changed_{path.name}")
 
 
@@ -208,9 +229,11 @@ def test_a_huge_resize_is_refused_unless_the_limit_is_raised(originals, tmp_path
     with pytest.raises(ExportError, match=r"100000, 100000\] pixels .* limit is 8192 per side"):
         load_learner(bad)
     centre = [{"name": "IntToFloat"}, {"name": "CenterResize", "size": [4096, 2048]}]
-    for change in [{"inputs.size": [9000, 10]},
-                   {"builder": "vision_unet", "builder_kwargs.img_size": [64, 9000]},
-                   {"preprocessing.batch_tfms": centre}]:
+    for change in [
+        {"inputs.size": [9000, 10]},
+        {"builder": "vision_unet", "builder_kwargs.img_size": [64, 9000]},
+        {"preprocessing.batch_tfms": centre},
+    ]:
         with pytest.raises(ExportError, match="limit is 8192 per side and 4,194,304 in all"):
             load_learner(_with(originals["vision"], tmp_path, change))
     big = _with(originals["vision"], tmp_path, {"preprocessing.item_tfms.0.size": [300, 200]})
@@ -220,16 +243,20 @@ def test_a_huge_resize_is_refused_unless_the_limit_is_raised(originals, tmp_path
     assert raised.item_tfms[0].size == (300, 200)
 
 
-@pytest.mark.parametrize("app, change", [
-    ("tabular", {"builder_kwargs.emb_szs": [[3, 10**6]]}),
-    ("tabular", {"builder_kwargs.layers": [10**6]}),
-    ("tabular", {"builder_kwargs.layers": [8] * 100_000, "builder_kwargs.ps": [0] * 100_000}),
-    ("collab", {"builder_kwargs.n_factors": 10**12}),
-    ("collab_nn", {"builder_kwargs.layers": [10**12]}),
-    ("text", {"builder_kwargs.config.n_layers": 10**6}),
-    ("text", {"builder_kwargs.config.n_hid": 10**9}),
-    ("vision", {"builder_kwargs.lin_ftrs": [2**40]}),
-], ids=str)
+@pytest.mark.parametrize(
+    "app, change",
+    [
+        ("tabular", {"builder_kwargs.emb_szs": [[3, 10**6]]}),
+        ("tabular", {"builder_kwargs.layers": [10**6]}),
+        ("tabular", {"builder_kwargs.layers": [8] * 100_000, "builder_kwargs.ps": [0] * 100_000}),
+        ("collab", {"builder_kwargs.n_factors": 10**12}),
+        ("collab_nn", {"builder_kwargs.layers": [10**12]}),
+        ("text", {"builder_kwargs.config.n_layers": 10**6}),
+        ("text", {"builder_kwargs.config.n_hid": 10**9}),
+        ("vision", {"builder_kwargs.lin_ftrs": [2**40]}),
+    ],
+    ids=str,
+)
 def test_builder_kwargs_allocate_nothing_before_the_check(originals, tmp_path, app, change):
     """Built on the meta device under a budget: refused at once, with no real allocation."""
     import time
@@ -239,8 +266,9 @@ def test_builder_kwargs_allocate_nothing_before_the_check(originals, tmp_path, a
     path = _with(originals[app], tmp_path, change)
     tracemalloc.start()
     start = time.perf_counter()
-    with pytest.raises(ExportError, match="more than the file stores|more than .* layers|"
-                       "don't fit"):
+    with pytest.raises(
+        ExportError, match="more than the file stores|more than .* layers|don't fit"
+    ):
         load_learner(path)
     seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -259,9 +287,15 @@ def test_a_file_cannot_make_the_builder_allocate_beyond_what_it_stores(tmp_path)
             raise NotImplementedError("no meta")
         return nn.Sequential(nn.Linear(4, width), nn.Linear(width, 2))
 
-    path = save_model_file(tmp_path / "m.fl", meta_refusing(),
-                           {"application": "core", "builder": "security_meta_refusing",
-                            "builder_kwargs": {"width": 4}})
+    path = save_model_file(
+        tmp_path / "m.fl",
+        meta_refusing(),
+        {
+            "application": "core",
+            "builder": "security_meta_refusing",
+            "builder_kwargs": {"width": 4},
+        },
+    )
     assert load_learner(path).predict(torch.zeros(4))[2].shape == (2,)
     big = _with(path, tmp_path, {"builder_kwargs.width": 2**23})  # 2 x 128 MiB
     with pytest.raises(ExportError, match="more than the file stores"):
@@ -269,12 +303,14 @@ def test_a_file_cannot_make_the_builder_allocate_beyond_what_it_stores(tmp_path)
 
 
 def test_empty_vocabularies_and_mismatched_embeddings_name_the_key(originals, tmp_path):
-    cases = [("text", {"preprocessing.vocab.itos": ["xxunk"]}, "vocab_sz is 24"),
-             ("collab", {"preprocessing.users": []}, "preprocessing.users"),
-             ("collab", {"preprocessing.users": ["a"]}, "builder_kwargs.n_users"),
-             ("tabular", {"preprocessing.procs.1.state.classes.shop": ["#na#"]}, "emb_szs"),
-             ("vision", {"vocab": []}, "vocab"),
-             ("vision", {"vocab": ["one"]}, "vocab has 1 classes but builder_kwargs.n_out")]
+    cases = [
+        ("text", {"preprocessing.vocab.itos": ["xxunk"]}, "vocab_sz is 24"),
+        ("collab", {"preprocessing.users": []}, "preprocessing.users"),
+        ("collab", {"preprocessing.users": ["a"]}, "builder_kwargs.n_users"),
+        ("tabular", {"preprocessing.procs.1.state.classes.shop": ["#na#"]}, "emb_szs"),
+        ("vision", {"vocab": []}, "vocab"),
+        ("vision", {"vocab": ["one"]}, "vocab has 1 classes but builder_kwargs.n_out"),
+    ]
     register_tiny_arch()
     for app, change, match in cases:
         path = _with(originals[app], tmp_path, change)
@@ -291,4 +327,5 @@ def test_header_bounds_can_be_raised(originals, tmp_path):
     with pytest.raises(ExportError, match="nested deeper than 32"):
         load_learner(write_header(path, deep, tmp_path / "deep.fl"))
     assert load_learner(tmp_path / "deep.fl", limits=LoadLimits(max_depth=50)).predict(
-        ("u1", "film 2"))
+        ("u1", "film 2")
+    )

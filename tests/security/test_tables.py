@@ -32,16 +32,22 @@ CATS, CONTS = ["shop"], ["price", "qty"]
 
 def shop_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"shop": rng.choice(["paris", "lyon", "nice"], n),
-                       "price": rng.normal(10, 2, n), "qty": rng.integers(1, 9, n).astype(float)})
+    df = pd.DataFrame(
+        {
+            "shop": rng.choice(["paris", "lyon", "nice"], n),
+            "price": rng.normal(10, 2, n),
+            "qty": rng.integers(1, 9, n).astype(float),
+        }
+    )
     df["sold"] = np.where(df.price + (df.shop == "lyon") * 2 > 10.5, "yes", "no")
     df["amount"] = df.price * df.qty
     return df
 
 
 def dls_of(df: pd.DataFrame, **kwargs):
-    args = dict(cat_names=CATS, cont_names=CONTS, y_names="sold", valid_pct=0.2, seed=0,
-                bs=32, device="cpu")
+    args = dict(
+        cat_names=CATS, cont_names=CONTS, y_names="sold", valid_pct=0.2, seed=0, bs=32, device="cpu"
+    )
     return TabularDataLoaders.from_df(df, **{**args, **kwargs})
 
 
@@ -79,8 +85,9 @@ TRAINING = [
 ]
 
 
-@pytest.mark.parametrize("name, column, value, error, match", TRAINING,
-                         ids=[t[0] for t in TRAINING])
+@pytest.mark.parametrize(
+    "name, column, value, error, match", TRAINING, ids=[t[0] for t in TRAINING]
+)
 def test_training_refuses_with_column_and_rows(name, column, value, error, match):
     df = _with(shop_table(), column, [3, 7], value)
     kwargs = {"y_names": "amount"} if column == "amount" else {}
@@ -125,8 +132,12 @@ PREDICT = [
     ("text 'inf'", {"price": "inf"}, ValueError, r"column 'price'"),
     ("text", {"price": "ten"}, TypeError, r"'price'.*'ten'"),
     ("list", {"price": [1, 2]}, TypeError, r"'price'"),
-    ("missing column", {"qty": None, "price": None, "shop": None, "drop": "qty"}, KeyError,
-     r"'qty'"),
+    (
+        "missing column",
+        {"qty": None, "price": None, "shop": None, "drop": "qty"},
+        KeyError,
+        r"'qty'",
+    ),
 ]
 
 
@@ -222,11 +233,17 @@ def test_http_api_refuses_with_4xx(exported, change, status, message):
 @pytest.fixture(scope="module")
 def collab():
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"user": rng.integers(0, 20, 400), "item": rng.choice(list("abcdefgh"), 400),
-                       "rating": rng.integers(1, 6, 400).astype(float)})
+    df = pd.DataFrame(
+        {
+            "user": rng.integers(0, 20, 400),
+            "item": rng.choice(list("abcdefgh"), 400),
+            "rating": rng.integers(1, 6, 400).astype(float),
+        }
+    )
     set_seed(0)
-    learner = collab_learner(CollabDataLoaders.from_df(df, bs=32, seed=0, device="cpu"),
-                             n_factors=4, show_progress=False)
+    learner = collab_learner(
+        CollabDataLoaders.from_df(df, bs=32, seed=0, device="cpu"), n_factors=4, show_progress=False
+    )
     learner.fit(1, 1e-2)
     return learner
 
@@ -258,10 +275,15 @@ def test_collab_test_dl_names_wrong_ids_and_bad_ratings(collab):
     assert len(collab.dls.test_dl(frame).dataset) == 2
 
 
-@pytest.mark.parametrize("ratings, match", [
-    ([np.inf, 2.0, 3.0], "infinite"), ([-np.inf, 2.0, 3.0], "infinite"),
-    ([np.nan, 2.0, 3.0], "missing"), (["five", 2.0, 3.0], "text"),
-])
+@pytest.mark.parametrize(
+    "ratings, match",
+    [
+        ([np.inf, 2.0, 3.0], "infinite"),
+        ([-np.inf, 2.0, 3.0], "infinite"),
+        ([np.nan, 2.0, 3.0], "missing"),
+        (["five", 2.0, 3.0], "text"),
+    ],
+)
 def test_collab_training_refuses_bad_ratings(ratings, match):
     df = pd.DataFrame({"user": [1, 2, 3], "item": ["a", "b", "c"], "rating": ratings})
     with pytest.raises((ValueError, TypeError), match=match):

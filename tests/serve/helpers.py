@@ -43,8 +43,9 @@ GOOD, BAD = {"good", "great", "love"}, {"bad", "awful", "hate"}
 @register_builder("serve_test_cnn")
 def colour_cnn(n_out: int = 3) -> nn.Module:
     """1x1 conv -> ReLU -> average pool -> linear: a tiny CNN over (B, 3, 16, 16)."""
-    return nn.Sequential(nn.Conv2d(3, 3, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(3, n_out))
+    return nn.Sequential(
+        nn.Conv2d(3, 3, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, n_out)
+    )
 
 
 @register_builder("serve_test_linear")
@@ -149,10 +150,13 @@ class TabularPredictor(Predictor):
                 raise TypeError(f"Expected a dict row. Received: {type(row).__name__}.")
             work = row["workclass"]
             codes.append([WORKCLASSES.index(work) + 1 if work in WORKCLASSES else 0])  # 0: #na#
-            conts.append([40.0 if row[c] is None else float(row[c]) / 100 for c in
-                          ("age", "hours")])
-        return (torch.tensor(codes, device=self.device),
-                torch.tensor(conts, dtype=torch.float32, device=self.device))
+            conts.append(
+                [40.0 if row[c] is None else float(row[c]) / 100 for c in ("age", "hours")]
+            )
+        return (
+            torch.tensor(codes, device=self.device),
+            torch.tensor(conts, dtype=torch.float32, device=self.device),
+        )
 
 
 class CollabPredictor(Predictor):
@@ -169,16 +173,21 @@ class CollabPredictor(Predictor):
         return (torch.tensor(pairs, device=self.device),)
 
 
-_PREDICTORS = {"serve_test_image": ImagePredictor, "serve_test_text": TextPredictor,
-               "serve_test_tabular": TabularPredictor, "serve_test_collab": CollabPredictor}
+_PREDICTORS = {
+    "serve_test_image": ImagePredictor,
+    "serve_test_text": TextPredictor,
+    "serve_test_tabular": TabularPredictor,
+    "serve_test_collab": CollabPredictor,
+}
 
 
 def check_header(config: dict[str, Any], limits: Any) -> None:
     """These test predictors read only the keys every header has (checked by the core)."""
 
 
-def predictor_from_config(config: dict[str, Any], model: nn.Module,
-                          device: torch.device) -> Predictor:
+def predictor_from_config(
+    config: dict[str, Any], model: nn.Module, device: torch.device
+) -> Predictor:
     return _PREDICTORS[config["application"]](model, config, device)
 
 
@@ -190,9 +199,13 @@ def _image_model() -> tuple[nn.Module, dict[str, Any]]:
         model[0].bias.zero_()
         model[4].weight.copy_(8 * torch.eye(3))
         model[4].bias.copy_(torch.tensor([0.0, 0.0, -0.5]))
-    return model, {"application": "serve_test_image", "builder": "serve_test_cnn",
-                   "builder_kwargs": {"n_out": 3}, "vocab": COLOURS,
-                   "inputs": {"kind": "image"}}
+    return model, {
+        "application": "serve_test_image",
+        "builder": "serve_test_cnn",
+        "builder_kwargs": {"n_out": 3},
+        "vocab": COLOURS,
+        "inputs": {"kind": "image"},
+    }
 
 
 def _text_model() -> tuple[nn.Module, dict[str, Any]]:
@@ -200,39 +213,63 @@ def _text_model() -> tuple[nn.Module, dict[str, Any]]:
     with torch.no_grad():
         model.weight.copy_(torch.tensor([[-1.0, 1.0], [1.0, -1.0]]))
         model.bias.zero_()
-    return model, {"application": "serve_test_text", "builder": "serve_test_linear",
-                   "builder_kwargs": {"n_in": 2, "n_out": 2}, "vocab": ["negative", "positive"],
-                   "inputs": {"kind": "text"}}
+    return model, {
+        "application": "serve_test_text",
+        "builder": "serve_test_linear",
+        "builder_kwargs": {"n_in": 2, "n_out": 2},
+        "vocab": ["negative", "positive"],
+        "inputs": {"kind": "text"},
+    }
 
 
 def _tabular_model() -> tuple[nn.Module, dict[str, Any]]:
     torch.manual_seed(0)
     model = tabular_net()
-    fields = [{"name": "age", "type": "number"},
-              {"name": "workclass", "type": "category", "choices": WORKCLASSES},
-              {"name": "hours", "type": "number"}]
-    return model, {"application": "serve_test_tabular", "builder": "serve_test_tabular",
-                   "builder_kwargs": {}, "vocab": ["<50k", ">=50k"],
-                   "inputs": {"kind": "tabular", "fields": fields}}
+    fields = [
+        {"name": "age", "type": "number"},
+        {"name": "workclass", "type": "category", "choices": WORKCLASSES},
+        {"name": "hours", "type": "number"},
+    ]
+    return model, {
+        "application": "serve_test_tabular",
+        "builder": "serve_test_tabular",
+        "builder_kwargs": {},
+        "vocab": ["<50k", ">=50k"],
+        "inputs": {"kind": "tabular", "fields": fields},
+    }
 
 
 def _collab_model() -> tuple[nn.Module, dict[str, Any]]:
     torch.manual_seed(0)
-    return dot_bias(), {"application": "serve_test_collab", "builder": "serve_test_dotbias",
-                        "builder_kwargs": {}, "activation": "none", "vocab": None,
-                        "inputs": {"kind": "collab", "user": "userId", "item": "title"}}
+    return dot_bias(), {
+        "application": "serve_test_collab",
+        "builder": "serve_test_dotbias",
+        "builder_kwargs": {},
+        "activation": "none",
+        "vocab": None,
+        "inputs": {"kind": "collab", "user": "userId", "item": "title"},
+    }
 
 
 def _tensor_model() -> tuple[nn.Module, dict[str, Any]]:
     torch.manual_seed(0)
-    return linear(4, 2), {"application": "core", "builder": "serve_test_linear",
-                          "builder_kwargs": {"n_in": 4, "n_out": 2}, "vocab": ["no", "yes"],
-                          "inputs": {"kind": "tensor", "shape": [4]},
-                          "metrics": {"epoch": 3, "valid_loss": 0.25, "accuracy": 0.9}}
+    return linear(4, 2), {
+        "application": "core",
+        "builder": "serve_test_linear",
+        "builder_kwargs": {"n_in": 4, "n_out": 2},
+        "vocab": ["no", "yes"],
+        "inputs": {"kind": "tensor", "shape": [4]},
+        "metrics": {"epoch": 3, "valid_loss": 0.25, "accuracy": 0.9},
+    }
 
 
-MAKERS = {"image": _image_model, "text": _text_model, "tabular": _tabular_model,
-          "collab": _collab_model, "tensor": _tensor_model}
+MAKERS = {
+    "image": _image_model,
+    "text": _text_model,
+    "tabular": _tabular_model,
+    "collab": _collab_model,
+    "tensor": _tensor_model,
+}
 
 
 def write_model(kind: str, path: Path, **extra: Any) -> Path:

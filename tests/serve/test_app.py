@@ -18,11 +18,13 @@ from fastlearn.serve import create_app
 from .helpers import solid_png, write_model
 
 RED, GREEN, BLUE = (230, 10, 10), (10, 200, 10), (0, 0, 255)
-GOOD = {"image": {"files": {"file": ("red.png", solid_png(RED), "image/png")}},
-        "text": {"json": {"text": "I love it, great"}},
-        "tabular": {"json": {"row": {"age": 39, "workclass": "Gov", "hours": 40}}},
-        "collab": {"json": {"user": "u1", "item": "i2"}},
-        "tensor": {"json": {"tensor": [0.1, 0.2, 0.3, 0.4]}}}
+GOOD = {
+    "image": {"files": {"file": ("red.png", solid_png(RED), "image/png")}},
+    "text": {"json": {"text": "I love it, great"}},
+    "tabular": {"json": {"row": {"age": 39, "workclass": "Gov", "hours": 40}}},
+    "collab": {"json": {"user": "u1", "item": "i2"}},
+    "tensor": {"json": {"tensor": [0.1, 0.2, 0.3, 0.4]}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +76,13 @@ def test_image_answers_equal_the_predictor(clients, model_files):
     for colour, name in [(RED, "red"), (GREEN, "green"), (BLUE, "blue")]:
         png = solid_png(colour)
         label, _, probs = predictor.predict(png)
-        expected = {"label": name, "top": [
-            {"label": predictor.vocab[i], "probability": round(float(probs[i]), 6)}
-            for i in probs.argsort(descending=True).tolist()]}
+        expected = {
+            "label": name,
+            "top": [
+                {"label": predictor.vocab[i], "probability": round(float(probs[i]), 6)}
+                for i in probs.argsort(descending=True).tolist()
+            ],
+        }
         upload = client.post("/predict", files={"file": ("x.png", png, "image/png")})
         raw = client.post("/predict", content=png, headers={"Content-Type": "image/png"})
         b64 = base64.b64encode(png).decode()
@@ -92,8 +98,9 @@ def test_batches_and_plain_text(clients):
     client = clients["text"]
     answer = client.post("/predict", json={"items": [{"text": "good"}, {"text": "awful bad"}]})
     assert [p["label"] for p in answer.json()["predictions"]] == ["positive", "negative"]
-    plain = client.post("/predict", content=b"I hate it",
-                        headers={"Content-Type": "text/plain; charset=utf-8"})
+    plain = client.post(
+        "/predict", content=b"I hate it", headers={"Content-Type": "text/plain; charset=utf-8"}
+    )
     assert plain.json()["label"] == "negative"
 
 
@@ -113,8 +120,10 @@ def test_input_descriptions_and_text_pairs():
     assert input_spec({"inputs": "image"}) == {"kind": "image"}  # a bare kind is accepted
     assert input_spec({}) == input_spec({"inputs": {"kind": "sound"}}) == {"kind": "tensor"}
     spec, limits = {"kind": "text_pair"}, Limits()
-    assert parse_json_body({"text": "a b", "text_pair": "c"}, spec, limits) == ([("a b", "c")],
-                                                                               False)
+    assert parse_json_body({"text": "a b", "text_pair": "c"}, spec, limits) == (
+        [("a b", "c")],
+        False,
+    )
     assert parse_cli_item('["a b", "c"]', spec, limits) == ("a b", "c")
 
 
@@ -122,32 +131,72 @@ def test_input_descriptions_and_text_pairs():
 TEN_MB = "word " * 2_000_000
 BAD = [
     # (model, request, status, words in the message)
-    ("image", {"files": {"file": ("x.png", b"\x89PNG not really", "image/png")}}, 400,
-     "Could not read the data as an image"),
-    ("image", {"files": {"file": ("x.png", solid_png(RED, (64, 64))[:90], "image/png")}}, 422,
-     "truncated"),
+    (
+        "image",
+        {"files": {"file": ("x.png", b"\x89PNG not really", "image/png")}},
+        400,
+        "Could not read the data as an image",
+    ),
+    (
+        "image",
+        {"files": {"file": ("x.png", solid_png(RED, (64, 64))[:90], "image/png")}},
+        422,
+        "truncated",
+    ),
     ("image", {"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "body is empty"),
     ("image", {"files": {"file": ("x.png", b"", "image/png")}}, 400, "empty"),
-    ("image", {"files": {"upload": ("x.png", solid_png(RED), "image/png")}}, 400,
-     "field named 'file'"),
-    ("image", {"files": {"file": ("x.txt", solid_png(RED), "text/plain")}}, 415,
-     "Expected an image upload"),
-    ("image", {"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415,
-     "multipart/form-data"),
-    ("image", {"content": b"--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data"}},
-     400, "multipart"),
-    ("image", {"content": png_bomb(), "headers": {"Content-Type": "image/png"}}, 413,
-     "too many pixels"),
+    (
+        "image",
+        {"files": {"upload": ("x.png", solid_png(RED), "image/png")}},
+        400,
+        "field named 'file'",
+    ),
+    (
+        "image",
+        {"files": {"file": ("x.txt", solid_png(RED), "text/plain")}},
+        415,
+        "Expected an image upload",
+    ),
+    (
+        "image",
+        {"content": b"hello", "headers": {"Content-Type": "text/plain"}},
+        415,
+        "multipart/form-data",
+    ),
+    (
+        "image",
+        {"content": b"--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data"}},
+        400,
+        "multipart",
+    ),
+    (
+        "image",
+        {"content": png_bomb(), "headers": {"Content-Type": "image/png"}},
+        413,
+        "too many pixels",
+    ),
     ("image", {"files": {"file": ("t.tif", image_bytes("TIFF"), "image/tiff")}}, 415, "TIFF"),
     ("image", {"json": {"image": "not base64!"}}, 400, "base64"),
     ("image", {"json": {"picture": "abc"}}, 400, "Expected an object with 'image'"),
     ("text", {"json": {"text": TEN_MB}}, 413, "10,000,000 characters"),
-    ("text", {"content": TEN_MB.encode(), "headers": {"Content-Type": "text/plain"}}, 413,
-     "max_text"),
-    ("text", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400,
-     "not valid JSON"),
-    ("text", {"content": b"[" * 100_000, "headers": {"Content-Type": "application/json"}}, 400,
-     "not valid JSON"),
+    (
+        "text",
+        {"content": TEN_MB.encode(), "headers": {"Content-Type": "text/plain"}},
+        413,
+        "max_text",
+    ),
+    (
+        "text",
+        {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+        400,
+        "not valid JSON",
+    ),
+    (
+        "text",
+        {"content": b"[" * 100_000, "headers": {"Content-Type": "application/json"}},
+        400,
+        "not valid JSON",
+    ),
     ("text", {"content": b"\xff\xfe", "headers": {"Content-Type": "text/plain"}}, 400, "UTF-8"),
     ("text", {"json": {"text": 42}}, 400, "Received: int"),
     ("text", {"json": {"text": "   "}}, 400, "empty"),
@@ -155,15 +204,31 @@ BAD = [
     ("text", {"json": {"items": [{"text": "a"}] * 65}}, 413, "max_batch"),
     ("text", {"json": {"items": []}}, 400, "non-empty list"),
     ("text", {"files": {"file": ("a.png", solid_png(RED), "image/png")}}, 415, "multipart"),
-    ("text", {"content": b"<a/>", "headers": {"Content-Type": "application/xml"}}, 415,
-     "application/xml"),
+    (
+        "text",
+        {"content": b"<a/>", "headers": {"Content-Type": "application/xml"}},
+        415,
+        "application/xml",
+    ),
     ("tabular", {"json": {"row": {"age": 39, "hours": 40}}}, 422, "Missing: ['workclass']"),
-    ("tabular", {"json": {"row": {"age": "inf", "workclass": "Gov", "hours": 2}}}, 422,
-     "finite number"),  # extra columns are ignored and named, as predict does: test_tables.py
-    ("tabular", {"json": {"row": {"age": "old", "workclass": "Gov", "hours": 2}}}, 422,
-     "takes a number"),
-    ("tabular", {"json": {"row": {"age": 1, "workclass": ["Gov"], "hours": 2}}}, 422,
-     "single value"),
+    (
+        "tabular",
+        {"json": {"row": {"age": "inf", "workclass": "Gov", "hours": 2}}},
+        422,
+        "finite number",
+    ),  # extra columns are ignored and named, as predict does: test_tables.py
+    (
+        "tabular",
+        {"json": {"row": {"age": "old", "workclass": "Gov", "hours": 2}}},
+        422,
+        "takes a number",
+    ),
+    (
+        "tabular",
+        {"json": {"row": {"age": 1, "workclass": ["Gov"], "hours": 2}}},
+        422,
+        "single value",
+    ),
     ("tabular", {"json": {"row": [1, 2, 3]}}, 400, "object of column"),
     ("collab", {"json": {"user": "nobody", "item": "i1"}}, 422, "Unknown user 'nobody'"),
     ("collab", {"json": {"user": "u1"}}, 400, "'item'"),
@@ -172,10 +237,12 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("kind,request_kwargs,status,message", BAD,
-                         ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
+@pytest.mark.parametrize(
+    "kind,request_kwargs,status,message", BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)]
+)
 def test_bad_requests_get_a_clear_4xx_and_the_server_keeps_serving(
-        clients, kind, request_kwargs, status, message):
+    clients, kind, request_kwargs, status, message
+):
     client = clients[kind]
     answer = client.post("/predict", **request_kwargs)
     assert answer.status_code == status, answer.text
@@ -199,19 +266,26 @@ def test_body_and_pixel_limits(model_files):
 
     streamed = client.post("/predict", content=chunks(), headers={"Content-Type": "image/png"})
     assert streamed.status_code == 413
-    wide = client.post("/predict", files={"file": ("w.png", solid_png(RED, (120, 100)),
-                                                   "image/png")})
+    wide = client.post(
+        "/predict", files={"file": ("w.png", solid_png(RED, (120, 100)), "image/png")}
+    )
     assert wide.status_code == 413 and "12,000 pixels" in wide.json()["error"]
-    assert client.post("/predict", files={"file": ("ok.png", solid_png(RED, (100, 100)),
-                                                   "image/png")}).status_code == 200
+    assert (
+        client.post(
+            "/predict", files={"file": ("ok.png", solid_png(RED, (100, 100)), "image/png")}
+        ).status_code
+        == 200
+    )
 
 
 def test_wrong_routes_and_methods_answer_json(clients):
     client = clients["text"]
     assert client.get("/nope").status_code == 404 and "error" in client.get("/nope").json()
     assert client.get("/predict").status_code == 405
-    assert client.post("/predict", json={"text": "x"},
-                       headers={"Content-Length": "abc"}).status_code == 400
+    assert (
+        client.post("/predict", json={"text": "x"}, headers={"Content-Length": "abc"}).status_code
+        == 400
+    )
 
 
 class Broken(Predictor):
@@ -257,14 +331,16 @@ def test_concurrent_requests_on_a_real_server(tmp_path):
 
     app = create_app(write_model("text", tmp_path / "slow.fl", delay=0.1))
     texts = ["good great", "bad", "love", "hate awful", "great", "awful", "good", "bad bad"] * 2
-    expected = ["positive" if any(w in t for w in ("good", "great", "love")) else "negative"
-                for t in texts]
+    expected = [
+        "positive" if any(w in t for w in ("good", "great", "love")) else "negative" for t in texts
+    ]
 
     async def load(url: str) -> tuple[list[str], float, float]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             start = time.perf_counter()
-            predictions = asyncio.gather(*[client.post("/predict", json={"text": t})
-                                           for t in texts])
+            predictions = asyncio.gather(
+                *[client.post("/predict", json={"text": t}) for t in texts]
+            )
             await asyncio.sleep(0.15)
             health = await client.get("/health")
             health_at = time.perf_counter() - start
@@ -294,11 +370,13 @@ def test_a_real_exported_vision_model(tmp_path):
         for name, colour in [("red", RED), ("green", GREEN)]:
             (tmp_path / split / name).mkdir(parents=True)
             for i in range(3):
-                Image.new("RGB", (40 + 8 * i, 36), colour).save(tmp_path / split / name /
-                                                                f"{i}.png")
+                Image.new("RGB", (40 + 8 * i, 36), colour).save(
+                    tmp_path / split / name / f"{i}.png"
+                )
     set_seed(0)
-    dls = ImageDataLoaders.from_folder(tmp_path, item_tfms=Resize(32), bs=4, num_workers=0,
-                                       device="cpu")
+    dls = ImageDataLoaders.from_folder(
+        tmp_path, item_tfms=Resize(32), bs=4, num_workers=0, device="cpu"
+    )
     learn = vision_learner(dls, "resnet18", pretrained=False, show_progress=False)
     client = TestClient(create_app(learn.export(tmp_path / "colours.fl")))
     info = client.get("/info").json()
@@ -313,4 +391,5 @@ def test_a_real_exported_vision_model(tmp_path):
         body = answer.json()
         assert body["label"] == label
         assert {t["label"]: t["probability"] for t in body["top"]} == {
-            c: round(float(p), 6) for c, p in zip(dls.vocab, probs)}
+            c: round(float(p), 6) for c, p in zip(dls.vocab, probs)
+        }

@@ -19,8 +19,16 @@ from fastlearn.serve import create_app
 from .helpers import serve_in_thread, solid_png, write_model
 
 CHROMIUM = os.environ.get("FASTLEARN_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def expect(locator):
@@ -33,17 +41,25 @@ def expect(locator):
 def browser():
     """A Chromium context with a fresh profile, shared by this module's tests."""
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright (python) is not installed: pip install "
-        "playwright (its browser download is not needed: Debian's chromium is used)")
+        "playwright.sync_api",
+        reason="Playwright (python) is not installed: pip install "
+        "playwright (its browser download is not needed: Debian's chromium is used)",
+    )
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"No Chromium at {CHROMIUM}. Fix: apt-get install -y chromium (Debian), "
-                    "or set FASTLEARN_CHROMIUM to a Chromium binary.")
+        pytest.skip(
+            f"No Chromium at {CHROMIUM}. Fix: apt-get install -y chromium (Debian), "
+            "or set FASTLEARN_CHROMIUM to a Chromium binary."
+        )
     profile = tempfile.mkdtemp(prefix="fastlearn-chromium-")
     with sync_api.sync_playwright() as playwright:
         try:
             context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, args=ARGS, headless=True,
-                viewport={"width": 900, "height": 900})
+                profile,
+                executable_path=CHROMIUM,
+                args=ARGS,
+                headless=True,
+                viewport={"width": 900, "height": 900},
+            )
         except sync_api.Error as e:
             pytest.skip(f"Chromium at {CHROMIUM} could not start here: {str(e)[:300]}")
         yield context
@@ -62,8 +78,14 @@ def open_page(browser, tmp_path):
         servers.append(server)
         page = browser.new_page()
         pages.append(page)
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not
-                m.location.get("url", "").endswith("/predict") else None)  # 4xx on purpose
+        page.on(
+            "console",
+            lambda m: (
+                errors.append(m.text)
+                if m.type == "error" and not m.location.get("url", "").endswith("/predict")
+                else None
+            ),
+        )  # 4xx on purpose
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url + "/")
         page.wait_for_selector("body[data-ready=true]", timeout=15_000)
@@ -108,14 +130,17 @@ def test_upload_an_image_and_see_the_prediction(open_page, tmp_path):
 def test_drag_and_drop_an_image(open_page, tmp_path):
     page = open_page("image")
     data = base64.b64encode(solid_png((0, 0, 255))).decode()
-    page.evaluate("""data => {
+    page.evaluate(
+        """data => {
         const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
         const transfer = new DataTransfer();
         transfer.items.add(new File([bytes], "blue.png", {type: "image/png"}));
         const drop = document.getElementById("drop");
         drop.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true}));
         drop.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
-    }""", data)
+    }""",
+        data,
+    )
     expect(page.locator("#label")).to_have_text("blue", timeout=15_000)
     assert "blue.png" in page.inner_text("#drop-hint")
 

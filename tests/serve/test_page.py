@@ -17,13 +17,16 @@ from .helpers import solid_png, write_model
 from .test_browser import browser, open_page, screenshot  # noqa: F401 (fixtures)
 
 
-@pytest.mark.parametrize("kind, title", [
-    ("image", "Image classifier · 3 classes"),
-    ("text", "Text classifier · 2 classes"),
-    ("tabular", "Tabular classifier · 2 classes"),
-    ("collab", "Recommender · predicts ratings"),
-    ("tensor", "Tensor classifier · 2 classes"),
-])
+@pytest.mark.parametrize(
+    "kind, title",
+    [
+        ("image", "Image classifier · 3 classes"),
+        ("text", "Text classifier · 2 classes"),
+        ("tabular", "Tabular classifier · 2 classes"),
+        ("collab", "Recommender · predicts ratings"),
+        ("tensor", "Tensor classifier · 2 classes"),
+    ],
+)
 def test_info_says_what_the_model_is_and_its_file(model_files, kind, title):
     info = TestClient(create_app(model_files[kind])).get("/info").json()
     assert info["title"] == title and info["file"] == f"{kind}.fl"
@@ -35,17 +38,30 @@ def test_a_loaded_predictor_has_no_file_name(model_files):
     assert info["file"] is None and info["title"] == "Image classifier · 3 classes"
 
 
-@pytest.mark.parametrize("config, kind, title", [
-    ({"task": "regression", "vocab": None}, "image", "Image regression"),
-    ({"vocab": None}, "tabular", "Tabular regression"),
-    ({"task": "multi_label", "vocab": ["a", "b"]}, "image", "Multi-label image classifier · "
-                                                            "2 classes"),
-    ({"activation": "sigmoid", "vocab": ["a"]}, "text", "Multi-label text classifier · 1 class"),
-    ({"task": "segmentation", "vocab": ["sky", "road", "car"]}, "image",
-     "Image segmentation · 3 classes"),
-    ({"task": "language_model", "vocab": None}, "text", "Language model"),
-    ({"vocab": ["no", "yes"]}, "text_pair", "Text pair classifier · 2 classes"),
-])
+@pytest.mark.parametrize(
+    "config, kind, title",
+    [
+        ({"task": "regression", "vocab": None}, "image", "Image regression"),
+        ({"vocab": None}, "tabular", "Tabular regression"),
+        (
+            {"task": "multi_label", "vocab": ["a", "b"]},
+            "image",
+            "Multi-label image classifier · 2 classes",
+        ),
+        (
+            {"activation": "sigmoid", "vocab": ["a"]},
+            "text",
+            "Multi-label text classifier · 1 class",
+        ),
+        (
+            {"task": "segmentation", "vocab": ["sky", "road", "car"]},
+            "image",
+            "Image segmentation · 3 classes",
+        ),
+        ({"task": "language_model", "vocab": None}, "text", "Language model"),
+        ({"vocab": ["no", "yes"]}, "text_pair", "Text pair classifier · 2 classes"),
+    ],
+)
 def test_model_titles(config, kind, title):
     assert model_title(config, {"kind": kind}) == title
 

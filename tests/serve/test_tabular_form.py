@@ -20,8 +20,15 @@ from fastlearn.serve import create_app
 from .helpers import serve_in_thread, write_model
 
 CHROMIUM = os.environ.get("FASTLEARN_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +40,24 @@ def model_file(tmp_path_factory):
 
     rng = np.random.default_rng(0)
     n = 300
-    df = pd.DataFrame({"work": rng.choice(["Private"] * 6 + ["?", "Gov"], n),
-                       "grade": rng.choice([1, 2, 2, 3], n), "age": rng.integers(20, 55, n)})
+    df = pd.DataFrame(
+        {
+            "work": rng.choice(["Private"] * 6 + ["?", "Gov"], n),
+            "grade": rng.choice([1, 2, 2, 3], n),
+            "age": rng.integers(20, 55, n),
+        }
+    )
     df.loc[:150, "age"] = 37
     df["y"] = np.where(df.age > 40, "old", "young")
-    dls = TabularDataLoaders.from_df(df, cat_names=["work", "grade"], cont_names=["age"],
-                                     y_names="y", splits=(range(n), []), bs=32, device="cpu")
+    dls = TabularDataLoaders.from_df(
+        df,
+        cat_names=["work", "grade"],
+        cont_names=["age"],
+        y_names="y",
+        splits=(range(n), []),
+        bs=32,
+        device="cpu",
+    )
     set_seed(0)
     learn = tabular_learner(dls, layers=[4], show_progress=False)
     learn.fit(1, 1e-3)
@@ -64,7 +83,8 @@ def page_of():
     with sync_api.sync_playwright() as playwright:
         try:
             context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, args=ARGS, headless=True)
+                profile, executable_path=CHROMIUM, args=ARGS, headless=True
+            )
         except sync_api.Error as e:
             pytest.skip(f"Chromium could not start here: {str(e)[:300]}")
         servers = []
@@ -93,8 +113,7 @@ def test_form_starts_at_mode_and_median_and_sends_model_values(page_of, model_fi
     assert page.get_attribute("#field-2", "placeholder") == "median 37"
     with page.expect_request("**/predict") as request:
         page.click("#submit")
-    assert json.loads(request.value.post_data)["row"] == {"work": "Private", "grade": 2,
-                                                          "age": 37}
+    assert json.loads(request.value.post_data)["row"] == {"work": "Private", "grade": 2, "age": 37}
     page.wait_for_selector("#result:not([hidden])", timeout=15_000)
     assert page.inner_text("#label") in ("old", "young")
 
@@ -105,5 +124,8 @@ def test_form_without_defaults_starts_blank(page_of, tmp_path):
     assert page.input_value("#field-0") == ""
     with page.expect_request("**/predict") as request:
         page.click("#submit")
-    assert json.loads(request.value.post_data)["row"] == {"age": None, "workclass": None,
-                                                          "hours": None}
+    assert json.loads(request.value.post_data)["row"] == {
+        "age": None,
+        "workclass": None,
+        "hours": None,
+    }

@@ -35,14 +35,26 @@ def adult_like(n: int = 600, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     work, edu = rng.choice(WORK, n), rng.choice(EDUCATION, n)
     age = rng.integers(18, 70, n)
-    score = (np.isin(edu, ["Bachelors", "Masters"]) * 2.0 + (work == "Self-emp") - 1.5
-             + (age - 40) / 15 + rng.normal(0, 0.3, n))
-    return pd.DataFrame({"age": age, "workclass": work, "education": edu,
-                         "salary": np.where(score > 0, ">=50k", "<50k")})
+    score = (
+        np.isin(edu, ["Bachelors", "Masters"]) * 2.0
+        + (work == "Self-emp")
+        - 1.5
+        + (age - 40) / 15
+        + rng.normal(0, 0.3, n)
+    )
+    return pd.DataFrame(
+        {
+            "age": age,
+            "workclass": work,
+            "education": edu,
+            "salary": np.where(score > 0, ">=50k", "<50k"),
+        }
+    )
 
 
 def write_adult_csv(df: pd.DataFrame, path) -> None:
     """As adult.csv is written: a space before each category ("49, Private,101320, ...")."""
+
     def cell(v):
         return f" {v}" if isinstance(v, str) else str(v)
 
@@ -57,9 +69,16 @@ def adult(tmp_path_factory):
     folder = tmp_path_factory.mktemp("adult")
     csv = folder / "adult.csv"
     write_adult_csv(adult_like(), csv)
-    dls = TabularDataLoaders.from_csv(csv, y_names="salary", cat_names=["workclass", "education"],
-                                      cont_names=["age"], valid_pct=0.2, seed=0, bs=64,
-                                      device="cpu")
+    dls = TabularDataLoaders.from_csv(
+        csv,
+        y_names="salary",
+        cat_names=["workclass", "education"],
+        cont_names=["age"],
+        valid_pct=0.2,
+        seed=0,
+        bs=64,
+        device="cpu",
+    )
     set_seed(0)
     learn = tabular_learner(dls, layers=[16], show_progress=False)
     learn.fit_one_cycle(4, 1e-2)
@@ -89,13 +108,19 @@ def test_plain_read_csv_predicts_as_the_training_frame(adult):
 
 def test_training_on_a_plain_frame_learns_stripped_categories(adult):
     _, plain, _, _ = adult
-    dls = TabularDataLoaders.from_df(plain, y_names="salary", cat_names=["workclass"],
-                                     cont_names=["age"], splits=(range(500), range(500, 600)),
-                                     device="cpu")
+    dls = TabularDataLoaders.from_df(
+        plain,
+        y_names="salary",
+        cat_names=["workclass"],
+        cont_names=["age"],
+        splits=(range(500), range(500, 600)),
+        device="cpu",
+    )
     assert dls.classes["workclass"] == ["#na#", "?", "Private", "Self-emp", "State-gov"]
     assert dls.vocab == ["<50k", ">=50k"]
-    cats, _ = dls.processor.transform(pd.DataFrame({"workclass": ["Private", "  Private "],
-                                                    "age": [30, 30]}))
+    cats, _ = dls.processor.transform(
+        pd.DataFrame({"workclass": ["Private", "  Private "], "age": [30, 30]})
+    )
     assert cats[:, 0].tolist() == [2, 2]
 
 
@@ -204,8 +229,10 @@ def test_defaults_are_training_mode_and_median(table):
     dls = table_dls(table, splits=(list(range(600)), list(range(600, 800))))
     train = table.iloc[:600]
     assert dls.processor.defaults == {
-        "color": train["color"].mode()[0], "size": train["size"].mode()[0],
-        "x": pytest.approx(train["x"].median()), "noise": pytest.approx(train["noise"].median()),
+        "color": train["color"].mode()[0],
+        "size": train["size"].mode()[0],
+        "x": pytest.approx(train["x"].median()),
+        "noise": pytest.approx(train["noise"].median()),
     }
 
 
@@ -232,8 +259,10 @@ def test_old_files_without_defaults_or_strip_still_load(adult, tmp_path):
     del state["defaults"]
     categorify = next(p for p in state["procs"] if p["name"] == "Categorify")["state"]
     del categorify["strip"]
-    config["inputs"]["fields"] = [{k: v for k, v in f.items() if k not in ("default", "stat")}
-                                  for f in config["inputs"]["fields"]]
+    config["inputs"]["fields"] = [
+        {k: v for k, v in f.items() if k not in ("default", "stat")}
+        for f in config["inputs"]["fields"]
+    ]
     old = save_model_file(tmp_path / "old.fl", learn.model, config)
     predictor = load_learner(old)
     from fastlearn.inputs import input_spec
@@ -241,8 +270,10 @@ def test_old_files_without_defaults_or_strip_still_load(adult, tmp_path):
     fields = input_spec(predictor.info())["fields"]
     assert all("default" not in f and "hint" not in f for f in fields)
     row = clean.iloc[0].to_dict()
-    assert predictor.predict({**row, "workclass": " Private"})[0] == learn.predict(
-        {**row, "workclass": "Private"})[0]  # clean categories: the old file strips too
+    assert (
+        predictor.predict({**row, "workclass": " Private"})[0]
+        == learn.predict({**row, "workclass": "Private"})[0]
+    )  # clean categories: the old file strips too
 
     # a file whose categories hold spaces (trained before stripping) keeps comparing as is
     for name, values in categorify["classes"].items():

@@ -30,8 +30,9 @@ SPLITS = (list(range(600)), list(range(600, 800)))
 
 
 def _table(y_names: str = "label", procs=(Categorify, FillMissing, Normalize), **kwargs):
-    return TabularPandas(make_table(), list(procs), CATS, CONTS, y_names=y_names, splits=SPLITS,
-                         **kwargs)
+    return TabularPandas(
+        make_table(), list(procs), CATS, CONTS, y_names=y_names, splits=SPLITS, **kwargs
+    )
 
 
 def test_xs_hold_codes_and_processed_values():
@@ -64,8 +65,9 @@ def test_targets_are_class_indices_or_numbers():
     df["grade"] = np.sign(df["amount"]).astype(int)  # numbers: regression unless told
     graded = TabularPandas(df, [Categorify], CATS, [], y_names="grade", splits=SPLITS)
     assert graded.regression and graded.vocab is None
-    graded = TabularPandas(df, [Categorify], CATS, [], y_names="grade", splits=SPLITS,
-                           y_block=CategoryBlock())  # an instance, as fastai's tutorials write
+    graded = TabularPandas(
+        df, [Categorify], CATS, [], y_names="grade", splits=SPLITS, y_block=CategoryBlock()
+    )  # an instance, as fastai's tutorials write
     assert graded.vocab == [-1, 1] and graded.y.dtype == np.int64
     assert not _table("label", y_block=CategoryBlock).regression
     assert _table("amount", y_block=RegressionBlock).regression
@@ -96,9 +98,15 @@ def test_a_forest_fits_the_processed_frames():
 def test_codes_equal_those_of_tabular_dataloaders():
     df = make_table()
     to = _table()
-    dls = TabularDataLoaders.from_df(df, procs=[Categorify, FillMissing, Normalize],
-                                     cat_names=CATS, cont_names=CONTS, y_names="label",
-                                     splits=SPLITS, device="cpu")
+    dls = TabularDataLoaders.from_df(
+        df,
+        procs=[Categorify, FillMissing, Normalize],
+        cat_names=CATS,
+        cont_names=CONTS,
+        y_names="label",
+        splits=SPLITS,
+        device="cpu",
+    )
     cats, conts, y = dls.valid.dataset.tensors
     assert torch.equal(cats, torch.tensor(to.valid.xs[to.cat_names].to_numpy()))
     assert torch.equal(conts, torch.tensor(to.valid.xs[to.cont_names].to_numpy()))
@@ -145,17 +153,25 @@ def test_no_splits_is_all_training_and_bad_input_is_named():
 
 
 def test_book_helpers_cont_cat_split_and_add_datepart():
-    df = pd.DataFrame({
-        "saledate": ["2011-01-31", "2011-02-01", "2012-02-29"] * 4,
-        "state": ["a", "b", "c"] * 4,
-        "YearMade": [1990, 1995, 2000] * 4,
-        "price": np.arange(12, dtype=float),
-    })
+    df = pd.DataFrame(
+        {
+            "saledate": ["2011-01-31", "2011-02-01", "2012-02-29"] * 4,
+            "state": ["a", "b", "c"] * 4,
+            "YearMade": [1990, 1995, 2000] * 4,
+            "price": np.arange(12, dtype=float),
+        }
+    )
     df = add_datepart(df, "saledate")
     assert "saledate" not in df.columns and df["saleDayofyear"].tolist()[:3] == [31, 32, 60]
     cont, cat = cont_cat_split(df, max_card=1, dep_var="price")
     assert "saleElapsed" in cont and "YearMade" in cont and "state" in cat
     assert "price" not in cont + cat
-    to = TabularPandas(df, [Categorify, FillMissing], cat, cont, y_names="price",
-                       splits=(list(range(9)), list(range(9, 12))))
+    to = TabularPandas(
+        df,
+        [Categorify, FillMissing],
+        cat,
+        cont,
+        y_names="price",
+        splits=(list(range(9)), list(range(9, 12))),
+    )
     assert list(to.train.xs.columns) == cat + cont

@@ -94,11 +94,16 @@ def test_the_books_imdb_language_model_and_classifier(imdb) -> None:
 @pytest.mark.parametrize("get_x", [ColReader("text"), None])
 def test_from_df_block_equals_the_wrapper_and_a_hand_built_reference(get_x) -> None:
     df = corpus()
-    dblock = DataBlock(blocks=(TextBlock.from_df("text", seq_len=72, min_freq=2), CategoryBlock),
-                       get_x=get_x, get_y=ColReader("label"), splitter=ColSplitter())
+    dblock = DataBlock(
+        blocks=(TextBlock.from_df("text", seq_len=72, min_freq=2), CategoryBlock),
+        get_x=get_x,
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    )
     dls = dblock.dataloaders(df, bs=8, device="cpu")
-    wrapped = TextDataLoaders.from_df(df, "text", "label", "is_valid", min_freq=2, bs=8,
-                                      device="cpu")
+    wrapped = TextDataLoaders.from_df(
+        df, "text", "label", "is_valid", min_freq=2, bs=8, device="cpu"
+    )
     # the reference: tokenize, a vocabulary on the training texts, ids, sorted classes
     train, valid = df.index[~df.is_valid].tolist(), df.index[df.is_valid].tolist()
     tokens = tokenize_texts(df.text.tolist(), tokenizer=WordTokenizer())
@@ -125,20 +130,24 @@ def test_from_folder_wrapper_splits_labels_and_ids(imdb) -> None:
     assert dls.text_vocab.itos == vocab.itos and dls.path == imdb
     assert (len(dls.train.dataset), len(dls.valid.dataset)) == (32, 8)
     assert dls.valid.dataset.ids[0].tolist() == vocab.numericalize(tokens[32]).tolist()
-    assert [dls.vocab[int(i)] for i in dls.valid.dataset.labels] == [f.parent.name
-                                                                     for f in files[32:]]
+    assert [dls.vocab[int(i)] for i in dls.valid.dataset.labels] == [
+        f.parent.name for f in files[32:]
+    ]
 
 
 def test_several_text_columns_become_fields_and_backwards_reverses() -> None:
     df = corpus(20).assign(title="A title")
     block = TextBlock.from_df(["title", "text"], min_freq=1)
-    dsets = DataBlock(blocks=(block, CategoryBlock), get_y=ColReader("label"),
-                      splitter=ColSplitter()).datasets(df)
+    dsets = DataBlock(
+        blocks=(block, CategoryBlock), get_y=ColReader("label"), splitter=ColSplitter()
+    ).datasets(df)
     tokens = dsets.blocks[0].text_vocab.decode(dsets.encoded[0][0])
     assert tokens[:4] == ["xxbos", "xxfld", "1", "xxmaj"] and "xxfld" in tokens[4:]
-    back = DataBlock(blocks=(TextBlock.from_df("text", backwards=True, min_freq=1),
-                             CategoryBlock),
-                     get_y=ColReader("label"), splitter=ColSplitter())
+    back = DataBlock(
+        blocks=(TextBlock.from_df("text", backwards=True, min_freq=1), CategoryBlock),
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    )
     fwd = back.new()
     fwd.blocks[0].backwards = False
     b, f = back.datasets(df), fwd.datasets(df)
@@ -149,11 +158,18 @@ def test_several_text_columns_become_fields_and_backwards_reverses() -> None:
 
 
 def test_empty_texts_and_a_multi_label_target() -> None:
-    df = pd.DataFrame({"text": ["", "Good film.", "Bad plot.", "   "] * 5,
-                       "tags": ["a", "a b", "b", ""] * 5, "is_valid": [False] * 16 + [True] * 4})
-    dls = DataBlock(blocks=(TextBlock.from_df("text", min_freq=1), MultiCategoryBlock),
-                    get_y=ColReader("tags", label_delim=" "),
-                    splitter=ColSplitter()).dataloaders(df, bs=4, device="cpu")
+    df = pd.DataFrame(
+        {
+            "text": ["", "Good film.", "Bad plot.", "   "] * 5,
+            "tags": ["a", "a b", "b", ""] * 5,
+            "is_valid": [False] * 16 + [True] * 4,
+        }
+    )
+    dls = DataBlock(
+        blocks=(TextBlock.from_df("text", min_freq=1), MultiCategoryBlock),
+        get_y=ColReader("tags", label_delim=" "),
+        splitter=ColSplitter(),
+    ).dataloaders(df, bs=4, device="cpu")
     assert dls.valid.dataset.ids[0].tolist() == [dls.text_vocab.stoi["xxbos"]]
     x, y = dls.valid.one_batch()
     assert y.tolist() == [[1, 0], [1, 1], [0, 1], [0, 0]] and (x[:, -1] != dls.pad_idx).all()
@@ -161,15 +177,24 @@ def test_empty_texts_and_a_multi_label_target() -> None:
 
 def test_a_getter_returning_no_text_is_named_with_its_value() -> None:
     df = corpus(20)
-    dblock = DataBlock(blocks=(TextBlock.from_df("text"), CategoryBlock),
-                       get_x=lambda r: len(r["text"]), get_y=ColReader("label"),
-                       splitter=ColSplitter())
-    with pytest.raises(DataBlockError, match=r"get_x lambda.*returned int \d+ for item 0.*"
-                                             r"TextBlock.*a text is a str"):
+    dblock = DataBlock(
+        blocks=(TextBlock.from_df("text"), CategoryBlock),
+        get_x=lambda r: len(r["text"]),
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    )
+    with pytest.raises(
+        DataBlockError,
+        match=r"get_x lambda.*returned int \d+ for item 0.*"
+        r"TextBlock.*a text is a str",
+    ):
         dblock.datasets(df)
     df.loc[4, "text"] = None
-    with pytest.raises(DataBlockError, match=r"get_x ColReader\('text'\) returned (NoneType "
-                                             r"None|float nan) for item 4.*fillna"):
+    with pytest.raises(
+        DataBlockError,
+        match=r"get_x ColReader\('text'\) returned (NoneType "
+        r"None|float nan) for item 4.*fillna",
+    ):
         TextDataLoaders.from_df(df, "text", "label", "is_valid")
 
 
@@ -177,19 +202,29 @@ def test_one_class_a_language_model_with_a_target_and_item_tfms_are_refused() ->
     df = corpus(20).assign(label="pos")
     with pytest.raises(DataBlockError, match="CategoryBlock found 1 class"):
         TextDataLoaders.from_df(df, "text", "label", "is_valid")
-    dblock = DataBlock(blocks=(TextBlock.from_df("text", is_lm=True), CategoryBlock),
-                       get_y=ColReader("label"), splitter=ColSplitter())
+    dblock = DataBlock(
+        blocks=(TextBlock.from_df("text", is_lm=True), CategoryBlock),
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    )
     with pytest.raises(DataBlockError, match="reads the texts alone"):
         dblock.datasets(corpus(20))
-    dblock = DataBlock(blocks=(TextBlock.from_df("text"), CategoryBlock), item_tfms=str.lower,
-                       get_y=ColReader("label"), splitter=ColSplitter())
+    dblock = DataBlock(
+        blocks=(TextBlock.from_df("text"), CategoryBlock),
+        item_tfms=str.lower,
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    )
     with pytest.raises(DataBlockError, match="no item transforms"):
         dblock.datasets(corpus(20))
 
 
 def test_summary_traces_text_tokens_ids_and_points_at_a_failing_step(capsys) -> None:
-    dblock = DataBlock(blocks=(TextBlock.from_df("text", min_freq=1), CategoryBlock),
-                       get_y=ColReader("label"), splitter=ColSplitter())
+    dblock = DataBlock(
+        blocks=(TextBlock.from_df("text", min_freq=1), CategoryBlock),
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    )
     text = dblock.summary(corpus(20), bs=4)
     assert "tokenize (WordTokenizer)" in text and "numericalize (vocab of" in text
     assert "Every step ran." in text
@@ -198,8 +233,11 @@ def test_summary_traces_text_tokens_ids_and_points_at_a_failing_step(capsys) -> 
         def tokenize_batch(self, texts):
             raise RuntimeError("the tokenizer broke")
 
-    broken = DataBlock(blocks=(TextBlock.from_df("text", tok=Broken()), CategoryBlock),
-                       get_y=ColReader("label"), splitter=ColSplitter())
+    broken = DataBlock(
+        blocks=(TextBlock.from_df("text", tok=Broken()), CategoryBlock),
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    )
     with pytest.raises(DataBlockError, match=r"Step TextBlock.*encode failed.*the tokenizer"):
         broken.summary(corpus(20))
     assert "FAILED" in capsys.readouterr().out

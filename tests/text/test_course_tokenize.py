@@ -23,20 +23,35 @@ from fastlearn.text import (
 )
 from fastlearn.text.ulmfit.vocab import FAKE
 
-TXTS = L([
-    "This movie was great! I loved it, the acting was SO good.",
-    "The U.S. dollar $1 is $1.00. A terrible film, I hated it.",
-    "Great acting and a great story. I will watch it again and again.",
-    "It was boring... the story made no sense and the acting was bad.",
-] * 5)
+TXTS = L(
+    [
+        "This movie was great! I loved it, the acting was SO good.",
+        "The U.S. dollar $1 is $1.00. A terrible film, I hated it.",
+        "Great acting and a great story. I will watch it again and again.",
+        "It was boring... the story made no sense and the acting was bad.",
+    ]
+    * 5
+)
 
 
 def test_word_tokenizer_on_a_list_gives_token_lists():
     spacy = WordTokenizer()
     toks = first(spacy(["The U.S. dollar $1 is $1.00."]))
     # fastlearn's word tokenizer applies fastai's rules itself (spaCy's does not)
-    assert toks == ["xxbos", "xxmaj", "the", "xxup", "u.s.", "dollar", "$", "1", "is", "$",
-                    "1.00", "."]
+    assert toks == [
+        "xxbos",
+        "xxmaj",
+        "the",
+        "xxup",
+        "u.s.",
+        "dollar",
+        "$",
+        "1",
+        "is",
+        "$",
+        "1.00",
+        ".",
+    ]
     assert spacy(list(TXTS[:3])) == [spacy(t) for t in TXTS[:3]]
     assert spacy(("a", "b")) == ["xxbos", "xxfld", "1", "a", "xxfld", "2", "b"]  # fields
 
@@ -65,7 +80,8 @@ def test_subword_tokenizer_with_the_courses_names():
     pieces = first(sp([TXTS[0]]))
     assert pieces == sp(TXTS[0]) and pieces[0] == "xxbos"
     assert "".join(p for p in pieces if p not in SPECIAL_TOKENS).replace("▁", "") == (
-        "".join(t for t in WordTokenizer()(TXTS[0]) if t not in SPECIAL_TOKENS))
+        "".join(t for t in WordTokenizer()(TXTS[0]) if t not in SPECIAL_TOKENS)
+    )
     assert len(sp.itos) <= 60
     tkn = Tokenizer(SubwordTokenizer(vocab_sz=60)).setup(TXTS)
     assert list(tkn(TXTS[0])) == pieces
@@ -84,10 +100,11 @@ def test_numericalize_sets_up_its_vocab_from_tokens():
     counts = Counter(t for toks in toks200 for t in toks)
     frequent = [t for t, c in counts.most_common() if c >= 3 and t not in SPECIAL_TOKENS]
     itos = list(num.vocab)
-    assert itos[:len(SPECIAL_TOKENS)] == list(SPECIAL_TOKENS)
-    assert itos[len(SPECIAL_TOKENS):len(SPECIAL_TOKENS) + len(frequent)] == frequent
-    assert len(itos) % 8 == 0 and all(t.startswith(FAKE) for t in itos[len(SPECIAL_TOKENS)
-                                                                        + len(frequent):])
+    assert itos[: len(SPECIAL_TOKENS)] == list(SPECIAL_TOKENS)
+    assert itos[len(SPECIAL_TOKENS) : len(SPECIAL_TOKENS) + len(frequent)] == frequent
+    assert len(itos) % 8 == 0 and all(
+        t.startswith(FAKE) for t in itos[len(SPECIAL_TOKENS) + len(frequent) :]
+    )
     toks = tkn(TXTS[0])
     nums = num(toks)[:20]
     assert nums.dtype == torch.int64

@@ -49,7 +49,8 @@ def test_language_model_trains_and_generates(dls_lm, tmp_path) -> None:
     # ~3.18 untrained, ~2.91 after two epochs; the tiny corpus keeps accuracy near 6%
     assert history[-1]["valid_loss"] < history[0]["valid_loss"] < untrained_loss - 0.1
     assert history[-1]["perplexity"] == pytest.approx(
-        float(torch.tensor(history[-1]["valid_loss"]).exp()), rel=1e-4)
+        float(torch.tensor(history[-1]["valid_loss"]).exp()), rel=1e-4
+    )
     text = learn.predict("Good movie", n_words=7, temperature=0.75)
     assert text.startswith("Good movie") and len(text.split()) > 2
     assert "xxunk" not in text and learn.model[0].hidden is None

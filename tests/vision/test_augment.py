@@ -134,16 +134,20 @@ def test_rotation_is_a_rotation_on_square_and_wide_images(hw):
     y = F.grid_sample(x, sampling_grid(affine_matrices(p, hw), hw), align_corners=False)
     h, w = hw
     lo = (w - h) // 2  # the centre square of a wide image turns in place
-    assert torch.allclose(y[0, :, :, lo:lo + h], torch.rot90(x[0, :, :, lo:lo + h], 1, (1, 2)),
-                          atol=1e-5)
+    assert torch.allclose(
+        y[0, :, :, lo : lo + h], torch.rot90(x[0, :, :, lo : lo + h], 1, (1, 2)), atol=1e-5
+    )
     assert torch.allclose(y[1], torch.flip(x[1], [1, 2]), atol=1e-5)
 
 
 def test_zoom_and_crop_take_the_right_region():
     x = batch(1, 16, 16)
     p = identity_params(1)
-    p["zoom"], p["shift_x"], p["shift_y"] = torch.tensor([2.0]), torch.tensor([-0.5]), torch.tensor(
-        [-0.5])
+    p["zoom"], p["shift_x"], p["shift_y"] = (
+        torch.tensor([2.0]),
+        torch.tensor([-0.5]),
+        torch.tensor([-0.5]),
+    )
     y = F.grid_sample(x, sampling_grid(affine_matrices(p, (8, 8)), (8, 8)), align_corners=False)
     assert torch.allclose(y, x[..., :8, :8], atol=1e-5)  # the top-left quarter, unscaled
     p = identity_params(1)
@@ -158,8 +162,9 @@ def test_masks_follow_the_images_and_stay_integer():
     x = torch.zeros(8, 3, 32, 48)
     x[:, :, 8:20, 20:36] = 1.0  # a white square
     mask = (x[:, 0] > 0.5).long() * 2  # class 2 where the square is
-    tfm = AffineWarp(max_rotate=40.0, max_zoom=1.5, max_warp=0.3, p_affine=1.0, size=(24, 24),
-                     min_scale=0.5)
+    tfm = AffineWarp(
+        max_rotate=40.0, max_zoom=1.5, max_warp=0.3, p_affine=1.0, size=(24, 24), min_scale=0.5
+    )
     y, m = tfm((x, mask))
     assert y.shape == (8, 3, 24, 24) and m.shape == (8, 24, 24) and m.dtype == torch.long
     assert set(m.unique().tolist()) <= {0, 2}
@@ -232,8 +237,10 @@ def test_lighting_in_logit_space():
 @pytest.mark.parametrize("pad_mode", ["zeros", "reflection", "border"])
 def test_pad_keeps_mask_modes_and_values(pad_mode):
     img = Image.new("RGB", (4, 3))
-    for mask in (Image.fromarray(np.arange(12, dtype=np.uint16).reshape(3, 4)),  # I;16
-                 Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4), "P")):
+    for mask in (
+        Image.fromarray(np.arange(12, dtype=np.uint16).reshape(3, 4)),  # I;16
+        Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4), "P"),
+    ):
         out_img, out = Resize(6, method="pad", pad_mode=pad_mode).pair(img, mask)
         assert out_img.size == out.size == (6, 6) and out.mode == mask.mode
         assert set(np.unique(np.asarray(out))) <= set(range(12))

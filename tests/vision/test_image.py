@@ -25,16 +25,27 @@ def rgb(h=8, w=10, seed=0) -> Image.Image:
 
 # ---------------------------------------------------------------------------- get_image_files
 def test_get_image_files_recurses_sorts_and_filters(tmp_path):
-    for rel in ["b/2.JPG", "b/1.png", "a.jpeg", "a/deep/3.webp", "notes.txt", ".hidden/4.png",
-                "a/.5.png", "c/6.bmp"]:
+    for rel in [
+        "b/2.JPG",
+        "b/1.png",
+        "a.jpeg",
+        "a/deep/3.webp",
+        "notes.txt",
+        ".hidden/4.png",
+        "a/.5.png",
+        "c/6.bmp",
+    ]:
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"")
     names = [f.relative_to(tmp_path).as_posix() for f in get_image_files(tmp_path)]
     assert names == ["a.jpeg", "a/deep/3.webp", "b/1.png", "b/2.JPG", "c/6.bmp"]
     assert [f.name for f in get_image_files(tmp_path, recurse=False)] == ["a.jpeg"]
-    assert [f.name for f in get_image_files(tmp_path, folders=["c", "b"])] == ["6.bmp", "1.png",
-                                                                                "2.JPG"]
+    assert [f.name for f in get_image_files(tmp_path, folders=["c", "b"])] == [
+        "6.bmp",
+        "1.png",
+        "2.JPG",
+    ]
     assert [f.name for f in get_image_files(tmp_path, extensions=["png"])] == ["1.png"]
 
 
@@ -51,8 +62,9 @@ def test_get_image_files_errors_name_the_path(tmp_path):
 def _mode_cases():
     grey = Image.fromarray(np.array([[0, 100], [200, 255]], np.uint8), "L")
     la = Image.fromarray(np.array([[[100, 255], [100, 0]]], np.uint8), "LA")  # opaque, clear
-    rgba = Image.fromarray(np.array([[[200, 0, 0, 255], [200, 0, 0, 0],
-                                      [0, 0, 0, 128]]], np.uint8), "RGBA")
+    rgba = Image.fromarray(
+        np.array([[[200, 0, 0, 255], [200, 0, 0, 0], [0, 0, 0, 128]]], np.uint8), "RGBA"
+    )
     pal = Image.new("P", (2, 1))
     pal.putpalette([10, 20, 30, 40, 50, 60] + [0] * 762)
     pal.putdata([0, 1])

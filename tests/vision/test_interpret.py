@@ -34,9 +34,13 @@ def dls(n: int = 24, n_valid: int = 12, size: int = 8, n_classes: int = 3) -> Da
     x = (torch.rand(n + n_valid, 3, size, size, generator=g) * 255).to(torch.uint8)
     y = torch.arange(n + n_valid) % n_classes
     return DataLoaders.from_dsets(
-        TensorDataset(x[:n], y[:n]), TensorDataset(x[n:], y[n:]), bs=8, device="cpu",
+        TensorDataset(x[:n], y[:n]),
+        TensorDataset(x[n:], y[n:]),
+        bs=8,
+        device="cpu",
         vocab=["ant", "bee", "cat"][:n_classes],
-        batch_tfms=[IntToFloat(), Normalize((0.5,) * 3, (0.25,) * 3)])
+        batch_tfms=[IntToFloat(), Normalize((0.5,) * 3, (0.25,) * 3)],
+    )
 
 
 def learner(model: nn.Module | None = None) -> VisionLearner:
@@ -113,8 +117,13 @@ def test_grad_cam_takes_an_item_and_works_with_a_frozen_model():
 
 
 def test_grad_cam_on_a_chosen_layer_before_an_inplace_relu():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
     learn = learner(model)
     x = learn.dls.valid.one_batch()[0][:1]
     cam = grad_cam(learn, x, target_class=0, layer=model[0])
@@ -145,8 +154,10 @@ def test_plot_top_losses_draws_the_worst_images(tmp_path):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     i = int(idxs[0])
     pred = int(probs[i].argmax())
-    assert titles[0] == (f"{interp.vocab[pred]}/{interp.vocab[int(targs[i])]}\n"
-                         f"{float(losses[0]):.2f} / {float(probs[i, pred]):.2f}")
+    assert titles[0] == (
+        f"{interp.vocab[pred]}/{interp.vocab[int(targs[i])]}\n"
+        f"{float(losses[0]):.2f} / {float(probs[i, pred]):.2f}"
+    )
     assert int(interp.confusion_matrix().sum()) == len(targs)
 
 
@@ -154,13 +165,19 @@ def test_segmentation_interpretation_ranks_images_by_mean_pixel_loss(tmp_path):
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(10, 3, 8, 8, generator=g) * 255).to(torch.uint8)
     masks = (x[:, 0] > 127).long()
-    seg_dls = DataLoaders.from_dsets(TensorDataset(x[:6], masks[:6]),
-                                     TensorDataset(x[6:], masks[6:]), bs=2, device="cpu",
-                                     vocab=["bg", "fg"], batch_tfms=[IntToFloat()])
+    seg_dls = DataLoaders.from_dsets(
+        TensorDataset(x[:6], masks[:6]),
+        TensorDataset(x[6:], masks[6:]),
+        bs=2,
+        device="cpu",
+        vocab=["bg", "fg"],
+        batch_tfms=[IntToFloat()],
+    )
     set_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1))
-    learn = VisionLearner(seg_dls, model, CrossEntropyLossFlat(axis=1), task="segmentation",
-                          show_progress=False)
+    learn = VisionLearner(
+        seg_dls, model, CrossEntropyLossFlat(axis=1), task="segmentation", show_progress=False
+    )
     interp = SegmentationInterpretation.from_learner(learn)
     with torch.no_grad():
         logits = model(x[6:].float() / 255)

@@ -35,10 +35,17 @@ STATS = ((0.2, 0.3, 0.4), (0.5, 0.6, 0.7))
 
 def tiny_net(pretrained: bool = False, num_classes: int = 1000) -> nn.Sequential:
     """Four stride-2 conv blocks, pool, linear; 'pretrained' = fixed seeded weights."""
+
     def build() -> nn.Sequential:
-        return nn.Sequential(conv_bn_relu(3, 8, stride=2), conv_bn_relu(8, 16, stride=2),
-                             conv_bn_relu(16, 16, stride=2), conv_bn_relu(16, 16, stride=2),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes))
+        return nn.Sequential(
+            conv_bn_relu(3, 8, stride=2),
+            conv_bn_relu(8, 16, stride=2),
+            conv_bn_relu(16, 16, stride=2),
+            conv_bn_relu(16, 16, stride=2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(16, num_classes),
+        )
 
     if not pretrained:
         return build()
@@ -50,8 +57,7 @@ def tiny_net(pretrained: bool = False, num_classes: int = 1000) -> nn.Sequential
 @pytest.fixture(autouse=True, scope="module")
 def tiny_arch():
     """'tiny_test' in the registry while these tests run (removed after)."""
-    register_arch("tiny_test", tiny_net, cut=-3, meta={"stats": STATS, "split": 2},
-                  overwrite=True)
+    register_arch("tiny_test", tiny_net, cut=-3, meta={"stats": STATS, "split": 2}, overwrite=True)
     yield
     _REGISTRY.pop("tiny_test", None)
 
@@ -66,14 +72,27 @@ def images(n: int, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.T
     return torch.where(bright_left == left, x // 2 + 128, x // 2), y
 
 
-def tensor_dls(targets: torch.Tensor | None = None, *, n: int = 48, n_valid: int = 16,
-               size: int = 32, vocab=("a", "b"), batch_tfms=None, bs: int = 16) -> DataLoaders:
+def tensor_dls(
+    targets: torch.Tensor | None = None,
+    *,
+    n: int = 48,
+    n_valid: int = 16,
+    size: int = 32,
+    vocab=("a", "b"),
+    batch_tfms=None,
+    bs: int = 16,
+) -> DataLoaders:
     x, y = images(n + n_valid, size)
     y = y if targets is None else targets
     tfms = [IntToFloat()] if batch_tfms is None else batch_tfms
-    return DataLoaders.from_dsets(TensorDataset(x[:n], y[:n]), TensorDataset(x[n:], y[n:]),
-                                  bs=bs, device="cpu", vocab=None if vocab is None else
-                                  list(vocab), batch_tfms=tfms)
+    return DataLoaders.from_dsets(
+        TensorDataset(x[:n], y[:n]),
+        TensorDataset(x[n:], y[n:]),
+        bs=bs,
+        device="cpu",
+        vocab=None if vocab is None else list(vocab),
+        batch_tfms=tfms,
+    )
 
 
 def learner(dls: DataLoaders, **kwargs) -> VisionLearner:
@@ -93,13 +112,13 @@ def test_loss_and_outputs_follow_the_task():
     assert isinstance(multi.loss_func, BCEWithLogitsLossFlat) and multi.task == "multi_label"
     assert multi.model(torch.zeros(2, 3, 32, 32)).shape == (2, 3)
 
-    reg = learner(tensor_dls(torch.rand(64) * 4, vocab=None), pretrained=False,
-                  y_range=(0.0, 4.0))
+    reg = learner(tensor_dls(torch.rand(64) * 4, vocab=None), pretrained=False, y_range=(0.0, 4.0))
     assert isinstance(reg.loss_func, MSELossFlat) and reg.task == "regression"
     out = reg.model.eval()(torch.randn(5, 3, 32, 32) * 10)
     assert out.shape == (5, 1) and bool(((out >= 0) & (out <= 4)).all())
-    assert learner(tensor_dls(torch.rand(64, 2), vocab=None), pretrained=False
-                   ).model(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
+    assert learner(tensor_dls(torch.rand(64, 2), vocab=None), pretrained=False).model(
+        torch.zeros(2, 3, 32, 32)
+    ).shape == (2, 2)
     assert cnn_learner is vision_learner
 
 
@@ -153,8 +172,7 @@ def test_efficientnet_lite0_pretrained_normalises_as_tf_lite():
     assert body_bns and all(m.momentum == 0.1 for m in body_bns)
     assert learn.model[1][-1].momentum == 0.01
     kept = vision_learner(dls, "efficientnet_lite0", bn_momentum=None, show_progress=False)
-    assert all(m.momentum == 0.01 for m in kept.model[0].modules()
-               if isinstance(m, nn.BatchNorm2d))
+    assert all(m.momentum == 0.01 for m in kept.model[0].modules() if isinstance(m, nn.BatchNorm2d))
 
 
 # ---------------------------------------------------------------------------- groups, freezing
@@ -164,9 +182,11 @@ def test_three_groups_and_pretrained_body_frozen_except_batchnorm():
     assert learn.n_groups == 3
     body, head = learn.model[0], learn.model[1]
     groups = [g["params"] for g in learn.opt.param_groups]
-    assert [len(g) for g in groups] == [len(list(body[:2].parameters())),
-                                        len(list(body[2:].parameters())),
-                                        len(list(head.parameters()))]
+    assert [len(g) for g in groups] == [
+        len(list(body[:2].parameters())),
+        len(list(body[2:].parameters())),
+        len(list(head.parameters())),
+    ]
     convs = {n: p.detach().clone() for n, p in body.named_parameters() if p.ndim == 4}
     bns = {n: p.detach().clone() for n, p in body.named_parameters() if p.ndim == 1}
     head_w = head[-1].weight.detach().clone()
@@ -185,14 +205,22 @@ def _running_stats(module: nn.Module) -> list[torch.Tensor]:
 
 
 def test_freeze_bn_stats_keeps_the_body_statistics_while_its_batchnorm_weights_train():
-    register_arch("tiny_bn_frozen", tiny_net, cut=-3, overwrite=True,
-                  meta={"stats": STATS, "split": 2, "freeze_bn_stats": True})
+    register_arch(
+        "tiny_bn_frozen",
+        tiny_net,
+        cut=-3,
+        overwrite=True,
+        meta={"stats": STATS, "split": 2, "freeze_bn_stats": True},
+    )
     try:
         runs = {}
-        for arch, kwargs in (("tiny_bn_frozen", {}), ("tiny_test", {}),
-                             ("tiny_test", {"freeze_bn_stats": True}),
-                             ("tiny_bn_frozen", {"freeze_bn_stats": False}),
-                             ("tiny_bn_frozen", {"pretrained": False})):
+        for arch, kwargs in (
+            ("tiny_bn_frozen", {}),
+            ("tiny_test", {}),
+            ("tiny_test", {"freeze_bn_stats": True}),
+            ("tiny_bn_frozen", {"freeze_bn_stats": False}),
+            ("tiny_bn_frozen", {"pretrained": False}),
+        ):
             set_seed(0)
             learn = vision_learner(tensor_dls(), arch, show_progress=False, **kwargs)
             for stage in ("frozen", "unfrozen"):
@@ -209,8 +237,10 @@ def test_freeze_bn_stats_keeps_the_body_statistics_while_its_batchnorm_weights_t
     finally:
         _REGISTRY.pop("tiny_bn_frozen", None)
     assert runs == {
-        ("tiny_bn_frozen", (), "frozen"): True, ("tiny_bn_frozen", (), "unfrozen"): True,
-        ("tiny_test", (), "frozen"): False, ("tiny_test", (), "unfrozen"): False,
+        ("tiny_bn_frozen", (), "frozen"): True,
+        ("tiny_bn_frozen", (), "unfrozen"): True,
+        ("tiny_test", (), "frozen"): False,
+        ("tiny_test", (), "unfrozen"): False,
         ("tiny_test", (("freeze_bn_stats", True),), "frozen"): True,
         ("tiny_test", (("freeze_bn_stats", True),), "unfrozen"): True,
         ("tiny_bn_frozen", (("freeze_bn_stats", False),), "frozen"): False,
@@ -307,9 +337,14 @@ def test_multi_label_predict_uses_the_threshold():
 def seg_dls(n: int = 12, size: int = 32) -> DataLoaders:
     x, _ = images(n, size)
     masks = (x[:, 0] > 127).long() + (x[:, 1] > 200).long()  # codes 0, 1, 2
-    return DataLoaders.from_dsets(TensorDataset(x[:8], masks[:8]), TensorDataset(x[8:], masks[8:]),
-                                  bs=4, device="cpu", vocab=["bg", "a", "b"],
-                                  batch_tfms=[IntToFloat()])
+    return DataLoaders.from_dsets(
+        TensorDataset(x[:8], masks[:8]),
+        TensorDataset(x[8:], masks[8:]),
+        bs=4,
+        device="cpu",
+        vocab=["bg", "a", "b"],
+        batch_tfms=[IntToFloat()],
+    )
 
 
 def test_unet_learner_segments_with_flat_cross_entropy():
@@ -352,7 +387,7 @@ def write_pets(folder, n: int = 16, size: int = 40):
         arr = rng.integers(0, 128, (size, size + 8, 3), dtype=np.uint8)
         cat = i % 2 == 0
         arr[:, : size // 2] += 127 * cat
-        arr[:, size // 2:] += 127 * (not cat)
+        arr[:, size // 2 :] += 127 * (not cat)
         name = f"{'Cat' if cat else 'dog'}_{i}.png"
         Image.fromarray(arr).save(folder / name)
     return sorted(folder.iterdir())
@@ -361,9 +396,17 @@ def write_pets(folder, n: int = 16, size: int = 40):
 def test_image_files_end_to_end(tmp_path):
     set_seed(0)
     files = write_pets(tmp_path / "images")
-    dls = ImageDataLoaders.from_name_func(tmp_path, files, lambda f: f[0].isupper(),
-                                          valid_pct=0.25, seed=1, item_tfms=Resize(32),
-                                          bs=4, num_workers=0, device="cpu")
+    dls = ImageDataLoaders.from_name_func(
+        tmp_path,
+        files,
+        lambda f: f[0].isupper(),
+        valid_pct=0.25,
+        seed=1,
+        item_tfms=Resize(32),
+        bs=4,
+        num_workers=0,
+        device="cpu",
+    )
     learn = vision_learner(dls, "tiny_test", metrics=accuracy, show_progress=False)
     assert dls.normalize is not None and dls.normalize.mean == STATS[0]
     learn.fit_one_cycle(1, 1e-2)
@@ -378,8 +421,17 @@ def test_segmentation_files_end_to_end(tmp_path):
         arr = np.asarray(Image.open(f))[..., 0] > 127
         Image.fromarray(arr.astype(np.uint8)).save(tmp_path / "masks" / f.name)
     dls = SegmentationDataLoaders.from_label_func(
-        tmp_path, files, lambda f: tmp_path / "masks" / f.name, codes=["bg", "fg"],
-        item_tfms=Resize(32), bs=2, num_workers=0, device="cpu", valid_pct=0.34, seed=0)
+        tmp_path,
+        files,
+        lambda f: tmp_path / "masks" / f.name,
+        codes=["bg", "fg"],
+        item_tfms=Resize(32),
+        bs=2,
+        num_workers=0,
+        device="cpu",
+        valid_pct=0.34,
+        seed=0,
+    )
     learn = unet_learner(dls, "tiny_test", show_progress=False)
     learn.fit(1, 1e-3)
     mask, _, _ = learn.predict(files[0])

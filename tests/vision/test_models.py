@@ -435,7 +435,8 @@ def test_unet_over_efficientnet_lite0_leaves_out_the_wide_head_conv():
     # The export builder rebuilds the same network.
     rebuilt = vision_unet("efficientnet_lite0", 2, [64, 64])
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
-        k: v.shape for k, v in unet.state_dict().items()}
+        k: v.shape for k, v in unet.state_dict().items()
+    }
     # Architectures without a U-Net cut keep their classifier body.
     assert len(create_unet_encoder("resnet18", pretrained=False)) == 8
 

@@ -43,8 +43,11 @@ def test_class_modes():
 @pytest.mark.parametrize("kind", ["path", "str", "bytes", "file", "array", "tensor", "pillow"])
 def test_create_from_every_source_gives_the_same_pixels(kind, png, pixels):
     source = {
-        "path": png, "str": str(png), "bytes": png.read_bytes(),
-        "file": io.BytesIO(png.read_bytes()), "array": pixels,
+        "path": png,
+        "str": str(png),
+        "bytes": png.read_bytes(),
+        "file": io.BytesIO(png.read_bytes()),
+        "array": pixels,
         "tensor": torch.from_numpy(pixels).permute(2, 0, 1),  # (C, H, W)
         "pillow": Image.fromarray(pixels),
     }[kind]
@@ -104,11 +107,14 @@ def test_image2tensor_is_channels_first_uint8(png, pixels):
     assert image2tensor(png).shape == (3, 30, 40)
 
 
-@pytest.mark.parametrize("source, error, match", [
-    (42, TypeError, "Expected a path"),
-    (np.zeros((2, 3, 4, 5), dtype=np.uint8), ValueError, "Expected an image array"),
-    (np.full((3, 3), 300), ValueError, "0..255"),
-])
+@pytest.mark.parametrize(
+    "source, error, match",
+    [
+        (42, TypeError, "Expected a path"),
+        (np.zeros((2, 3, 4, 5), dtype=np.uint8), ValueError, "Expected an image array"),
+        (np.full((3, 3), 300), ValueError, "0..255"),
+    ],
+)
 def test_bad_sources_are_clear_errors(source, error, match):
     with pytest.raises(error, match=match):
         PILImage.create(source)

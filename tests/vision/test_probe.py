@@ -29,15 +29,19 @@ def tiny_net(pretrained: bool = False, num_classes: int = 1000) -> nn.Sequential
     """Three stride-2 conv blocks, pool, linear; 'pretrained' = fixed seeded weights."""
     with torch.random.fork_rng():
         torch.manual_seed(123 if pretrained else int(torch.randint(1000, ())))
-        return nn.Sequential(conv_bn_relu(3, 8, stride=2), conv_bn_relu(8, 16, stride=2),
-                             conv_bn_relu(16, 16, stride=2), nn.AdaptiveAvgPool2d(1),
-                             nn.Flatten(), nn.Linear(16, num_classes))
+        return nn.Sequential(
+            conv_bn_relu(3, 8, stride=2),
+            conv_bn_relu(8, 16, stride=2),
+            conv_bn_relu(16, 16, stride=2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(16, num_classes),
+        )
 
 
 @pytest.fixture(autouse=True, scope="module")
 def tiny_arch():
-    register_arch("tiny_probe", tiny_net, cut=-3, meta={"stats": STATS, "split": 1},
-                  overwrite=True)
+    register_arch("tiny_probe", tiny_net, cut=-3, meta={"stats": STATS, "split": 1}, overwrite=True)
     yield
     _REGISTRY.pop("tiny_probe", None)
 
@@ -48,7 +52,7 @@ def images(n: int, size: int = 24, seed: int = 0) -> tuple[torch.Tensor, torch.T
     x = (torch.rand(n, 3, size, size, generator=g) * 160).to(torch.uint8)
     y = torch.arange(n) % 3
     third = torch.arange(size) * 3 // size  # (W,) column -> third
-    bright = (third.view(1, 1, 1, -1) == y.view(-1, 1, 1, 1))
+    bright = third.view(1, 1, 1, -1) == y.view(-1, 1, 1, 1)
     noise = torch.rand(n, generator=g) < 0.15  # some labels are noise: errors > 0
     return torch.where(bright, x + 60, x), torch.where(noise, (y + 1) % 3, y)
 
@@ -56,8 +60,14 @@ def images(n: int, size: int = 24, seed: int = 0) -> tuple[torch.Tensor, torch.T
 def tensor_dls(n: int = 90, n_valid: int = 60, batch_tfms=None) -> DataLoaders:
     x, y = images(n + n_valid)
     tfms = [IntToFloat()] + list(batch_tfms or [])
-    return DataLoaders.from_dsets(TensorDataset(x[:n], y[:n]), TensorDataset(x[n:], y[n:]),
-                                  bs=16, device="cpu", vocab=["a", "b", "c"], batch_tfms=tfms)
+    return DataLoaders.from_dsets(
+        TensorDataset(x[:n], y[:n]),
+        TensorDataset(x[n:], y[n:]),
+        bs=16,
+        device="cpu",
+        vocab=["a", "b", "c"],
+        batch_tfms=tfms,
+    )
 
 
 def reference_error(dls: DataLoaders, C: float) -> float:
@@ -97,8 +107,9 @@ def test_training_features_are_not_augmented():
     """Flips and warps are for training, not for the probe: the same result with or without."""
     plain = linear_probe(tensor_dls(), "tiny_probe", Cs=(1.0,))
     set_seed(0)
-    augmented = linear_probe(tensor_dls(batch_tfms=[AffineWarp(max_rotate=30, p_affine=1.0)]),
-                             "tiny_probe", Cs=(1.0,))
+    augmented = linear_probe(
+        tensor_dls(batch_tfms=[AffineWarp(max_rotate=30, p_affine=1.0)]), "tiny_probe", Cs=(1.0,)
+    )
     assert augmented == plain
 
 
@@ -124,8 +135,12 @@ def test_compare_gives_a_verdict_or_warns_on_a_small_validation_set():
 
 def test_probe_rejects_regression_targets():
     x, _ = images(40)
-    dls = DataLoaders.from_dsets(TensorDataset(x[:30], torch.rand(30)),
-                                 TensorDataset(x[30:], torch.rand(10)), bs=8, device="cpu",
-                                 batch_tfms=[IntToFloat()])
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:30], torch.rand(30)),
+        TensorDataset(x[30:], torch.rand(10)),
+        bs=8,
+        device="cpu",
+        batch_tfms=[IntToFloat()],
+    )
     with pytest.raises(ValueError, match="one class index per image"):
         linear_probe(dls, "tiny_probe")

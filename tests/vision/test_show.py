@@ -43,9 +43,17 @@ def pets(tmp_path):
 
 def image_dls(root, **kwargs):
     set_seed(0)
-    return ImageDataLoaders.from_name_re(root, get_image_files(root), r"^(.+)_\d", seed=0,
-                                         item_tfms=Resize(16), bs=8, num_workers=0,
-                                         device="cpu", **kwargs)
+    return ImageDataLoaders.from_name_re(
+        root,
+        get_image_files(root),
+        r"^(.+)_\d",
+        seed=0,
+        item_tfms=Resize(16),
+        bs=8,
+        num_workers=0,
+        device="cpu",
+        **kwargs,
+    )
 
 
 def rows_and_cols(fig):
@@ -59,16 +67,19 @@ def shown(ax):
 
 
 # ---------------------------------------------------------------------------- the grid
-@pytest.mark.parametrize("n, nrows, ncols, expected", [
-    (9, None, None, (3, 3)),   # fastai: near-square
-    (4, None, None, (2, 2)),
-    (8, None, None, (2, 4)),
-    (4, 1, None, (1, 4)),      # dls.valid.show_batch(max_n=4, nrows=1)
-    (9, 1, 3, (1, 3)),         # dls.show_batch(nrows=1, ncols=3)
-    (8, 2, None, (2, 4)),      # show_batch(max_n=8, nrows=2, unique=True)
-    (5, None, 2, (3, 2)),
-    (1, None, None, (1, 1)),
-])
+@pytest.mark.parametrize(
+    "n, nrows, ncols, expected",
+    [
+        (9, None, None, (3, 3)),  # fastai: near-square
+        (4, None, None, (2, 2)),
+        (8, None, None, (2, 4)),
+        (4, 1, None, (1, 4)),  # dls.valid.show_batch(max_n=4, nrows=1)
+        (9, 1, 3, (1, 3)),  # dls.show_batch(nrows=1, ncols=3)
+        (8, 2, None, (2, 4)),  # show_batch(max_n=8, nrows=2, unique=True)
+        (5, None, 2, (3, 2)),
+        (1, None, None, (1, 1)),
+    ],
+)
 def test_grid_shape_follows_fastai(n, nrows, ncols, expected):
     assert grid_shape(n, nrows, ncols) == expected
 
@@ -117,8 +128,10 @@ def test_show_batch_unique_repeats_one_image_augmented(pets):
     assert all(np.allclose(shown(ax), first, atol=1e-6) for ax in fig.axes)
 
 
-@pytest.mark.skipif(not hasattr(DataLoader, "show_batch"),
-                    reason="needs the core DataLoader.show_batch hook (core/data.py)")
+@pytest.mark.skipif(
+    not hasattr(DataLoader, "show_batch"),
+    reason="needs the core DataLoader.show_batch hook (core/data.py)",
+)
 def test_a_single_loader_shows_its_batch(pets):
     dls = image_dls(pets)
     fig = dls.train.show_batch(max_n=8, nrows=2, unique=True)

@@ -36,12 +36,15 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.mark.parametrize("call", [
-    lambda: widgets.FileUpload(),
-    lambda: widgets.Button(description="Classify"),
-    lambda: widgets.Output(),
-    lambda: VBox([]),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: widgets.FileUpload(),
+        lambda: widgets.Button(description="Classify"),
+        lambda: widgets.Output(),
+        lambda: VBox([]),
+    ],
+)
 def test_widgets_say_what_to_use_instead(call):
     with pytest.raises(WidgetsUnavailableError) as info:
         call()
@@ -58,9 +61,16 @@ def learn(tmp_path):
         for i in range(5):
             arr = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
             Image.fromarray(arr).save(tmp_path / f"{breed}_{i}.png")
-    dls = ImageDataLoaders.from_name_re(tmp_path, get_image_files(tmp_path), r"^(.+)_\d",
-                                        seed=0, item_tfms=Resize(8), bs=4, num_workers=0,
-                                        device="cpu")
+    dls = ImageDataLoaders.from_name_re(
+        tmp_path,
+        get_image_files(tmp_path),
+        r"^(.+)_\d",
+        seed=0,
+        item_tfms=Resize(8),
+        bs=4,
+        num_workers=0,
+        device="cpu",
+    )
     set_seed(0)
     return VisionLearner(dls, tiny_cnn(), show_progress=False)
 
@@ -103,7 +113,8 @@ def test_cleaner_plot_titles_rows(learn):
     valid = cleaner.frame[cleaner.frame["split"] == "valid"].head(4)
     assert len(fig.axes) == len(valid)
     first = valid.iloc[0]
-    assert fig.axes[0].get_title() == (f"#{valid.index[0]} {first.label}/{first.predicted}\n"
-                                       f"{first.loss:.2f}")
+    assert fig.axes[0].get_title() == (
+        f"#{valid.index[0]} {first.label}/{first.predicted}\n{first.loss:.2f}"
+    )
     with pytest.raises(ValueError, match="No image"):
         cleaner.plot(label="panda")

@@ -25,7 +25,11 @@ def test_blocks_start_as_the_identity():
     assert torch.equal(block(x), torch.relu(x))  # the residual branch's last BN starts at 0
     down = ResBlock(4, 16, 32, stride=2).eval()
     assert isinstance(down.idpath[0], nn.AvgPool2d) and down(torch.randn(1, 64, 8, 8)).shape == (
-        1, 128, 4, 4)
+        1,
+        128,
+        4,
+        4,
+    )
 
 
 def test_stem_is_three_convolutions_and_no_pretrained_weights():

@@ -179,8 +179,12 @@ class CollabDataLoaders(DataLoaders):
         items, item_map = _encode_ids(ratings, item_name, "item")
         x = torch.stack([users, items], 1)  # (N, 2): user index, item index
         train_idx, valid_idx = _split(ratings, splitter or RandomSplitter(valid_pct, seed))
-        train = DataLoader(TensorDataset(x[train_idx], y[train_idx]), bs, shuffle=True,
-                           drop_last=lone_last_item(len(train_idx), bs))
+        train = DataLoader(
+            TensorDataset(x[train_idx], y[train_idx]),
+            bs,
+            shuffle=True,
+            drop_last=lone_last_item(len(train_idx), bs),
+        )
         valid = (
             DataLoader(TensorDataset(x[valid_idx], y[valid_idx]), val_bs or bs)
             if len(valid_idx)
@@ -251,8 +255,7 @@ class CollabDataLoaders(DataLoaders):
         """Number of ratings of each item (by index), over the whole table."""
         return torch.bincount(self.pairs()[:, 1], minlength=self.n_items)
 
-    def show_batch(self, max_n: int = 10, *, ds_idx: int = 0,
-                   dl: DataLoader | None = None) -> Any:
+    def show_batch(self, max_n: int = 10, *, ds_idx: int = 0, dl: DataLoader | None = None) -> Any:
         """Print and return (a DataFrame) `max_n` ratings of a batch of `dl` (default
         `self[ds_idx]`) as raw user and item ids."""
         from .interpret import show_ratings

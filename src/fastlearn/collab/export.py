@@ -36,14 +36,17 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
     kwargs = config.get("builder_kwargs", {})
     for key, n_key in (("users", "n_users"), ("items", "n_items")):
         ids = pre.get(key)
-        if not (isinstance(ids, list) and ids and all(
-                isinstance(i, (str, int, float)) for i in ids)):
+        if not (
+            isinstance(ids, list) and ids and all(isinstance(i, (str, int, float)) for i in ids)
+        ):
             raise header.refuse(f"preprocessing.{key}", ids, "a non-empty list of ids")
         if config["builder"] in COLLAB_MODELS and kwargs.get(n_key) != len(ids):
-            raise ExportError(f"The model file lists {len(ids)} {key} (preprocessing.{key}) "
-                              f"but builder_kwargs.{n_key} is {kwargs.get(n_key)!r}: the "
-                              "model needs an embedding row for each. Fix: export the model "
-                              "again with learn.export().")
+            raise ExportError(
+                f"The model file lists {len(ids)} {key} (preprocessing.{key}) "
+                f"but builder_kwargs.{n_key} is {kwargs.get(n_key)!r}: the "
+                "model needs an embedding row for each. Fix: export the model "
+                "again with learn.export()."
+            )
 
 
 class CollabPredictor(Predictor):
@@ -56,8 +59,9 @@ class CollabPredictor(Predictor):
         try:
             self.collab_vocab = CollabVocab.from_state(config["preprocessing"])
         except ValueError as e:  # duplicate ids
-            raise ExportError(f"The model file's preprocessing can't be rebuilt: {e} Fix: "
-                              "export the model again.") from e
+            raise ExportError(
+                f"The model file's preprocessing can't be rebuilt: {e} Fix: export the model again."
+            ) from e
         model.vocab = self.collab_vocab
 
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:

@@ -26,15 +26,21 @@ if TYPE_CHECKING:
 __all__ = ["pca", "plot_pca_labels", "ratings_frame", "show_ratings"]
 
 
-def ratings_frame(vocab: CollabVocab, x: torch.Tensor, y: torch.Tensor | None = None,
-                  preds: torch.Tensor | None = None) -> pd.DataFrame:
+def ratings_frame(
+    vocab: CollabVocab,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    preds: torch.Tensor | None = None,
+) -> pd.DataFrame:
     """(user index, item index) pairs `x` (N, 2), and their ratings `y` and predictions, as a
     table of raw ids with the ratings table's column names (predictions: `<rating>_pred`)."""
     import pandas as pd
 
     x = x.detach().cpu()
-    columns = {vocab.user_name: vocab.users.decode(x[:, 0]),
-               vocab.item_name: vocab.items.decode(x[:, 1])}
+    columns = {
+        vocab.user_name: vocab.users.decode(x[:, 0]),
+        vocab.item_name: vocab.items.decode(x[:, 1]),
+    }
     if y is not None:
         columns[vocab.rating_name] = y.detach().cpu().float().reshape(-1).numpy()
     if preds is not None:
@@ -42,8 +48,9 @@ def ratings_frame(vocab: CollabVocab, x: torch.Tensor, y: torch.Tensor | None = 
     return pd.DataFrame(columns)
 
 
-def show_ratings(vocab: CollabVocab, dl: DataLoader, *, max_n: int = 10,
-                 model: torch.nn.Module | None = None) -> pd.DataFrame:
+def show_ratings(
+    vocab: CollabVocab, dl: DataLoader, *, max_n: int = 10, model: torch.nn.Module | None = None
+) -> pd.DataFrame:
     """Print and return `max_n` rows of the first batch of `dl`: user, item, rating and, with
     `model`, its predicted rating (computed in eval mode, the mode restored after)."""
     import pandas as pd
@@ -128,16 +135,26 @@ def plot_pca_labels(
     fig.tight_layout()  # the axes' final place: labels are fitted inside it
     left_out = _place_labels(ax, coords, [str(label) for label in labels], fontsize)
     if left_out:
-        fig.text(0.99, 0.005, f"{left_out} of {len(labels)} labels left out (no room without "
-                 "overlapping)", ha="right", va="bottom", fontsize=8, color="0.4")
+        fig.text(
+            0.99,
+            0.005,
+            f"{left_out} of {len(labels)} labels left out (no room without overlapping)",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="0.4",
+        )
     return save_figure(fig, path)
 
 
 def _extreme_first(coords: torch.Tensor) -> list[int]:
     """Indices, the items at the ends of either component first (round robin over the four
     ends: low and high on each axis), the middle of the cloud last."""
-    ranks = [coords[:, axis].argsort(descending=descending, stable=True).argsort(stable=True)
-             for axis in (0, 1) for descending in (False, True)]
+    ranks = [
+        coords[:, axis].argsort(descending=descending, stable=True).argsort(stable=True)
+        for axis in (0, 1)
+        for descending in (False, True)
+    ]
     best = torch.stack(ranks).min(0).values  # (N,): 0 for the most extreme of some end
     return torch.argsort(best * 4 + torch.stack(ranks).argmin(0), stable=True).tolist()
 
@@ -177,9 +194,14 @@ def _place_labels(ax: Any, coords: torch.Tensor, labels: list[str], fontsize: fl
     return left_out
 
 
-def _free_spot(point: Any, size: tuple[float, float], taken: Any,
-               bounds: tuple[float, float, float, float], scale: float,
-               own: int) -> tuple[Any, float] | None:
+def _free_spot(
+    point: Any,
+    size: tuple[float, float],
+    taken: Any,
+    bounds: tuple[float, float, float, float],
+    scale: float,
+    own: int,
+) -> tuple[Any, float] | None:
     """The first box (x0, y0, x1, y1) of `size` pixels beside `point`, at growing distances in
     eight directions, inside `bounds` and clear of every box in `taken` but `taken[own]` (the
     point's own); with the distance in points. None when there is no such box."""
@@ -194,10 +216,19 @@ def _free_spot(point: Any, size: tuple[float, float], taken: Any,
             x0 = x + r if dx > 0 else x - r - width if dx < 0 else x - width / 2
             y0 = y + r if dy > 0 else y - r - height if dy < 0 else y - height / 2
             box = np.array([x0, y0, x0 + width, y0 + height])
-            inside = (box[0] >= bounds[0] and box[1] >= bounds[1] and box[2] <= bounds[2]
-                      and box[3] <= bounds[3])
-            hits = ((taken[:, 0] < box[2]) & (taken[:, 2] > box[0]) & (taken[:, 1] < box[3])
-                    & (taken[:, 3] > box[1]) & others)
+            inside = (
+                box[0] >= bounds[0]
+                and box[1] >= bounds[1]
+                and box[2] <= bounds[2]
+                and box[3] <= bounds[3]
+            )
+            hits = (
+                (taken[:, 0] < box[2])
+                & (taken[:, 2] > box[0])
+                & (taken[:, 1] < box[3])
+                & (taken[:, 3] > box[1])
+                & others
+            )
             if inside and not hits.any():
                 return box, gap
     return None

@@ -99,8 +99,11 @@ class CollabLearner(Learner):
         vocab = self.collab_vocab
         is_row = _is_pandas_row(pairs) and (vocab.user_name in pairs or "user" in pairs)
         if isinstance(pairs, Mapping) or is_row:  # one row: {user column: ..., item column: ...}
-            return [_row_id(pairs, "user", vocab.user_name)], [
-                _row_id(pairs, "item", vocab.item_name)], True
+            return (
+                [_row_id(pairs, "user", vocab.user_name)],
+                [_row_id(pairs, "item", vocab.item_name)],
+                True,
+            )
         if isinstance(pairs, tuple):
             users, items = unzip_pairs([pairs])
             return users, items, True
@@ -180,8 +183,7 @@ class CollabLearner(Learner):
             title=f"Item factors: PCA of the {len(chosen)} most-rated items",
         )
 
-    def show_results(self, max_n: int = 10, *, ds_idx: int = 1,
-                     dl: Any = None) -> Any:
+    def show_results(self, max_n: int = 10, *, ds_idx: int = 1, dl: Any = None) -> Any:
         """Print and return (a DataFrame) `max_n` validation ratings beside the model's
         predictions: user, item, rating, rating_pred (the ratings table's column names)."""
         from .interpret import show_ratings
@@ -227,8 +229,9 @@ def _row_id(row: Any, role: str, column: Any) -> Any:
             value = row[key]
             return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
     keys = list(row.keys())[:10]
-    raise KeyError(f"Expected the {role} id under {column!r} (or {role!r}) in the row. "
-                   f"Received keys: {keys}.")
+    raise KeyError(
+        f"Expected the {role} id under {column!r} (or {role!r}) in the row. Received keys: {keys}."
+    )
 
 
 def _short(x: Any) -> str:

@@ -113,7 +113,8 @@ class IdMap:
                 f"Expected each {self.name} id as one value (a string or a number, as in the "
                 f"ratings table). Received: {bad!r} of type {type(bad).__name__}. Fix: pass "
                 f"(user, item) pairs of single ids, e.g. ({self.ids[0]!r}, ...)."
-                if self.ids else f"Received an unhashable {self.name} id: {bad!r}."
+                if self.ids
+                else f"Received an unhashable {self.name} id: {bad!r}."
             ) from None
         index = torch.tensor(found, dtype=torch.long).reshape(-1)
         known = index >= 0

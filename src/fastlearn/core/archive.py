@@ -32,8 +32,9 @@ class CorruptArchiveError(OSError):
     """An archive that is truncated or not an archive at all."""
 
 
-def extract_archive(archive: Path, dest: Path, *, max_bytes: int | None = None,
-                    max_members: int = 5_000_000) -> Path:
+def extract_archive(
+    archive: Path, dest: Path, *, max_bytes: int | None = None, max_members: int = 5_000_000
+) -> Path:
     """Extract into a temporary folder beside dest, check it, then rename it into place.
 
     The members' total size (as their headers state it, checked before anything is written)

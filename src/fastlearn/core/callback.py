@@ -53,11 +53,21 @@ EVENTS = (
 )
 
 # Events fired for each batch: only these honour a callback's run_train / run_valid.
-INNER_EVENTS = frozenset({
-    "before_batch", "after_pred", "after_loss", "before_backward", "after_backward",
-    "before_step", "after_step", "after_batch", "after_cancel_batch", "after_cancel_backward",
-    "after_cancel_step",
-})
+INNER_EVENTS = frozenset(
+    {
+        "before_batch",
+        "after_pred",
+        "after_loss",
+        "before_backward",
+        "after_backward",
+        "before_step",
+        "after_step",
+        "after_batch",
+        "after_cancel_batch",
+        "after_cancel_backward",
+        "after_cancel_step",
+    }
+)
 
 
 class CancelBatchException(Exception):

@@ -42,8 +42,10 @@ class CheckpointMixin:
     def save(self, file: str | Path, with_opt: bool = True) -> Path:
         """Save a checkpoint (model, optimiser, epoch) atomically; returns its path.
         Distributed: rank 0 writes, the others wait for it (call it on every process)."""
-        state: dict[str, Any] = {"model": unwrap_model(self.model).state_dict(),
-                                 "epoch": self.epoch}
+        state: dict[str, Any] = {
+            "model": unwrap_model(self.model).state_dict(),
+            "epoch": self.epoch,
+        }
         if with_opt and self.opt is not None:
             state["opt"] = self.opt.state_dict()
         path = self._model_path(file)
@@ -58,8 +60,10 @@ class CheckpointMixin:
         CheckpointError naming it, with the learner unchanged."""
         path = self._model_path(file)
         if not path.exists():
-            raise FileNotFoundError(f"No checkpoint at {path}. Fix: check the name passed to "
-                                    f"save() (files there: {_ls(path.parent)}).")
+            raise FileNotFoundError(
+                f"No checkpoint at {path}. Fix: check the name passed to "
+                f"save() (files there: {_ls(path.parent)})."
+            )
         state = read_checkpoint(path, self.dls.device)
         model = unwrap_model(self.model)
         check_weights(path, model, state["model"], strict)
@@ -69,9 +73,11 @@ class CheckpointMixin:
             try:  # torch checks the groups before changing anything
                 self.opt.load_state_dict(state["opt"])
             except (ValueError, KeyError, TypeError) as e:
-                raise CheckpointError(f"{path}: its optimiser state doesn't fit this learner's "
-                                      f"parameter groups ({e}). Fix: learn.load(name, "
-                                      "with_opt=False) loads the weights alone.") from e
+                raise CheckpointError(
+                    f"{path}: its optimiser state doesn't fit this learner's "
+                    f"parameter groups ({e}). Fix: learn.load(name, "
+                    "with_opt=False) loads the weights alone."
+                ) from e
         model.load_state_dict(state["model"], strict=strict)
         self.epoch = state.get("epoch", 0)
         return self
@@ -80,8 +86,13 @@ class CheckpointMixin:
         """What `export` writes besides the weights; applications override this."""
         return {"application": "core"}
 
-    def export(self, path: str | Path = "export.fl", *, builder: str | None = None,
-               builder_kwargs: dict[str, Any] | None = None) -> Path:
+    def export(
+        self,
+        path: str | Path = "export.fl",
+        *,
+        builder: str | None = None,
+        builder_kwargs: dict[str, Any] | None = None,
+    ) -> Path:
         """Write the model and its preprocessing to one safe file (safetensors + JSON).
 
         Applications know their builder; a custom model names a registered one:
@@ -97,12 +108,14 @@ class CheckpointMixin:
         barrier()
         return path
 
-    def to_onnx(self, path: str | Path = "model.onnx", example_inputs: Any = None,
-                **kwargs: Any) -> Path:
+    def to_onnx(
+        self, path: str | Path = "model.onnx", example_inputs: Any = None, **kwargs: Any
+    ) -> Path:
         """Write the model as ONNX, checked against onnxruntime (see `core.onnx.to_onnx`)."""
         path = Path(path)
-        return to_onnx(self, path if path.is_absolute() else self.path / path,
-                       example_inputs, **kwargs)
+        return to_onnx(
+            self, path if path.is_absolute() else self.path / path, example_inputs, **kwargs
+        )
 
 
 def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -113,39 +126,49 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
             warnings.simplefilter("ignore")  # torch's notes on pickle protocols
             state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(f"{path} holds Python objects besides tensors (a pickle, which "
-                              "could run code when loaded): refused, nothing was run. Fix: load "
-                              "checkpoints written by learn.save(), or exported .fl files with "
-                              "load_learner().") from e
+        raise CheckpointError(
+            f"{path} holds Python objects besides tensors (a pickle, which "
+            "could run code when loaded): refused, nothing was run. Fix: load "
+            "checkpoints written by learn.save(), or exported .fl files with "
+            "load_learner()."
+        ) from e
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or damaged: "
-                              f"{first[:160]}). Fix: save it again with learn.save(), or use a "
-                              "copy written whole.") from e
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or damaged: "
+            f"{first[:160]}). Fix: save it again with learn.save(), or use a "
+            "copy written whole."
+        ) from e
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         kind = sorted(map(str, state))[:6] if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"{path} is not a learn.save() checkpoint: expected a dict with "
-                              f"'model' (its weights). Received: {kind}. Fix: a bare state dict "
-                              "loads with learn.model.load_state_dict(torch.load(path, "
-                              "weights_only=True)).")
+        raise CheckpointError(
+            f"{path} is not a learn.save() checkpoint: expected a dict with "
+            f"'model' (its weights). Received: {kind}. Fix: a bare state dict "
+            "loads with learn.model.load_state_dict(torch.load(path, "
+            "weights_only=True))."
+        )
     return state
 
 
-def check_weights(path: Path, model: torch.nn.Module, weights: dict[str, Any],
-                  strict: bool = True) -> None:
+def check_weights(
+    path: Path, model: torch.nn.Module, weights: dict[str, Any], strict: bool = True
+) -> None:
     """Refuse `weights` that don't fit `model` (names and shapes), before any is copied."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights)) if strict else []
     unexpected = sorted(set(weights) - set(expected)) if strict else []
-    wrong = [(k, tuple(getattr(v, "shape", ())), tuple(expected[k].shape))
-             for k, v in weights.items()
-             if k in expected and getattr(v, "shape", None) != expected[k].shape]
+    wrong = [
+        (k, tuple(getattr(v, "shape", ())), tuple(expected[k].shape))
+        for k, v in weights.items()
+        if k in expected and getattr(v, "shape", None) != expected[k].shape
+    ]
     if missing or unexpected or wrong:
         raise CheckpointError(
             f"{path} holds the weights of another model: missing {missing[:4]}, unexpected "
             f"{unexpected[:4]}, wrong shapes (name, file, model) {wrong[:4]}. Fix: build the "
             "learner with the architecture and classes the checkpoint was saved from"
-            + (", or load(..., strict=False) for the matching names." if not wrong else "."))
+            + (", or load(..., strict=False) for the matching names." if not wrong else ".")
+        )
 
 
 def _ls(folder: Path) -> list[str]:

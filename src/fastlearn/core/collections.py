@@ -43,8 +43,9 @@ class L(list):
         idx = list(idx.tolist() if hasattr(idx, "tolist") else idx)
         if idx and all(isinstance(i, bool) for i in idx):
             if len(idx) != len(self):
-                raise IndexError(f"Expected a boolean mask of length {len(self)}. "
-                                 f"Received: length {len(idx)}.")
+                raise IndexError(
+                    f"Expected a boolean mask of length {len(self)}. Received: length {len(idx)}."
+                )
             return L(o for o, keep in zip(self, idx) if keep)
         return L(super(L, self).__getitem__(int(i)) for i in idx)
 
@@ -67,8 +68,9 @@ class L(list):
 
     def attrgot(self, name: str, default: Any = None) -> L:
         """Attribute `name` of every item (a dict's key `name`), `default` where missing."""
-        return L(o.get(name, default) if isinstance(o, dict) else getattr(o, name, default)
-                 for o in self)
+        return L(
+            o.get(name, default) if isinstance(o, dict) else getattr(o, name, default) for o in self
+        )
 
     def itemgot(self, *idxs: Any) -> L:
         """`o[i]` of every item (several indices: `o[i][j]`...)."""
@@ -124,14 +126,19 @@ class Path(type(pathlib.Path())):  # PosixPath or WindowsPath: pathlib.Path can'
     Paths built from it (`/`, `.parent`, `iterdir`, `glob`) are of this class too.
     """
 
-    def ls(self, n_max: int | None = None, file_type: str | None = None,
-           file_exts: Sequence[str] | str | None = None) -> L:
+    def ls(
+        self,
+        n_max: int | None = None,
+        file_type: str | None = None,
+        file_exts: Sequence[str] | str | None = None,
+    ) -> L:
         """The folder's entries, sorted by name; `file_exts=['.jpg']` keeps those suffixes,
         `file_type='image'` those whose MIME type starts so, `n_max` at most that many."""
         if not self.is_dir():
             kind = "a file" if self.exists() else "nothing"
-            raise NotADirectoryError(f"ls() lists a folder's entries. Received: {str(self)!r}, "
-                                     f"which is {kind}.")
+            raise NotADirectoryError(
+                f"ls() lists a folder's entries. Received: {str(self)!r}, which is {kind}."
+            )
         entries = sorted(self.iterdir())
         if file_exts is not None:
             exts = {file_exts} if isinstance(file_exts, str) else set(file_exts)
@@ -139,8 +146,9 @@ class Path(type(pathlib.Path())):  # PosixPath or WindowsPath: pathlib.Path can'
         if file_type is not None:
             import mimetypes
 
-            entries = [p for p in entries
-                       if (mimetypes.guess_type(p.name)[0] or "").startswith(file_type)]
+            entries = [
+                p for p in entries if (mimetypes.guess_type(p.name)[0] or "").startswith(file_type)
+            ]
         return L(entries[:n_max] if n_max is not None else entries)
 
 

@@ -14,5 +14,12 @@ from .items import Categorize, ItemDataset, MultiCategorize
 from .labels import encode_split
 from .loader import DataLoader, lone_last_item
 
-__all__ = ["DataLoader", "DataLoaders", "ItemDataset", "Categorize", "MultiCategorize",
-           "lone_last_item", "encode_split"]
+__all__ = [
+    "DataLoader",
+    "DataLoaders",
+    "ItemDataset",
+    "Categorize",
+    "MultiCategorize",
+    "lone_last_item",
+    "encode_split",
+]

@@ -81,8 +81,13 @@ class TransformBlock:
     # text columns of a row); a getter with a `column(df)` method reads a DataFrame at once
     default_getter: Callable[[Any], Any] | None = None
 
-    def __init__(self, *, item_tfms: Sequence[Callable] = (),
-                 batch_tfms: Sequence[Callable] = (), dl_type: type | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        item_tfms: Sequence[Callable] = (),
+        batch_tfms: Sequence[Callable] = (),
+        dl_type: type | None = None,
+    ) -> None:
         self.item_tfms, self.batch_tfms, self.dl_type = list(item_tfms), list(batch_tfms), dl_type
 
     def __repr__(self) -> str:
@@ -127,9 +132,18 @@ class TransformBlock:
         """Samples -> one batch (tuples of stacked tensors)."""
         return tuple(default_collate(samples))
 
-    def dataloaders(self, dsets: Datasets, *, bs: int = 64, val_bs: int | None = None,
-                    shuffle: bool = True, num_workers: int = 0, device: Any = None,
-                    drop_last: bool = False, **kwargs: Any) -> Any:
+    def dataloaders(
+        self,
+        dsets: Datasets,
+        *,
+        bs: int = 64,
+        val_bs: int | None = None,
+        shuffle: bool = True,
+        num_workers: int = 0,
+        device: Any = None,
+        drop_last: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         """Generic loaders over `TupleDataset`s (core `DataLoaders`)."""
         from .data import DataLoader, DataLoaders
 
@@ -137,8 +151,13 @@ class TransformBlock:
             raise TypeError(f"Unexpected arguments for these loaders: {sorted(kwargs)}.")
         train_ds, valid_ds = dsets.train, dsets.valid
         cls = self.dl_type or dsets.block.dl_type or DataLoader
-        common = dict(num_workers=num_workers, collate_fn=self.collate, device=device,
-                      batch_tfms=dsets.batch_tfms, n_inp=dsets.n_inp)
+        common = dict(
+            num_workers=num_workers,
+            collate_fn=self.collate,
+            device=device,
+            batch_tfms=dsets.batch_tfms,
+            n_inp=dsets.n_inp,
+        )
         train = cls(train_ds, bs, shuffle=shuffle, drop_last=drop_last, augment=True, **common)
         valid = cls(valid_ds, val_bs or bs, **common) if len(valid_ds) else None
         return DataLoaders(train, valid, device=device, vocab=dsets.vocab, n_inp=dsets.n_inp)
@@ -152,8 +171,13 @@ class CategoryBlock(TransformBlock):
     task = "classification"
     needs_getter = True
 
-    def __init__(self, vocab: Sequence[Any] | None = None, sort: bool = True,
-                 add_na: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        vocab: Sequence[Any] | None = None,
+        sort: bool = True,
+        add_na: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.sort, self.add_na = sort, add_na
         self.categorize = Categorize(vocab)
@@ -168,13 +192,17 @@ class CategoryBlock(TransformBlock):
 
     def check(self, value: Any) -> str | None:
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            return ("CategoryBlock takes one label per item; a missing label (NaN, None) is "
-                    "not a class. Fix: drop those items (df.dropna(subset=[label column])) or "
-                    "fill them.")
+            return (
+                "CategoryBlock takes one label per item; a missing label (NaN, None) is "
+                "not a class. Fix: drop those items (df.dropna(subset=[label column])) or "
+                "fill them."
+            )
         if isinstance(value, (list, tuple, set, Tensor)) and not _is_scalar_tensor(value):
-            return (f"CategoryBlock takes one label per item; received a "
-                    f"{type(value).__name__} {value!r:.60}. Fix: use MultiCategoryBlock for "
-                    "several labels per item.")
+            return (
+                f"CategoryBlock takes one label per item; received a "
+                f"{type(value).__name__} {value!r:.60}. Fix: use MultiCategoryBlock for "
+                "several labels per item."
+            )
         try:
             hash(value)
         except TypeError:
@@ -184,8 +212,11 @@ class CategoryBlock(TransformBlock):
     def setup(self, train_values: Sequence[Any]) -> None:
         if self.categorize.vocab is None:
             values = [_plain(v) for v in train_values]
-            vocab = (sorted(set(values), key=lambda v: (str(type(v)), v)) if self.sort
-                     else list(dict.fromkeys(values)))
+            vocab = (
+                sorted(set(values), key=lambda v: (str(type(v)), v))
+                if self.sort
+                else list(dict.fromkeys(values))
+            )
             if self.add_na:
                 vocab = ["#na#", *vocab]
             self.categorize = Categorize(vocab)
@@ -196,7 +227,8 @@ class CategoryBlock(TransformBlock):
                 f"CategoryBlock found {len(vocab)} class"
                 f"{'' if len(vocab) == 1 else 'es'}: {_short(vocab)}. A classifier needs at "
                 "least two. Fix: check get_y / parent_label (e.g. parent_label of "
-                "'images/cat_1.jpg' is 'images': the folder, not the class).")
+                "'images/cat_1.jpg' is 'images': the folder, not the class)."
+            )
 
     def encode(self, values: Sequence[Any], splits: Splits) -> Tensor:
         from .labels import encode_split
@@ -216,8 +248,13 @@ class MultiCategoryBlock(TransformBlock):
     task = "multi_label"
     needs_getter = True
 
-    def __init__(self, encoded: bool = False, vocab: Sequence[Any] | None = None,
-                 add_na: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        encoded: bool = False,
+        vocab: Sequence[Any] | None = None,
+        add_na: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.encoded, self.add_na = encoded, add_na
         self.categorize = MultiCategorize(vocab)
@@ -232,12 +269,16 @@ class MultiCategoryBlock(TransformBlock):
 
     def check(self, value: Any) -> str | None:
         if isinstance(value, str):
-            return (f"MultiCategoryBlock takes a list of labels per item; received the string "
-                    f"{value!r:.60}. Fix: split it, e.g. get_y=ColReader('labels', "
-                    "label_delim=' ') or lambda r: r['labels'].split(' ').")
+            return (
+                f"MultiCategoryBlock takes a list of labels per item; received the string "
+                f"{value!r:.60}. Fix: split it, e.g. get_y=ColReader('labels', "
+                "label_delim=' ') or lambda r: r['labels'].split(' ')."
+            )
         if not isinstance(value, (list, tuple, set, Tensor)) and not hasattr(value, "__len__"):
-            return (f"MultiCategoryBlock takes a list of labels per item; received "
-                    f"{type(value).__name__} {value!r:.60}.")
+            return (
+                f"MultiCategoryBlock takes a list of labels per item; received "
+                f"{type(value).__name__} {value!r:.60}."
+            )
         return None
 
     def setup(self, train_values: Sequence[Any]) -> None:
@@ -248,18 +289,20 @@ class MultiCategoryBlock(TransformBlock):
             self.categorize.setup([])
             return
         if self.categorize.vocab is None:
-            labels = sorted({_plain(v) for vs in train_values for v in vs},
-                            key=lambda v: (str(type(v)), v))
+            labels = sorted(
+                {_plain(v) for vs in train_values for v in vs}, key=lambda v: (str(type(v)), v)
+            )
             self.categorize = MultiCategorize(["#na#", *labels] if self.add_na else labels)
         self.categorize.setup([])
         if not self.categorize.vocab:
-            raise DataBlockError("MultiCategoryBlock found no label in the training items. "
-                                 "Fix: check get_y (it returns empty lists).")
+            raise DataBlockError(
+                "MultiCategoryBlock found no label in the training items. "
+                "Fix: check get_y (it returns empty lists)."
+            )
 
     def encode(self, values: Sequence[Any], splits: Splits) -> Tensor:
         if self.encoded:
-            return torch.as_tensor([[float(v) for v in vs] for vs in values],
-                                   dtype=torch.float32)
+            return torch.as_tensor([[float(v) for v in vs] for vs in values], dtype=torch.float32)
         return self.categorize.encode([[_plain(v) for v in vs] for vs in values])
 
     def decode(self, x: Any) -> Any:
@@ -280,19 +323,25 @@ class RegressionBlock(TransformBlock):
         try:
             t = torch.as_tensor(value, dtype=torch.float32)
         except (TypeError, ValueError):
-            return (f"RegressionBlock takes numbers; received {type(value).__name__} "
-                    f"{value!r:.60}. Fix: make get_y return a number (or a list of numbers).")
+            return (
+                f"RegressionBlock takes numbers; received {type(value).__name__} "
+                f"{value!r:.60}. Fix: make get_y return a number (or a list of numbers)."
+            )
         if self.n_out is not None and t.numel() != self.n_out:
             return f"RegressionBlock(n_out={self.n_out}) received {t.numel()} numbers."
         return None
 
     def encode(self, values: Sequence[Any], splits: Splits) -> Tensor:
-        out = torch.as_tensor([_plain(v) if not isinstance(v, (list, tuple)) else list(v)
-                               for v in values], dtype=torch.float32)
+        out = torch.as_tensor(
+            [_plain(v) if not isinstance(v, (list, tuple)) else list(v) for v in values],
+            dtype=torch.float32,
+        )
         bad = torch.nonzero(~torch.isfinite(out.view(len(out), -1)).all(1)).flatten()
         if len(bad):
-            raise DataBlockError(f"RegressionBlock: {len(bad)} targets are NaN or infinite, "
-                                 f"e.g. item {int(bad[0])}. Fix: drop or fill them.")
+            raise DataBlockError(
+                f"RegressionBlock: {len(bad)} targets are NaN or infinite, "
+                f"e.g. item {int(bad[0])}. Fix: drop or fill them."
+            )
         return out
 
 
@@ -301,19 +350,30 @@ class Datasets:
     """A DataBlock applied to a source: items, splits, every block's encoded values, and the
     per-split datasets `train` and `valid` (`dsets.train[0]` is one item's tuple)."""
 
-    def __init__(self, block: DataBlock, blocks: list[TransformBlock], source: Any, items: Any,
-                 splits: Splits, raw: list[list[Any]], encoded: list[Any]) -> None:
+    def __init__(
+        self,
+        block: DataBlock,
+        blocks: list[TransformBlock],
+        source: Any,
+        items: Any,
+        splits: Splits,
+        raw: list[list[Any]],
+        encoded: list[Any],
+    ) -> None:
         self.block, self.source, self.items, self.splits = block, source, items, splits
         self.raw, self.encoded = raw, encoded
         self.blocks, self.n_inp = blocks, block.n_inp
-        self.item_tfms = _sorted_tfms([*block.item_tfms, *(t for b in self.blocks
-                                                           for t in b.item_tfms)])
+        self.item_tfms = _sorted_tfms(
+            [*block.item_tfms, *(t for b in self.blocks for t in b.item_tfms)]
+        )
         self.batch_tfms = [*(t for b in self.blocks for t in b.batch_tfms), *block.batch_tfms]
         self.train, self.valid = self.blocks[0].datasets(self)
 
     def __repr__(self) -> str:
-        return (f"Datasets({len(self.splits[0])} train, {len(self.splits[1])} valid, "
-                f"blocks={list(self.blocks)})")
+        return (
+            f"Datasets({len(self.splits[0])} train, {len(self.splits[1])} valid, "
+            f"blocks={list(self.blocks)})"
+        )
 
     def __getitem__(self, i: int) -> Dataset:
         return (self.train, self.valid)[i]
@@ -334,7 +394,7 @@ class Datasets:
     def vocab(self) -> L | None:
         """The classes of the first target block that has classes (for boxes: their labels'
         block), or the input's (a language model's tokens)."""
-        for b in (*self.blocks[self.n_inp:], self.blocks[0]):
+        for b in (*self.blocks[self.n_inp :], self.blocks[0]):
             if b.vocab is not None:
                 return b.vocab
         return None
@@ -357,8 +417,11 @@ class TupleDataset(Dataset):
         self.dsets, self.idx, self.train = dsets, list(idx), train
         self.vocab = dsets.vocab
         target = dsets.encoded[dsets.n_inp] if len(dsets.encoded) > dsets.n_inp else None
-        self.targets = target[torch.as_tensor(self.idx, dtype=torch.long)] \
-            if isinstance(target, Tensor) else None
+        self.targets = (
+            target[torch.as_tensor(self.idx, dtype=torch.long)]
+            if isinstance(target, Tensor)
+            else None
+        )
 
     def __len__(self) -> int:
         return len(self.idx)
@@ -395,15 +458,20 @@ class DataBlock:
         get_y: Callable | Sequence[Callable] | None = None,
         get_x: Callable | Sequence[Callable] | None = None,
     ) -> None:
-        blocks = [TransformBlock, TransformBlock] if blocks is None else (
-            list(blocks) if isinstance(blocks, (list, tuple)) else [blocks])
+        blocks = (
+            [TransformBlock, TransformBlock]
+            if blocks is None
+            else (list(blocks) if isinstance(blocks, (list, tuple)) else [blocks])
+        )
         self.blocks = [_as_block(b) for b in blocks]
         if not self.blocks:
             raise DataBlockError("Expected at least one block. Received: blocks=().")
         self.n_inp = n_inp if n_inp is not None else max(1, len(self.blocks) - 1)
         if not 1 <= self.n_inp <= len(self.blocks):
-            raise DataBlockError(f"Expected 1 <= n_inp <= {len(self.blocks)} (the number of "
-                                 f"blocks). Received: n_inp={n_inp}.")
+            raise DataBlockError(
+                f"Expected 1 <= n_inp <= {len(self.blocks)} (the number of "
+                f"blocks). Received: n_inp={n_inp}."
+            )
         self.dl_type, self.get_items, self.get_x, self.get_y = dl_type, get_items, get_x, get_y
         self.splitter = splitter if splitter is not None else RandomSplitter()
         self.item_tfms, self.batch_tfms = _as_list(item_tfms), _as_list(batch_tfms)
@@ -422,16 +490,22 @@ class DataBlock:
         if getters is not None:
             getters = list(getters)
             if len(getters) != n:
-                raise DataBlockError(f"Expected one getter per block ({n}). Received: "
-                                     f"{len(getters)} getters.")
+                raise DataBlockError(
+                    f"Expected one getter per block ({n}). Received: {len(getters)} getters."
+                )
             return getters
         xs = list(self.get_x) if isinstance(self.get_x, (list, tuple)) else [self.get_x] * n_inp
-        ys = (list(self.get_y) if isinstance(self.get_y, (list, tuple))
-              else [self.get_y] * (n - n_inp))
+        ys = (
+            list(self.get_y)
+            if isinstance(self.get_y, (list, tuple))
+            else [self.get_y] * (n - n_inp)
+        )
         if len(xs) != n_inp or len(ys) != n - n_inp:
-            raise DataBlockError(f"Expected {n_inp} get_x and {n - n_inp} get_y for "
-                                 f"{n} blocks with n_inp={n_inp}. Received: {len(xs)} get_x, "
-                                 f"{len(ys)} get_y.")
+            raise DataBlockError(
+                f"Expected {n_inp} get_x and {n - n_inp} get_y for "
+                f"{n} blocks with n_inp={n_inp}. Received: {len(xs)} get_x, "
+                f"{len(ys)} get_y."
+            )
         return xs + ys
 
     def new(self, item_tfms: Any = None, batch_tfms: Any = None) -> DataBlock:
@@ -446,8 +520,11 @@ class DataBlock:
 
     # ---------------------------------------------------------------- the steps
     def _items(self, source: Any) -> Any:
-        items = source if self.get_items is None else _step(
-            "get_items", self.get_items, source, lambda: self.get_items(source))
+        items = (
+            source
+            if self.get_items is None
+            else _step("get_items", self.get_items, source, lambda: self.get_items(source))
+        )
         if _is_frame(items):
             if len(items) == 0:
                 raise DataBlockError("get_items found no items: the DataFrame has 0 rows.")
@@ -457,12 +534,12 @@ class DataBlock:
             raise DataBlockError(
                 f"get_items found no items in {_short_repr(source)}"
                 f"{'' if self.get_items is None else f' ({_name(self.get_items)})'}. Fix: check "
-                "the path, and the extensions or folders that select the items.")
+                "the path, and the extensions or folders that select the items."
+            )
         return items
 
     def _split(self, items: Any) -> Splits:
-        splits = _step("splitter", self.splitter, _short_repr(items),
-                       lambda: self.splitter(items))
+        splits = _step("splitter", self.splitter, _short_repr(items), lambda: self.splitter(items))
         train, valid = (list(map(int, s)) for s in splits)
         return train, valid
 
@@ -475,23 +552,27 @@ class DataBlock:
             raise DataBlockError(
                 f"{block!r} (block {k}, a target) needs {role}: a function from an item to its "
                 f"value, e.g. get_y=parent_label. Received: {role}=None, so each item would be "
-                "its own label.")
+                "its own label."
+            )
         if getter is None:
             values = _rows(items) if _is_frame(items) else list(items)
         elif _is_frame(items) and hasattr(getter, "column"):
-            values = _step(f"{role} {_name(getter)}", getter, "the DataFrame",
-                           lambda: getter.column(items))
+            values = _step(
+                f"{role} {_name(getter)}", getter, "the DataFrame", lambda: getter.column(items)
+            )
         else:
             rows = _rows(items) if _is_frame(items) else items
-            values = [_step(f"{role} {_name(getter)}", getter, o, lambda o=o: getter(o))
-                      for o in rows]
+            values = [
+                _step(f"{role} {_name(getter)}", getter, o, lambda o=o: getter(o)) for o in rows
+            ]
         for i, v in enumerate(values):
             err = block.check(v)
             if err is not None:
                 raise DataBlockError(
                     f"{role} {_name(getter) if getter else '(none: the item itself)'} returned "
                     f"{type(v).__name__} {_short_repr(v, 80)} for item {i} "
-                    f"({_short_repr(_item(items, i))}), which {block!r} can't take: {err}")
+                    f"({_short_repr(_item(items, i))}), which {block!r} can't take: {err}"
+                )
         return values
 
     def datasets(self, source: Any, verbose: bool = False) -> Datasets:
@@ -501,29 +582,41 @@ class DataBlock:
 
     def _datasets(self, source: Any, items: Any, splits: Splits, verbose: bool) -> Datasets:
         if verbose:
-            print(f"Collected {len(items)} items; split {len(splits[0])} train, "
-                  f"{len(splits[1])} valid")
+            print(
+                f"Collected {len(items)} items; split {len(splits[0])} train, "
+                f"{len(splits[1])} valid"
+            )
         raw, encoded = [], []
         blocks = [copy.deepcopy(b) for b in self.blocks]  # each source learns its own vocab
         for k, block in enumerate(blocks):
             values = self._values(items, k)
-            _step(f"{block!r} setup", block.setup, "the training values",
-                  lambda b=block, v=values: b.setup([v[i] for i in splits[0]]))
+            _step(
+                f"{block!r} setup",
+                block.setup,
+                "the training values",
+                lambda b=block, v=values: b.setup([v[i] for i in splits[0]]),
+            )
             raw.append(values)
-            encoded.append(_step(f"{block!r} encode", block.encode, "the values",
-                                 lambda b=block, v=values: b.encode(v, splits)))
+            encoded.append(
+                _step(
+                    f"{block!r} encode",
+                    block.encode,
+                    "the values",
+                    lambda b=block, v=values: b.encode(v, splits),
+                )
+            )
         return Datasets(self, blocks, source, items, splits, raw, encoded)
 
-    def dataloaders(self, source: Any, bs: int = 64, *, verbose: bool = False,
-                    **kwargs: Any) -> Any:
+    def dataloaders(
+        self, source: Any, bs: int = 64, *, verbose: bool = False, **kwargs: Any
+    ) -> Any:
         """Loaders over `datasets(source)`: `bs`, `val_bs`, `shuffle`, `num_workers`, `device`,
         and what the first block's loaders take (e.g. `seq_len` for text, `path`)."""
         dsets = self.datasets(source, verbose=verbose)
         return dsets.blocks[0].dataloaders(dsets, bs=bs, **kwargs)
 
     # ---------------------------------------------------------------- summary
-    def summary(self, source: Any, bs: int = 4, show_batch: bool = False,
-                **kwargs: Any) -> str:
+    def summary(self, source: Any, bs: int = 4, show_batch: bool = False, **kwargs: Any) -> str:
         """Walk one item through every step, print what each produced, then collate a batch.
 
         A failing step is named with what it received, and its error is raised after the
@@ -546,22 +639,27 @@ class DataBlock:
             raise
         return out.getvalue()
 
-    def _summary_steps(self, source: Any, bs: int, emit: Callable[[str], None],
-                       kwargs: dict[str, Any]) -> None:
+    def _summary_steps(
+        self, source: Any, bs: int, emit: Callable[[str], None], kwargs: dict[str, Any]
+    ) -> None:
         items = self._items(source)
-        emit(f"\n1. get_items {_name(self.get_items) if self.get_items else '(the source)'}: "
-             f"{len(items)} items, e.g. {_short_repr(_item(items, 0))}")
+        emit(
+            f"\n1. get_items {_name(self.get_items) if self.get_items else '(the source)'}: "
+            f"{len(items)} items, e.g. {_short_repr(_item(items, 0))}"
+        )
         splits = self._split(items)
-        emit(f"2. splitter {_name(self.splitter)}: {len(splits[0])} train, "
-             f"{len(splits[1])} valid")
+        emit(f"2. splitter {_name(self.splitter)}: {len(splits[0])} train, {len(splits[1])} valid")
         i = splits[0][0]
         emit(f"3. getters on training item {i}: {_short_repr(_item(items, i))}")
         row = items.iloc[i] if _is_frame(items) else items[i]
         for k, given in enumerate(self.getters):
             getter = given if given is not None else self.blocks[k].default_getter
             role = "get_x" if k < self.n_inp else "get_y"
-            value = row if getter is None else _step(f"{role} {_name(getter)}", getter, row,
-                                                     lambda g=getter: g(row))
+            value = (
+                row
+                if getter is None
+                else _step(f"{role} {_name(getter)}", getter, row, lambda g=getter: g(row))
+            )
             emit(f"   {role} {_name(getter) if getter else '(none)'} -> {describe(value)}")
         dsets = self._datasets(source, items, splits, False)
         emit("4. blocks (set up on the training values):")
@@ -573,14 +671,21 @@ class DataBlock:
         emit("5. the item through the input pipeline (training):")
         for name, value in _traced(dsets.blocks[0].trace(dsets, i, True)):
             emit(f"   {name} -> {describe(value)}")
-        sample = _step("dataset item", dsets.train.__getitem__, "training item 0",
-                       lambda: dsets.train[0])
+        sample = _step(
+            "dataset item", dsets.train.__getitem__, "training item 0", lambda: dsets.train[0]
+        )
         emit(f"   dataset item -> ({', '.join(describe(s) for s in sample)})")
         dls = dsets.blocks[0].dataloaders(dsets, bs=bs, num_workers=0, **kwargs)
-        batch = _step("collate", dsets.blocks[0].collate, f"{bs} training items",
-                      lambda: dls.train.one_batch())
-        emit(f"6. one batch (bs={bs}), after collate and the batch transforms "
-             f"{[_name(t) for t in dls.train.batch_tfms]}:")
+        batch = _step(
+            "collate",
+            dsets.blocks[0].collate,
+            f"{bs} training items",
+            lambda: dls.train.one_batch(),
+        )
+        emit(
+            f"6. one batch (bs={bs}), after collate and the batch transforms "
+            f"{[_name(t) for t in dls.train.batch_tfms]}:"
+        )
         for k, b in enumerate(batch):
             role = "x" if k < dls.train.n_inp else "y"
             emit(f"   {role}{k if len(batch) > 2 else ''}: {describe(b)}")
@@ -595,8 +700,10 @@ def _as_block(b: BlockLike) -> TransformBlock:
         made = b()
         if isinstance(made, TransformBlock):
             return made
-    raise DataBlockError(f"Expected blocks such as ImageBlock or CategoryBlock (the class or an "
-                         f"instance). Received: {b!r}.")
+    raise DataBlockError(
+        f"Expected blocks such as ImageBlock or CategoryBlock (the class or an "
+        f"instance). Received: {b!r}."
+    )
 
 
 def _as_list(tfms: Any) -> list[Any]:
@@ -616,8 +723,9 @@ def _step(name: str, f: Any, received: Any, call: Callable[[], Any]) -> Any:
     except DataBlockError:
         raise
     except Exception as e:
-        raise DataBlockError(f"Step {name} failed on {_short_repr(received)}: "
-                             f"{type(e).__name__}: {e}") from e
+        raise DataBlockError(
+            f"Step {name} failed on {_short_repr(received)}: {type(e).__name__}: {e}"
+        ) from e
 
 
 def _traced(steps: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
@@ -666,7 +774,7 @@ def _name(f: Any) -> str:
     if name == "<lambda>":
         try:
             src = inspect.getsource(f).strip()
-            return f"lambda ({src[src.index('lambda'):][:60]})"
+            return f"lambda ({src[src.index('lambda') :][:60]})"
         except (OSError, TypeError, ValueError):
             return "a lambda"
     if name:

@@ -123,20 +123,25 @@ class DataLoaders:
     def c(self) -> int:
         """The number of classes (the course's `dls.c`), from the vocabulary."""
         if self.vocab is None:
-            raise AttributeError("dls.c is the number of classes, but these loaders have no "
-                                 "vocabulary. Fix: pass n_out= to the learner.")
+            raise AttributeError(
+                "dls.c is the number of classes, but these loaders have no "
+                "vocabulary. Fix: pass n_out= to the learner."
+            )
         return len(self.vocab)
 
     def one_batch(self) -> Batch:
         """The first training batch."""
         return self.train.one_batch()
 
-    def show_batch(self, max_n: int = 9, *, ds_idx: int = 0, dl: DataLoader | None = None,
-                   **kwargs: Any) -> Any:
+    def show_batch(
+        self, max_n: int = 9, *, ds_idx: int = 0, dl: DataLoader | None = None, **kwargs: Any
+    ) -> Any:
         """Show a batch of `dl` (default: self[ds_idx]); the applications' loaders override it."""
-        raise NotImplementedError(f"{type(self).__name__} has no way to show a batch. Fix: use "
-                                  "an application's DataLoaders, or draw dls.one_batch() "
-                                  "yourself.")
+        raise NotImplementedError(
+            f"{type(self).__name__} has no way to show a batch. Fix: use "
+            "an application's DataLoaders, or draw dls.one_batch() "
+            "yourself."
+        )
 
     def new(self, **kwargs: Any) -> DataLoaders:
         """Both loaders rebuilt with some settings changed, e.g. `dls.new(bs=32)`."""
@@ -280,8 +285,13 @@ def _as_tensors(items: Any, ds: Any) -> Any:
     def one(x: Any, ref: torch.Tensor | None) -> Any:
         if isinstance(x, np.ndarray) and x.dtype != object:
             x = torch.from_numpy(np.ascontiguousarray(x))
-        if (isinstance(x, torch.Tensor) and ref is not None and x.is_floating_point()
-                and ref.is_floating_point() and x.dtype != ref.dtype):
+        if (
+            isinstance(x, torch.Tensor)
+            and ref is not None
+            and x.is_floating_point()
+            and ref.is_floating_point()
+            and x.dtype != ref.dtype
+        ):
             x = x.to(ref.dtype)
         return x
 

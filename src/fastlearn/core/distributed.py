@@ -78,8 +78,9 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def init_distributed(device: torch.device | str,
-                     timeout: datetime.timedelta | None = None) -> torch.device:
+def init_distributed(
+    device: torch.device | str, timeout: datetime.timedelta | None = None
+) -> torch.device:
     """Join the process group torchrun describes (NCCL for CUDA, gloo otherwise) and return the
     device this process uses: `cuda:LOCAL_RANK` on GPUs, the CPU otherwise.
 
@@ -87,18 +88,22 @@ def init_distributed(device: torch.device | str,
     """
     device = torch.device(device)
     if device.type == "mps":
-        raise ValueError("Distributed training expected a CUDA or CPU device. Received: mps "
-                         "(no torch.distributed backend runs on Apple GPUs). Fix: pass "
-                         "device='cpu' to the DataLoaders, or run one process.")
+        raise ValueError(
+            "Distributed training expected a CUDA or CPU device. Received: mps "
+            "(no torch.distributed backend runs on Apple GPUs). Fix: pass "
+            "device='cpu' to the DataLoaders, or run one process."
+        )
     if device.type == "cuda":
         device = torch.device("cuda", local_rank())
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
         if missing:
-            raise RuntimeError(f"WORLD_SIZE={os.environ.get('WORLD_SIZE')} is set but "
-                               f"{', '.join(missing)} not. Fix: launch with torchrun "
-                               "(python -m torch.distributed.run --nproc_per_node N script.py).")
+            raise RuntimeError(
+                f"WORLD_SIZE={os.environ.get('WORLD_SIZE')} is set but "
+                f"{', '.join(missing)} not. Fix: launch with torchrun "
+                "(python -m torch.distributed.run --nproc_per_node N script.py)."
+            )
         backend = "nccl" if device.type == "cuda" else "gloo"
         kwargs: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         dist.init_process_group(backend, **kwargs)
@@ -200,11 +205,19 @@ class ShardSampler(Sampler[int]):
     shards partition the set exactly (validation, where metrics are then merged).
     """
 
-    def __init__(self, source: int | Sampler | Sequence[int], *, rank: int, world_size: int,
-                 shuffle: bool = False, even: bool = True) -> None:
+    def __init__(
+        self,
+        source: int | Sampler | Sequence[int],
+        *,
+        rank: int,
+        world_size: int,
+        shuffle: bool = False,
+        even: bool = True,
+    ) -> None:
         if not 0 <= rank < world_size:
-            raise ValueError(f"Expected 0 <= rank < world_size. Received: rank={rank}, "
-                             f"world_size={world_size}.")
+            raise ValueError(
+                f"Expected 0 <= rank < world_size. Received: rank={rank}, world_size={world_size}."
+            )
         self.source, self.rank, self.world_size = source, rank, world_size
         self.shuffle, self.even = shuffle, even
         self.n = source if isinstance(source, int) else len(source)
@@ -224,7 +237,7 @@ class ShardSampler(Sampler[int]):
         if self.even and self.n % self.world_size:
             total = len(self) * self.world_size
             order = order.repeat(math.ceil(total / max(self.n, 1)))[:total]
-        return order[self.rank::self.world_size]
+        return order[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices().tolist())

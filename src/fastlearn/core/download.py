@@ -132,8 +132,9 @@ def max_extract_bytes(archive: Path) -> int:
     env = os.environ.get("FASTLEARN_MAX_EXTRACT_BYTES", "").strip()
     if env:
         if not env.isdigit():
-            raise ValueError(f"Expected FASTLEARN_MAX_EXTRACT_BYTES as a number of bytes. "
-                             f"Received: {env!r}.")
+            raise ValueError(
+                f"Expected FASTLEARN_MAX_EXTRACT_BYTES as a number of bytes. Received: {env!r}."
+            )
         return int(env)
     return max(100 * archive.stat().st_size, 256 * 2**20)
 
@@ -146,8 +147,10 @@ def _verify_cached(archive: Path, size: int | None, sha256: str | None) -> None:
     try:
         verify(archive, str(archive), size, sha256)
     except ChecksumError as e:
-        raise ChecksumError(f"{e} The cached copy was not used: delete it to download again, "
-                            "or pass sha256= its digest to accept it.") from None
+        raise ChecksumError(
+            f"{e} The cached copy was not used: delete it to download again, "
+            "or pass sha256= its digest to accept it."
+        ) from None
 
 
 def _check_sha256(sha256: str | None) -> str | None:
@@ -172,8 +175,14 @@ def _file_name(url: str) -> str:
 
 def _safe_name(name: str, url: str) -> str:
     """An archive name that stays a plain file name in the cache (no folders, no '..')."""
-    if (name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
-            or name.startswith(".") or _DRIVE.match(name)):
+    if (
+        name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or name.startswith(".")
+        or _DRIVE.match(name)
+    ):
         raise ValueError(
             f"Expected the URL to end in a plain archive file name. Received: {url!r}, whose "
             f"decoded name {name!r} holds a folder separator, '..' or a leading dot. Fix: use "

@@ -45,9 +45,20 @@ from .model_file import (
 if TYPE_CHECKING:
     from .learner import Learner
 
-__all__ = ["FORMAT_VERSION", "ExportError", "register_builder", "get_builder",
-           "save_model_file", "read_model_file", "load_learner", "Predictor", "PredictorData",
-           "activation_config", "register_application", "LoadLimits"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ExportError",
+    "register_builder",
+    "get_builder",
+    "save_model_file",
+    "read_model_file",
+    "load_learner",
+    "Predictor",
+    "PredictorData",
+    "activation_config",
+    "register_application",
+    "LoadLimits",
+]
 
 FORMAT_VERSION = 1
 
@@ -112,7 +123,8 @@ def get_builder(name: str) -> Callable[..., nn.Module]:
             f"{sorted({*_BUILDER_APPLICATIONS, *_BUILDERS})}. Fix: import the module that "
             "defines it, or register it before loading: "
             f"fastlearn.core.export.register_builder({name!r}, fn) where "
-            "fn(**builder_kwargs) returns the model.")
+            "fn(**builder_kwargs) returns the model."
+        )
     return _BUILDERS[name]
 
 
@@ -120,8 +132,10 @@ def _check_json(value: Any, where: str = "config") -> None:
     try:
         json.dumps(value, allow_nan=True)
     except TypeError as e:
-        raise ExportError(f"Export needs plain JSON values; {where} holds something else: "
-                          f"{e}. Fix: convert it to lists, numbers and strings.") from e
+        raise ExportError(
+            f"Export needs plain JSON values; {where} holds something else: "
+            f"{e}. Fix: convert it to lists, numbers and strings."
+        ) from e
 
 
 def save_model_file(path: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
@@ -136,8 +150,9 @@ def save_model_file(path: str | Path, model: nn.Module, config: dict[str, Any]) 
     return path
 
 
-def read_model_file(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS
-                    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def read_model_file(
+    path: str | Path, limits: LoadLimits = DEFAULT_LIMITS
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(config, tensors) from a `.fl` file, refusing anything that is not one, or a header
     beyond `limits` (its size and depth)."""
     path = Path(path)
@@ -145,32 +160,44 @@ def read_model_file(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS
         raise FileNotFoundError(f"No model file at {path}.")
     raw = path.read_bytes()
     if raw[8:9] != b"{" and (raw[:1] == b"\x80" or raw[:4] == b"PK\x03\x04"):
-        raise ExportError(f"{path} is a pickle (or torch.save) file. fastlearn never unpickles, "
-                          "since unpickling can run any code. Fix: export with "
-                          "learn.export(), which writes safetensors + JSON.")
+        raise ExportError(
+            f"{path} is a pickle (or torch.save) file. fastlearn never unpickles, "
+            "since unpickling can run any code. Fix: export with "
+            "learn.export(), which writes safetensors + JSON."
+        )
     if len(raw) < 8:
         raise ExportError(f"{path} is truncated ({len(raw)} bytes): not a fastlearn file.")
     n = int.from_bytes(raw[:8], "little")
     if 8 + n > len(raw):
-        raise ExportError(f"{path} has a header of {n} bytes in a file of {len(raw)}: the file "
-                          "is truncated or not a fastlearn model file.")
-    header = parse_json(raw[8:8 + n], str(path), limits)
+        raise ExportError(
+            f"{path} has a header of {n} bytes in a file of {len(raw)}: the file "
+            "is truncated or not a fastlearn model file."
+        )
+    header = parse_json(raw[8 : 8 + n], str(path), limits)
     try:
         config = parse_json(header["__metadata__"]["fastlearn"], str(path), limits)
     except (KeyError, TypeError) as e:
-        raise ExportError(f"{path} has a damaged or foreign header ({type(e).__name__}: {e}). "
-                          "Fix: export the model again with learn.export().") from e
+        raise ExportError(
+            f"{path} has a damaged or foreign header ({type(e).__name__}: {e}). "
+            "Fix: export the model again with learn.export()."
+        ) from e
     if not isinstance(config, dict):
-        raise ExportError(f"{path} has a damaged or foreign header (a JSON "
-                          f"{type(config).__name__}, not an object). Fix: export the model "
-                          "again with learn.export().")
+        raise ExportError(
+            f"{path} has a damaged or foreign header (a JSON "
+            f"{type(config).__name__}, not an object). Fix: export the model "
+            "again with learn.export()."
+        )
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ExportError(f"{path} has format_version = {version!r}; expected an integer. Fix: "
-                          "export the model again with learn.export().")
+        raise ExportError(
+            f"{path} has format_version = {version!r}; expected an integer. Fix: "
+            "export the model again with learn.export()."
+        )
     if version > FORMAT_VERSION:
-        raise ExportError(f"{path} uses format version {version!r}; this fastlearn reads up to "
-                          f"{FORMAT_VERSION}. Fix: upgrade fastlearn.")
+        raise ExportError(
+            f"{path} uses format version {version!r}; this fastlearn reads up to "
+            f"{FORMAT_VERSION}. Fix: upgrade fastlearn."
+        )
     try:
         tensors = load(raw)
     except Exception as e:  # noqa: BLE001 (safetensors raises its own error types)
@@ -178,8 +205,9 @@ def read_model_file(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS
     return config, tensors
 
 
-def load_learner(path: str | Path, device: str | torch.device = "cpu", *,
-                 limits: LoadLimits = DEFAULT_LIMITS) -> Predictor:
+def load_learner(
+    path: str | Path, device: str | torch.device = "cpu", *, limits: LoadLimits = DEFAULT_LIMITS
+) -> Predictor:
     """Rebuild an exported model and its preprocessing, for inference. Nothing is unpickled,
     and the file can only make us allocate what it stores plus the bounds of `limits`
     (header size and depth, image sides, unstored buffers); a header that doesn't fit is an
@@ -195,37 +223,49 @@ def load_learner(path: str | Path, device: str | torch.device = "cpu", *,
     try:
         module = importlib.import_module(_APPLICATIONS[app])
     except ImportError as e:
-        raise ImportError(f"Loading a {app} model needs fastlearn's {app} extras: {e}. Fix: "
-                          f"pip install 'fastlearn[{app}]'.") from e
+        raise ImportError(
+            f"Loading a {app} model needs fastlearn's {app} extras: {e}. Fix: "
+            f"pip install 'fastlearn[{app}]'."
+        ) from e
     return _predictor(path, module, config, tensors, torch.device(device), limits)
 
 
-def _predictor(path: Path, module: Any, config: dict[str, Any],
-               tensors: dict[str, torch.Tensor], device: torch.device,
-               limits: LoadLimits) -> Predictor:
+def _predictor(
+    path: Path,
+    module: Any,
+    config: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    device: torch.device,
+    limits: LoadLimits,
+) -> Predictor:
     """Check the header (the application's keys), build within the file's tensors, make the
     predictor and predict an example: every failure an ExportError naming `path`."""
     try:
         module.check_header(config, limits)
         name = config["builder"]
-        model = build_within(name, get_builder(name), config.get("builder_kwargs", {}),
-                             tensors, limits).to(device)
+        model = build_within(
+            name, get_builder(name), config.get("builder_kwargs", {}), tensors, limits
+        ).to(device)
         predictor = module.predictor_from_config(config, model, device)
     except ExportError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as e:
         # A backstop: every application checks the keys it reads; this names what slipped.
-        raise ExportError(f"{path}: the {config['application']} header doesn't fit this "
-                          f"fastlearn (unchecked {type(e).__name__}: {e}). Fix: export the "
-                          "model again with learn.export().") from e
+        raise ExportError(
+            f"{path}: the {config['application']} header doesn't fit this "
+            f"fastlearn (unchecked {type(e).__name__}: {e}). Fix: export the "
+            "model again with learn.export()."
+        ) from e
     try:
         predictor.check_example()
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001 (any error from the model or its preprocessing)
-        raise ExportError(f"{path}: the header doesn't fit its model: an example input fails "
-                          f"with {type(e).__name__}: {e}. Fix: export the model again with "
-                          "learn.export().") from e
+        raise ExportError(
+            f"{path}: the header doesn't fit its model: an example input fails "
+            f"with {type(e).__name__}: {e}. Fix: export the model again with "
+            "learn.export()."
+        ) from e
     return predictor
 
 
@@ -235,21 +275,29 @@ def _model_file(path: Path) -> Path:
         return path
     for candidate in (path.with_suffix(".fl"), path.parent / "export.fl"):
         if candidate.is_file():
-            warnings.warn(f"No {path.name} in {path.parent}: loading {candidate.name}, the safe "
-                          ".fl file learn.export() wrote.", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"No {path.name} in {path.parent}: loading {candidate.name}, the safe "
+                ".fl file learn.export() wrote.",
+                UserWarning,
+                stacklevel=3,
+            )
             return candidate
-    raise FileNotFoundError(f"No model file at {path}. fastlearn writes safe .fl files "
-                            "(learn.export() wrote export.fl); load that: "
-                            f"load_learner({str(path.parent / 'export.fl')!r}).")
+    raise FileNotFoundError(
+        f"No model file at {path}. fastlearn writes safe .fl files "
+        "(learn.export() wrote export.fl); load that: "
+        f"load_learner({str(path.parent / 'export.fl')!r})."
+    )
 
 
 def export_learner(learn: Learner, path: str | Path, config: dict[str, Any]) -> Path:
     """Write `learn`'s model with `config` (application, builder, preprocessing)."""
     config = {**activation_config(learn.loss_func), **config}
     if "builder" not in config:
-        raise ExportError("Export needs the name of a registered model builder. Fix: "
-                          "learn.export(path, builder='name', builder_kwargs={...}) after "
-                          "register_builder('name', fn).")
+        raise ExportError(
+            "Export needs the name of a registered model builder. Fix: "
+            "learn.export(path, builder='name', builder_kwargs={...}) after "
+            "register_builder('name', fn)."
+        )
     get_builder(config["builder"])  # fails now, not at load, for an unknown name
     vocab = config.get("vocab", learn.dls.vocab)
     config["vocab"] = list(vocab) if vocab is not None else None
@@ -288,29 +336,44 @@ class Predictor:
     images, texts or rows and apply their training preprocessing.
     """
 
-    def __init__(self, model: nn.Module, config: dict[str, Any],
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, model: nn.Module, config: dict[str, Any], device: torch.device | str = "cpu"
+    ) -> None:
         self.model, self.config, self.device = model.eval(), config, torch.device(device)
         self.vocab = config.get("vocab")
         n_out = config.get("builder_kwargs", {}).get("n_out")
-        self.dls: Any = PredictorData(self.vocab, len(self.vocab) if self.vocab is not None
-                                      else n_out if isinstance(n_out, int) else None)
+        self.dls: Any = PredictorData(
+            self.vocab,
+            len(self.vocab)
+            if self.vocab is not None
+            else n_out
+            if isinstance(n_out, int)
+            else None,
+        )
 
     def __repr__(self) -> str:
         vocab = list(self.vocab) if self.vocab is not None else None
-        shown = ("" if vocab is None else ", vocab ({}): [{}{}]".format(
-            len(vocab), ", ".join(repr(v) for v in vocab[:8]), ", ..." if len(vocab) > 8 else ""))
+        shown = (
+            ""
+            if vocab is None
+            else ", vocab ({}): [{}{}]".format(
+                len(vocab), ", ".join(repr(v) for v in vocab[:8]), ", ..." if len(vocab) > 8 else ""
+            )
+        )
         n_params = sum(p.numel() for p in self.model.parameters())
-        return (f"{type(self).__name__}({self.config.get('application', 'core')}: "
-                f"{self.config.get('builder', type(self.model).__name__)} ({n_params:,} "
-                f"parameters){shown}, device {self.device})")
+        return (
+            f"{type(self).__name__}({self.config.get('application', 'core')}: "
+            f"{self.config.get('builder', type(self.model).__name__)} ({n_params:,} "
+            f"parameters){shown}, device {self.device})"
+        )
 
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
         """Items -> the model's input batch."""
         first = items[0]
         if isinstance(first, tuple):
-            return tuple(torch.stack([it[i] for it in items]).to(self.device)
-                         for i in range(len(first)))
+            return tuple(
+                torch.stack([it[i] for it in items]).to(self.device) for i in range(len(first))
+            )
         return (torch.stack([torch.as_tensor(it) for it in items]).to(self.device),)
 
     def activate(self, out: torch.Tensor) -> torch.Tensor:
@@ -319,8 +382,10 @@ class Predictor:
         if kind == "softmax":
             axis = self.config.get("axis", -1)
             if not -out.dim() <= axis < out.dim():
-                raise ExportError(f"The file's header has axis={axis} for model outputs of "
-                                  f"shape {tuple(out.shape)}. Fix: export the model again.")
+                raise ExportError(
+                    f"The file's header has axis={axis} for model outputs of "
+                    f"shape {tuple(out.shape)}. Fix: export the model again."
+                )
             return torch.softmax(out, dim=axis)
         if kind == "sigmoid":
             return torch.sigmoid(out)
@@ -330,8 +395,10 @@ class Predictor:
         """The class at `index` of the vocab, or an ExportError when the vocab is shorter
         than the model's outputs (a header that doesn't belong to these weights)."""
         if not 0 <= index < len(self.vocab):
-            raise ExportError(f"The model answered class {index}, but the file's vocab has "
-                              f"{len(self.vocab)} classes. Fix: export the model again.")
+            raise ExportError(
+                f"The model answered class {index}, but the file's vocab has "
+                f"{len(self.vocab)} classes. Fix: export the model again."
+            )
         return self.vocab[index]
 
     def decode(self, probs: torch.Tensor) -> tuple[Any, Any]:
@@ -343,8 +410,11 @@ class Predictor:
             return label, idx
         if kind == "sigmoid":
             hot = probs > self.config.get("thresh", 0.5)
-            labels = ([self.label(i) for i in torch.nonzero(hot).flatten().tolist()]
-                      if self.vocab is not None else hot)
+            labels = (
+                [self.label(i) for i in torch.nonzero(hot).flatten().tolist()]
+                if self.vocab is not None
+                else hot
+            )
             return labels, hot
         return probs, probs
 
@@ -366,8 +436,11 @@ class Predictor:
         predictor makes zeros of the recorded tensor shape."""
         inputs = self.config.get("inputs", {})
         shape = inputs.get("shape") if inputs.get("kind") == "tensor" else None
-        if isinstance(shape, list) and all(type(n) is int and 0 < n <= 4096 for n in shape) \
-                and math.prod(shape) <= 2**20:
+        if (
+            isinstance(shape, list)
+            and all(type(n) is int and 0 < n <= 4096 for n in shape)
+            and math.prod(shape) <= 2**20
+        ):
             return torch.zeros(shape)
         return None
 
@@ -391,7 +464,8 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
     """The core application reads only the keys `check_common` checked."""
 
 
-def predictor_from_config(config: dict[str, Any], model: nn.Module,
-                          device: torch.device) -> Predictor:
+def predictor_from_config(
+    config: dict[str, Any], model: nn.Module, device: torch.device
+) -> Predictor:
     """The core application: tensors in, decoded predictions out."""
     return Predictor(model, config, device)

@@ -42,30 +42,36 @@ def get_files(
     if not path.is_dir():
         what = "is a file" if path.exists() else "does not exist"
         raise FileNotFoundError(f"Expected a folder. Received: {str(path)!r}, which {what}.")
-    exts = None if extensions is None else {
-        e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    exts = (
+        None
+        if extensions is None
+        else {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    )
     roots = [path]
     if folders is not None:
         roots = [path / f for f in ([folders] if isinstance(folders, str) else folders)]
         missing = [str(r) for r in roots if not r.is_dir()]
         if missing:
             present = sorted(p.name for p in path.iterdir() if p.is_dir())
-            raise FileNotFoundError(f"Folders not found: {missing}. Folders in {str(path)!r}: "
-                                    f"{present}. Fix: pass folders= names that exist.")
+            raise FileNotFoundError(
+                f"Folders not found: {missing}. Folders in {str(path)!r}: "
+                f"{present}. Fix: pass folders= names that exist."
+            )
     files: list[Path] = []
     for root in roots:
         files += _files_under(root, exts, recurse, followlinks)
     return L(files)
 
 
-def _files_under(root: Path, exts: set[str] | None, recurse: bool,
-                 followlinks: bool) -> list[Path]:
+def _files_under(root: Path, exts: set[str] | None, recurse: bool, followlinks: bool) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=followlinks):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recurse else []
-        out += [Path(dirpath, f) for f in sorted(filenames)
-                if not f.startswith(".")
-                and (exts is None or os.path.splitext(f)[1].lower() in exts)]
+        out += [
+            Path(dirpath, f)
+            for f in sorted(filenames)
+            if not f.startswith(".") and (exts is None or os.path.splitext(f)[1].lower() in exts)
+        ]
     return out
 
 
@@ -87,8 +93,10 @@ class using_attr:  # noqa: N801 (the course's name)
         try:
             value = getattr(o, self.attr)
         except AttributeError:
-            raise AttributeError(f"using_attr expected items with an attribute {self.attr!r}. "
-                                 f"Received: {type(o).__name__} {o!r:.80}.") from None
+            raise AttributeError(
+                f"using_attr expected items with an attribute {self.attr!r}. "
+                f"Received: {type(o).__name__} {o!r:.80}."
+            ) from None
         return self.f(value)
 
 
@@ -103,8 +111,9 @@ class RegexLabeller:
         if self.match not in ("name", "path"):
             raise ValueError(f"Expected match='name' or 'path'. Received: {match!r}.")
         if self.pat.groups < 1:
-            raise ValueError(f"Expected a pattern with a group (...) around the label. "
-                             f"Received: {pat!r}.")
+            raise ValueError(
+                f"Expected a pattern with a group (...) around the label. Received: {pat!r}."
+            )
 
     def __repr__(self) -> str:
         return f"RegexLabeller({self.pat.pattern!r}, match={self.match!r})"
@@ -117,8 +126,10 @@ class RegexLabeller:
             text = str(o)
         found = (self.pat.match if self.anchored else self.pat.search)(text)
         if found is None:
-            raise ValueError(f"Pattern {self.pat.pattern!r} does not match {text!r}. Fix: check "
-                             "the pattern (and whether it should see the name or the path).")
+            raise ValueError(
+                f"Pattern {self.pat.pattern!r} does not match {text!r}. Fix: check "
+                "the pattern (and whether it should see the name or the path)."
+            )
         return found.group(1)
 
 
@@ -127,16 +138,28 @@ class ColReader:
     around the value (a path when `pref` is a Path), and `label_delim` splitting it into a list.
     Several columns give a list of values."""
 
-    def __init__(self, cols: int | str | Sequence[int | str], pref: str | os.PathLike = "",
-                 suff: str = "", label_delim: str | None = None) -> None:
+    def __init__(
+        self,
+        cols: int | str | Sequence[int | str],
+        pref: str | os.PathLike = "",
+        suff: str = "",
+        label_delim: str | None = None,
+    ) -> None:
         self.cols = list(cols) if isinstance(cols, (list, tuple)) else [cols]
         self.pref = str(pref) + os.sep if isinstance(pref, os.PathLike) else pref
         self.suff, self.label_delim = suff, label_delim
 
     def __repr__(self) -> str:
         cols = self.cols[0] if len(self.cols) == 1 else self.cols
-        extra = "".join(f", {k}={v!r}" for k, v in (("pref", self.pref), ("suff", self.suff),
-                                                      ("label_delim", self.label_delim)) if v)
+        extra = "".join(
+            f", {k}={v!r}"
+            for k, v in (
+                ("pref", self.pref),
+                ("suff", self.suff),
+                ("label_delim", self.label_delim),
+            )
+            if v
+        )
         return f"ColReader({cols!r}{extra})"
 
     def _value(self, row: Any, col: int | str) -> Any:
@@ -146,8 +169,9 @@ class ColReader:
             return row[col]
         except (KeyError, IndexError):
             keys = list(row.keys()) if hasattr(row, "keys") else f"{len(row)} fields"
-            raise KeyError(f"ColReader expected a column {col!r}. Received a row with: "
-                           f"{keys}.") from None
+            raise KeyError(
+                f"ColReader expected a column {col!r}. Received a row with: {keys}."
+            ) from None
 
     def _apply(self, value: Any) -> Any:
         if self.pref or self.suff:
@@ -168,10 +192,13 @@ class ColReader:
         """This reader on every row of a DataFrame, read column-wise (fast)."""
         for c in self.cols:
             if (c not in df.columns) and not (isinstance(c, int) and c < df.shape[1]):
-                raise KeyError(f"ColReader expected a column {c!r}. Received columns: "
-                               f"{list(df.columns)[:20]}.")
-        cols = [df.iloc[:, c] if isinstance(c, int) and c not in df.columns else df[c]
-                for c in self.cols]
+                raise KeyError(
+                    f"ColReader expected a column {c!r}. Received columns: {list(df.columns)[:20]}."
+                )
+        cols = [
+            df.iloc[:, c] if isinstance(c, int) and c not in df.columns else df[c]
+            for c in self.cols
+        ]
         values = [[self._apply(_plain(v)) for v in col.tolist()] for col in cols]
         return values[0] if len(values) == 1 else [list(v) for v in zip(*values)]
 

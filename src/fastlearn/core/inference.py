@@ -30,10 +30,18 @@ __all__ = ["InferenceMixin", "augmenting_tfms"]
 class InferenceMixin:
     """Predictions over a loader or for one item."""
 
-    def get_preds(self, dl: DataLoader | None = None, ds_idx: int = 1, *,
-                  with_input: bool = False, with_loss: bool = False,
-                  with_decoded: bool = False, act: Callable | None = None,
-                  reduce: Callable | None = None, save_to: str | Path | None = None) -> Any:
+    def get_preds(
+        self,
+        dl: DataLoader | None = None,
+        ds_idx: int = 1,
+        *,
+        with_input: bool = False,
+        with_loss: bool = False,
+        with_decoded: bool = False,
+        act: Callable | None = None,
+        reduce: Callable | None = None,
+        save_to: str | Path | None = None,
+    ) -> Any:
         """Predictions (after the loss's activation) and targets over a whole loader.
 
         For sets too large to hold: `reduce=fn` keeps only `fn(probs, targs)` of each batch
@@ -41,8 +49,9 @@ class InferenceMixin:
         dl = self._as_loader(dl) if dl is not None else self.dls[ds_idx]
         act = act or activation_of(self.loss_func)
         if reduce is not None or save_to is not None:
-            return self._stream_preds(dl, act, reduce, save_to, with_input or with_loss
-                                      or with_decoded)
+            return self._stream_preds(
+                dl, act, reduce, save_to, with_input or with_loss or with_decoded
+            )
         gather = GatherPredsCallback(with_input=with_input)
         with self.added_cbs([gather]):
             self._do_validate(dl)
@@ -63,15 +72,25 @@ class InferenceMixin:
         if isinstance(dl, DataLoader):
             return dl
         if not hasattr(dl, "__len__"):
-            raise TypeError(f"get_preds expected a DataLoader or a list of batches. Received: "
-                            f"{type(dl).__name__}. Fix: dls.test_dl(items), or [(x, y)].")
+            raise TypeError(
+                f"get_preds expected a DataLoader or a list of batches. Received: "
+                f"{type(dl).__name__}. Fix: dls.test_dl(items), or [(x, y)]."
+            )
         return DataLoader.from_torch(dl, device=self.dls.device, n_inp=self.dls.n_inp)
 
-    def _stream_preds(self, dl: DataLoader, act: Callable | None, reduce: Callable | None,
-                      save_to: str | Path | None, with_extras: bool) -> Any:
+    def _stream_preds(
+        self,
+        dl: DataLoader,
+        act: Callable | None,
+        reduce: Callable | None,
+        save_to: str | Path | None,
+        with_extras: bool,
+    ) -> Any:
         if with_extras:
-            raise ValueError("get_preds(reduce=..., save_to=...) expected no with_input, "
-                             "with_loss or with_decoded. Fix: compute those inside `reduce`.")
+            raise ValueError(
+                "get_preds(reduce=..., save_to=...) expected no with_input, "
+                "with_loss or with_decoded. Fix: compute those inside `reduce`."
+            )
         stream = StreamPredsCallback(act, reduce, save_to)
         with self.added_cbs([stream]):
             self._do_validate(dl)
@@ -90,20 +109,30 @@ class InferenceMixin:
         the recorder's history is left alone and nothing is printed."""
         dl = dl if dl is not None else self.dls.valid
         if dl is None:
-            raise ValueError("validate() needs a loader: these DataLoaders have no validation "
-                             "set. Fix: pass dl=, e.g. learn.dls.test_dl(items, "
-                             "with_labels=True).")
+            raise ValueError(
+                "validate() needs a loader: these DataLoaders have no validation "
+                "set. Fix: pass dl=, e.g. learn.dls.test_dl(items, "
+                "with_labels=True)."
+            )
         collect = ValidateCallback(self.metrics)
         with self.no_progress(), self.added_cbs([collect]):
             self._do_validate(dl)
         if not collect.totals.n:
-            raise ValueError("validate() found no targets in the loader's batches. Fix: pass a "
-                             "loader whose batches hold inputs and targets.")
+            raise ValueError(
+                "validate() found no targets in the loader's batches. Fix: pass a "
+                "loader whose batches hold inputs and targets."
+            )
         return collect.totals.values()
 
-    def tta(self, ds_idx: int = 1, dl: DataLoader | None = None, n: int = 4,
-            beta: float | None = 0.25, use_max: bool = False,
-            augment: Sequence[Callable] | None = None) -> tuple[Any, torch.Tensor]:
+    def tta(
+        self,
+        ds_idx: int = 1,
+        dl: DataLoader | None = None,
+        n: int = 4,
+        beta: float | None = 0.25,
+        use_max: bool = False,
+        augment: Sequence[Callable] | None = None,
+    ) -> tuple[Any, torch.Tensor]:
         """Test-time augmentation: (predictions, targets) over a loader, as `get_preds`.
 
         The loader's batches go through the augmentation (`augment`, default the training
@@ -138,16 +167,19 @@ class InferenceMixin:
         return decoded, decoded, probs
 
 
-def augmenting_tfms(dl: DataLoader, train: DataLoader,
-                    augment: Sequence[Callable] | None = None) -> list[Callable]:
+def augmenting_tfms(
+    dl: DataLoader, train: DataLoader, augment: Sequence[Callable] | None = None
+) -> list[Callable]:
     """`dl`'s own (non-augmenting) batch transforms plus the augmentation (default: the
     training loader's `train_only` transforms), sorted by `order`."""
     if augment is None:
         augment = [t for t in train.batch_tfms if getattr(t, "train_only", False)]
         if not augment:
-            raise ValueError("tta() needs an augmentation, and the training loader has no "
-                             "augmenting batch transform (train_only=True). Fix: pass "
-                             "augment=[...] (batch transforms), or add them to the loaders.")
+            raise ValueError(
+                "tta() needs an augmentation, and the training loader has no "
+                "augmenting batch transform (train_only=True). Fix: pass "
+                "augment=[...] (batch transforms), or add them to the loaders."
+            )
     kept = [t for t in dl.batch_tfms if not getattr(t, "train_only", False)]
     return sorted([*kept, *augment], key=lambda t: getattr(t, "order", 50))
 
@@ -161,5 +193,3 @@ def _augmented(dl: DataLoader, tfms: list[Callable]) -> Iterator[None]:
         yield
     finally:
         dl.batch_tfms, dl.augment = saved
-
-

@@ -24,16 +24,26 @@ def confusion_matrix(preds: torch.Tensor, targs: torch.Tensor, n_classes: int) -
 class ClassificationInterpretation:
     """Where a classifier goes wrong, on the validation set (or any loader)."""
 
-    def __init__(self, learn: Learner, probs: torch.Tensor, targs: torch.Tensor,
-                 losses: torch.Tensor, dl: Any) -> None:
+    def __init__(
+        self,
+        learn: Learner,
+        probs: torch.Tensor,
+        targs: torch.Tensor,
+        losses: torch.Tensor,
+        dl: Any,
+    ) -> None:
         self.learn, self.probs, self.targs, self.losses, self.dl = learn, probs, targs, losses, dl
         self.decoded = probs.argmax(dim=-1)
-        self.vocab = list(learn.dls.vocab) if learn.dls.vocab is not None else [
-            str(i) for i in range(probs.shape[-1])]
+        self.vocab = (
+            list(learn.dls.vocab)
+            if learn.dls.vocab is not None
+            else [str(i) for i in range(probs.shape[-1])]
+        )
 
     @classmethod
-    def from_learner(cls, learn: Learner, ds_idx: int = 1, dl: Any = None
-                     ) -> ClassificationInterpretation:
+    def from_learner(
+        cls, learn: Learner, ds_idx: int = 1, dl: Any = None
+    ) -> ClassificationInterpretation:
         """Predictions and per-item losses of `learn` over a loader."""
         dl = dl if dl is not None else learn.dls[ds_idx]
         probs, targs, losses = learn.get_preds(dl=dl, with_loss=True)
@@ -46,9 +56,12 @@ class ClassificationInterpretation:
     def most_confused(self, min_val: int = 1) -> list[tuple[str, str, int]]:
         """(actual, predicted, count) for off-diagonal cells, most frequent first."""
         cm = self.confusion_matrix()
-        cells = [(self.vocab[i], self.vocab[j], int(cm[i, j]))
-                 for i in range(len(self.vocab)) for j in range(len(self.vocab))
-                 if i != j and cm[i, j] >= min_val]
+        cells = [
+            (self.vocab[i], self.vocab[j], int(cm[i, j]))
+            for i in range(len(self.vocab))
+            for j in range(len(self.vocab))
+            if i != j and cm[i, j] >= min_val
+        ]
         return sorted(cells, key=lambda c: -c[2])
 
     def top_losses(self, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,10 +78,18 @@ class ClassificationInterpretation:
             lines.append(f"{v:>{width}}" + "".join(f"{int(c):>{width}}" for c in cm[i]))
         return "\n".join(lines)
 
-    def plot_confusion_matrix(self, normalize: bool = False, title: str = "Confusion matrix",
-                              cmap: str = "Blues", norm_dec: int = 2, plot_txt: bool = True, *,
-                              figsize: tuple[float, float] | None = None,
-                              dpi: int | None = None, path: str | Path | None = None) -> Any:
+    def plot_confusion_matrix(
+        self,
+        normalize: bool = False,
+        title: str = "Confusion matrix",
+        cmap: str = "Blues",
+        norm_dec: int = 2,
+        plot_txt: bool = True,
+        *,
+        figsize: tuple[float, float] | None = None,
+        dpi: int | None = None,
+        path: str | Path | None = None,
+    ) -> Any:
         """Draw the matrix (rows actual, columns predicted) with counts in the cells.
 
         `normalize` divides each row by its total (shown with `norm_dec` decimals);
@@ -94,14 +115,21 @@ class ClassificationInterpretation:
             for i in range(n):
                 for j in range(n):
                     value = f"{cm[i, j]:.{norm_dec}f}" if normalize else f"{int(cm[i, j])}"
-                    ax.text(j, i, value, ha="center", va="center",
-                            color="white" if cm[i, j] > threshold else "black")
+                    ax.text(
+                        j,
+                        i,
+                        value,
+                        ha="center",
+                        va="center",
+                        color="white" if cm[i, j] > threshold else "black",
+                    )
         fig.tight_layout()
         return save_figure(fig, path, dpi=dpi or 100)
 
 
-def new_figure(figsize: tuple[float, float], *, dpi: int | None = None,
-               use_pyplot: bool = True) -> Any:
+def new_figure(
+    figsize: tuple[float, float], *, dpi: int | None = None, use_pyplot: bool = True
+) -> Any:
     """A matplotlib figure: a pyplot one (a notebook shows it) or, when it is only saved to a
     file, a bare `Figure` (no window, nothing left in pyplot's list of open figures)."""
     if use_pyplot:

@@ -48,7 +48,8 @@ def make_parent(path: Path) -> None:
         blocker = next((p for p in [path.parent, *path.parent.parents] if p.is_file()), None)
         raise NotADirectoryError(
             f"Can't write {str(path)!r}: {str(blocker or path.parent)!r} is a file, not a "
-            "folder. Fix: choose another path, or move that file away.") from None
+            "folder. Fix: choose another path, or move that file away."
+        ) from None
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:

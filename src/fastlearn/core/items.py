@@ -93,8 +93,9 @@ class ItemDataset(Dataset):
         self.skip_bad = skip_bad
         self._bad: list[int] = []  # indices of the items that failed, in this process
         # loader workers hold copies of the dataset: they report failures through this file
-        self._bad_log = os.path.join(tempfile.gettempdir(),
-                                     f"fastlearn-bad-items-{os.getpid()}-{id(self)}.log")
+        self._bad_log = os.path.join(
+            tempfile.gettempdir(), f"fastlearn-bad-items-{os.getpid()}-{id(self)}.log"
+        )
 
     @property
     def bad_items(self) -> list[Any]:

@@ -10,7 +10,12 @@ import torch
 from torch import nn
 
 __all__ = [
-    "Module", "sigmoid_range", "SigmoidRange", "Embedding", "LinBnDrop", "emb_sz_rule",
+    "Module",
+    "sigmoid_range",
+    "SigmoidRange",
+    "Embedding",
+    "LinBnDrop",
+    "emb_sz_rule",
     "get_emb_sz",
 ]
 
@@ -72,8 +77,16 @@ def emb_sz_rule(n_categories: int) -> int:
 class LinBnDrop(nn.Sequential):
     """BatchNorm1d (optional), Dropout (optional), Linear, then an activation (optional)."""
 
-    def __init__(self, n_in: int, n_out: int, *, bn: bool = True, p: float = 0.0,
-                 act: nn.Module | None = None, lin_first: bool = False) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        *,
+        bn: bool = True,
+        p: float = 0.0,
+        act: nn.Module | None = None,
+        lin_first: bool = False,
+    ) -> None:
         norm = [nn.BatchNorm1d(n_out if lin_first else n_in)] if bn else []
         drop = [nn.Dropout(p)] if p > 0 else []
         lin = [nn.Linear(n_in, n_out, bias=not bn)]
@@ -92,8 +105,9 @@ class HasCategories(Protocol):
     def classes(self) -> Mapping[Any, Sequence[Any]]: ...
 
 
-def get_emb_sz(source: HasCategories,
-               sz_dict: Mapping[Any, int] | None = None) -> list[tuple[int, int]]:
+def get_emb_sz(
+    source: HasCategories, sz_dict: Mapping[Any, int] | None = None
+) -> list[tuple[int, int]]:
     """(n_categories, width) per categorical column of `source` (TabularDataLoaders,
     TabularPandas, a fitted TabularProcessor, CollabDataLoaders: users then items).
 

@@ -68,8 +68,15 @@ from .summary import ModelSummary, learner_summary, training_loop_text
 
 __all__ = ["Learner"]
 
-_CANCELS = (CancelBatchException, CancelBackwardException, CancelStepException,
-            CancelTrainException, CancelValidException, CancelEpochException, CancelFitException)
+_CANCELS = (
+    CancelBatchException,
+    CancelBackwardException,
+    CancelStepException,
+    CancelTrainException,
+    CancelValidException,
+    CancelEpochException,
+    CancelFitException,
+)
 
 
 def _listify(x: Any) -> list[Any]:
@@ -104,20 +111,33 @@ class Learner(InferenceMixin, CheckpointMixin):
 
     reraise_interrupt: bool | None = None  # None: re-raise Ctrl-C outside interactive sessions
 
-    def __init__(self, dls: DataLoaders | Sequence[Any], model: nn.Module,
-                 loss_func: Callable | None = None, opt_func: Callable = Adam, lr: float = 1e-3,
-                 splitter: Callable[[nn.Module], list] = trainable_params,
-                 cbs: Callback | Sequence[Callback] | None = None, metrics: Any = None,
-                 wd: float | None = None, *, wd_bn_bias: bool = False, train_bn: bool = True,
-                 moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
-                 path: str | Path = ".", model_dir: str = "models",
-                 show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        dls: DataLoaders | Sequence[Any],
+        model: nn.Module,
+        loss_func: Callable | None = None,
+        opt_func: Callable = Adam,
+        lr: float = 1e-3,
+        splitter: Callable[[nn.Module], list] = trainable_params,
+        cbs: Callback | Sequence[Callback] | None = None,
+        metrics: Any = None,
+        wd: float | None = None,
+        *,
+        wd_bn_bias: bool = False,
+        train_bn: bool = True,
+        moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
+        path: str | Path = ".",
+        model_dir: str = "models",
+        show_progress: bool = True,
+    ) -> None:
         if not isinstance(dls, DataLoaders):
             if isinstance(dls, (tuple, list)) and 1 <= len(dls) <= 2:
                 dls = DataLoaders(*dls)
             else:
-                raise TypeError(f"Expected DataLoaders or a (train, valid) pair of loaders. "
-                                f"Received: {type(dls).__name__}.")
+                raise TypeError(
+                    f"Expected DataLoaders or a (train, valid) pair of loaders. "
+                    f"Received: {type(dls).__name__}."
+                )
         if not isinstance(model, nn.Module):
             raise TypeError(f"Expected an nn.Module. Received: {type(model).__name__}.")
         if launched_distributed():  # under torchrun: join the process group, take this rank's GPU
@@ -221,9 +241,16 @@ class Learner(InferenceMixin, CheckpointMixin):
         self("after_" + name)
 
     # ---------------------------------------------------------------- the loop
-    def fit(self, n_epoch: int, lr: float | slice | None = None, wd: float | None = None,
-            cbs: Callback | Sequence[Callback] | None = None, reset_opt: bool = False, *,
-            resume: str | Path | None = None) -> None:
+    def fit(
+        self,
+        n_epoch: int,
+        lr: float | slice | None = None,
+        wd: float | None = None,
+        cbs: Callback | Sequence[Callback] | None = None,
+        reset_opt: bool = False,
+        *,
+        resume: str | Path | None = None,
+    ) -> None:
         """Train for `n_epoch` epochs at a constant learning rate (or as callbacks schedule).
         `resume` continues from a CheckpointCallback file, if it exists (callbacks/resume.py)."""
         if n_epoch < 1:
@@ -283,8 +310,11 @@ class Learner(InferenceMixin, CheckpointMixin):
         self.pred = self.model(*self.xb)
         self("after_pred")
         if self.yb:
-            self.loss_grad = (self.loss_func(self.pred, *self.yb) if self._loss_checked
-                              else checked_loss(self.loss_func, self.pred, self.yb))
+            self.loss_grad = (
+                self.loss_func(self.pred, *self.yb)
+                if self._loss_checked
+                else checked_loss(self.loss_func, self.pred, self.yb)
+            )
             self._loss_checked = True
             self.loss = self.loss_grad.detach()
         self("after_loss")
@@ -307,11 +337,18 @@ class Learner(InferenceMixin, CheckpointMixin):
             self.opt.zero_grad()
         self("after_cancel_fit")
         self("after_fit")
-        reraise = (not interactive_session() if self.reraise_interrupt is None
-                   else self.reraise_interrupt)
-        print(f"Interrupted at epoch {self.epoch}, batch {self.iter}: the learner keeps its "
-              "weights and history" + ("; the script stops here (learn.reraise_interrupt = "
-                                       "False goes on after fit)." if reraise else "."))
+        reraise = (
+            not interactive_session() if self.reraise_interrupt is None else self.reraise_interrupt
+        )
+        print(
+            f"Interrupted at epoch {self.epoch}, batch {self.iter}: the learner keeps its "
+            "weights and history"
+            + (
+                "; the script stops here (learn.reraise_interrupt = False goes on after fit)."
+                if reraise
+                else "."
+            )
+        )
         return reraise
 
     # ---------------------------------------------------------------- optimiser and freezing
@@ -324,8 +361,9 @@ class Learner(InferenceMixin, CheckpointMixin):
         installs one)."""
         groups = self.splitter(self.model)
         groups = [list(g.parameters()) if isinstance(g, nn.Module) else list(g) for g in groups]
-        return make_optimizer(self.opt_func, groups, self.model, lr=self.lr, wd=self.wd,
-                              wd_bn_bias=self.wd_bn_bias)
+        return make_optimizer(
+            self.opt_func, groups, self.model, lr=self.lr, wd=self.wd, wd_bn_bias=self.wd_bn_bias
+        )
 
     @property
     def n_groups(self) -> int:
@@ -339,8 +377,16 @@ class Learner(InferenceMixin, CheckpointMixin):
             self.create_opt()
         groups = [g["params"] for g in self.opt.param_groups]
         n = n % len(groups) if n < 0 else min(n, len(groups) - 1 if n > 0 else 0)
-        norm_ids = {id(p) for m in self.model.modules() if isinstance(m, NORM_TYPES)
-                    for p in m.parameters(recurse=False)} if self.train_bn else set()
+        norm_ids = (
+            {
+                id(p)
+                for m in self.model.modules()
+                if isinstance(m, NORM_TYPES)
+                for p in m.parameters(recurse=False)
+            }
+            if self.train_bn
+            else set()
+        )
         for i, group in enumerate(groups):
             for p in group:
                 p.requires_grad_(i >= n or id(p) in norm_ids)
@@ -354,37 +400,66 @@ class Learner(InferenceMixin, CheckpointMixin):
         self.freeze_to(0)
 
     # ---------------------------------------------------------------- schedules
-    def fit_one_cycle(self, n_epoch: int, lr_max: float | slice | None = None,
-                      div: float = 25.0, div_final: float = 1e5, pct_start: float = 0.25,
-                      wd: float | None = None, moms: Sequence[float] | None = None,
-                      cbs: Any = None, reset_opt: bool = False, *,
-                      resume: str | Path | None = None) -> None:
+    def fit_one_cycle(
+        self,
+        n_epoch: int,
+        lr_max: float | slice | None = None,
+        div: float = 25.0,
+        div_final: float = 1e5,
+        pct_start: float = 0.25,
+        wd: float | None = None,
+        moms: Sequence[float] | None = None,
+        cbs: Any = None,
+        reset_opt: bool = False,
+        *,
+        resume: str | Path | None = None,
+    ) -> None:
         """Learning rate up (cosine) to lr_max then down; momentum the opposite way."""
         if self.opt is None or reset_opt:
             self.create_opt()
         lrs = lr_range(self.lr if lr_max is None else lr_max, self.n_groups)
-        scheds: dict[str, list] = {"lr": [one_cycle_lr(lr, div=div, div_final=div_final,
-                                                       pct_start=pct_start) for lr in lrs]}
+        scheds: dict[str, list] = {
+            "lr": [
+                one_cycle_lr(lr, div=div, div_final=div_final, pct_start=pct_start) for lr in lrs
+            ]
+        }
         if self.opt.has_momentum:
             scheds["mom"] = [one_cycle_mom(moms or self.moms, pct_start=pct_start)] * len(lrs)
-        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs),
-                 resume=resume)
+        self.fit(
+            n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs), resume=resume
+        )
 
-    def fit_flat_cos(self, n_epoch: int, lr: float | slice | None = None,
-                     div_final: float = 1e5, pct_start: float = 0.75, wd: float | None = None,
-                     cbs: Any = None, reset_opt: bool = False, *,
-                     resume: str | Path | None = None) -> None:
+    def fit_flat_cos(
+        self,
+        n_epoch: int,
+        lr: float | slice | None = None,
+        div_final: float = 1e5,
+        pct_start: float = 0.75,
+        wd: float | None = None,
+        cbs: Any = None,
+        reset_opt: bool = False,
+        *,
+        resume: str | Path | None = None,
+    ) -> None:
         """Flat learning rate, then cosine annealing over the last 1 - pct_start."""
         if self.opt is None or reset_opt:
             self.create_opt()
         lrs = lr_range(self.lr if lr is None else lr, self.n_groups)
         scheds = {"lr": [flat_cos(v, pct_start=pct_start, div_final=div_final) for v in lrs]}
-        self.fit(n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs),
-                 resume=resume)
+        self.fit(
+            n_epoch, lr=lrs, wd=wd, cbs=[ParamScheduler(scheds)] + _listify(cbs), resume=resume
+        )
 
-    def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1,
-                  lr_mult: float = 100, pct_start: float = 0.3, div: float = 5.0,
-                  **kwargs: Any) -> None:
+    def fine_tune(
+        self,
+        epochs: int,
+        base_lr: float = 2e-3,
+        freeze_epochs: int = 1,
+        lr_mult: float = 100,
+        pct_start: float = 0.3,
+        div: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
         """Transfer learning: train the head (body frozen), then every layer with
         discriminative learning rates from base_lr/2/lr_mult to base_lr/2."""
         self.freeze()
@@ -393,13 +468,21 @@ class Learner(InferenceMixin, CheckpointMixin):
             return
         base_lr /= 2
         self.unfreeze()
-        self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start,
-                           div=div, **kwargs)
+        self.fit_one_cycle(
+            epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs
+        )
 
-    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100,
-                stop_div: bool = True, show_plot: bool = True,
-                suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,), *,
-                plot_path: str | Path | None = None) -> SuggestedLRs:
+    def lr_find(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10,
+        num_it: int = 100,
+        stop_div: bool = True,
+        show_plot: bool = True,
+        suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,),
+        *,
+        plot_path: str | Path | None = None,
+    ) -> SuggestedLRs:
         """Sweep the learning rate exponentially (weights restored after); return the
         suggestions of `suggest_funcs` named after them, as fastai:
 
@@ -462,12 +545,12 @@ class Learner(InferenceMixin, CheckpointMixin):
         self.model.to(memory_format=torch.channels_last)
         return self
 
-    def compile(self, *, backend: str = "inductor", mode: str | None = None,
-                fallback: bool = True) -> Learner:
+    def compile(
+        self, *, backend: str = "inductor", mode: str | None = None, fallback: bool = True
+    ) -> Learner:
         """Compile the model with torch.compile (in place: saving and export are unchanged);
         where it can't run, a message and eager mode (see callbacks.precision.compile_model)."""
-        compile_model(self.model, self.dls.device, backend=backend, mode=mode,
-                      fallback=fallback)
+        compile_model(self.model, self.dls.device, backend=backend, mode=mode, fallback=fallback)
         return self
 
     @contextlib.contextmanager
@@ -484,11 +567,13 @@ class Learner(InferenceMixin, CheckpointMixin):
         n_params = sum(p.numel() for p in self.model.parameters())
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         frozen = f", {n_params - trainable:,} frozen" if trainable < n_params else ""
-        return (f"{type(self).__name__}(model={type(self.model).__name__} ({n_params:,} "
-                f"parameters{frozen}), data={self.dls!r}, loss_func={self.loss_func!r}, "
-                f"metrics={[m.name for m in self.metrics]}, "
-                f"epochs trained={len(self.recorder.history)}, "
-                f"cbs={[type(cb).__name__ for cb in self.cbs]})")
+        return (
+            f"{type(self).__name__}(model={type(self.model).__name__} ({n_params:,} "
+            f"parameters{frozen}), data={self.dls!r}, loss_func={self.loss_func!r}, "
+            f"metrics={[m.name for m in self.metrics]}, "
+            f"epochs trained={len(self.recorder.history)}, "
+            f"cbs={[type(cb).__name__ for cb in self.cbs]})"
+        )
 
 
 def split_batch(batch: Any, n_inp: int) -> tuple[tuple, tuple]:
@@ -504,12 +589,16 @@ def _infer_loss_func(dls: DataLoaders) -> nn.Module:
         return dls.loss_func
     batch = dls.one_batch()
     if not isinstance(batch, (tuple, list)) or len(batch) <= dls.n_inp:
-        raise ValueError("Could not infer a loss function: batches carry no targets. Fix: pass "
-                         "loss_func= to the Learner.")
+        raise ValueError(
+            "Could not infer a loss function: batches carry no targets. Fix: pass "
+            "loss_func= to the Learner."
+        )
     targ = batch[dls.n_inp]
     if not isinstance(targ, torch.Tensor):
-        raise ValueError(f"Could not infer a loss function from targets of type "
-                         f"{type(targ).__name__}. Fix: pass loss_func=.")
+        raise ValueError(
+            f"Could not infer a loss function from targets of type "
+            f"{type(targ).__name__}. Fix: pass loss_func=."
+        )
     if not targ.is_floating_point():
         return CrossEntropyLossFlat()
     multi_hot = targ.ndim == 2 and bool(((targ == 0) | (targ == 1)).all()) and targ.shape[1] > 1

@@ -102,9 +102,11 @@ class DataLoader:
         """Show a batch of this loader as its DataLoaders' `show_batch` does
         (`dls.train.show_batch(max_n=8, nrows=2, unique=True)`)."""
         if self.show_func is None:
-            raise TypeError("This loader doesn't know how to show its batches: it belongs to no "
-                            "application's DataLoaders (ImageDataLoaders, TextDataLoaders ...). "
-                            "Fix: dls.show_batch(dl=loader), or draw loader.one_batch() yourself.")
+            raise TypeError(
+                "This loader doesn't know how to show its batches: it belongs to no "
+                "application's DataLoaders (ImageDataLoaders, TextDataLoaders ...). "
+                "Fix: dls.show_batch(dl=loader), or draw loader.one_batch() yourself."
+            )
         return self.show_func(dl=self, **kwargs)
 
     def _fast_tensors(self) -> tuple[torch.Tensor, ...] | None:
@@ -118,8 +120,9 @@ class DataLoader:
 
     def _make_loader(self) -> Iterable:
         if self._fast_tensors() is not None:
-            return TensorBatches(self._fast_tensors(), self.bs, self.shuffle, self.drop_last,
-                                  sampler=self.sampler)
+            return TensorBatches(
+                self._fast_tensors(), self.bs, self.shuffle, self.drop_last, sampler=self.sampler
+            )
         workers = _usable_workers(self.num_workers, self.dataset)
         pin = (
             self.pin_memory
@@ -213,8 +216,11 @@ class DataLoader:
         return shard_loader(self, rank, world_size, even=even)
 
     def _on_device(self) -> bool:
-        return (isinstance(self._loader, TensorBatches) and self.device is not None
-                and all(t.device == self.device for t in self._loader.tensors))
+        return (
+            isinstance(self._loader, TensorBatches)
+            and self.device is not None
+            and all(t.device == self.device for t in self._loader.tensors)
+        )
 
     def one_batch(self) -> Batch:
         """The first batch (for inspection)."""

@@ -92,8 +92,13 @@ class CrossEntropyLossFlat(Loss):
 
     def flatten(self, preds: Tensor, targs: Tensor) -> tuple[Tensor, Tensor]:
         """preds (N, C) with the class axis last, targs (N,), after checking they match."""
-        if (preds.ndim == 2 and targs.ndim == 1 and self.axis in (-1, 1)
-                and targs.shape[0] == preds.shape[0] and targs.dtype == torch.long):
+        if (
+            preds.ndim == 2
+            and targs.ndim == 1
+            and self.axis in (-1, 1)
+            and targs.shape[0] == preds.shape[0]
+            and targs.dtype == torch.long
+        ):
             return preds, targs  # the common case, already flat: no reshapes in the hot path
         name = type(self).__name__
         n_classes = preds.shape[self.axis]
@@ -313,8 +318,10 @@ def activation_config(loss_func: Any) -> dict[str, Any]:
     loss (or None): outputs kept as they are."""
     if isinstance(loss_func, Loss):
         return loss_func.activation_config()
-    return next((dict(config) for types, config in _TORCH_ACTIVATIONS
-                 if isinstance(loss_func, types)), {"activation": "none"})
+    return next(
+        (dict(config) for types, config in _TORCH_ACTIVATIONS if isinstance(loss_func, types)),
+        {"activation": "none"},
+    )
 
 
 def activation_of(loss_func: Any) -> Callable[[Tensor], Tensor] | None:
@@ -338,24 +345,32 @@ def checked_loss(loss_func: Callable[..., Tensor], pred: Any, yb: tuple) -> Tens
     targets don't fit (shapes a loss would silently broadcast, a failing or non-scalar loss)."""
     targ = yb[0]
     name = getattr(loss_func, "__name__", type(loss_func).__name__)  # a function or a module
-    shapes = (f"model output {_describe(pred)} and targets "
-              f"{', '.join(_describe(y) for y in yb)}")
+    shapes = f"model output {_describe(pred)} and targets {', '.join(_describe(y) for y in yb)}"
     elementwise = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.BCEWithLogitsLoss, nn.BCELoss)
-    if (isinstance(loss_func, elementwise) and isinstance(pred, torch.Tensor)
-            and isinstance(targ, torch.Tensor) and pred.shape != targ.shape):
-        raise ValueError(f"{name} compares element by element, but got {shapes}: torch "
-                         "would broadcast them into a wrong loss. Fix: make the model output "
-                         "the targets' shape, or use MSELossFlat/BCEWithLogitsLossFlat.")
+    if (
+        isinstance(loss_func, elementwise)
+        and isinstance(pred, torch.Tensor)
+        and isinstance(targ, torch.Tensor)
+        and pred.shape != targ.shape
+    ):
+        raise ValueError(
+            f"{name} compares element by element, but got {shapes}: torch "
+            "would broadcast them into a wrong loss. Fix: make the model output "
+            "the targets' shape, or use MSELossFlat/BCEWithLogitsLossFlat."
+        )
     try:
         loss = loss_func(pred, *yb)
     except (RuntimeError, ValueError, IndexError, TypeError) as e:
-        raise ValueError(f"loss_func {name} failed on {shapes}: {e}. Fix: check that the "
-                         "model's last layer has one output per class (or per target) and "
-                         "that the targets have the dtype the loss expects (class indices "
-                         "as int64 for cross entropy, floats for regression).") from e
+        raise ValueError(
+            f"loss_func {name} failed on {shapes}: {e}. Fix: check that the "
+            "model's last layer has one output per class (or per target) and "
+            "that the targets have the dtype the loss expects (class indices "
+            "as int64 for cross entropy, floats for regression)."
+        ) from e
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-        raise ValueError(f"loss_func {name} must return a scalar tensor. Received: "
-                         f"{_describe(loss)}.")
+        raise ValueError(
+            f"loss_func {name} must return a scalar tensor. Received: {_describe(loss)}."
+        )
     return loss
 
 

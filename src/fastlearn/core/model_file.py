@@ -26,9 +26,24 @@ import torch
 from torch import nn
 from torch.nn.modules import module as torch_module
 
-__all__ = ["ExportError", "LoadLimits", "DEFAULT_LIMITS", "parse_json", "refuse", "section",
-           "text", "integer", "number", "flag", "choice", "string_list", "image_size",
-           "check_common", "check_kwargs", "build_within"]
+__all__ = [
+    "ExportError",
+    "LoadLimits",
+    "DEFAULT_LIMITS",
+    "parse_json",
+    "refuse",
+    "section",
+    "text",
+    "integer",
+    "number",
+    "flag",
+    "choice",
+    "string_list",
+    "image_size",
+    "check_common",
+    "check_kwargs",
+    "build_within",
+]
 
 _FIX = "Fix: export the model again with learn.export(); this file was altered or damaged."
 
@@ -68,8 +83,10 @@ def _show(value: Any) -> str:
 
 def refuse(path: str, value: Any, expected: str) -> ExportError:
     """The error for a header value that is not what `expected` says."""
-    return ExportError(f"The model file's header has {path} = {_show(value)} "
-                       f"({type(value).__name__}). Expected {expected}. {_FIX}")
+    return ExportError(
+        f"The model file's header has {path} = {_show(value)} "
+        f"({type(value).__name__}). Expected {expected}. {_FIX}"
+    )
 
 
 def _depth_ok(value: Any, limit: int) -> bool:
@@ -80,8 +97,9 @@ def _depth_ok(value: Any, limit: int) -> bool:
             if depth > limit:
                 return False
             children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict,
-                                                                                     list)))
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (dict, list))
+            )
     return True
 
 
@@ -89,27 +107,32 @@ def parse_json(raw: bytes | str, where: str, limits: LoadLimits) -> Any:
     """JSON text within the header bounds (bytes, containers, depth) or an ExportError."""
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > limits.max_header_bytes:
-        raise ExportError(f"{where} has a header of {size} bytes; the limit is "
-                          f"{limits.max_header_bytes}. Fix: if you trust the file, load it "
-                          "with load_learner(path, limits=LoadLimits(max_header_bytes=...)).")
+        raise ExportError(
+            f"{where} has a header of {size} bytes; the limit is "
+            f"{limits.max_header_bytes}. Fix: if you trust the file, load it "
+            "with load_learner(path, limits=LoadLimits(max_header_bytes=...))."
+        )
     # An upper bound (brackets inside strings count too), found at memchr speed: parsed JSON
     # takes ~25 times its size in objects, so the count, not the bytes, bounds the memory.
     containers = raw.count("[" if isinstance(raw, str) else b"[") + raw.count(
-        "{" if isinstance(raw, str) else b"{")
+        "{" if isinstance(raw, str) else b"{"
+    )
     if containers > limits.max_json_containers:
-        raise ExportError(f"{where} has a header of {containers} objects and lists; the limit "
-                          f"is {limits.max_json_containers}. Fix: if you trust the file, raise "
-                          "LoadLimits(max_json_containers=...).")
+        raise ExportError(
+            f"{where} has a header of {containers} objects and lists; the limit "
+            f"is {limits.max_json_containers}. Fix: if you trust the file, raise "
+            "LoadLimits(max_json_containers=...)."
+        )
     try:
         value, deep = json.loads(raw), False
     except RecursionError:
         value, deep = None, True
     except ValueError as e:
-        raise ExportError(f"{where} has a damaged or foreign header (not JSON: {e}). "
-                          f"{_FIX}") from e
+        raise ExportError(f"{where} has a damaged or foreign header (not JSON: {e}). {_FIX}") from e
     if deep or not _depth_ok(value, limits.max_depth):
-        raise ExportError(f"{where} has a header nested deeper than {limits.max_depth} levels. "
-                          f"{_FIX}")
+        raise ExportError(
+            f"{where} has a header nested deeper than {limits.max_depth} levels. {_FIX}"
+        )
     return value
 
 
@@ -147,14 +170,18 @@ def _is_int(v: Any) -> bool:
 section = _field(lambda v: isinstance(v, dict), "an object")
 text = _field(lambda v: isinstance(v, str), "a string")
 flag = _field(lambda v: isinstance(v, bool), "true or false")
-number = _field(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-                and math.isfinite(v), "a finite number")
-string_list = _field(lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
-                     "a list of strings")
+number = _field(
+    lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+    "a finite number",
+)
+string_list = _field(
+    lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "a list of strings"
+)
 
 
-def integer(obj: Any, key: str, path: str, default: Any = _REQUIRED, *, low: int = 0,
-            high: int = 2**31) -> Any:
+def integer(
+    obj: Any, key: str, path: str, default: Any = _REQUIRED, *, low: int = 0, high: int = 2**31
+) -> Any:
     """`obj[key]`, an int in [low, high] (None passes when it is the default)."""
     value = _get(obj, key, path, default)
     if value is default and default is not _REQUIRED:
@@ -164,8 +191,9 @@ def integer(obj: Any, key: str, path: str, default: Any = _REQUIRED, *, low: int
     return value
 
 
-def choice(obj: Any, key: str, path: str, options: tuple[Any, ...],
-           default: Any = _REQUIRED) -> Any:
+def choice(
+    obj: Any, key: str, path: str, options: tuple[Any, ...], default: Any = _REQUIRED
+) -> Any:
     """`obj[key]`, one of `options`."""
     value = _get(obj, key, path, default)
     if not any(value == o and type(value) is type(o) for o in options):
@@ -173,8 +201,7 @@ def choice(obj: Any, key: str, path: str, options: tuple[Any, ...],
     return value
 
 
-def image_size(obj: Any, key: str, path: str, limits: LoadLimits,
-               default: Any = _REQUIRED) -> Any:
+def image_size(obj: Any, key: str, path: str, limits: LoadLimits, default: Any = _REQUIRED) -> Any:
     """`obj[key]`: [height, width] (or one side), each from 1 to `limits.max_image_side`."""
     value = _get(obj, key, path, default)
     if value is default and default is not _REQUIRED:
@@ -183,17 +210,20 @@ def image_size(obj: Any, key: str, path: str, limits: LoadLimits,
     if not all(_is_int(s) and s >= 1 for s in sides):
         raise refuse(path, value, "an image size: [height, width] in pixels")
     if max(sides) > limits.max_image_side or sides[0] * sides[1] > limits.max_image_pixels:
-        raise ExportError(f"The model file's header asks for images of {value} pixels at "
-                          f"{path}; the limit is {limits.max_image_side} per side and "
-                          f"{limits.max_image_pixels:,} in all (the model runs on images that "
-                          "size). Fix: if you trust the file, load it with load_learner(path, "
-                          "limits=LoadLimits(max_image_side=..., max_image_pixels=...)).")
+        raise ExportError(
+            f"The model file's header asks for images of {value} pixels at "
+            f"{path}; the limit is {limits.max_image_side} per side and "
+            f"{limits.max_image_pixels:,} in all (the model runs on images that "
+            "size). Fix: if you trust the file, load it with load_learner(path, "
+            "limits=LoadLimits(max_image_side=..., max_image_pixels=...))."
+        )
     return value
 
 
 def _is_scalar(v: Any) -> bool:
-    return v is None or isinstance(v, (str, bool, int)) or (isinstance(v, float)
-                                                            and math.isfinite(v))
+    return (
+        v is None or isinstance(v, (str, bool, int)) or (isinstance(v, float) and math.isfinite(v))
+    )
 
 
 def check_common(config: Any, applications: Mapping[str, str]) -> None:
@@ -207,14 +237,17 @@ def check_common(config: Any, applications: Mapping[str, str]) -> None:
     text(config, "builder", "builder")
     section(config, "builder_kwargs", "builder_kwargs", {})
     vocab = _get(config, "vocab", "vocab", None)
-    if vocab is not None and not (isinstance(vocab, list) and vocab
-                                  and all(_is_scalar(v) for v in vocab)):
+    if vocab is not None and not (
+        isinstance(vocab, list) and vocab and all(_is_scalar(v) for v in vocab)
+    ):
         raise refuse("vocab", vocab, "null or a non-empty list of labels (strings or numbers)")
     n_out = config.get("builder_kwargs", {}).get("n_out")
     if vocab is not None and _is_int(n_out) and n_out != len(vocab):
-        raise ExportError(f"The model file's vocab has {len(vocab)} classes but "
-                          f"builder_kwargs.n_out is {n_out}: a label for each output is "
-                          f"needed. {_FIX}")
+        raise ExportError(
+            f"The model file's vocab has {len(vocab)} classes but "
+            f"builder_kwargs.n_out is {n_out}: a label for each output is "
+            f"needed. {_FIX}"
+        )
     kind = choice(config, "activation", "activation", ("softmax", "sigmoid", "none"), "none")
     if kind == "softmax":
         integer(config, "axis", "axis", -1, low=-8, high=8)
@@ -232,15 +265,16 @@ class _Budget:
 
     def __init__(self, tensors: Mapping[str, torch.Tensor], limits: LoadLimits) -> None:
         self.max_tensors = len(tensors) + 64
-        self.max_elements = sum(t.numel() for t in tensors.values()) + \
-            limits.max_unstored_elements
+        self.max_elements = sum(t.numel() for t in tensors.values()) + limits.max_unstored_elements
         self.max_modules = 16 * (len(tensors) + 16)
 
     def __enter__(self) -> _Budget:
         self.thread, self.seen, self.elements, self.modules = threading.get_ident(), {}, 0, 0
-        self.handles = [torch_module.register_module_parameter_registration_hook(self._tensor),
-                        torch_module.register_module_buffer_registration_hook(self._tensor),
-                        torch_module.register_module_module_registration_hook(self._module)]
+        self.handles = [
+            torch_module.register_module_parameter_registration_hook(self._tensor),
+            torch_module.register_module_buffer_registration_hook(self._tensor),
+            torch_module.register_module_module_registration_hook(self._module),
+        ]
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -258,15 +292,18 @@ class _Budget:
                 f"The file's builder_kwargs ask for more than the file stores: at least "
                 f"{len(self.seen)} tensors of {self.elements} elements, for "
                 f"{self.max_tensors - 64} stored tensors of "
-                f"{self.max_elements} elements at most (with the unstored allowance). {_FIX}")
+                f"{self.max_elements} elements at most (with the unstored allowance). {_FIX}"
+            )
 
     def _module(self, module: nn.Module, name: str, child: nn.Module | None) -> None:
         if child is None or threading.get_ident() != self.thread:
             return
         self.modules += 1
         if self.modules > self.max_modules:
-            raise ExportError(f"The file's builder_kwargs ask for more than {self.max_modules} "
-                              f"layers for {self.max_tensors - 64} stored tensors. {_FIX}")
+            raise ExportError(
+                f"The file's builder_kwargs ask for more than {self.max_modules} "
+                f"layers for {self.max_tensors - 64} stored tensors. {_FIX}"
+            )
 
 
 def _fits(value: Any, hint: Any) -> bool:
@@ -283,8 +320,9 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is int:
         return _is_int(value)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and math.isfinite(value)
+        return (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
     if hint is str:
         return isinstance(value, str)
     if origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
@@ -308,8 +346,11 @@ def check_kwargs(name: str, builder: Callable[..., Any], kwargs: dict[str, Any])
         return
     for key, value in kwargs.items():
         if key in hints and not _fits(value, hints[key]):
-            raise refuse(f"builder_kwargs.{key}", value, f"{_hint_name(hints[key])} (the "
-                         f"argument of the builder {name!r})")
+            raise refuse(
+                f"builder_kwargs.{key}",
+                value,
+                f"{_hint_name(hints[key])} (the argument of the builder {name!r})",
+            )
 
 
 def _hint_name(hint: Any) -> str:
@@ -320,17 +361,22 @@ def _check_fit(name: str, model: nn.Module, tensors: Mapping[str, torch.Tensor])
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
-    wrong = [(k, tuple(tensors[k].shape), tuple(v.shape)) for k, v in expected.items()
-             if k in tensors and tensors[k].shape != v.shape]
+    wrong = [
+        (k, tuple(tensors[k].shape), tuple(v.shape))
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
     if missing or unexpected or wrong:
         raise ExportError(
             f"The file's tensors don't fit the architecture {name!r}: missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}, wrong shapes (name, file, model) {wrong[:5]}. The "
-            "file was altered or its builder arguments don't match the weights.")
+            "file was altered or its builder arguments don't match the weights."
+        )
 
 
-def _call(name: str, builder: Callable[..., nn.Module], kwargs: dict[str, Any],
-          budget: _Budget) -> nn.Module:
+def _call(
+    name: str, builder: Callable[..., nn.Module], kwargs: dict[str, Any], budget: _Budget
+) -> nn.Module:
     try:
         with budget:
             model = builder(**kwargs)
@@ -338,16 +384,24 @@ def _call(name: str, builder: Callable[..., nn.Module], kwargs: dict[str, Any],
         raise
     except Exception as e:  # noqa: BLE001 (a builder is any constructor given file values)
         cause = str(e).rstrip(".")
-        raise ExportError(f"The model builder {name!r} could not build the model from the "
-                          f"file's builder_kwargs: {type(e).__name__}: {cause}. {_FIX}") from e
+        raise ExportError(
+            f"The model builder {name!r} could not build the model from the "
+            f"file's builder_kwargs: {type(e).__name__}: {cause}. {_FIX}"
+        ) from e
     if not isinstance(model, nn.Module):
-        raise ExportError(f"The model builder {name!r} returned a {type(model).__name__}, "
-                          "not a torch.nn.Module.")
+        raise ExportError(
+            f"The model builder {name!r} returned a {type(model).__name__}, not a torch.nn.Module."
+        )
     return model
 
 
-def build_within(name: str, builder: Callable[..., nn.Module], kwargs: dict[str, Any],
-                 tensors: Mapping[str, torch.Tensor], limits: LoadLimits) -> nn.Module:
+def build_within(
+    name: str,
+    builder: Callable[..., nn.Module],
+    kwargs: dict[str, Any],
+    tensors: Mapping[str, torch.Tensor],
+    limits: LoadLimits,
+) -> nn.Module:
     """`builder(**kwargs)` with the file's `tensors` loaded, allocating only what they hold.
 
     The model is built first on the `meta` device (shapes only, no memory) and compared with

@@ -69,8 +69,7 @@ def RMSprop(
 ) -> torch.optim.Optimizer:
     """RMSprop (running average of squared gradients, optional momentum); no weight decay by
     default."""
-    return torch.optim.RMSprop(params, lr=lr, alpha=sqr_mom, momentum=mom, eps=eps,
-                               weight_decay=wd)
+    return torch.optim.RMSprop(params, lr=lr, alpha=sqr_mom, momentum=mom, eps=eps, weight_decay=wd)
 
 
 def trainable_params(model: nn.Module) -> ParamGroups:

@@ -169,10 +169,14 @@ class MaskSplitter:
 
     def __call__(self, items: Sequence[Any]) -> Splits:
         if len(self.mask) != len(items):
-            raise ValueError(f"MaskSplitter expected one flag per item. Received: "
-                             f"{len(self.mask)} flags for {len(items)} items.")
-        return _check_nonempty((np.flatnonzero(~self.mask).tolist(),
-                                np.flatnonzero(self.mask).tolist()), "MaskSplitter")
+            raise ValueError(
+                f"MaskSplitter expected one flag per item. Received: "
+                f"{len(self.mask)} flags for {len(items)} items."
+            )
+        return _check_nonempty(
+            (np.flatnonzero(~self.mask).tolist(), np.flatnonzero(self.mask).tolist()),
+            "MaskSplitter",
+        )
 
 
 class FileSplitter:
@@ -184,24 +188,35 @@ class FileSplitter:
 
     def __call__(self, items: Sequence[Any]) -> Splits:
         if not self.fname.is_file():
-            raise FileNotFoundError(f"FileSplitter expected a text file listing the validation "
-                                    f"file names. Received: {str(self.fname)!r} (not a file).")
+            raise FileNotFoundError(
+                f"FileSplitter expected a text file listing the validation "
+                f"file names. Received: {str(self.fname)!r} (not a file)."
+            )
         names = {line.strip() for line in self.fname.read_text().splitlines() if line.strip()}
         flags = [Path(o).name in names for o in items]
         if not any(flags):
-            raise ValueError(f"FileSplitter: none of the {len(items)} items is named in "
-                             f"{str(self.fname)!r}. Fix: list file names (not paths), one a line.")
-        return _check_nonempty(([i for i, f in enumerate(flags) if not f],
-                                [i for i, f in enumerate(flags) if f]), "FileSplitter")
+            raise ValueError(
+                f"FileSplitter: none of the {len(items)} items is named in "
+                f"{str(self.fname)!r}. Fix: list file names (not paths), one a line."
+            )
+        return _check_nonempty(
+            ([i for i, f in enumerate(flags) if not f], [i for i, f in enumerate(flags) if f]),
+            "FileSplitter",
+        )
 
 
 class TrainTestSplitter:
     """A random split of `test_size` (a fraction or a count) to validation, stratified by the
     labels `stratify` (a sequence, one per item) when given, so every class keeps its share."""
 
-    def __init__(self, test_size: float = 0.2, random_state: int | None = None,
-                 stratify: Sequence[Any] | None = None, train_size: float | None = None,
-                 shuffle: bool = True) -> None:
+    def __init__(
+        self,
+        test_size: float = 0.2,
+        random_state: int | None = None,
+        stratify: Sequence[Any] | None = None,
+        train_size: float | None = None,
+        shuffle: bool = True,
+    ) -> None:
         self.test_size, self.random_state, self.stratify = test_size, random_state, stratify
         self.train_size, self.shuffle = train_size, shuffle
 
@@ -220,19 +235,27 @@ class TrainTestSplitter:
         n_valid = self._n_valid(n)
         if self.stratify is None:
             order = rng.permutation(n) if self.shuffle else np.arange(n)
-            valid = sorted(order[n - n_valid:].tolist()) if not self.shuffle else \
-                sorted(order[:n_valid].tolist())
+            valid = (
+                sorted(order[n - n_valid :].tolist())
+                if not self.shuffle
+                else sorted(order[:n_valid].tolist())
+            )
         else:
             labels = list(self.stratify)
             if len(labels) != n:
-                raise ValueError(f"TrainTestSplitter expected one stratify label per item. "
-                                 f"Received: {len(labels)} labels for {n} items.")
+                raise ValueError(
+                    f"TrainTestSplitter expected one stratify label per item. "
+                    f"Received: {len(labels)} labels for {n} items."
+                )
             valid = _stratified(labels, n_valid, rng)
         valid_set = set(valid)
         train = [i for i in range(n) if i not in valid_set]
         if self.train_size is not None:
-            n_train = (int(self.train_size * n) if isinstance(self.train_size, float)
-                       else int(self.train_size))
+            n_train = (
+                int(self.train_size * n)
+                if isinstance(self.train_size, float)
+                else int(self.train_size)
+            )
             train = sorted(rng.permutation(train)[:n_train].tolist())
         return _check_nonempty((train, sorted(valid)), "TrainTestSplitter")
 
@@ -245,8 +268,9 @@ def _stratified(labels: list[Any], n_valid: int, rng: np.random.Generator) -> li
     n = len(labels)
     exact = {c: len(idx) * n_valid / n for c, idx in by_class.items()}
     take = {c: int(math.floor(v)) for c, v in exact.items()}
-    for c in sorted(exact, key=lambda c: exact[c] - take[c], reverse=True)[: n_valid - sum(
-            take.values())]:
+    for c in sorted(exact, key=lambda c: exact[c] - take[c], reverse=True)[
+        : n_valid - sum(take.values())
+    ]:
         take[c] += 1
     valid: list[int] = []
     for c, idx in by_class.items():
@@ -259,8 +283,10 @@ class RandomSubsetSplitter:
 
     def __init__(self, train_sz: float, valid_sz: float, seed: int | None = None) -> None:
         if not (0 < train_sz < 1 and 0 < valid_sz < 1 and train_sz + valid_sz <= 1):
-            raise ValueError(f"Expected fractions with 0 < train_sz, valid_sz and a sum <= 1. "
-                             f"Received: train_sz={train_sz}, valid_sz={valid_sz}.")
+            raise ValueError(
+                f"Expected fractions with 0 < train_sz, valid_sz and a sum <= 1. "
+                f"Received: train_sz={train_sz}, valid_sz={valid_sz}."
+            )
         self.train_sz, self.valid_sz, self.seed = train_sz, valid_sz, seed
 
     def __call__(self, items: Sequence[Any]) -> Splits:
@@ -268,5 +294,6 @@ class RandomSubsetSplitter:
         gen = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
         perm = torch.randperm(n, generator=gen).tolist()
         n_train, n_valid = int(self.train_sz * n), int(self.valid_sz * n)
-        return _check_nonempty((perm[:n_train], perm[n_train:n_train + n_valid]),
-                               "RandomSubsetSplitter")
+        return _check_nonempty(
+            (perm[:n_train], perm[n_train : n_train + n_valid]), "RandomSubsetSplitter"
+        )

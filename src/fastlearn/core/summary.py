@@ -52,13 +52,23 @@ def learner_summary(learn: Learner) -> str:
     n_train = sum(p.numel() for p in params if p.requires_grad)
     opt = learn.opt if learn.opt is not None else learn.make_opt()  # built, not installed
     shapes = ", ".join(_shape(x) for x in xb)
-    lines = [f"{type(model).__name__} (Input shape: {shapes})", table, "",
-             f"Total params: {n_total:,}", f"Total trainable params: {n_train:,}",
-             f"Total non-trainable params: {n_total - n_train:,}", "",
-             f"Parameter groups ({len(opt.param_groups)}):", *_groups(opt), "",
-             f"Optimizer used: {_opt_name(learn, opt)}", f"Loss function: {learn.loss_func!r}",
-             "", "Callbacks:",
-             *(f"  - {type(cb).__name__} (order {cb.order})" for cb in sort_callbacks(learn.cbs))]
+    lines = [
+        f"{type(model).__name__} (Input shape: {shapes})",
+        table,
+        "",
+        f"Total params: {n_total:,}",
+        f"Total trainable params: {n_train:,}",
+        f"Total non-trainable params: {n_total - n_train:,}",
+        "",
+        f"Parameter groups ({len(opt.param_groups)}):",
+        *_groups(opt),
+        "",
+        f"Optimizer used: {_opt_name(learn, opt)}",
+        f"Loss function: {learn.loss_func!r}",
+        "",
+        "Callbacks:",
+        *(f"  - {type(cb).__name__} (order {cb.order})" for cb in sort_callbacks(learn.cbs)),
+    ]
     return "\n".join(lines)
 
 
@@ -77,9 +87,11 @@ def _inputs(dl: DataLoader) -> tuple:
 
 def _shown_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Leaf modules, and any module holding parameters of its own."""
-    return [(name or type(m).__name__, m) for name, m in model.named_modules()
-            if not any(True for _ in m.children())
-            or any(True for _ in m.parameters(recurse=False))]
+    return [
+        (name or type(m).__name__, m)
+        for name, m in model.named_modules()
+        if not any(True for _ in m.children()) or any(True for _ in m.parameters(recurse=False))
+    ]
 
 
 def _trace(model: nn.Module, xb: tuple) -> list[_Row]:
@@ -91,20 +103,30 @@ def _trace(model: nn.Module, xb: tuple) -> list[_Row]:
     def hook(name: str, module: nn.Module, output: Any) -> None:
         first = id(module) not in called
         called.add(id(module))
-        rows.append(_Row(f"{name} ({type(module).__name__})", _shape(output),
-                         _own_count(module) if first else None,
-                         _trainable(module) if first else ""))
+        rows.append(
+            _Row(
+                f"{name} ({type(module).__name__})",
+                _shape(output),
+                _own_count(module) if first else None,
+                _trainable(module) if first else "",
+            )
+        )
 
-    handles = [m.register_forward_hook(lambda mod, _inp, out, name=name: hook(name, mod, out))
-               for name, m in shown]
+    handles = [
+        m.register_forward_hook(lambda mod, _inp, out, name=name: hook(name, mod, out))
+        for name, m in shown
+    ]
     try:
         with _eval_mode(model), torch.no_grad():
             model(*xb)
     finally:
         for handle in handles:
             handle.remove()
-    rows += [_Row(f"{name} ({type(m).__name__})", "(not called)", _own_count(m), _trainable(m))
-             for name, m in shown if id(m) not in called and _own_count(m)]
+    rows += [
+        _Row(f"{name} ({type(m).__name__})", "(not called)", _own_count(m), _trainable(m))
+        for name, m in shown
+        if id(m) not in called and _own_count(m)
+    ]
     return rows
 
 
@@ -142,8 +164,10 @@ def _shape(x: Any) -> str:
 
 def _table(rows: list[_Row]) -> str:
     heads = ("Layer (type)", "Output Shape", "Param #", "Trainable")
-    cells = [(r.name, r.shape, "" if r.n_params is None else f"{r.n_params:,}", r.trainable)
-             for r in rows]
+    cells = [
+        (r.name, r.shape, "" if r.n_params is None else f"{r.n_params:,}", r.trainable)
+        for r in rows
+    ]
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(heads)]
     rule = "=" * (sum(widths) + 3 * (len(widths) - 1))
 
@@ -160,8 +184,10 @@ def _groups(opt: Any) -> list[str]:
     for i, (group, wd) in enumerate(zip(opt.param_groups, wds)):
         train = sum(p.numel() for p in group["params"] if p.requires_grad)
         frozen = sum(p.numel() for p in group["params"] if not p.requires_grad)
-        lines.append(f"  group {i}: {train:,} trainable, {frozen:,} frozen "
-                     f"(lr {group['lr']:.3g}, wd {wd:.3g})")
+        lines.append(
+            f"  group {i}: {train:,} trainable, {frozen:,} frozen "
+            f"(lr {group['lr']:.3g}, wd {wd:.3g})"
+        )
     return lines
 
 
@@ -175,28 +201,51 @@ def _opt_name(learn: Learner, opt: Any) -> str:
 def _batch_events(training: bool) -> list[str]:
     events = ["before_batch", "after_pred", "after_loss"]
     if training:
-        events += ["before_backward", "after_cancel_backward", "after_backward",
-                   "before_step", "after_cancel_step", "after_step"]
+        events += [
+            "before_backward",
+            "after_cancel_backward",
+            "after_backward",
+            "before_step",
+            "after_cancel_step",
+            "after_step",
+        ]
     return events + ["after_cancel_batch", "after_batch"]
 
 
 def _loop_layout() -> list[tuple[int, str, bool | None]]:
     """(depth, heading or event, phase) in the order `Learner.fit` runs them; the phase
     (True: training, False: validation) decides which batch callbacks run."""
+
     def batches(training: bool, depth: int) -> list[tuple[int, str, bool | None]]:
-        return ([(depth, "Start Batch Loop", None)]
-                + [(depth + 1, e, training) for e in _batch_events(training)]
-                + [(depth, "End Batch Loop", None)])
+        return (
+            [(depth, "Start Batch Loop", None)]
+            + [(depth + 1, e, training) for e in _batch_events(training)]
+            + [(depth, "End Batch Loop", None)]
+        )
 
     return [
-        (0, "Start Fit", None), (1, "before_fit", None),
-        (1, "Start Epoch Loop", None), (2, "before_epoch", None),
-        (2, "Start Train", None), (3, "before_train", None), *batches(True, 3),
-        (3, "after_cancel_train", None), (3, "after_train", None), (2, "End Train", None),
-        (2, "Start Valid", None), (3, "before_validate", None), *batches(False, 3),
-        (3, "after_cancel_validate", None), (3, "after_validate", None), (2, "End Valid", None),
-        (2, "after_cancel_epoch", None), (2, "after_epoch", None), (1, "End Epoch Loop", None),
-        (1, "after_cancel_fit", None), (1, "after_fit", None), (0, "End Fit", None),
+        (0, "Start Fit", None),
+        (1, "before_fit", None),
+        (1, "Start Epoch Loop", None),
+        (2, "before_epoch", None),
+        (2, "Start Train", None),
+        (3, "before_train", None),
+        *batches(True, 3),
+        (3, "after_cancel_train", None),
+        (3, "after_train", None),
+        (2, "End Train", None),
+        (2, "Start Valid", None),
+        (3, "before_validate", None),
+        *batches(False, 3),
+        (3, "after_cancel_validate", None),
+        (3, "after_validate", None),
+        (2, "End Valid", None),
+        (2, "after_cancel_epoch", None),
+        (2, "after_epoch", None),
+        (1, "End Epoch Loop", None),
+        (1, "after_cancel_fit", None),
+        (1, "after_fit", None),
+        (0, "End Fit", None),
     ]
 
 
@@ -210,8 +259,11 @@ def training_loop_text(learn: Learner) -> str:
         if item not in EVENTS:
             lines.append("  " * depth + item)
             continue
-        names = [type(cb).__name__ for cb, _ in handlers_for(callbacks, item)
-                 if item not in INNER_EVENTS or _runs(cb, training)]
+        names = [
+            type(cb).__name__
+            for cb, _ in handlers_for(callbacks, item)
+            if item not in INNER_EVENTS or _runs(cb, training)
+        ]
         lines.append("  " * depth + f"- {item:<{width}}: [{', '.join(names)}]")
     return "\n".join(lines)
 

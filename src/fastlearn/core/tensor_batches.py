@@ -17,7 +17,11 @@ class TensorBatches:
     max_device_bytes = 2**30  # tables smaller than this live on the device itself
 
     def __init__(
-        self, tensors: Sequence[torch.Tensor], bs: int, shuffle: bool, drop_last: bool,
+        self,
+        tensors: Sequence[torch.Tensor],
+        bs: int,
+        shuffle: bool,
+        drop_last: bool,
         sampler: ShardSampler | None = None,
     ) -> None:
         self.tensors, self.bs, self.shuffle, self.drop_last = list(tensors), bs, shuffle, drop_last
@@ -46,8 +50,9 @@ class TensorBatches:
             order = order.to(self.tensors[0].device)
         return self._batches(order, start)
 
-    def _batches(self, order: torch.Tensor | None,
-                 start: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    def _batches(
+        self, order: torch.Tensor | None, start: int
+    ) -> Iterator[tuple[torch.Tensor, ...]]:
         for i in range(start * self.bs, len(self) * self.bs, self.bs):
             if order is None:
                 yield tuple(t[i : i + self.bs] for t in self.tensors)

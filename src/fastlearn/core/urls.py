@@ -18,7 +18,6 @@ coco_tiny.tgz 800451 7516fc8f68586c6207223237ccf731e890d8301191f8e2f8596a0765e02
 bike_sharing.tgz 285994 67bde4624d5cefa121c11c21004ceeaf18b8229d1301648b38b61c7e5cf5a308"""
 
 
-
 class URLs:
     """The course's dataset URLs (fast.ai S3 names), mirror aliases and known checksums."""
 

@@ -28,8 +28,16 @@ from .collections import L
 from .torch_utils import default_device, num_cpus, to_device
 
 __all__ = [
-    "tensor", "to_np", "to_cpu", "one_hot", "coll_repr", "CategoryMap", "defaults",
-    "save_pickle", "load_pickle", "delegates",
+    "tensor",
+    "to_np",
+    "to_cpu",
+    "one_hot",
+    "coll_repr",
+    "CategoryMap",
+    "defaults",
+    "save_pickle",
+    "load_pickle",
+    "delegates",
 ]
 
 
@@ -61,9 +69,11 @@ def _array_to_tensor(x: Any, **kwargs: Any) -> torch.Tensor:
     if arr.dtype == np.uint16:  # torch has no arithmetic for uint16 (16-bit images)
         arr = arr.astype(np.float32)
     if arr.dtype == object:
-        raise TypeError(f"Expected numbers (a list, an array, an image). Received: "
-                        f"{type(x).__name__} holding Python objects. Fix: convert the values "
-                        f"to numbers first (e.g. df[col].astype('float32')).")
+        raise TypeError(
+            f"Expected numbers (a list, an array, an image). Received: "
+            f"{type(x).__name__} holding Python objects. Fix: convert the values "
+            f"to numbers first (e.g. df[col].astype('float32'))."
+        )
     arr = np.ascontiguousarray(arr)  # torch can't take negative strides (flipped arrays)
     if not arr.flags.writeable:  # torch tensors are writable: don't share a read-only buffer
         arr = arr.copy()
@@ -107,8 +117,8 @@ def one_hot(x: int | Sequence[int] | torch.Tensor, c: int) -> torch.Tensor:
 def coll_repr(c: Sequence[Any], max_n: int = 10) -> str:
     """The length and the first `max_n` items of a collection, as an `L` shows itself.
 
-        >>> coll_repr(range(1000), 5)
-        '(#1000) [0, 1, 2, 3, 4, ...]'
+    >>> coll_repr(range(1000), 5)
+    '(#1000) [0, 1, 2, 3, 4, ...]'
     """
     head = ", ".join(repr(o) for o in itertools.islice(c, max_n))
     return f"(#{len(c)}) [{head}{', ...' if len(c) > max_n else ''}]"
@@ -141,22 +151,29 @@ def delegates(to: Callable[..., Any] | type | None = None, keep: bool = False) -
         target = f.__init__ if isinstance(f, type) else f
         source = to if to is not None else (f.__base__.__init__ if isinstance(f, type) else None)
         if source is None:
-            raise TypeError("delegates() on a function needs to=: the function whose keyword "
-                            "arguments it passes on.")
+            raise TypeError(
+                "delegates() on a function needs to=: the function whose keyword "
+                "arguments it passes on."
+            )
         source = source.__init__ if isinstance(source, type) else source
         sig = inspect.signature(target)
         params = dict(sig.parameters)
         var_kw = params.pop("kwargs", None) if not keep else params.get("kwargs")
         if keep and var_kw is not None:
             params.pop("kwargs")
-        added = {name: p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-                 for name, p in inspect.signature(source).parameters.items()
-                 if p.default is not inspect.Parameter.empty and name not in params}
+        added = {
+            name: p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for name, p in inspect.signature(source).parameters.items()
+            if p.default is not inspect.Parameter.empty and name not in params
+        }
         params.update(added)
         if keep and var_kw is not None:
             params["kwargs"] = var_kw
-        target.__signature__ = sig.replace(parameters=sorted(
-            params.values(), key=lambda p: (p.kind, p.default is not inspect.Parameter.empty)))
+        target.__signature__ = sig.replace(
+            parameters=sorted(
+                params.values(), key=lambda p: (p.kind, p.default is not inspect.Parameter.empty)
+            )
+        )
         return f
 
     return decorate

@@ -20,7 +20,10 @@ except ImportError as _missing:  # no starlette: the CLI's predict still works
 
     def create_app(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         """Stands in for the web app when its dependencies are missing."""
-        raise ImportError(f"The web app needs starlette, uvicorn and python-multipart "
-                          f"({_reason}). Fix: pip install 'fastlearn[serve]'.")
+        raise ImportError(
+            f"The web app needs starlette, uvicorn and python-multipart "
+            f"({_reason}). Fix: pip install 'fastlearn[serve]'."
+        )
+
 
 __all__ = ["create_app", "InputError", "Limits"]

@@ -61,14 +61,13 @@ STATIC = Path(__file__).parent / "static"
 logger = logging.getLogger("fastlearn.serve")
 # Errors a predictor raises for an input it can't take (an unknown user, a corrupt image):
 # the client's fault, answered with 422. Anything else is a server fault (500, logged).
-_INPUT_FAULTS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, IndexError,
-                                              OSError)
+_INPUT_FAULTS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, IndexError, OSError)
 _RAW_IMAGE_TYPES = ("image/", "application/octet-stream")
 _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
-                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 }
 
 
@@ -77,12 +76,17 @@ def parse_json_body(obj: Any, spec: Mapping[str, Any], limits: Limits) -> tuple[
     if isinstance(obj, Mapping) and "items" in obj:
         batch = obj["items"]
         if not isinstance(batch, list) or not batch:
-            raise InputError(f"Expected 'items' to be a non-empty list of objects such as "
-                             f"{example(spec)}. Received: {type(batch).__name__}"
-                             f"{' (empty)' if batch == [] else ''}.")
+            raise InputError(
+                f"Expected 'items' to be a non-empty list of objects such as "
+                f"{example(spec)}. Received: {type(batch).__name__}"
+                f"{' (empty)' if batch == [] else ''}."
+            )
         if len(batch) > limits.max_batch:
-            raise InputError(f"The batch has {len(batch)} items; this server accepts at most "
-                             f"{limits.max_batch} (max_batch). Fix: split it.", 413)
+            raise InputError(
+                f"The batch has {len(batch)} items; this server accepts at most "
+                f"{limits.max_batch} (max_batch). Fix: split it.",
+                413,
+            )
         return [parse_json_item(o, spec, limits) for o in batch], True
     return [parse_json_item(obj, spec, limits)], False
 
@@ -91,8 +95,13 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-_NOUNS = {"image": "Image", "text": "Text", "text_pair": "Text pair", "tabular": "Tabular",
-          "tensor": "Tensor"}
+_NOUNS = {
+    "image": "Image",
+    "text": "Text",
+    "text_pair": "Text pair",
+    "tabular": "Tabular",
+    "tensor": "Tensor",
+}
 
 
 def model_title(config: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
@@ -122,8 +131,9 @@ def model_title(config: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
 class ModelService:
     """One predictor, its input description and limits; the endpoints as methods."""
 
-    def __init__(self, predictor: Predictor, limits: Limits, top_k: int = 5, *,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, predictor: Predictor, limits: Limits, top_k: int = 5, *, name: str | None = None
+    ) -> None:
         self.predictor, self.limits, self.top_k, self.name = predictor, limits, top_k, name
         self.spec = input_spec(predictor.info())
         self._lock = threading.Lock()
@@ -136,8 +146,10 @@ class ModelService:
             results = self.predictor.predict_batch(items)
             ms = round((time.perf_counter() - start) * 1000, 3)
         config, vocab = self.predictor.config, self.predictor.vocab
-        return [format_result(r, config, vocab, self.top_k, item=item)
-                for r, item in zip(results, items)], ms
+        return [
+            format_result(r, config, vocab, self.top_k, item=item)
+            for r, item in zip(results, items)
+        ], ms
 
     def _parse(self, content_type: str, body: bytes) -> tuple[list[Any], bool]:
         kind = self.spec["kind"]
@@ -150,15 +162,20 @@ class ModelService:
                 raise InputError(f"The text is not valid UTF-8: {e}.") from None
             return parse_json_body({"text": text}, self.spec, self.limits)
         if content_type != "application/json":
-            raise InputError(f"This {kind} model takes {self._accepted()}. Received: "
-                             f"Content-Type {content_type or 'missing'!r}.", 415)
+            raise InputError(
+                f"This {kind} model takes {self._accepted()}. Received: "
+                f"Content-Type {content_type or 'missing'!r}.",
+                415,
+            )
         try:
             obj = loads_finite(body)
         except InputError:
             raise
         except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested arrays
-            raise InputError(f"The body is not valid JSON ({type(e).__name__}: "
-                             f"{str(e)[:200]}). Expected e.g. {example(self.spec)}.") from None
+            raise InputError(
+                f"The body is not valid JSON ({type(e).__name__}: "
+                f"{str(e)[:200]}). Expected e.g. {example(self.spec)}."
+            ) from None
         return parse_json_body(obj, self.spec, self.limits)
 
     def _accepted(self) -> str:
@@ -183,18 +200,23 @@ class ModelService:
         try:
             answers, ms = await run_in_threadpool(self.run, items)
         except _INPUT_FAULTS as e:
-            raise InputError(f"The model could not take this input: {fault_message(e)}",
-                             422) from None
+            raise InputError(
+                f"The model could not take this input: {fault_message(e)}", 422
+            ) from None
         except Exception:  # noqa: BLE001 (a model bug: log it, answer without a traceback)
             logger.exception("Prediction failed")
             return _error(500, "The model failed on this input; the server log has details.")
-        return JSONResponse({"predictions": answers, "time_ms": ms} if batched
-                            else {**answers[0], "time_ms": ms})
+        return JSONResponse(
+            {"predictions": answers, "time_ms": ms} if batched else {**answers[0], "time_ms": ms}
+        )
 
     async def _upload(self, request: Request, body: bytes) -> bytes:
         if self.spec["kind"] != "image":
-            raise InputError(f"This {self.spec['kind']} model takes {self._accepted()}. "
-                             "Received: a multipart upload.", 415)
+            raise InputError(
+                f"This {self.spec['kind']} model takes {self._accepted()}. "
+                "Received: a multipart upload.",
+                415,
+            )
 
         async def replay() -> Message:  # the body, already read within the limit
             return {"type": "http.request", "body": body, "more_body": False}
@@ -203,17 +225,22 @@ class ModelService:
             form = await Request(request.scope, replay).form(max_files=1, max_fields=16)
         except (HTTPException, ValueError) as e:
             detail = str(getattr(e, "detail", None) or e).rstrip(".")
-            raise InputError(f"Could not parse the multipart upload: {detail}. Expected one "
-                             "image in a field named 'file'.") from None
+            raise InputError(
+                f"Could not parse the multipart upload: {detail}. Expected one "
+                "image in a field named 'file'."
+            ) from None
         try:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
-                raise InputError(f"Expected an image in a form field named 'file'. Received "
-                                 f"fields: {sorted(form.keys())}.")
+                raise InputError(
+                    f"Expected an image in a form field named 'file'. Received "
+                    f"fields: {sorted(form.keys())}."
+                )
             declared = (upload.content_type or "").lower()
             if declared and not declared.startswith(_RAW_IMAGE_TYPES):
-                raise InputError(f"Expected an image upload. Received a file of type "
-                                 f"{declared!r}.", 415)
+                raise InputError(
+                    f"Expected an image upload. Received a file of type {declared!r}.", 415
+                )
             return check_image(await upload.read(), self.limits)
         finally:
             await form.close()
@@ -222,11 +249,18 @@ class ModelService:
         """GET /info: what the model is and what it takes."""
         config = self.predictor.config
         arch = config.get("builder_kwargs", {}).get("arch")
-        return JSONResponse({**jsonable(self.predictor.info()),
-                             "title": model_title(config, self.spec), "file": self.name,
-                             "architecture": arch if isinstance(arch, str) else None,
-                             "inputs": self.spec, "example": example(self.spec),
-                             "limits": asdict(self.limits), "top_k": self.top_k})
+        return JSONResponse(
+            {
+                **jsonable(self.predictor.info()),
+                "title": model_title(config, self.spec),
+                "file": self.name,
+                "architecture": arch if isinstance(arch, str) else None,
+                "inputs": self.spec,
+                "example": example(self.spec),
+                "limits": asdict(self.limits),
+                "top_k": self.top_k,
+            }
+        )
 
     async def health(self, request: Request) -> Response:
         """GET /health: the server is up and the model is loaded."""
@@ -240,8 +274,10 @@ class ModelService:
 async def _read_body(request: Request, limit: int) -> bytes:
     """The whole body, refused (413) as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
-    too_big = (f"The request body is over {limit:,} bytes (max_body), the most this server "
-               "accepts. Fix: send a smaller file or text.")
+    too_big = (
+        f"The request body is over {limit:,} bytes (max_body), the most this server "
+        "accepts. Fix: send a smaller file or text."
+    )
     if declared is not None:
         if not declared.isdigit():
             raise InputError(f"Content-Length must be a number of bytes. Received: {declared!r}.")
@@ -299,9 +335,16 @@ def _guard_pillow(max_pixels: int) -> None:
         Image.MAX_IMAGE_PIXELS = max_pixels
 
 
-def create_app(predictor_or_path: Predictor | str | Path, *, max_body: int = 10 * 2**20,
-               max_pixels: int = 50_000_000, max_text: int = 100_000, max_batch: int = 64,
-               top_k: int = 5, device: str = "cpu") -> Starlette:
+def create_app(
+    predictor_or_path: Predictor | str | Path,
+    *,
+    max_body: int = 10 * 2**20,
+    max_pixels: int = 50_000_000,
+    max_text: int = 100_000,
+    max_batch: int = 64,
+    top_k: int = 5,
+    device: str = "cpu",
+) -> Starlette:
     """The ASGI app serving one exported model (a `.fl` path or a loaded `Predictor`).
 
     Limits: `max_body` bytes per request, `max_pixels` per image (Pillow's
@@ -311,14 +354,23 @@ def create_app(predictor_or_path: Predictor | str | Path, *, max_body: int = 10 
         >>> import uvicorn
         >>> uvicorn.run(create_app("pets.fl"), host="127.0.0.1", port=8000)
     """
-    for name, value in dict(max_body=max_body, max_pixels=max_pixels, max_text=max_text,
-                            max_batch=max_batch, top_k=top_k).items():
+    for name, value in dict(
+        max_body=max_body,
+        max_pixels=max_pixels,
+        max_text=max_text,
+        max_batch=max_batch,
+        top_k=top_k,
+    ).items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"Expected {name} to be a positive integer. Received: {value!r}.")
-    predictor = (predictor_or_path if isinstance(predictor_or_path, Predictor)
-                 else load_learner(predictor_or_path, device=device))
-    limits = Limits(max_body=max_body, max_pixels=max_pixels, max_text=max_text,
-                    max_batch=max_batch)
+    predictor = (
+        predictor_or_path
+        if isinstance(predictor_or_path, Predictor)
+        else load_learner(predictor_or_path, device=device)
+    )
+    limits = Limits(
+        max_body=max_body, max_pixels=max_pixels, max_text=max_text, max_batch=max_batch
+    )
     _guard_pillow(max_pixels)
     name = None if isinstance(predictor_or_path, Predictor) else Path(predictor_or_path).name
     service = ModelService(predictor, limits, top_k, name=name)
@@ -329,9 +381,13 @@ def create_app(predictor_or_path: Predictor | str | Path, *, max_body: int = 10 
         Route("/health", service.health, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    handlers = {InputError: _on_input_error, HTTPException: _on_http_error,
-                Exception: _on_server_error}
-    app = Starlette(routes=routes, exception_handlers=handlers,
-                    middleware=[Middleware(_SecurityHeaders)])
+    handlers = {
+        InputError: _on_input_error,
+        HTTPException: _on_http_error,
+        Exception: _on_server_error,
+    }
+    app = Starlette(
+        routes=routes, exception_handlers=handlers, middleware=[Middleware(_SecurityHeaders)]
+    )
     app.state.service = service
     return app

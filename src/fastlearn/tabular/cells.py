@@ -26,9 +26,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["NA", "MissingColumnError", "UnseenCategoryError", "UnseenCategoryWarning",
-           "report_unseen", "is_missing", "clean_category", "strip_text", "check_columns",
-           "to_float", "check_finite", "index_label", "row_float", "sorted_values"]
+__all__ = [
+    "NA",
+    "MissingColumnError",
+    "UnseenCategoryError",
+    "UnseenCategoryWarning",
+    "report_unseen",
+    "is_missing",
+    "clean_category",
+    "strip_text",
+    "check_columns",
+    "to_float",
+    "check_finite",
+    "index_label",
+    "row_float",
+    "sorted_values",
+]
 
 NA = "#na#"
 UNSEEN_POLICIES = ("ignore", "warn", "error")
@@ -68,10 +81,14 @@ def report_unseen(unseen: Mapping[str, Counter], policy: str) -> None:
         raise UnseenCategoryError(
             f"Expected categories seen in training (strict=True). Received {found} Fix: "
             "correct them (the training categories are in dls.classes[column]), or drop "
-            f"strict=True to code them {NA}.")
-    warnings.warn(f"Coded {NA}, {found} Fix: correct them (dls.classes[column] lists the "
-                  "training categories); strict=True refuses such rows.",
-                  UnseenCategoryWarning, stacklevel=_user_stacklevel())
+            f"strict=True to code them {NA}."
+        )
+    warnings.warn(
+        f"Coded {NA}, {found} Fix: correct them (dls.classes[column] lists the "
+        "training categories); strict=True refuses such rows.",
+        UnseenCategoryWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _user_stacklevel() -> int:
@@ -165,7 +182,8 @@ def check_finite(values: np.ndarray, series: pd.Series, name: str) -> np.ndarray
             f"index {rows[0]!r} ({n_bad} such rows, at {rows}{'...' if n_bad > 5 else ''}); "
             "inf, -inf and numbers beyond float32 (3.4e38) are refused. Fix: correct them, or "
             f"treat them as missing: df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], "
-            "np.nan) (FillMissing then fills and flags them).")
+            "np.nan) (FillMissing then fills and flags them)."
+        )
     return values
 
 
@@ -187,7 +205,8 @@ def row_float(value: Any, name: str) -> float:
         raise ValueError(
             f"Expected a finite number in column {name!r}. Received {value!r} in the row; "
             "inf, -inf and numbers beyond float32 (3.4e38) are refused. Fix: correct it, or "
-            "pass None (a missing value: FillMissing fills it).")
+            "pass None (a missing value: FillMissing fills it)."
+        )
     return number
 
 

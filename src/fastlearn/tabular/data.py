@@ -106,10 +106,12 @@ class TabularDataLoaders(DataLoaders):
         """
         check_frame(df, list(cat_names or []), list(cont_names or []), y_names)
         splits = _choose_splits(df, splits, valid_idx, splitter, valid_pct, seed)
-        table = TabularPandas(df, procs, cat_names, cont_names, y_names, y_block, splits,
-                              regression=regression)
-        return table.dataloaders(bs, val_bs=val_bs, shuffle=shuffle, drop_last=drop_last,
-                                 device=device, path=path)
+        table = TabularPandas(
+            df, procs, cat_names, cont_names, y_names, y_block, splits, regression=regression
+        )
+        return table.dataloaders(
+            bs, val_bs=val_bs, shuffle=shuffle, drop_last=drop_last, device=device, path=path
+        )
 
     @classmethod
     def from_csv(
@@ -152,7 +154,11 @@ class TabularDataLoaders(DataLoaders):
 
     # ------------------------------------------------------------------ new data, decoding
     def test_dl(
-        self, df: pd.DataFrame, *, bs: int | None = None, with_labels: bool = False,
+        self,
+        df: pd.DataFrame,
+        *,
+        bs: int | None = None,
+        with_labels: bool = False,
         strict: bool = False,
     ) -> DataLoader:
         """A loader over a new frame with the training preprocessing (labels if asked).
@@ -184,8 +190,9 @@ class TabularDataLoaders(DataLoaders):
             frame = pd.concat([frame, self.decode_targets(batch[2][:max_n])], axis=1)
         return frame
 
-    def show_batch(self, max_n: int = 10, *, ds_idx: int = 0,
-                   dl: DataLoader | None = None) -> pd.DataFrame:
+    def show_batch(
+        self, max_n: int = 10, *, ds_idx: int = 0, dl: DataLoader | None = None
+    ) -> pd.DataFrame:
         """Show and return `max_n` decoded rows of a batch of `dl` (default `self[ds_idx]`:
         the training (0) or validation (1) loader)."""
         frame = self.decode_batch((dl if dl is not None else self[ds_idx]).one_batch(), max_n)

@@ -31,8 +31,7 @@ def input_fields(processor: TabularProcessor) -> list[dict[str, Any]]:
     `default` and `stat` saying which, when the processor knows them (not in older files)."""
     classes, defaults = processor.classes, processor.defaults
     fields: list[dict[str, Any]] = [
-        {"name": n, "type": "category", "choices": [_json_value(c) for c in
-                                                    classes.get(n, [])[1:]]}
+        {"name": n, "type": "category", "choices": [_json_value(c) for c in classes.get(n, [])[1:]]}
         for n in processor.input_cat_names
     ]
     fields += [{"name": n, "type": "number"} for n in processor.cont_names]
@@ -55,10 +54,14 @@ def check_outputs(out: torch.Tensor, conts: torch.Tensor, cont_names: Sequence[s
     hint = ""
     if conts.shape[1]:
         j = int(conts[row].abs().argmax())
-        hint = (f"; its largest number as the model saw it (after the procs): "
-                f"{cont_names[j]!r} = {float(conts[row, j]):.3g}")
-    raise ValueError(f"The model's output for row {row} is not finite (NaN or inf){hint}. The "
-                     "row is far outside the training data. Fix: check its numbers.")
+        hint = (
+            f"; its largest number as the model saw it (after the procs): "
+            f"{cont_names[j]!r} = {float(conts[row, j]):.3g}"
+        )
+    raise ValueError(
+        f"The model's output for row {row} is not finite (NaN or inf){hint}. The "
+        "row is far outside the training data. Fix: check its numbers."
+    )
 
 
 def _numbers(state: Any, key: str, path: str, names: Sequence[str]) -> dict[str, Any]:
@@ -73,8 +76,7 @@ def _numbers(state: Any, key: str, path: str, names: Sequence[str]) -> dict[str,
 
 
 def _check_fill(state: Any, path: str, cats: list[str], conts: list[str]) -> list[str]:
-    header.choice(state, "fill_strategy", f"{path}.fill_strategy",
-                  ("median", "mode", "constant"))
+    header.choice(state, "fill_strategy", f"{path}.fill_strategy", ("median", "mode", "constant"))
     header.number(state, "fill_value", f"{path}.fill_value")
     header.flag(state, "add_col", f"{path}.add_col")
     header.string_list(state, "na_names", f"{path}.na_names")
@@ -91,10 +93,14 @@ def _check_categorify(state: Any, path: str, cats: list[str], conts: list[str]) 
     stringified = header.string_list(state, "stringified", f"{path}.stringified")
     header.flag(state, "strip", f"{path}.strip", None)
     for name, values in classes.items():
-        if not (isinstance(values, list) and values and all(
-                v is None or isinstance(v, (str, int, float)) for v in values)):
-            raise header.refuse(f"{path}.classes.{name}", values, "a list: '#na#' then the "
-                                "categories")
+        if not (
+            isinstance(values, list)
+            and values
+            and all(v is None or isinstance(v, (str, int, float)) for v in values)
+        ):
+            raise header.refuse(
+                f"{path}.classes.{name}", values, "a list: '#na#' then the categories"
+            )
         if name not in stringified:
             header.text(dtypes, name, f"{path}.dtypes.{name}")
     return []
@@ -104,13 +110,19 @@ def _check_normalize(state: Any, path: str, cats: list[str], conts: list[str]) -
     means = _numbers(state, "means", f"{path}.means", conts)
     stds = _numbers(state, "stds", f"{path}.stds", conts)
     if set(stds) != set(means) or any(not 1e-30 < abs(v) for v in stds.values()):
-        raise header.refuse(f"{path}.stds", stds, f"a standard deviation other than 0 for "
-                            f"each column of the means {sorted(means)}")
+        raise header.refuse(
+            f"{path}.stds",
+            stds,
+            f"a standard deviation other than 0 for each column of the means {sorted(means)}",
+        )
     return []
 
 
-_PROC_CHECKS = {"FillMissing": _check_fill, "Categorify": _check_categorify,
-                "Normalize": _check_normalize}
+_PROC_CHECKS = {
+    "FillMissing": _check_fill,
+    "Categorify": _check_categorify,
+    "Normalize": _check_normalize,
+}
 
 
 def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
@@ -135,17 +147,25 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
         _check_model_fits(config.get("builder_kwargs", {}), cats, classes, conts)
 
 
-def _check_model_fits(kwargs: dict[str, Any], cats: list[str], classes: dict[str, Any],
-                      conts: list[str]) -> None:
+def _check_model_fits(
+    kwargs: dict[str, Any], cats: list[str], classes: dict[str, Any], conts: list[str]
+) -> None:
     rows = [len(classes.get(c, [])) for c in cats]
     emb = kwargs.get("emb_szs")
-    if not (isinstance(emb, list) and [e[0] if isinstance(e, list) and e else None
-                                       for e in emb] == rows):
-        raise header.refuse("builder_kwargs.emb_szs", emb, f"one [rows, width] per category "
-                            f"column {cats} with rows {rows} (the classes of each)")
+    if not (
+        isinstance(emb, list) and [e[0] if isinstance(e, list) and e else None for e in emb] == rows
+    ):
+        raise header.refuse(
+            "builder_kwargs.emb_szs",
+            emb,
+            f"one [rows, width] per category column {cats} with rows {rows} (the classes of each)",
+        )
     if kwargs.get("n_cont") != len(conts):
-        raise header.refuse("builder_kwargs.n_cont", kwargs.get("n_cont"),
-                            f"{len(conts)}, the continuous columns {conts}")
+        raise header.refuse(
+            "builder_kwargs.n_cont",
+            kwargs.get("n_cont"),
+            f"{len(conts)}, the continuous columns {conts}",
+        )
 
 
 class TabularPredictor(Predictor):
@@ -156,28 +176,39 @@ class TabularPredictor(Predictor):
     `predict(row, strict=True)`); inf is refused. Keys that are not input columns are ignored.
     """
 
-    def __init__(self, model: nn.Module, config: dict[str, Any],
-                 device: torch.device | str = "cpu", *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        config: dict[str, Any],
+        device: torch.device | str = "cpu",
+        *,
+        strict: bool = False,
+    ) -> None:
         super().__init__(model, config, device)
         try:
             self.processor = TabularProcessor.from_state(config["preprocessing"])
         except (ValueError, TypeError) as e:  # a category dtype pandas can't read
-            raise ExportError(f"The model file's preprocessing can't be rebuilt: {e} Fix: "
-                              "export the model again.") from e
+            raise ExportError(
+                f"The model file's preprocessing can't be rebuilt: {e} Fix: export the model again."
+            ) from e
         self.regression = bool(config.get("regression"))
         self.strict = strict
 
-    def preprocess(self, items: Sequence[Mapping[str, Any]], *,
-                   strict: bool | None = None) -> tuple[torch.Tensor, ...]:
+    def preprocess(
+        self, items: Sequence[Mapping[str, Any]], *, strict: bool | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """The rows through `encode_rows` (NaN filled; unseen categories as `strict` says)."""
         strict = self.strict if strict is None else strict
         cats, conts = self.processor.encode_rows(items, unseen="error" if strict else "warn")
-        return (torch.tensor(cats, dtype=torch.long, device=self.device),
-                torch.tensor(conts, dtype=torch.float32, device=self.device))
+        return (
+            torch.tensor(cats, dtype=torch.long, device=self.device),
+            torch.tensor(conts, dtype=torch.float32, device=self.device),
+        )
 
     @torch.no_grad()
-    def predict_batch(self, items: Sequence[Any], *,
-                      strict: bool | None = None) -> list[tuple[Any, Any, torch.Tensor]]:
+    def predict_batch(
+        self, items: Sequence[Any], *, strict: bool | None = None
+    ) -> list[tuple[Any, Any, torch.Tensor]]:
         """(label, index or values, probabilities) for each row; `strict` as on the class."""
         items = list(items)
         if not items:
@@ -201,7 +232,8 @@ class TabularPredictor(Predictor):
         return {**super().info(), "inputs": {"kind": "tabular", "fields": fields}}
 
 
-def predictor_from_config(config: dict[str, Any], model: nn.Module,
-                          device: torch.device) -> TabularPredictor:
+def predictor_from_config(
+    config: dict[str, Any], model: nn.Module, device: torch.device
+) -> TabularPredictor:
     """The tabular application's predictor."""
     return TabularPredictor(model, config, device)

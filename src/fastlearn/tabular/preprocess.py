@@ -136,8 +136,13 @@ class TabularProcessor:
             conts[:, j] = cols[name]
         _check_processed(conts, self.cont_names, df.index)
         if unseen != "ignore" and self.categorify is not None:
-            report_unseen({name: _unseen_counts(raw[name], cats[:, j])
-                           for j, name in enumerate(self.input_cat_names)}, unseen)
+            report_unseen(
+                {
+                    name: _unseen_counts(raw[name], cats[:, j])
+                    for j, name in enumerate(self.input_cat_names)
+                },
+                unseen,
+            )
         return torch.from_numpy(cats), torch.from_numpy(conts)
 
     def encode_row(
@@ -171,8 +176,9 @@ class TabularProcessor:
             report_unseen(counts, unseen)
         return cats, conts
 
-    def _encode_one(self, row: Mapping[str, Any] | pd.Series) -> tuple[list[int], list[float],
-                                                                        dict[str, Any]]:
+    def _encode_one(
+        self, row: Mapping[str, Any] | pd.Series
+    ) -> tuple[list[int], list[float], dict[str, Any]]:
         """(cat codes, cont values, the raw categories) of one row."""
         if isinstance(row, pd.Series):
             row = row.to_dict()
@@ -216,8 +222,12 @@ class TabularProcessor:
     def to_state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted processor, JSON-serialisable (no pickle)."""
         procs = [{"name": type(p).__name__, "state": p.to_state()} for p in self.procs]
-        return {"cat_names": self.input_cat_names, "cont_names": self.cont_names, "procs": procs,
-                "defaults": dict(self.defaults)}
+        return {
+            "cat_names": self.input_cat_names,
+            "cont_names": self.cont_names,
+            "procs": procs,
+            "defaults": dict(self.defaults),
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TabularProcessor:
@@ -267,7 +277,8 @@ def _check_processed(conts: np.ndarray, names: list[str], index: Sequence[Any]) 
         raise ValueError(
             f"Expected numbers the model can take in column {names[j]!r}. Received a value "
             f"(row {where!r}) that overflows float32 once normalised ({int(bad.sum())} such): "
-            "far outside the training range. Fix: correct it, or pass NaN/None (missing).")
+            "far outside the training range. Fix: correct it, or pass NaN/None (missing)."
+        )
 
 
 def _row_value(row: Mapping[str, Any], name: str, role: str) -> Any:

@@ -73,7 +73,11 @@ class TabularPandas:
         processor = TabularProcessor(cat_names, cont_names, procs or ()).fit(df.iloc[train_idx])
         cats, conts = processor.transform(df)
         self.processor, self.y_names, self.regression, self.vocab = (
-            processor, y_names, is_regression, vocab)
+            processor,
+            y_names,
+            is_regression,
+            vocab,
+        )
         self.df, self.cats, self.conts, self.y_tensor = df, cats, conts, y
         self.splits = (train_idx, valid_idx)
         self._items: pd.DataFrame | None = None
@@ -99,8 +103,15 @@ class TabularPandas:
         """The frame with its input and target columns replaced by their processed values
         (other columns as they were, `<col>_na` columns added at the end)."""
         if self._items is None:
-            self._items = processed_frame(self.df, self.cat_names, self.cats, self.cont_names,
-                                          self.conts, self.y_names, self.y_tensor)
+            self._items = processed_frame(
+                self.df,
+                self.cat_names,
+                self.cats,
+                self.cont_names,
+                self.conts,
+                self.y_names,
+                self.y_tensor,
+            )
         return self._items
 
     @property
@@ -122,9 +133,11 @@ class TabularPandas:
         return len(self.df)
 
     def __repr__(self) -> str:
-        return (f"TabularPandas({len(self)} rows, {len(self.splits[0])} train / "
-                f"{len(self.splits[1])} valid, cat_names={self.cat_names}, "
-                f"cont_names={self.cont_names}, y_names={self.y_names})")
+        return (
+            f"TabularPandas({len(self)} rows, {len(self.splits[0])} train / "
+            f"{len(self.splits[1])} valid, cat_names={self.cat_names}, "
+            f"cont_names={self.cont_names}, y_names={self.y_names})"
+        )
 
     # ------------------------------------------------------------------ splits
     @property
@@ -143,9 +156,17 @@ class TabularPandas:
         sub = object.__new__(TabularPandas)  # no re-fitting: the slices of what is computed
         rows_t = torch.from_numpy(idx)
         sub.processor, sub.y_names, sub.regression, sub.vocab = (
-            self.processor, self.y_names, self.regression, self.vocab)
+            self.processor,
+            self.y_names,
+            self.regression,
+            self.vocab,
+        )
         sub.df, sub.cats, sub.conts, sub.y_tensor = (
-            self.df.iloc[idx], self.cats[rows_t], self.conts[rows_t], self.y_tensor[rows_t])
+            self.df.iloc[idx],
+            self.cats[rows_t],
+            self.conts[rows_t],
+            self.y_tensor[rows_t],
+        )
         sub.splits, sub._items = (list(range(len(idx))), []), None
         return sub
 
@@ -177,21 +198,33 @@ class TabularPandas:
 
         device = torch.device(device) if device is not None else default_device()
         rows = [torch.as_tensor(np.asarray(s, dtype=np.int64)) for s in self.splits]
-        dsets = [TensorDataset(self.cats[r], self.conts[r], self.y_tensor[r])
-                 for r in rows]
-        train = DataLoader(dsets[0], bs, shuffle=shuffle, drop_last=drop_last, augment=True,
-                           device=device, n_inp=2)
-        valid = (DataLoader(dsets[1], val_bs or bs, device=device, n_inp=2)
-                 if len(rows[1]) else None)
-        return TabularDataLoaders(train, valid, processor=self.processor, y_names=self.y_names,
-                                  regression=self.regression, vocab=self.vocab, device=device,
-                                  path=path)
+        dsets = [TensorDataset(self.cats[r], self.conts[r], self.y_tensor[r]) for r in rows]
+        train = DataLoader(
+            dsets[0], bs, shuffle=shuffle, drop_last=drop_last, augment=True, device=device, n_inp=2
+        )
+        valid = DataLoader(dsets[1], val_bs or bs, device=device, n_inp=2) if len(rows[1]) else None
+        return TabularDataLoaders(
+            train,
+            valid,
+            processor=self.processor,
+            y_names=self.y_names,
+            regression=self.regression,
+            vocab=self.vocab,
+            device=device,
+            path=path,
+        )
 
 
 # ---------------------------------------------------------------------- building blocks
-def processed_frame(df: pd.DataFrame, cat_names: list[str], cats: torch.Tensor,
-                    cont_names: list[str], conts: torch.Tensor, y_names: list[str],
-                    y: torch.Tensor) -> pd.DataFrame:
+def processed_frame(
+    df: pd.DataFrame,
+    cat_names: list[str],
+    cats: torch.Tensor,
+    cont_names: list[str],
+    conts: torch.Tensor,
+    y_names: list[str],
+    y: torch.Tensor,
+) -> pd.DataFrame:
     """`df` with the processed columns in place of the raw ones, new columns at the end."""
     ys = y.reshape(len(y), -1).numpy()
     processed = {n: cats[:, j].numpy() for j, n in enumerate(cat_names)}
@@ -203,45 +236,57 @@ def processed_frame(df: pd.DataFrame, cat_names: list[str], cats: torch.Tensor,
     return pd.concat([kept, new], axis=1)[order]
 
 
-def check_frame(df: pd.DataFrame, cat_names: list[str], cont_names: list[str],
-                y_names: Any) -> list[str]:
+def check_frame(
+    df: pd.DataFrame, cat_names: list[str], cont_names: list[str], y_names: Any
+) -> list[str]:
     """Refuse what cannot become a table; return y_names as a list."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"Expected a pandas DataFrame. Received: {type(df).__name__}.")
     if len(df) == 0:
-        raise ValueError("Expected a DataFrame with at least one row. Received: 0 rows. "
-                         "Fix: check the file or the filter that produced it.")
+        raise ValueError(
+            "Expected a DataFrame with at least one row. Received: 0 rows. "
+            "Fix: check the file or the filter that produced it."
+        )
     if not cat_names and not cont_names:
-        raise ValueError("Expected at least one input column in cat_names or cont_names. "
-                         "Received: none. Fix: list them (cont_cat_split(df) can propose both).")
+        raise ValueError(
+            "Expected at least one input column in cat_names or cont_names. "
+            "Received: none. Fix: list them (cont_cat_split(df) can propose both)."
+        )
     y_names = [y_names] if isinstance(y_names, str) else list(y_names or [])
     if not y_names:
-        raise ValueError("Expected y_names, the target column(s). Received: none. "
-                         "Fix: pass y_names='salary' (or a list of numeric columns).")
+        raise ValueError(
+            "Expected y_names, the target column(s). Received: none. "
+            "Fix: pass y_names='salary' (or a list of numeric columns)."
+        )
     check_columns(df, y_names, "y_names")
     clash = sorted(set(y_names) & set(cat_names + cont_names))
     if clash:
-        raise ValueError(f"Expected targets apart from the inputs. Received {clash} in y_names "
-                         "and in cat_names/cont_names. Fix: remove them from the inputs.")
+        raise ValueError(
+            f"Expected targets apart from the inputs. Received {clash} in y_names "
+            "and in cat_names/cont_names. Fix: remove them from the inputs."
+        )
     return y_names
 
 
-def check_splits(df: pd.DataFrame,
-                 splits: Sequence[Sequence[int]] | None) -> tuple[list[int], list[int]]:
+def check_splits(
+    df: pd.DataFrame, splits: Sequence[Sequence[int]] | None
+) -> tuple[list[int], list[int]]:
     """(train, valid) row positions, checked; no splits: every row is training."""
     if splits is None:
         return list(range(len(df))), []
     if len(splits) not in (1, 2):
-        raise ValueError(f"Expected splits as (train positions, valid positions). Received: "
-                         f"{len(splits)} lists.")
-    train_idx, valid_idx = (np.asarray(s, dtype=np.int64).reshape(-1)
-                            for s in (*splits, [])[:2])
+        raise ValueError(
+            f"Expected splits as (train positions, valid positions). Received: {len(splits)} lists."
+        )
+    train_idx, valid_idx = (np.asarray(s, dtype=np.int64).reshape(-1) for s in (*splits, [])[:2])
     positions = np.concatenate([train_idx, valid_idx])
     bad = positions[(positions < 0) | (positions >= len(df))][:5].tolist()
     if bad or not len(train_idx):
-        raise ValueError(f"Expected splits as row positions 0..{len(df) - 1} with some "
-                         f"training rows. Received: {len(train_idx)} training rows, "
-                         f"positions out of range {bad}.")
+        raise ValueError(
+            f"Expected splits as row positions 0..{len(df) - 1} with some "
+            f"training rows. Received: {len(train_idx)} training rows, "
+            f"positions out of range {bad}."
+        )
     return train_idx.tolist(), valid_idx.tolist()
 
 
@@ -252,11 +297,16 @@ def is_regression_task(ys: pd.DataFrame, y_block: Any, regression: bool | None) 
     """Regression or classification, from `y_block` (a class, an instance or a name),
     `regression`, or else fastai's rule: numeric (non-bool) targets are regression."""
     if y_block is not None:
-        name = y_block if isinstance(y_block, str) else getattr(
-            y_block, "__name__", type(y_block).__name__)
+        name = (
+            y_block
+            if isinstance(y_block, str)
+            else getattr(y_block, "__name__", type(y_block).__name__)
+        )
         if name not in _BLOCKS:
-            raise ValueError(f"Expected y_block CategoryBlock, RegressionBlock, 'category' or "
-                             f"'regression'. Received: {y_block!r}.")
+            raise ValueError(
+                f"Expected y_block CategoryBlock, RegressionBlock, 'category' or "
+                f"'regression'. Received: {y_block!r}."
+            )
         if regression is not None and regression != _BLOCKS[name]:
             raise ValueError(f"y_block={name} contradicts regression={regression}.")
         regression = _BLOCKS[name]
@@ -266,14 +316,20 @@ def is_regression_task(ys: pd.DataFrame, y_block: Any, regression: bool | None) 
             for c in ys.columns
         )
     if not regression and ys.shape[1] > 1:
-        raise ValueError(f"Expected one target column for classification. Received: "
-                         f"{list(ys.columns)}. Fix: one column, or y_block=RegressionBlock "
-                         "for several numeric targets.")
+        raise ValueError(
+            f"Expected one target column for classification. Received: "
+            f"{list(ys.columns)}. Fix: one column, or y_block=RegressionBlock "
+            "for several numeric targets."
+        )
     return bool(regression)
 
 
-def encode_targets(df: pd.DataFrame, y_names: list[str], vocab: list[Any] | None,
-                   check_idx: Sequence[int] | None = None) -> torch.Tensor:
+def encode_targets(
+    df: pd.DataFrame,
+    y_names: list[str],
+    vocab: list[Any] | None,
+    check_idx: Sequence[int] | None = None,
+) -> torch.Tensor:
     """Class indices (N,) when there is a vocabulary, else float targets (N, n_targets).
     Labels outside the vocabulary are an error in the rows `check_idx` (all when None)."""
     ys = df[y_names]
@@ -288,9 +344,11 @@ def encode_targets(df: pd.DataFrame, y_names: list[str], vocab: list[Any] | None
         bad &= np.isin(np.arange(len(codes)), check_idx)
     if bad.any():
         unseen = sorted({str(v) for v in labels[bad]})
-        raise ValueError(f"Expected labels of {y_names[0]!r} among the training classes "
-                         f"{vocab[:10]}. Received labels never seen in training: {unseen[:10]}. "
-                         "Fix: a stratified split, or drop those rows.")
+        raise ValueError(
+            f"Expected labels of {y_names[0]!r} among the training classes "
+            f"{vocab[:10]}. Received labels never seen in training: {unseen[:10]}. "
+            "Fix: a stratified split, or drop those rows."
+        )
     return torch.from_numpy(codes.astype(np.int64))
 
 
@@ -301,7 +359,8 @@ def _check_no_nan(ys: pd.DataFrame) -> None:
             raise ValueError(
                 f"Expected a value in every row of target {name!r}. Received {int(missing.sum())} "
                 f"missing, first at row index {index_label(ys[name], int(missing.argmax()))!r}. "
-                f"Fix: df.dropna(subset=[{name!r}]) or fill them.")
+                f"Fix: df.dropna(subset=[{name!r}]) or fill them."
+            )
 
 
 def decode_targets(y: torch.Tensor, y_names: list[str], vocab: list[Any] | None) -> pd.DataFrame:

@@ -20,9 +20,11 @@ def text_error(value: Any) -> str | None:
     when it is: the one missing-text policy of the DataBlock and HuggingFace loaders."""
     if isinstance(value, str) or (_is_fields(value) and len(value) > 0):
         return None
-    return ("a text is a str (or a tuple of str, one per text column); a missing text (NaN, "
-            "None) is refused. Fix: df[col] = df[col].fillna('') to read missing texts as "
-            "empty, or drop those rows.")
+    return (
+        "a text is a str (or a tuple of str, one per text column); a missing text (NaN, "
+        "None) is refused. Fix: df[col] = df[col].fillna('') to read missing texts as "
+        "empty, or drop those rows."
+    )
 
 
 def check_text(text: Any, index: int) -> None:

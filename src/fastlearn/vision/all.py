@@ -44,6 +44,16 @@ class PadMode:
     Reflection = "reflection"
 
 
-__all__ = list(dict.fromkeys([
-    *_basics_all, *_vision_all, "plt", "Image", "imagenet_stats", "ResizeMethod", "PadMode",
-]))
+__all__ = list(
+    dict.fromkeys(
+        [
+            *_basics_all,
+            *_vision_all,
+            "plt",
+            "Image",
+            "imagenet_stats",
+            "ResizeMethod",
+            "PadMode",
+        ]
+    )
+)

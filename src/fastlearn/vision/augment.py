@@ -51,8 +51,14 @@ _PAD_MODES = ("zeros", "reflection", "border")  # grid_sample's names
 def _dense_targets(batch: Batch) -> list[int]:
     """Positions of the batch elements that are per-pixel targets of the images (masks)."""
     hw = batch[0].shape[-2:]
-    return [i for i, t in enumerate(batch[1:], 1) if isinstance(t, Tensor)
-            and not isinstance(t, TensorGeometry) and t.ndim >= 3 and t.shape[-2:] == hw]
+    return [
+        i
+        for i, t in enumerate(batch[1:], 1)
+        if isinstance(t, Tensor)
+        and not isinstance(t, TensorGeometry)
+        and t.ndim >= 3
+        and t.shape[-2:] == hw
+    ]
 
 
 def _as_float(x: Tensor) -> Tensor:
@@ -85,8 +91,10 @@ class Normalize:
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         if len(mean) != len(std) or any(s <= 0 for s in std):
-            raise ValueError(f"Expected mean and std of one length with std > 0. Received: "
-                             f"mean={tuple(mean)}, std={tuple(std)}.")
+            raise ValueError(
+                f"Expected mean and std of one length with std > 0. Received: "
+                f"mean={tuple(mean)}, std={tuple(std)}."
+            )
         self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
         self._cache: dict[tuple, tuple[Tensor, ...]] = {}
 
@@ -163,19 +171,26 @@ class AffineWarp:
         if not 0 <= max_warp < 0.5:
             raise ValueError(f"Expected 0 <= max_warp < 0.5. Received: {max_warp}.")
         if not 0 < min_zoom <= max_zoom:
-            raise ValueError(f"Expected 0 < min_zoom <= max_zoom. Received: {min_zoom}, "
-                             f"{max_zoom}.")
+            raise ValueError(
+                f"Expected 0 < min_zoom <= max_zoom. Received: {min_zoom}, {max_zoom}."
+            )
         if pad_mode not in _PAD_MODES:
             raise ValueError(f"Expected pad_mode in {tuple(_PAD_MODES)}. Received: {pad_mode!r}.")
         self.flip_p, self.flip_vert, self.max_rotate = flip_p, flip_vert, max_rotate
-        self.min_zoom, self.max_zoom, self.max_warp, self.p_affine = (min_zoom, max_zoom,
-                                                                      max_warp, p_affine)
+        self.min_zoom, self.max_zoom, self.max_warp, self.p_affine = (
+            min_zoom,
+            max_zoom,
+            max_warp,
+            p_affine,
+        )
         self.size = pair_size(size) if size is not None else None
         self.min_scale, self.ratio, self.mode, self.pad_mode = min_scale, ratio, mode, pad_mode
 
     def __repr__(self) -> str:
-        return (f"AffineWarp(flip_p={self.flip_p}, max_rotate={self.max_rotate}, "
-                f"max_zoom={self.max_zoom}, max_warp={self.max_warp}, size={self.size})")
+        return (
+            f"AffineWarp(flip_p={self.flip_p}, max_rotate={self.max_rotate}, "
+            f"max_zoom={self.max_zoom}, max_warp={self.max_warp}, size={self.size})"
+        )
 
     def __call__(self, batch: Batch) -> Batch:
         x = _as_float(batch[0])
@@ -184,8 +199,9 @@ class AffineWarp:
         mats = affine_matrices(params, out_hw)
         grid = sampling_grid(mats, out_hw)
         out = list(batch)
-        out[0] = F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode=self.pad_mode,
-                               align_corners=False)
+        out[0] = F.grid_sample(
+            x, grid.to(x.dtype), mode=self.mode, padding_mode=self.pad_mode, align_corners=False
+        )
         for i in _dense_targets(batch):
             out[i] = _resample_target(batch[i], grid, self.pad_mode)
         for i in geometric_targets(batch):
@@ -208,9 +224,13 @@ class AffineWarp:
         shift = 1 - 1 / zoom  # how far the zoomed window may move and stay inside
         warp_on, vert = chosen(self.p_affine), 0.5 if self.flip_vert else 0.0
         params = {
-            "flip_x": chosen(self.flip_p), "flip_y": chosen(vert), "transpose": chosen(vert),
+            "flip_x": chosen(self.flip_p),
+            "flip_y": chosen(vert),
+            "transpose": chosen(vert),
             "rotate": uniform(-self.max_rotate, self.max_rotate) * chosen(self.p_affine),
-            "zoom": zoom, "shift_x": uniform(-1, 1) * shift, "shift_y": uniform(-1, 1) * shift,
+            "zoom": zoom,
+            "shift_x": uniform(-1, 1) * shift,
+            "shift_y": uniform(-1, 1) * shift,
             "warp_x": uniform(-self.max_warp, self.max_warp) * warp_on,
             "warp_y": uniform(-self.max_warp, self.max_warp) * warp_on,
         }
@@ -229,8 +249,12 @@ class AffineWarp:
         aspect = torch.exp(r[1] * (hi - lo) + lo) * (ow / oh)
         crop_w = (torch.sqrt(area * aspect) / w).clamp(max=1.0)  # fraction of the width
         crop_h = (torch.sqrt(area / aspect) / h).clamp(max=1.0)
-        return {"crop_w": crop_w, "crop_h": crop_h,
-                "crop_x": (r[2] * 2 - 1) * (1 - crop_w), "crop_y": (r[3] * 2 - 1) * (1 - crop_h)}
+        return {
+            "crop_w": crop_w,
+            "crop_h": crop_h,
+            "crop_x": (r[2] * 2 - 1) * (1 - crop_w),
+            "crop_y": (r[3] * 2 - 1) * (1 - crop_h),
+        }
 
 
 def identity_params(n: int, device: torch.device | str = "cpu") -> dict[str, Tensor]:
@@ -242,8 +266,18 @@ def identity_params(n: int, device: torch.device | str = "cpu") -> dict[str, Ten
     crop_x/y: its centre (normalised units).
     """
     zero, one = torch.zeros(n, device=device), torch.ones(n, device=device)
-    names_zero = ("flip_x", "flip_y", "transpose", "rotate", "shift_x", "shift_y", "warp_x",
-                  "warp_y", "crop_x", "crop_y")
+    names_zero = (
+        "flip_x",
+        "flip_y",
+        "transpose",
+        "rotate",
+        "shift_x",
+        "shift_y",
+        "warp_x",
+        "warp_y",
+        "crop_x",
+        "crop_y",
+    )
     return {k: zero for k in names_zero} | {"zoom": one, "crop_w": one, "crop_h": one}
 
 
@@ -261,10 +295,8 @@ def affine_matrices(p: dict[str, Tensor], out_hw: Sequence[int]) -> Tensor:
     m = _mat(1 - t, t, zero, t, 1 - t, zero, zero, zero, one) @ m
     theta = p["rotate"] * math.pi / 180  # y points down: positive turns the content ccw
     cos, sin = torch.cos(theta) / p["zoom"], torch.sin(theta) / p["zoom"]
-    m = _mat(cos / aspect, -sin / aspect, p["shift_x"], sin, cos, p["shift_y"],
-             zero, zero, one) @ m
-    return _mat(p["crop_w"], zero, p["crop_x"], zero, p["crop_h"], p["crop_y"],
-                zero, zero, one) @ m
+    m = _mat(cos / aspect, -sin / aspect, p["shift_x"], sin, cos, p["shift_y"], zero, zero, one) @ m
+    return _mat(p["crop_w"], zero, p["crop_x"], zero, p["crop_h"], p["crop_y"], zero, zero, one) @ m
 
 
 def sampling_grid(mats: Tensor, out_hw: Sequence[int]) -> Tensor:
@@ -322,11 +354,12 @@ class CenterResize:
         ch, cw = min(h, round(oh / scale)), min(w, round(ow / scale))
         top, left = (h - ch) // 2, (w - cw) // 2
         out = list(batch)
-        x = _as_float(batch[0])[..., top:top + ch, left:left + cw]
-        out[0] = F.interpolate(x, size=self.size, mode="bilinear", antialias=True,
-                               align_corners=False)
+        x = _as_float(batch[0])[..., top : top + ch, left : left + cw]
+        out[0] = F.interpolate(
+            x, size=self.size, mode="bilinear", antialias=True, align_corners=False
+        )
         for i in _dense_targets(batch):
-            t = batch[i][..., top:top + ch, left:left + cw]
+            t = batch[i][..., top : top + ch, left : left + cw]
             src = t[:, None] if t.ndim == 3 else t
             r = F.interpolate(src.float(), size=self.size, mode="nearest-exact")
             r = r[:, 0] if t.ndim == 3 else r
@@ -392,11 +425,21 @@ def aug_transforms(
         >>> dls = ImageDataLoaders.from_folder(path, item_tfms=Resize(460),
         ...                                    batch_tfms=aug_transforms(size=224, min_scale=0.75))
     """
-    tfms: list = [AffineWarp(
-        flip_p=0.5 if do_flip else 0.0, flip_vert=flip_vert, max_rotate=max_rotate * mult,
-        min_zoom=min_zoom, max_zoom=1 + (max_zoom - 1) * mult, max_warp=max_warp * mult,
-        p_affine=p_affine, size=size, min_scale=min_scale, mode=mode, pad_mode=pad_mode,
-    )]
+    tfms: list = [
+        AffineWarp(
+            flip_p=0.5 if do_flip else 0.0,
+            flip_vert=flip_vert,
+            max_rotate=max_rotate * mult,
+            min_zoom=min_zoom,
+            max_zoom=1 + (max_zoom - 1) * mult,
+            max_warp=max_warp * mult,
+            p_affine=p_affine,
+            size=size,
+            min_scale=min_scale,
+            mode=mode,
+            pad_mode=pad_mode,
+        )
+    ]
     if size is not None:
         tfms.append(CenterResize(size))
     if max_lighting > 0:

@@ -41,8 +41,14 @@ from .pil import PILImage
 if TYPE_CHECKING:
     from .data import ImageDataLoaders
 
-__all__ = ["ImageBlock", "ImageItems", "MaskBlock", "PointBlock", "SpatialBlock",
-           "sorted_batch_tfms"]
+__all__ = [
+    "ImageBlock",
+    "ImageItems",
+    "MaskBlock",
+    "PointBlock",
+    "SpatialBlock",
+    "sorted_batch_tfms",
+]
 
 _MODES = ("RGB", "L", "LA", "RGBA", None)
 _CLS_MODE = object()  # ImageBlock's default mode: its class's
@@ -56,8 +62,9 @@ class ImageBlock(TransformBlock):
     `max_pixels`: larger files are refused before decoding (skipped and reported).
     """
 
-    def __init__(self, cls: type = PILImage, *, mode: Any = _CLS_MODE,
-                 max_pixels: int | None = MAX_PIXELS) -> None:
+    def __init__(
+        self, cls: type = PILImage, *, mode: Any = _CLS_MODE, max_pixels: int | None = MAX_PIXELS
+    ) -> None:
         super().__init__(batch_tfms=[IntToFloat()])
         self.cls, self.mode = cls, cls.mode if mode is _CLS_MODE else mode
         self.max_pixels = max_pixels
@@ -72,14 +79,19 @@ class ImageBlock(TransformBlock):
             if os.path.isfile(value):
                 return None
             what = "is a folder" if os.path.isdir(value) else "does not exist"
-            return (f"ImageBlock takes image files; {os.fspath(value)!r} {what}. Fix: make "
-                    "get_x return the path of an image (e.g. ColReader('fname', pref=path)).")
+            return (
+                f"ImageBlock takes image files; {os.fspath(value)!r} {what}. Fix: make "
+                "get_x return the path of an image (e.g. ColReader('fname', pref=path))."
+            )
         if isinstance(value, (bytes, bytearray, Image.Image)) or (
-                isinstance(value, Tensor) and value.ndim in (2, 3)):
+            isinstance(value, Tensor) and value.ndim in (2, 3)
+        ):
             return None
-        return (f"ImageBlock takes an image: a file path, bytes, a Pillow image or a (C, H, W) "
-                f"tensor. Received {type(value).__name__} {value!r:.60}. Fix: make get_x "
-                "return the image's path.")
+        return (
+            f"ImageBlock takes an image: a file path, bytes, a Pillow image or a (C, H, W) "
+            f"tensor. Received {type(value).__name__} {value!r:.60}. Fix: make get_x "
+            "return the image's path."
+        )
 
     def encode(self, values: Sequence[Any], splits: Splits) -> L:
         return L(Path(v) if isinstance(v, str) else v for v in values)
@@ -89,13 +101,17 @@ class ImageBlock(TransformBlock):
         """The splits as the course shows them (`dsets.train[0]` is (PILImage, target)); the
         loaders read `loader_datasets` instead."""
         if dsets.n_inp != 1:
-            raise DataBlockError(f"ImageBlock reads one image per item. Received n_inp="
-                                 f"{dsets.n_inp}. Fix: n_inp=1 (one ImageBlock, then targets).")
+            raise DataBlockError(
+                f"ImageBlock reads one image per item. Received n_inp="
+                f"{dsets.n_inp}. Fix: n_inp=1 (one ImageBlock, then targets)."
+            )
         targets = dsets.blocks[1:]
         spatial = sum(isinstance(b, SpatialBlock) for b in targets)
         if any(isinstance(b, SpatialBlock) for b in targets[spatial:]):
-            raise DataBlockError(f"Put the mask, point or box blocks first among the targets. "
-                                 f"Received: blocks {dsets.blocks}.")
+            raise DataBlockError(
+                f"Put the mask, point or box blocks first among the targets. "
+                f"Received: blocks {dsets.blocks}."
+            )
         return [ImageItems(dsets, idx, self) for idx in dsets.splits]
 
     def loader_datasets(self, dsets: Datasets) -> list[ImageDataset]:
@@ -105,12 +121,21 @@ class ImageBlock(TransformBlock):
         images, cols = dsets.encoded[0], dsets.encoded[1:]
         out = []
         for k, idx in enumerate(dsets.splits):
-            items = [(images[i], *(c[i] for c in cols[:spatial])) if spatial else images[i]
-                     for i in idx]
+            items = [
+                (images[i], *(c[i] for c in cols[:spatial])) if spatial else images[i] for i in idx
+            ]
             fixed = tuple(_rows(c, idx) for c in cols[spatial:])
-            out.append(ImageDataset(items, fixed[0] if len(fixed) == 1 else (fixed or None),
-                                    dsets.item_tfms, train=k == 0, mode=self.mode,
-                                    spatial=spatial, max_pixels=self.max_pixels))
+            out.append(
+                ImageDataset(
+                    items,
+                    fixed[0] if len(fixed) == 1 else (fixed or None),
+                    dsets.item_tfms,
+                    train=k == 0,
+                    mode=self.mode,
+                    spatial=spatial,
+                    max_pixels=self.max_pixels,
+                )
+            )
         return out
 
     def decode_image(self, source: Any) -> Image.Image:
@@ -122,21 +147,36 @@ class ImageBlock(TransformBlock):
         """The image through decoding, each item transform and the tensor conversion."""
         src = dsets.encoded_value(0, i)
         yield "ImageBlock value", src
-        img = _step(f"decode open_image(mode={self.mode!r})", src,
-                    lambda: open_image(src, self.mode, max_pixels=self.max_pixels))
+        img = _step(
+            f"decode open_image(mode={self.mode!r})",
+            src,
+            lambda: open_image(src, self.mode, max_pixels=self.max_pixels),
+        )
         yield f"decode (mode={self.mode!r})", img
         for tfm in dsets.item_tfms:
-            img = _step(f"item_tfms {tfm!r}", img, lambda t=tfm, im=img: (
-                t(im, train=train) if isinstance(t, ItemTransform) else t(im)))
+            img = _step(
+                f"item_tfms {tfm!r}",
+                img,
+                lambda t=tfm, im=img: t(im, train=train) if isinstance(t, ItemTransform) else t(im),
+            )
             yield f"item_tfms {tfm!r}", img
         yield "to tensor", _step("to tensor", img, lambda: image_to_tensor(img))
 
     def collate(self, samples: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         return collate_images(samples)
 
-    def dataloaders(self, dsets: Datasets, *, bs: int = 64, val_bs: int | None = None,
-                    shuffle: bool = True, num_workers: int | None = None, device: Any = None,
-                    path: str | os.PathLike | None = None, **kwargs: Any) -> ImageDataLoaders:
+    def dataloaders(
+        self,
+        dsets: Datasets,
+        *,
+        bs: int = 64,
+        val_bs: int | None = None,
+        shuffle: bool = True,
+        num_workers: int | None = None,
+        device: Any = None,
+        path: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ) -> ImageDataLoaders:
         """An `ImageDataLoaders` (a `SegmentationDataLoaders` for masks) over the datasets.
 
         `num_workers=None`: the core's choice (the CPUs, at most 8); `path` defaults to the
@@ -150,17 +190,21 @@ class ImageBlock(TransformBlock):
         train_ds, valid_ds = self.loader_datasets(dsets)
         device = torch.device(device) if device is not None else default_device()
         batch_tfms = sorted_batch_tfms([IntToFloat(), *dsets.batch_tfms])
-        common = dict(num_workers=min(num_cpus(), 8) if num_workers is None else num_workers,
-                      collate_fn=collate_images, batch_tfms=batch_tfms, device=device)
+        common = dict(
+            num_workers=min(num_cpus(), 8) if num_workers is None else num_workers,
+            collate_fn=collate_images,
+            batch_tfms=batch_tfms,
+            device=device,
+        )
         cls = dsets.block.dl_type or DataLoader
-        train = cls(train_ds, bs, shuffle=shuffle, drop_last=len(train_ds) > bs, augment=True,
-                    **common)
+        train = cls(
+            train_ds, bs, shuffle=shuffle, drop_last=len(train_ds) > bs, augment=True, **common
+        )
         valid = cls(valid_ds, val_bs or bs, **common) if len(valid_ds) else None
         if path is None:
             path = dsets.source if isinstance(dsets.source, (str, os.PathLike)) else "."
         dls_type = SegmentationDataLoaders if dsets.task == "segmentation" else ImageDataLoaders
-        return dls_type(train, valid, device=device, vocab=dsets.vocab, task=dsets.task,
-                        path=path)
+        return dls_type(train, valid, device=device, vocab=dsets.vocab, task=dsets.task, path=path)
 
 
 class ImageItems(Dataset):
@@ -182,8 +226,10 @@ class ImageItems(Dataset):
 
     def __getitem__(self, j: int) -> tuple[Any, ...]:
         i = self.idx[j]
-        targets = [open_mask(v) if isinstance(b, MaskBlock) else v
-                   for b, v in zip(self.dsets.blocks[1:], (c[i] for c in self.dsets.encoded[1:]))]
+        targets = [
+            open_mask(v) if isinstance(b, MaskBlock) else v
+            for b, v in zip(self.dsets.blocks[1:], (c[i] for c in self.dsets.encoded[1:]))
+        ]
         return (self.block.decode_image(self.items[j]), *targets)
 
 
@@ -218,12 +264,16 @@ class MaskBlock(SpatialBlock):
         if isinstance(value, (str, os.PathLike)):
             if os.path.isfile(value):
                 return None
-            return (f"MaskBlock takes mask files; {os.fspath(value)!r} does not exist. Fix: make "
-                    "get_y (label_func) return each image's mask file.")
+            return (
+                f"MaskBlock takes mask files; {os.fspath(value)!r} does not exist. Fix: make "
+                "get_y (label_func) return each image's mask file."
+            )
         if isinstance(value, (bytes, Image.Image)):
             return None
-        return (f"MaskBlock takes a mask file or a Pillow image. Received {type(value).__name__} "
-                f"{value!r:.60}.")
+        return (
+            f"MaskBlock takes a mask file or a Pillow image. Received {type(value).__name__} "
+            f"{value!r:.60}."
+        )
 
     def encode(self, values: Sequence[Any], splits: Splits) -> L:
         return L(Path(v) if isinstance(v, str) else v for v in values)
@@ -241,20 +291,23 @@ class PointBlock(SpatialBlock):
         try:
             t = torch.as_tensor(value, dtype=torch.float32)
         except (TypeError, ValueError, RuntimeError):
-            return (f"PointBlock takes (n, 2) pixel coordinates (x, y). Received "
-                    f"{type(value).__name__} {value!r:.60}.")
+            return (
+                f"PointBlock takes (n, 2) pixel coordinates (x, y). Received "
+                f"{type(value).__name__} {value!r:.60}."
+            )
         if not (t.ndim == 2 and t.shape[1] == 2) and not (t.ndim == 1 and len(t) % 2 == 0):
-            return (f"PointBlock takes (n, 2) pixel coordinates (x, y) (or one point (x, y)). "
-                    f"Received shape {tuple(t.shape)}. Fix: one row (x, y) per point, e.g. "
-                    "[[120.0, 80.5]].")
+            return (
+                f"PointBlock takes (n, 2) pixel coordinates (x, y) (or one point (x, y)). "
+                f"Received shape {tuple(t.shape)}. Fix: one row (x, y) per point, e.g. "
+                "[[120.0, 80.5]]."
+            )
         if not bool(torch.isfinite(t).all()):
             return "PointBlock received NaN or infinite coordinates."
         return None
 
     def encode(self, values: Sequence[Any], splits: Splits) -> list[TensorPoint]:
         """Each value as a (n, 2) float `TensorPoint` (a flat (x, y, x, y...) as rows)."""
-        return [TensorPoint(torch.as_tensor(v, dtype=torch.float32).view(-1, 2))
-                for v in values]
+        return [TensorPoint(torch.as_tensor(v, dtype=torch.float32).view(-1, 2)) for v in values]
 
     def decode(self, x: Any) -> Tensor:
         return torch.as_tensor(x).as_subclass(Tensor)
@@ -284,5 +337,6 @@ def _step(name: str, received: Any, call: Any) -> Any:
     try:
         return call()
     except Exception as e:  # noqa: BLE001 (a user's transform or the decoder failed)
-        raise DataBlockError(f"Step {name} failed on {describe(received)}: "
-                             f"{type(e).__name__}: {e}") from e
+        raise DataBlockError(
+            f"Step {name} failed on {describe(received)}: {type(e).__name__}: {e}"
+        ) from e

@@ -49,8 +49,11 @@ __all__ = ["ImageDataLoaders", "SegmentationDataLoaders", "RegexLabeller"]
 
 _CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 _TASKS = ("classification", "multi_label", "regression", "segmentation", "points")
-_LABEL_BLOCKS = {"classification": CategoryBlock, "multi_label": MultiCategoryBlock,
-                 "regression": RegressionBlock}
+_LABEL_BLOCKS = {
+    "classification": CategoryBlock,
+    "multi_label": MultiCategoryBlock,
+    "regression": RegressionBlock,
+}
 
 
 class ImageDataLoaders(DataLoaders):
@@ -107,16 +110,22 @@ class ImageDataLoaders(DataLoaders):
             targets = self.train.dataset.targets
             return 1 if targets.ndim == 1 else int(targets.shape[1])
         if self.vocab is None:
-            raise ValueError("The number of classes is unknown. Fix: pass codes= (the class "
-                             "names of the mask values) to SegmentationDataLoaders.")
+            raise ValueError(
+                "The number of classes is unknown. Fix: pass codes= (the class "
+                "names of the mask values) to SegmentationDataLoaders."
+            )
         return len(self.vocab)
 
     @property
     def loss_func(self) -> nn.Module:
         """The loss the task calls for (the learner's default)."""
-        losses = {"classification": CrossEntropyLossFlat, "multi_label": BCEWithLogitsLossFlat,
-                  "regression": MSELossFlat, "segmentation": partial(CrossEntropyLossFlat, axis=1),
-                  "points": MSELossFlat}
+        losses = {
+            "classification": CrossEntropyLossFlat,
+            "multi_label": BCEWithLogitsLossFlat,
+            "regression": MSELossFlat,
+            "segmentation": partial(CrossEntropyLossFlat, axis=1),
+            "points": MSELossFlat,
+        }
         if self.task not in losses:
             raise ValueError(f"No default loss for task {self.task!r}. Fix: pass loss_func=.")
         return losses[self.task]()
@@ -124,15 +133,20 @@ class ImageDataLoaders(DataLoaders):
     def to_state(self) -> dict[str, Any]:
         """The preprocessing as plain JSON (for export): decode mode, resize, normalisation."""
         norm = self.normalize
-        return {"task": self.task, "vocab": None if self.vocab is None else list(self.vocab),
-                "mode": self.mode, "n_channels": self.n_channels,
-                "item_size": None if self.item_size is None else list(self.item_size),
-                "resize_method": self.resize_method,
-                "size": None if self.size is None else list(self.size),
-                "normalize": None if norm is None else norm.to_state()}
+        return {
+            "task": self.task,
+            "vocab": None if self.vocab is None else list(self.vocab),
+            "mode": self.mode,
+            "n_channels": self.n_channels,
+            "item_size": None if self.item_size is None else list(self.item_size),
+            "resize_method": self.resize_method,
+            "size": None if self.size is None else list(self.size),
+            "normalize": None if norm is None else norm.to_state(),
+        }
 
-    def show_batch(self, max_n: int = 9, *, ds_idx: int = 0, dl: DataLoader | None = None,
-                   **kwargs: Any) -> Any:
+    def show_batch(
+        self, max_n: int = 9, *, ds_idx: int = 0, dl: DataLoader | None = None, **kwargs: Any
+    ) -> Any:
         """Draw `max_n` images of a batch of `dl` (default `self[ds_idx]`; training: augmented)
         with their labels or masks; returns the figure. Keywords: `nrows`, `ncols`, `figsize`,
         `dpi`, `unique`, `path` (see `vision.show.show_image_loader`).
@@ -141,14 +155,18 @@ class ImageDataLoaders(DataLoaders):
         """
         from .show import show_image_loader
 
-        return show_image_loader(self, dl if dl is not None else self[ds_idx], max_n=max_n,
-                                 **kwargs)
+        return show_image_loader(
+            self, dl if dl is not None else self[ds_idx], max_n=max_n, **kwargs
+        )
 
     # ------------------------------------------------------------------ constructors
     # Each is a thin wrapper: a DataBlock (ImageBlock + a label block) and its `dataloaders`.
     @classmethod
     def from_name_func(
-        cls, path: str | Path, fnames: Sequence[str | Path], label_func: Callable[[str], Any],
+        cls,
+        path: str | Path,
+        fnames: Sequence[str | Path],
+        label_func: Callable[[str], Any],
         **kwargs: Any,
     ) -> ImageDataLoaders:
         """Labels from `label_func(file name)` (the name only, e.g. 'Abyssinian_1.jpg')."""
@@ -156,7 +174,10 @@ class ImageDataLoaders(DataLoaders):
 
     @classmethod
     def from_path_func(
-        cls, path: str | Path, fnames: Sequence[str | Path], label_func: Callable[[Path], Any],
+        cls,
+        path: str | Path,
+        fnames: Sequence[str | Path],
+        label_func: Callable[[Path], Any],
         **kwargs: Any,
     ) -> ImageDataLoaders:
         """Labels from `label_func(path of the file)`."""
@@ -168,7 +189,7 @@ class ImageDataLoaders(DataLoaders):
     ) -> ImageDataLoaders:
         """Labels from the first group of regex `pat` searched in each file name.
 
-            >>> ImageDataLoaders.from_name_re(path, files, r"^(.+)_\\d+\\.jpg$")
+        >>> ImageDataLoaders.from_name_re(path, files, r"^(.+)_\\d+\\.jpg$")
         """
         return cls._from_files(path, fnames, RegexLabeller(pat, match="name"), **kwargs)
 
@@ -181,8 +202,14 @@ class ImageDataLoaders(DataLoaders):
 
     @classmethod
     def from_folder(
-        cls, path: str | Path, train: str = "train", valid: str = "valid", *,
-        valid_pct: float | None = None, seed: int | None = None, **kwargs: Any,
+        cls,
+        path: str | Path,
+        train: str = "train",
+        valid: str = "valid",
+        *,
+        valid_pct: float | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
     ) -> ImageDataLoaders:
         """Label = parent folder's name; `path/train` and `path/valid` are the splits.
 
@@ -202,19 +229,29 @@ class ImageDataLoaders(DataLoaders):
     ) -> ImageDataLoaders:
         """Files (relative to `path`, or absolute) and their labels, in two lists."""
         if len(fnames) != len(labels):
-            raise ValueError(f"Expected one label per file. Received: {len(fnames)} files, "
-                             f"{len(labels)} labels.")
+            raise ValueError(
+                f"Expected one label per file. Received: {len(fnames)} files, {len(labels)} labels."
+            )
         pairs = L(zip((Path(path) / f for f in fnames), labels))
         if kwargs.get("splitter") is not None:
             kwargs["splitter"] = _FilesSplitter(kwargs["splitter"])
-        return cls._from_block(path, pairs, get_x=operator.itemgetter(0),
-                               get_y=operator.itemgetter(1), **kwargs)
+        return cls._from_block(
+            path, pairs, get_x=operator.itemgetter(0), get_y=operator.itemgetter(1), **kwargs
+        )
 
     @classmethod
     def from_df(
-        cls, df: Any, path: str | Path = ".", *, fn_col: int | str = 0, folder: str | None = None,
-        suff: str = "", label_col: int | str = 1, label_delim: str | None = None,
-        valid_col: int | str | None = None, **kwargs: Any,
+        cls,
+        df: Any,
+        path: str | Path = ".",
+        *,
+        fn_col: int | str = 0,
+        folder: str | None = None,
+        suff: str = "",
+        label_col: int | str = 1,
+        label_delim: str | None = None,
+        valid_col: int | str | None = None,
+        **kwargs: Any,
     ) -> ImageDataLoaders:
         """Files from column `fn_col` (under `path/folder`, + `suff`), labels from `label_col`.
 
@@ -229,13 +266,23 @@ class ImageDataLoaders(DataLoaders):
         if valid_col is not None:
             valid = [i for i, v in enumerate(_column(df, valid_col)) if bool(v)]
             kwargs.setdefault("splitter", IndexSplitter(valid))
-        return cls._from_block(path, df, get_x=ColReader(fn_col, pref=base, suff=suff),
-                               get_y=ColReader(label_col, label_delim=label_delim), **kwargs)
+        return cls._from_block(
+            path,
+            df,
+            get_x=ColReader(fn_col, pref=base, suff=suff),
+            get_y=ColReader(label_col, label_delim=label_delim),
+            **kwargs,
+        )
 
     @classmethod
     def from_csv(
-        cls, path: str | Path, csv_fname: str | Path = "labels.csv", *, header: Any = "infer",
-        delimiter: str | None = None, **kwargs: Any,
+        cls,
+        path: str | Path,
+        csv_fname: str | Path = "labels.csv",
+        *,
+        header: Any = "infer",
+        delimiter: str | None = None,
+        **kwargs: Any,
     ) -> ImageDataLoaders:
         """`from_df` on `path/csv_fname` read with pandas."""
         import pandas as pd
@@ -244,18 +291,33 @@ class ImageDataLoaders(DataLoaders):
         return cls.from_df(df, path, **kwargs)
 
     @classmethod
-    def _from_files(cls, path: str | Path, fnames: Sequence[str | Path], get_y: Callable,
-                    **kwargs: Any) -> ImageDataLoaders:
+    def _from_files(
+        cls, path: str | Path, fnames: Sequence[str | Path], get_y: Callable, **kwargs: Any
+    ) -> ImageDataLoaders:
         return cls._from_block(path, L(Path(f) for f in fnames), get_y=get_y, **kwargs)
 
     @classmethod
     def _from_block(
-        cls, path: str | Path, source: Any, *, get_y: Callable, get_x: Callable | None = None,
-        target: Any = None, task: str | None = None, vocab: Sequence[Any] | None = None,
-        splitter: Callable[[Any], Splits] | None = None, valid_pct: float = 0.2,
-        seed: int | None = None, item_tfms: Any = None, batch_tfms: Any = None, bs: int = 64,
-        val_bs: int | None = None, shuffle: bool = True, num_workers: int | None = None,
-        mode: str | None = "RGB", device: torch.device | str | None = None,
+        cls,
+        path: str | Path,
+        source: Any,
+        *,
+        get_y: Callable,
+        get_x: Callable | None = None,
+        target: Any = None,
+        task: str | None = None,
+        vocab: Sequence[Any] | None = None,
+        splitter: Callable[[Any], Splits] | None = None,
+        valid_pct: float = 0.2,
+        seed: int | None = None,
+        item_tfms: Any = None,
+        batch_tfms: Any = None,
+        bs: int = 64,
+        val_bs: int | None = None,
+        shuffle: bool = True,
+        num_workers: int | None = None,
+        mode: str | None = "RGB",
+        device: torch.device | str | None = None,
         max_pixels: int | None = MAX_PIXELS,
     ) -> ImageDataLoaders:
         """The shared builder: a DataBlock of an ImageBlock and the target block (chosen from
@@ -265,32 +327,50 @@ class ImageDataLoaders(DataLoaders):
             first = source.iloc[0] if hasattr(source, "iloc") else source[0]
             task = task or _infer_task(_first_label(get_y, first))
             if task not in _LABEL_BLOCKS:
-                raise ValueError(f"Expected task in {tuple(_LABEL_BLOCKS)}. Received: {task!r}. "
-                                 "Fix: SegmentationDataLoaders for masks, a DataBlock with "
-                                 "PointBlock for points.")
+                raise ValueError(
+                    f"Expected task in {tuple(_LABEL_BLOCKS)}. Received: {task!r}. "
+                    "Fix: SegmentationDataLoaders for masks, a DataBlock with "
+                    "PointBlock for points."
+                )
             target = RegressionBlock() if task == "regression" else _LABEL_BLOCKS[task](vocab=vocab)
-        block = DataBlock(blocks=(ImageBlock(mode=mode, max_pixels=max_pixels), target),
-                          get_x=get_x, get_y=get_y,
-                          splitter=splitter or RandomSplitter(valid_pct, seed),
-                          item_tfms=item_tfms, batch_tfms=batch_tfms)
-        return block.dataloaders(source, bs=bs, val_bs=val_bs, shuffle=shuffle,
-                                 num_workers=num_workers, device=device, path=path)
+        block = DataBlock(
+            blocks=(ImageBlock(mode=mode, max_pixels=max_pixels), target),
+            get_x=get_x,
+            get_y=get_y,
+            splitter=splitter or RandomSplitter(valid_pct, seed),
+            item_tfms=item_tfms,
+            batch_tfms=batch_tfms,
+        )
+        return block.dataloaders(
+            source,
+            bs=bs,
+            val_bs=val_bs,
+            shuffle=shuffle,
+            num_workers=num_workers,
+            device=device,
+            path=path,
+        )
 
 
 class SegmentationDataLoaders(ImageDataLoaders):
     """Images and their masks of class indices (Pillow 'P' or 'L' files), same geometry.
 
-        >>> dls = SegmentationDataLoaders.from_label_func(
-        ...     path, get_image_files(path / "images"),
-        ...     lambda f: path / "labels" / f"{f.stem}_P.png", codes=codes,
-        ...     item_tfms=Resize((96, 128)), batch_tfms=aug_transforms())
-        >>> x, mask = dls.one_batch()   # float (B, 3, 96, 128), long (B, 96, 128)
+    >>> dls = SegmentationDataLoaders.from_label_func(
+    ...     path, get_image_files(path / "images"),
+    ...     lambda f: path / "labels" / f"{f.stem}_P.png", codes=codes,
+    ...     item_tfms=Resize((96, 128)), batch_tfms=aug_transforms())
+    >>> x, mask = dls.one_batch()   # float (B, 3, 96, 128), long (B, 96, 128)
     """
 
     @classmethod
     def from_label_func(
-        cls, path: str | Path, fnames: Sequence[str | Path], label_func: Callable[[Path], Any],
-        *, codes: Sequence[str] | None = None, **kwargs: Any,
+        cls,
+        path: str | Path,
+        fnames: Sequence[str | Path],
+        label_func: Callable[[Path], Any],
+        *,
+        codes: Sequence[str] | None = None,
+        **kwargs: Any,
     ) -> SegmentationDataLoaders:
         """Masks at `label_func(image path)`; `codes` names the mask values 0, 1, ..."""
         kwargs.pop("task", None)

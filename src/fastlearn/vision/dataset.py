@@ -64,16 +64,22 @@ class ImageDataset(ItemDataset):
         self.train, self.mode, self.max_pixels = train, mode, max_pixels
         self.spatial = 1 if segmentation and not spatial else spatial
         if self.spatial and any(not isinstance(t, ItemTransform) for t in self.tfms):
-            raise TypeError("Masks and points need item transforms that move them with their "
-                            "images (ItemTransform subclasses such as Resize). Received: "
-                            f"{[type(t).__name__ for t in self.tfms]}.")
+            raise TypeError(
+                "Masks and points need item transforms that move them with their "
+                "images (ItemTransform subclasses such as Resize). Received: "
+                f"{[type(t).__name__ for t in self.tfms]}."
+            )
         first = self.tfms[0] if self.tfms else None
         # masks are compared with their image at full size, so no draft with masks (points
         # are scaled by the full size, so they allow it)
-        masks = self.spatial and self.items and not all(
-            isinstance(t, TensorGeometry) for t in self.items[0][1:])
-        self.draft_size = (first.draft_size if isinstance(first, ItemTransform) and not masks
-                           else None)
+        masks = (
+            self.spatial
+            and self.items
+            and not all(isinstance(t, TensorGeometry) for t in self.items[0][1:])
+        )
+        self.draft_size = (
+            first.draft_size if isinstance(first, ItemTransform) and not masks else None
+        )
 
     def _load(self, item: Any) -> tuple[Tensor, ...]:
         """(image,) or (image, *spatial targets) as uint8 (C, H, W) and mask/point tensors."""
@@ -83,17 +89,24 @@ class ImageDataset(ItemDataset):
                 img = tfm(img, train=self.train) if isinstance(tfm, ItemTransform) else tfm(img)
             return (image_to_tensor(img),)
         src, *targets = item
-        img, (w, h) = open_image_sized(src, self.mode, self.draft_size,
-                                       max_pixels=self.max_pixels)
-        moving = [_to_unit(t, w, h) if isinstance(t, TensorGeometry) else
-                  _checked_mask(t, src, (w, h)) for t in targets]
+        img, (w, h) = open_image_sized(src, self.mode, self.draft_size, max_pixels=self.max_pixels)
+        moving = [
+            _to_unit(t, w, h) if isinstance(t, TensorGeometry) else _checked_mask(t, src, (w, h))
+            for t in targets
+        ]
         for tfm in self.tfms:
             geom = tfm.geometry(img.size, self.train)
-            moving = [geom.move_points(m) if isinstance(m, Tensor) else
-                      tfm.apply(m, geom, Image.Resampling.NEAREST) for m in moving]
+            moving = [
+                geom.move_points(m)
+                if isinstance(m, Tensor)
+                else tfm.apply(m, geom, Image.Resampling.NEAREST)
+                for m in moving
+            ]
             img = tfm.apply(img, geom, Image.Resampling.BILINEAR)
-        out = [t.from_points(m) if isinstance(t, TensorGeometry) else _mask_to_tensor(m)
-               for t, m in zip(targets, moving)]
+        out = [
+            t.from_points(m) if isinstance(t, TensorGeometry) else _mask_to_tensor(m)
+            for t, m in zip(targets, moving)
+        ]
         return (image_to_tensor(img), *out)
 
     def __getitem__(self, i: int) -> tuple[Any, ...]:
@@ -106,8 +119,15 @@ class ImageDataset(ItemDataset):
         """The validation pipeline over new, unlabelled images (paths, bytes, Pillow images)."""
         if isinstance(items, (str, os.PathLike, bytes, Image.Image)):
             items = [items]
-        return ImageDataset(items, None, self.tfms, train=False, mode=self.mode, skip_bad=False,
-                            max_pixels=self.max_pixels)
+        return ImageDataset(
+            items,
+            None,
+            self.tfms,
+            train=False,
+            mode=self.mode,
+            skip_bad=False,
+            max_pixels=self.max_pixels,
+        )
 
 
 class _Rows:

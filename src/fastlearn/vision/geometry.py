@@ -37,11 +37,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["TensorGeometry", "TensorPoint", "geometric_targets", "homography_points",
-           "crop_points"]
+__all__ = ["TensorGeometry", "TensorPoint", "geometric_targets", "homography_points", "crop_points"]
 
-_KEEPS_TYPE = {Tensor.to, Tensor.clone, Tensor.detach, Tensor.requires_grad_, Tensor.pin_memory,
-               Tensor.cpu, Tensor.cuda, Tensor.contiguous}
+_KEEPS_TYPE = {
+    Tensor.to,
+    Tensor.clone,
+    Tensor.detach,
+    Tensor.requires_grad_,
+    Tensor.pin_memory,
+    Tensor.cpu,
+    Tensor.cuda,
+    Tensor.contiguous,
+}
 
 
 class TensorGeometry(Tensor):
@@ -55,8 +62,13 @@ class TensorGeometry(Tensor):
         return t.as_subclass(cls)
 
     @classmethod
-    def __torch_function__(cls, func: Callable, types: Any, args: Sequence[Any] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
+    def __torch_function__(
+        cls,
+        func: Callable,
+        types: Any,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         with torch._C.DisableTorchFunctionSubclass():
             out = func(*args, **(kwargs or {}))
         if func in _KEEPS_TYPE and isinstance(out, Tensor):
@@ -94,9 +106,11 @@ class TensorPoint(TensorGeometry):
     def collate(cls, items: Sequence[TensorGeometry]) -> TensorPoint:
         shapes = sorted({tuple(t.shape) for t in items})
         if len(shapes) > 1:
-            raise ValueError(f"Points in a batch must have one shape (n, 2) to be stacked. "
-                             f"Received: {shapes[:4]}. Fix: give every image the same number "
-                             "of points.")
+            raise ValueError(
+                f"Points in a batch must have one shape (n, 2) to be stacked. "
+                f"Received: {shapes[:4]}. Fix: give every image the same number "
+                "of points."
+            )
         return torch.stack([t.as_subclass(Tensor) for t in items]).as_subclass(cls)
 
 

@@ -51,8 +51,23 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
-     ".pgm", ".pbm", ".pnm", ".ico", ".jfif"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".png",
+        ".bmp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+        ".ico",
+        ".jfif",
+    }
 )
 ImageSource = str | os.PathLike | bytes | Image.Image | torch.Tensor
 MAX_PIXELS = 10**8  # the default bound on an image's width x height: 300 MB decoded as RGB
@@ -60,6 +75,7 @@ MAX_PIXELS = 10**8  # the default bound on an image's width x height: 300 MB dec
 
 class ImageReadError(OSError):
     """An image that can't be read: names the file (or item), what went wrong and the fix."""
+
 
 _CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 _ORIENTATION_TAG = 0x0112
@@ -91,14 +107,20 @@ def get_image_files(
     """
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"Expected a folder of images. Received: {str(path)!r}, "
-                                f"which {'is a file' if path.exists() else 'does not exist'}.")
+        raise FileNotFoundError(
+            f"Expected a folder of images. Received: {str(path)!r}, "
+            f"which {'is a file' if path.exists() else 'does not exist'}."
+        )
     files = get_files(path, extensions=extensions, recurse=recurse, folders=folders)
     odd = [f for f in files if not _is_regular(f)]
     if odd:
-        warnings.warn(f"Skipping {len(odd)} paths that are not regular files (FIFOs, devices, "
-                      f"sockets or broken links, which would block or fail when read): "
-                      f"{[str(f) for f in odd[:5]]}.", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"Skipping {len(odd)} paths that are not regular files (FIFOs, devices, "
+            f"sockets or broken links, which would block or fail when read): "
+            f"{[str(f) for f in odd[:5]]}.",
+            UserWarning,
+            stacklevel=2,
+        )
         files = L(f for f in files if _is_regular(f))
     return files
 
@@ -127,10 +149,17 @@ def _open_regular(path: str | os.PathLike) -> IO[bytes]:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
-                    else "a device or socket")
-            raise ImageReadError(f"{str(path)!r} is {kind}, not a regular file: reading it "
-                                 "could block forever. Fix: remove it from the image folder.")
+            kind = (
+                "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a folder"
+                if stat.S_ISDIR(mode)
+                else "a device or socket"
+            )
+            raise ImageReadError(
+                f"{str(path)!r} is {kind}, not a regular file: reading it "
+                "could block forever. Fix: remove it from the image folder."
+            )
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -139,8 +168,11 @@ def _open_regular(path: str | os.PathLike) -> IO[bytes]:
 
 
 def open_image(
-    source: ImageSource, mode: str | None = "RGB", draft_size: int | tuple[int, int] | None = None,
-    *, max_pixels: int | None = MAX_PIXELS,
+    source: ImageSource,
+    mode: str | None = "RGB",
+    draft_size: int | tuple[int, int] | None = None,
+    *,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> Image.Image:
     """A decoded Pillow image, upright, in `mode` ('RGB', 'L', 'LA', 'RGBA', None = as stored).
 
@@ -153,8 +185,11 @@ def open_image(
 
 
 def open_image_sized(
-    source: ImageSource, mode: str | None = "RGB", draft_size: int | tuple[int, int] | None = None,
-    *, max_pixels: int | None = MAX_PIXELS,
+    source: ImageSource,
+    mode: str | None = "RGB",
+    draft_size: int | tuple[int, int] | None = None,
+    *,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> tuple[Image.Image, tuple[int, int]]:
     """`open_image`, and the full upright size (w, h) of the source: what pixel coordinates
     given for the file refer to when `draft_size` decoded it smaller."""
@@ -182,7 +217,8 @@ def _check_pixels(size: tuple[int, int], max_pixels: int | None, source: object)
             f"{_name(source)} is {w}x{h} = {w * h:,} pixels, more than max_pixels="
             f"{max_pixels:,} ({w * h * 3 / 2**20:,.0f} MB to decode), refused before decoding. "
             "Fix: shrink the image, or pass a larger max_pixels= (load_image, "
-            "ImageDataLoaders.from_*, ImageBlock, ImageDataset).")
+            "ImageDataLoaders.from_*, ImageBlock, ImageDataset)."
+        )
 
 
 @contextlib.contextmanager
@@ -194,13 +230,17 @@ def _read_errors(source: object, max_pixels: int | None) -> Iterator[None]:
     except ImageReadError:
         raise
     except Image.DecompressionBombError as e:  # Pillow's own bound, before ours could run
-        raise ImageReadError(f"{_name(source)} is larger than Pillow allows ({e}). Fix: shrink "
-                             "it; to load it anyway raise PIL.Image.MAX_IMAGE_PIXELS and "
-                             "max_pixels=.") from e
+        raise ImageReadError(
+            f"{_name(source)} is larger than Pillow allows ({e}). Fix: shrink "
+            "it; to load it anyway raise PIL.Image.MAX_IMAGE_PIXELS and "
+            "max_pixels=."
+        ) from e
     except Exception as e:  # noqa: BLE001 (decoders raise OSError, SyntaxError, ValueError...)
-        raise ImageReadError(f"Can't read {_name(source)} as an image: {type(e).__name__}: "
-                             f"{e}. It is truncated, damaged or not an image. Fix: replace or "
-                             "remove it (verify_images(files) lists every such file).") from e
+        raise ImageReadError(
+            f"Can't read {_name(source)} as an image: {type(e).__name__}: "
+            f"{e}. It is truncated, damaged or not an image. Fix: replace or "
+            "remove it (verify_images(files) lists every such file)."
+        ) from e
 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -214,14 +254,17 @@ def image_to_tensor(img: Image.Image) -> torch.Tensor:
 
 
 def load_image(
-    source: ImageSource, mode: str | None = "RGB", draft_size: int | tuple[int, int] | None = None,
-    *, max_pixels: int | None = MAX_PIXELS,
+    source: ImageSource,
+    mode: str | None = "RGB",
+    draft_size: int | tuple[int, int] | None = None,
+    *,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> torch.Tensor:
     """Decode a path, bytes or Pillow image to a uint8 (C, H, W) tensor (see `open_image`).
 
-        >>> load_image("cat.jpg").shape, load_image("cat.jpg", mode="L").shape
-        (torch.Size([3, 375, 500]), torch.Size([1, 375, 500]))
-        >>> load_image("big.jpg", draft_size=224).shape  # decoded at 1/8: (3, 378, 504)
+    >>> load_image("cat.jpg").shape, load_image("cat.jpg", mode="L").shape
+    (torch.Size([3, 375, 500]), torch.Size([1, 375, 500]))
+    >>> load_image("big.jpg", draft_size=224).shape  # decoded at 1/8: (3, 378, 504)
     """
     if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 and source.ndim == 3:
         return source
@@ -246,8 +289,12 @@ def open_mask(source: str | os.PathLike | bytes | Image.Image) -> Image.Image:
     return _upright(img)
 
 
-def verify_images(files: Iterable[str | os.PathLike], *, n_workers: int | None = None,
-                  max_pixels: int | None = MAX_PIXELS) -> L:
+def verify_images(
+    files: Iterable[str | os.PathLike],
+    *,
+    n_workers: int | None = None,
+    max_pixels: int | None = MAX_PIXELS,
+) -> L:
     """The files that fail to decode (corrupt, truncated, not images, not regular files, more
     than `max_pixels`), in the order given (an `L`, so `verify_images(files).map(Path.unlink)`
     removes them).
@@ -323,8 +370,10 @@ def _tensor_to_image(x: torch.Tensor, mode: str | None) -> Image.Image:
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or x.shape[0] not in (1, 2, 3, 4):
-        raise ValueError(f"Expected an image tensor (C, H, W) with 1-4 channels. Received: "
-                         f"shape {tuple(x.shape)}.")
+        raise ValueError(
+            f"Expected an image tensor (C, H, W) with 1-4 channels. Received: "
+            f"shape {tuple(x.shape)}."
+        )
     if x.is_floating_point():
         x = (x.clamp(0, 1) * 255).round()
     arr = x.detach().cpu().to(torch.uint8).permute(1, 2, 0).numpy()

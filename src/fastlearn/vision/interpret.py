@@ -35,9 +35,18 @@ from .show import image_for_display, loader_images, show_images, task_of
 if TYPE_CHECKING:
     from ..core.learner import Learner
 
-__all__ = ["ImageClassificationInterpretation", "ClassificationInterpretation",
-           "SegmentationInterpretation", "Hook", "Hooks",
-           "hook_output", "hook_outputs", "grad_cam", "plot_grad_cam", "show_predictions"]
+__all__ = [
+    "ImageClassificationInterpretation",
+    "ClassificationInterpretation",
+    "SegmentationInterpretation",
+    "Hook",
+    "Hooks",
+    "hook_output",
+    "hook_outputs",
+    "grad_cam",
+    "plot_grad_cam",
+    "show_predictions",
+]
 
 
 Figsize = tuple[float, float]
@@ -58,8 +67,10 @@ def _label(learn: Learner, y: Tensor) -> str:
     """One target or decoded prediction as text."""
     vocab, task = learn.dls.vocab, _task(learn)
     if task == "multi_label":
-        names = [str(vocab[i]) if vocab is not None else str(i)
-                 for i in torch.nonzero(y).flatten().tolist()]
+        names = [
+            str(vocab[i]) if vocab is not None else str(i)
+            for i in torch.nonzero(y).flatten().tolist()
+        ]
         return ";".join(names)
     if task == "regression" or y.is_floating_point():
         return ", ".join(f"{v:.3g}" for v in y.detach().cpu().reshape(-1).tolist())
@@ -85,10 +96,17 @@ def _task(learn: Learner) -> str:
     return getattr(learn, "task", None) or task_of(learn.dls)
 
 
-def show_predictions(learn: Learner, dl: DataLoader, *, max_n: int = 9,
-                     nrows: int | None = None, ncols: int | None = None,
-                     figsize: Figsize | None = None, dpi: int | None = None,
-                     path: str | Path | None = None) -> Any:
+def show_predictions(
+    learn: Learner,
+    dl: DataLoader,
+    *,
+    max_n: int = 9,
+    nrows: int | None = None,
+    ncols: int | None = None,
+    figsize: Figsize | None = None,
+    dpi: int | None = None,
+    path: str | Path | None = None,
+) -> Any:
     """Images of the first batch of `dl` titled 'actual/predicted', green when right and red
     when wrong (regression: black); segmentation shows actual and predicted masks side by side.
     """
@@ -101,14 +119,31 @@ def show_predictions(learn: Learner, dl: DataLoader, *, max_n: int = 9,
         masks = [m.cpu() for a, p in zip(y, decoded) for m in (a, p)]
         titles = ["actual", "predicted"] * len(images)
         n_codes = len(learn.dls.vocab) if learn.dls.vocab is not None else None
-        return show_images(pairs, titles, masks, nrows=nrows, ncols=2, figsize=figsize,
-                           dpi=dpi, path=path, n_codes=n_codes)  # a row per image
+        return show_images(
+            pairs,
+            titles,
+            masks,
+            nrows=nrows,
+            ncols=2,
+            figsize=figsize,
+            dpi=dpi,
+            path=path,
+            n_codes=n_codes,
+        )  # a row per image
     actual = [_label(learn, a) for a in y]
     predicted = [_label(learn, p) for p in decoded]
     colors = [_verdict_color(learn, a, p) for a, p in zip(y, decoded)]
     titles = [f"{a}/{p}" for a, p in zip(actual, predicted)]
-    return show_images(images, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi,
-                       path=path, title_colors=colors)
+    return show_images(
+        images,
+        titles,
+        nrows=nrows,
+        ncols=ncols,
+        figsize=figsize,
+        dpi=dpi,
+        path=path,
+        title_colors=colors,
+    )
 
 
 def _verdict_color(learn: Learner, actual: Tensor, predicted: Tensor) -> str:
@@ -136,9 +171,17 @@ class ImageClassificationInterpretation(CoreClassificationInterpretation):
         >>> interp.plot_top_losses(9, path="top.png")
     """
 
-    def plot_top_losses(self, k: int = 9, largest: bool = True, *, nrows: int | None = None,
-                        ncols: int | None = None, figsize: Figsize | None = None,
-                        dpi: int | None = None, path: str | Path | None = None) -> Any:
+    def plot_top_losses(
+        self,
+        k: int = 9,
+        largest: bool = True,
+        *,
+        nrows: int | None = None,
+        ncols: int | None = None,
+        figsize: Figsize | None = None,
+        dpi: int | None = None,
+        path: str | Path | None = None,
+    ) -> Any:
         """The `k` images with the largest losses, titled predicted/actual, loss / prob.
 
         prob is the probability given to the predicted class. Returns the figure.
@@ -153,8 +196,9 @@ class ImageClassificationInterpretation(CoreClassificationInterpretation):
             pred, actual = int(self.decoded[i]), int(self.targs[i])
             prob = float(self.probs[i, pred])
             titles.append(f"{self.vocab[pred]}/{self.vocab[actual]}\n{loss:.2f} / {prob:.2f}")
-        return show_images(images, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi,
-                           path=path)
+        return show_images(
+            images, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi, path=path
+        )
 
 
 ClassificationInterpretation = ImageClassificationInterpretation  # the course's name
@@ -163,18 +207,24 @@ ClassificationInterpretation = ImageClassificationInterpretation  # the course's
 class SegmentationInterpretation:
     """Per-image losses of a segmentation model (mean over pixels) and the worst images."""
 
-    def __init__(self, learn: Learner, decoded: Tensor, targs: Tensor, losses: Tensor,
-                 dl: DataLoader) -> None:
-        self.learn, self.decoded, self.targs, self.losses, self.dl = (learn, decoded, targs,
-                                                                       losses, dl)
+    def __init__(
+        self, learn: Learner, decoded: Tensor, targs: Tensor, losses: Tensor, dl: DataLoader
+    ) -> None:
+        self.learn, self.decoded, self.targs, self.losses, self.dl = (
+            learn,
+            decoded,
+            targs,
+            losses,
+            dl,
+        )
 
     @classmethod
-    def from_learner(cls, learn: Learner, ds_idx: int = 1,
-                     dl: DataLoader | None = None) -> SegmentationInterpretation:
+    def from_learner(
+        cls, learn: Learner, ds_idx: int = 1, dl: DataLoader | None = None
+    ) -> SegmentationInterpretation:
         """Predicted masks and per-image losses over a loader (default: validation)."""
         dl = dl if dl is not None else learn.dls[ds_idx]
-        probs, targs, decoded, losses = learn.get_preds(dl=dl, with_decoded=True,
-                                                        with_loss=True)
+        probs, targs, decoded, losses = learn.get_preds(dl=dl, with_decoded=True, with_loss=True)
         return cls(learn, decoded, targs, losses.view(len(targs), -1).mean(1), dl)
 
     def top_losses(self, k: int | None = None) -> tuple[Tensor, Tensor]:
@@ -182,18 +232,31 @@ class SegmentationInterpretation:
         k = len(self.losses) if k is None else min(k, len(self.losses))
         return self.losses.topk(k)
 
-    def plot_top_losses(self, k: int = 4, *, figsize: Figsize | None = None,
-                        dpi: int | None = None, path: str | Path | None = None) -> Any:
+    def plot_top_losses(
+        self,
+        k: int = 4,
+        *,
+        figsize: Figsize | None = None,
+        dpi: int | None = None,
+        path: str | Path | None = None,
+    ) -> Any:
         """The `k` worst images, a row each: actual mask beside predicted mask, with the loss."""
         losses, idxs = self.top_losses(k)
         images = loader_images(self.dl, loader_items(self.dl, idxs.tolist())[0])
         pairs = [img for img in images for _ in range(2)]
         masks = [m for i in idxs.tolist() for m in (self.targs[i], self.decoded[i])]
-        titles = [t for loss in losses.tolist()
-                  for t in (f"actual (loss {loss:.2f})", "predicted")]
+        titles = [t for loss in losses.tolist() for t in (f"actual (loss {loss:.2f})", "predicted")]
         vocab = self.learn.dls.vocab
-        return show_images(pairs, titles, masks, ncols=2, figsize=figsize, dpi=dpi, path=path,
-                           n_codes=len(vocab) if vocab is not None else None)
+        return show_images(
+            pairs,
+            titles,
+            masks,
+            ncols=2,
+            figsize=figsize,
+            dpi=dpi,
+            path=path,
+            n_codes=len(vocab) if vocab is not None else None,
+        )
 
 
 # ---------------------------------------------------------------------------- hooks
@@ -208,8 +271,15 @@ class Hook:
         >>> hook.stored.shape          # (B, C, h, w)
     """
 
-    def __init__(self, module: nn.Module, func: Callable | None = None, *, detach: bool = True,
-                 cpu: bool = False, grad: bool = False) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        func: Callable | None = None,
+        *,
+        detach: bool = True,
+        cpu: bool = False,
+        grad: bool = False,
+    ) -> None:
         self.func, self.detach, self.cpu, self.stored = func, detach, cpu, None
         register = module.register_full_backward_hook if grad else module.register_forward_hook
         self._handle = register(self._record)
@@ -237,8 +307,15 @@ class Hook:
 class Hooks:
     """A `Hook` on each of several modules: `hooks.stored` lists their records."""
 
-    def __init__(self, modules: Iterable[nn.Module], func: Callable | None = None, *,
-                 detach: bool = True, cpu: bool = False, grad: bool = False) -> None:
+    def __init__(
+        self,
+        modules: Iterable[nn.Module],
+        func: Callable | None = None,
+        *,
+        detach: bool = True,
+        cpu: bool = False,
+        grad: bool = False,
+    ) -> None:
         self.hooks = [Hook(m, func, detach=detach, cpu=cpu, grad=grad) for m in modules]
 
     @property
@@ -267,14 +344,16 @@ class Hooks:
         self.remove()
 
 
-def hook_output(module: nn.Module, *, detach: bool = True, cpu: bool = False,
-                grad: bool = False) -> Hook:
+def hook_output(
+    module: nn.Module, *, detach: bool = True, cpu: bool = False, grad: bool = False
+) -> Hook:
     """A Hook recording `module`'s output (or its gradient with `grad=True`)."""
     return Hook(module, detach=detach, cpu=cpu, grad=grad)
 
 
-def hook_outputs(modules: Iterable[nn.Module], *, detach: bool = True, cpu: bool = False,
-                 grad: bool = False) -> Hooks:
+def hook_outputs(
+    modules: Iterable[nn.Module], *, detach: bool = True, cpu: bool = False, grad: bool = False
+) -> Hooks:
     """Hooks recording the output of each module."""
     return Hooks(modules, detach=detach, cpu=cpu, grad=grad)
 
@@ -286,8 +365,10 @@ def _default_layer(model: nn.Module) -> nn.Module:
         return model[0]
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convs:
-        raise ValueError(f"Expected a model with a Conv2d for Grad-CAM. Received: "
-                         f"{type(model).__name__} without one. Fix: pass layer=.")
+        raise ValueError(
+            f"Expected a model with a Conv2d for Grad-CAM. Received: "
+            f"{type(model).__name__} without one. Fix: pass layer=."
+        )
     return convs[-1]
 
 
@@ -298,8 +379,9 @@ def _model_input(learn: Learner, image: Any) -> Tensor:
     return learn.dls.test_dl([image]).one_batch()[0]
 
 
-def _cam(model: nn.Module, layer: nn.Module, x: Tensor,
-         target_class: int | None) -> tuple[Tensor, Tensor, int]:
+def _cam(
+    model: nn.Module, layer: nn.Module, x: Tensor, target_class: int | None
+) -> tuple[Tensor, Tensor, int]:
     """(activations (C, h, w), their gradients, the class) for one input."""
     store: dict[str, Tensor] = {}
 
@@ -323,8 +405,9 @@ def _cam(model: nn.Module, layer: nn.Module, x: Tensor,
     return store["act"][0].detach(), grad[0], cls
 
 
-def grad_cam(learn: Learner, image: Any, target_class: int | None = None,
-             layer: nn.Module | None = None) -> Tensor:
+def grad_cam(
+    learn: Learner, image: Any, target_class: int | None = None, layer: nn.Module | None = None
+) -> Tensor:
     """The Grad-CAM heat map (h, w) of `image` for `target_class` (default: the predicted).
 
     `image`: what `learn.predict` accepts (a path, PIL image, tensor), or a preprocessed
@@ -338,18 +421,27 @@ def grad_cam(learn: Learner, image: Any, target_class: int | None = None,
     return torch.relu((weights[:, None, None] * act).sum(0))
 
 
-def plot_grad_cam(learn: Learner, image: Any, target_class: int | None = None,
-                  layer: nn.Module | None = None, *, path: str | Path | None = None,
-                  alpha: float = 0.5, cmap: str = "magma",
-                  figsize: tuple[float, float] = (10, 4.8), dpi: int = 100) -> Any:
+def plot_grad_cam(
+    learn: Learner,
+    image: Any,
+    target_class: int | None = None,
+    layer: nn.Module | None = None,
+    *,
+    path: str | Path | None = None,
+    alpha: float = 0.5,
+    cmap: str = "magma",
+    figsize: tuple[float, float] = (10, 4.8),
+    dpi: int = 100,
+) -> Any:
     """Draw the image beside its Grad-CAM heat map over it, with a colour bar (saved to
     `path` if given). The map is scaled to its maximum: 1 marks the region that most raises
     the class's score."""
     x = _model_input(learn, image)
     act, grad, cls = _cam(learn.model, layer or _default_layer(learn.model), x, target_class)
     cam = torch.relu((grad.mean(dim=(1, 2))[:, None, None] * act).sum(0))
-    cam = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear",
-                        align_corners=False)[0, 0]
+    cam = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[
+        0, 0
+    ]
     cam = cam / cam.max() if cam.max() > 0 else cam  # (H, W) in [0, 1]
     img = image_for_display(loader_images(learn.dls.valid or learn.dls.train, x)[0])
     fig = new_figure(figsize, dpi=dpi, use_pyplot=path is None)
@@ -357,8 +449,9 @@ def plot_grad_cam(learn: Learner, image: Any, target_class: int | None = None,
     for ax in (plain, overlay):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
         ax.axis("off")
-    heat = overlay.imshow(cam.cpu().numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1,
-                          interpolation="bilinear")
+    heat = overlay.imshow(
+        cam.cpu().numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1, interpolation="bilinear"
+    )
     plain.set_title("image", fontsize=13)
     overlay.set_title(f"Grad-CAM for class {_class_name(learn, cls)!r}", fontsize=13)
     bar = fig.colorbar(heat, ax=overlay, fraction=0.046, pad=0.03)

@@ -81,8 +81,12 @@ class ItemTransform:
         """Cut, resize and pad `img` as `geom` says."""
         w, h = img.size
         box = (geom.box[0] * w, geom.box[1] * h, geom.box[2] * w, geom.box[3] * h)
-        out = img.resize(geom.size, resample, box=box, reducing_gap=None
-                         if resample == Image.Resampling.NEAREST else 3.0)
+        out = img.resize(
+            geom.size,
+            resample,
+            box=box,
+            reducing_gap=None if resample == Image.Resampling.NEAREST else 3.0,
+        )
         if geom.size != geom.canvas:
             out = _pad(out, geom, self.pad_mode)
         return out
@@ -98,8 +102,10 @@ class ItemTransform:
     ) -> tuple[Image.Image, Image.Image]:
         """The image and its mask under the same geometry (mask: nearest neighbour)."""
         geom = self.geometry(img.size, train)
-        return (self.apply(img, geom, Image.Resampling.BILINEAR),
-                self.apply(mask, geom, Image.Resampling.NEAREST))
+        return (
+            self.apply(img, geom, Image.Resampling.BILINEAR),
+            self.apply(mask, geom, Image.Resampling.NEAREST),
+        )
 
 
 def _pad(img: Image.Image, geom: _Geometry, pad_mode: str) -> Image.Image:

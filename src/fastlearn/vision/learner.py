@@ -35,20 +35,30 @@ if TYPE_CHECKING:
     from .probe import ProbeResult
 from .models.unet import unet_splitter
 
-__all__ = ["VisionLearner", "vision_learner", "cnn_learner", "unet_learner", "find_normalize",
-           "add_normalize", "image_task", "set_bn_momentum"]
+__all__ = [
+    "VisionLearner",
+    "vision_learner",
+    "cnn_learner",
+    "unet_learner",
+    "find_normalize",
+    "add_normalize",
+    "image_task",
+    "set_bn_momentum",
+]
 
 Stats = tuple[Sequence[float], Sequence[float]]
 _LOSSES: dict[str, Callable[[], nn.Module]] = {
-    "classification": CrossEntropyLossFlat, "multi_label": BCEWithLogitsLossFlat,
-    "regression": MSELossFlat, "segmentation": partial(CrossEntropyLossFlat, axis=1)}
+    "classification": CrossEntropyLossFlat,
+    "multi_label": BCEWithLogitsLossFlat,
+    "regression": MSELossFlat,
+    "segmentation": partial(CrossEntropyLossFlat, axis=1),
+}
 
 
 # ---------------------------------------------------------------------------- the data's side
 def find_normalize(dls: DataLoaders) -> Normalize | None:
     """The `Normalize` batch transform of the loaders, or None."""
-    return next((t for dl in dls.loaders for t in dl.batch_tfms if isinstance(t, Normalize)),
-                None)
+    return next((t for dl in dls.loaders for t in dl.batch_tfms if isinstance(t, Normalize)), None)
 
 
 def add_normalize(dls: DataLoaders, mean: Sequence[float], std: Sequence[float]) -> None:
@@ -65,11 +75,14 @@ def _first_batch(dls: DataLoaders) -> tuple[Tensor, ...]:
     """One validation batch (no augmentation), or a training one."""
     batch = (dls.valid or dls.train).one_batch()
     if not isinstance(batch, (tuple, list)) or not isinstance(batch[0], Tensor):
-        raise TypeError(f"Expected batches (images, targets) of tensors. Received: "
-                        f"{type(batch).__name__}.")
+        raise TypeError(
+            f"Expected batches (images, targets) of tensors. Received: {type(batch).__name__}."
+        )
     if batch[0].ndim != 4:
-        raise ValueError(f"Expected image batches of shape (B, C, H, W). Received: "
-                         f"{tuple(batch[0].shape)}. Fix: give images as (C, H, W) tensors.")
+        raise ValueError(
+            f"Expected image batches of shape (B, C, H, W). Received: "
+            f"{tuple(batch[0].shape)}. Fix: give images as (C, H, W) tensors."
+        )
     return tuple(batch)
 
 
@@ -95,8 +108,10 @@ def _n_out(dls: DataLoaders, task: str, batch: Sequence[Tensor] | None) -> int:
     if task == "regression":
         y = (batch or _first_batch(dls))[1]
         return 1 if y.ndim == 1 else int(y.shape[1])
-    raise ValueError(f"The number of outputs of a {task} model is unknown: the loaders have no "
-                     "vocab. Fix: pass n_out= (the number of classes).")
+    raise ValueError(
+        f"The number of outputs of a {task} model is unknown: the loaders have no "
+        "vocab. Fix: pass n_out= (the number of classes)."
+    )
 
 
 def _n_channels(dls: DataLoaders, batch: Sequence[Tensor] | None) -> int:
@@ -114,10 +129,18 @@ class VisionLearner(Learner):
     `Normalize`, so `learn.dls = larger_dls` (progressive resizing) keeps the statistics.
     """
 
-    def __init__(self, dls: DataLoaders, model: nn.Module, loss_func: Callable | None = None,
-                 *args: Any, task: str | None = None, builder: str | None = None,
-                 builder_kwargs: dict[str, Any] | None = None,
-                 normalize_stats: Stats | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        dls: DataLoaders,
+        model: nn.Module,
+        loss_func: Callable | None = None,
+        *args: Any,
+        task: str | None = None,
+        builder: str | None = None,
+        builder_kwargs: dict[str, Any] | None = None,
+        normalize_stats: Stats | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.normalize_stats = normalize_stats
         self.builder, self.builder_kwargs = builder, dict(builder_kwargs or {})
         if isinstance(dls, (tuple, list)) and 1 <= len(dls) <= 2:
@@ -144,8 +167,12 @@ class VisionLearner(Learner):
         """Builder, task and the exact validation preprocessing, as plain JSON."""
         from .export import inputs_state, preprocessing_state
 
-        config = {"application": "vision", "task": self.task, "inputs": inputs_state(self.dls),
-                  "preprocessing": preprocessing_state(self.dls)}
+        config = {
+            "application": "vision",
+            "task": self.task,
+            "inputs": inputs_state(self.dls),
+            "preprocessing": preprocessing_state(self.dls),
+        }
         if self.builder is not None:
             config.update(builder=self.builder, builder_kwargs=self.builder_kwargs)
         return config
@@ -160,14 +187,22 @@ class VisionLearner(Learner):
 
         arch = self.builder_kwargs.get("arch")
         if arch is None:
-            raise ValueError("Expected a learner built by vision_learner from a registered "
-                             "architecture. Received: a custom model. Fix: "
-                             "linear_probe(dls, arch).")
+            raise ValueError(
+                "Expected a learner built by vision_learner from a registered "
+                "architecture. Received: a custom model. Fix: "
+                "linear_probe(dls, arch)."
+            )
         return linear_probe(self.dls, arch, **kwargs)
 
-    def tta(self, ds_idx: int = 1, dl: DataLoader | None = None, n: int = 4,
-            beta: float | None = 0.25, use_max: bool = False,
-            augment: Sequence[Callable] | None = None) -> tuple[Tensor, Tensor]:
+    def tta(
+        self,
+        ds_idx: int = 1,
+        dl: DataLoader | None = None,
+        n: int = 4,
+        beta: float | None = 0.25,
+        use_max: bool = False,
+        augment: Sequence[Callable] | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """Test-time augmentation: (predictions, targets) over a loader.
 
         The loader's images go through the training augmentation (`augment`, default the
@@ -177,11 +212,17 @@ class VisionLearner(Learner):
         `torch.lerp(aug, plain, beta)`. `beta=None` returns both (augmented, plain).
         """
         if self.task == "segmentation":
-            raise ValueError("tta() averages class predictions; for segmentation the "
-                             "augmentations would move the masks. Fix: use get_preds().")
+            raise ValueError(
+                "tta() averages class predictions; for segmentation the "
+                "augmentations would move the masks. Fix: use get_preds()."
+            )
         dl = dl if dl is not None else self.dls[ds_idx]
-        aug_dl = dl.new(batch_tfms=_with_augment(dl, self.dls.train, augment), augment=True,
-                        shuffle=False, drop_last=False)
+        aug_dl = dl.new(
+            batch_tfms=_with_augment(dl, self.dls.train, augment),
+            augment=True,
+            shuffle=False,
+            drop_last=False,
+        )
         with self.no_progress():
             aug = torch.stack([self.get_preds(dl=aug_dl)[0] for _ in range(n)])
             preds, targs = self.get_preds(dl=dl)[:2]
@@ -192,10 +233,18 @@ class VisionLearner(Learner):
             return (aug, preds), targs
         return torch.lerp(aug, preds, beta), targs
 
-    def show_results(self, max_n: int = 9, *, ds_idx: int = 1, dl: DataLoader | None = None,
-                     nrows: int | None = None, ncols: int | None = None,
-                     figsize: tuple[float, float] | None = None, dpi: int | None = None,
-                     path: str | Path | None = None) -> Any:
+    def show_results(
+        self,
+        max_n: int = 9,
+        *,
+        ds_idx: int = 1,
+        dl: DataLoader | None = None,
+        nrows: int | None = None,
+        ncols: int | None = None,
+        figsize: tuple[float, float] | None = None,
+        dpi: int | None = None,
+        path: str | Path | None = None,
+    ) -> Any:
         """Draw `max_n` validation images titled actual/predicted (green right, red wrong), or
         actual and predicted masks side by side; returns the figure.
 
@@ -204,8 +253,9 @@ class VisionLearner(Learner):
         from .interpret import show_predictions
 
         dl = dl if dl is not None else self.dls[ds_idx]
-        return show_predictions(self, dl, max_n=max_n, nrows=nrows, ncols=ncols,
-                                figsize=figsize, dpi=dpi, path=path)
+        return show_predictions(
+            self, dl, max_n=max_n, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi, path=path
+        )
 
 
 class _RandomFlip:
@@ -219,24 +269,29 @@ class _RandomFlip:
         return (torch.where(flip, x.flip(-1), x), *batch[1:])
 
 
-def _with_augment(dl: DataLoader, train: DataLoader, augment: Sequence[Callable] | None
-                  ) -> list[Callable]:
+def _with_augment(
+    dl: DataLoader, train: DataLoader, augment: Sequence[Callable] | None
+) -> list[Callable]:
     """`dl`'s validation transforms plus the augmentation, by `order`."""
     if augment is None:
         augment = [t for t in train.batch_tfms if getattr(t, "train_only", False)] or [
-            _RandomFlip()]
+            _RandomFlip()
+        ]
     kept = [t for t in dl.batch_tfms if not getattr(t, "train_only", False)]
     return sorted([*kept, *augment], key=lambda t: getattr(t, "order", 50))
 
 
 # ---------------------------------------------------------------------------- constructors
-def _setup(dls: DataLoaders, arch: ArchLike, pretrained: bool, normalize: bool,
-           n_in: int | None) -> tuple[Arch, tuple[Tensor, ...] | None, int, Stats | None]:
+def _setup(
+    dls: DataLoaders, arch: ArchLike, pretrained: bool, normalize: bool, n_in: int | None
+) -> tuple[Arch, tuple[Tensor, ...] | None, int, Stats | None]:
     """The registered arch, a first batch when the loaders don't describe themselves, the
     input channels and the normalisation statistics to add (None: none to add)."""
     if not isinstance(dls, DataLoaders):
-        raise TypeError(f"Expected DataLoaders. Received: {type(dls).__name__}. Fix: build "
-                        "them with ImageDataLoaders.from_...(...) or DataLoaders.from_dsets.")
+        raise TypeError(
+            f"Expected DataLoaders. Received: {type(dls).__name__}. Fix: build "
+            "them with ImageDataLoaders.from_...(...) or DataLoaders.from_dsets."
+        )
     entry = get_arch(arch)  # an unknown name raises, naming the close ones
     described = dls.task is not None and dls.n_channels is not None
     batch = None if described else _first_batch(dls)
@@ -281,16 +336,29 @@ def _export_name(entry: Arch, cut: Cut) -> str | None:
     return entry.name if registered and (cut is None or isinstance(cut, int)) else None
 
 
-def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
-                   metrics: Any = None, n_out: int | None = None,
-                   loss_func: Callable | None = None, normalize: bool = True,
-                   n_in: int | None = None, y_range: tuple[float, float] | None = None, *,
-                   cut: Cut = None, lin_ftrs: Sequence[int] | None = None,
-                   ps: float | Sequence[float] = 0.5, concat_pool: bool = True,
-                   first_bn: bool = True, bn_final: bool = False,
-                   bn_momentum: float | None = 0.1, freeze_bn_stats: bool | None = None,
-                   splitter: Callable | None = None, weights_path: str | Path | None = None,
-                   **kwargs: Any) -> VisionLearner:
+def vision_learner(
+    dls: DataLoaders,
+    arch: ArchLike,
+    pretrained: bool = True,
+    metrics: Any = None,
+    n_out: int | None = None,
+    loss_func: Callable | None = None,
+    normalize: bool = True,
+    n_in: int | None = None,
+    y_range: tuple[float, float] | None = None,
+    *,
+    cut: Cut = None,
+    lin_ftrs: Sequence[int] | None = None,
+    ps: float | Sequence[float] = 0.5,
+    concat_pool: bool = True,
+    first_bn: bool = True,
+    bn_final: bool = False,
+    bn_momentum: float | None = 0.1,
+    freeze_bn_stats: bool | None = None,
+    splitter: Callable | None = None,
+    weights_path: str | Path | None = None,
+    **kwargs: Any,
+) -> VisionLearner:
     """A Learner over `arch`'s (pretrained) body and a new head for the task of `dls`.
 
     `arch`: a registered name ('resnet34', 'efficientnet_lite0') or builder (`resnet34`).
@@ -308,24 +376,38 @@ def vision_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
     entry, batch, n_in, stats = _setup(dls, arch, pretrained, normalize, n_in)
     task = image_task(dls, batch)
     if task == "segmentation":
-        raise ValueError("Expected loaders of images with one label (or labels, or values) "
-                         "each. Received: segmentation loaders (a mask per image). Fix: use "
-                         "unet_learner(dls, arch).")
+        raise ValueError(
+            "Expected loaders of images with one label (or labels, or values) "
+            "each. Received: segmentation loaders (a mask per image). Fix: use "
+            "unet_learner(dls, arch)."
+        )
     n_out = n_out if n_out is not None else _n_out(dls, task, batch)
-    head = dict(lin_ftrs=None if lin_ftrs is None else list(lin_ftrs),
-                ps=ps if isinstance(ps, (int, float)) else list(ps), concat_pool=concat_pool,
-                first_bn=first_bn, bn_final=bn_final,
-                y_range=None if y_range is None else list(y_range))
-    model = create_vision_model(entry, n_out, pretrained, n_in=n_in, cut=cut,
-                                weights_path=weights_path, **head)
+    head = dict(
+        lin_ftrs=None if lin_ftrs is None else list(lin_ftrs),
+        ps=ps if isinstance(ps, (int, float)) else list(ps),
+        concat_pool=concat_pool,
+        first_bn=first_bn,
+        bn_final=bn_final,
+        y_range=None if y_range is None else list(y_range),
+    )
+    model = create_vision_model(
+        entry, n_out, pretrained, n_in=n_in, cut=cut, weights_path=weights_path, **head
+    )
     set_bn_momentum(model[0], bn_momentum)
     name = _export_name(entry, cut)
     spec = dict(arch=name, n_out=n_out, n_in=n_in, cut=_int_or_none(cut), **head)
     learn = VisionLearner(
-        dls, model, loss_func=loss_func, metrics=metrics,
-        splitter=splitter or partial(vision_splitter, split=_split_at(entry, cut)), task=task,
-        builder="vision_classifier" if name else None, builder_kwargs=spec,
-        normalize_stats=stats, **kwargs)
+        dls,
+        model,
+        loss_func=loss_func,
+        metrics=metrics,
+        splitter=splitter or partial(vision_splitter, split=_split_at(entry, cut)),
+        task=task,
+        builder="vision_classifier" if name else None,
+        builder_kwargs=spec,
+        normalize_stats=stats,
+        **kwargs,
+    )
     return _transfer_setup(learn, model[0], entry, pretrained, freeze_bn_stats)
 
 
@@ -336,15 +418,27 @@ def _default_loss(dls: DataLoaders, task: str) -> nn.Module:
     return dls.loss_func if dls.loss_func is not None else _LOSSES[task]()
 
 
-def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
-                 metrics: Any = None, n_out: int | None = None,
-                 loss_func: Callable | None = None, normalize: bool = True,
-                 n_in: int | None = None, y_range: tuple[float, float] | None = None, *,
-                 img_size: int | tuple[int, int] | None = None, blur: bool = False,
-                 last_cross: bool = True, middle_channels: int | None = None,
-                 cut: Cut = None, bn_momentum: float | None = 0.1,
-                 freeze_bn_stats: bool | None = None, splitter: Callable | None = None,
-                 **kwargs: Any) -> VisionLearner:
+def unet_learner(
+    dls: DataLoaders,
+    arch: ArchLike,
+    pretrained: bool = True,
+    metrics: Any = None,
+    n_out: int | None = None,
+    loss_func: Callable | None = None,
+    normalize: bool = True,
+    n_in: int | None = None,
+    y_range: tuple[float, float] | None = None,
+    *,
+    img_size: int | tuple[int, int] | None = None,
+    blur: bool = False,
+    last_cross: bool = True,
+    middle_channels: int | None = None,
+    cut: Cut = None,
+    bn_momentum: float | None = 0.1,
+    freeze_bn_stats: bool | None = None,
+    splitter: Callable | None = None,
+    **kwargs: Any,
+) -> VisionLearner:
     """A U-Net over `arch`'s (pretrained) encoder, one output channel per code.
 
     The loss is `CrossEntropyLossFlat(axis=1)` over pixels (or MSE for float masks with
@@ -356,34 +450,62 @@ def unet_learner(dls: DataLoaders, arch: ArchLike, pretrained: bool = True,
     entry, batch, n_in, stats = _setup(dls, arch, pretrained, normalize, n_in)
     task = image_task(dls, batch)
     if task != "segmentation":
-        raise ValueError(f"Expected segmentation loaders (a mask of class indices per image). "
-                         f"Received: {task} loaders. Fix: SegmentationDataLoaders for masks, "
-                         "or vision_learner(dls, arch) for one label per image.")
+        raise ValueError(
+            f"Expected segmentation loaders (a mask of class indices per image). "
+            f"Received: {task} loaders. Fix: SegmentationDataLoaders for masks, "
+            "or vision_learner(dls, arch) for one label per image."
+        )
     if n_out is None:
         if dls.vocab is None:
-            raise ValueError("The number of classes is unknown: the loaders have no codes. "
-                             "Fix: pass codes= to SegmentationDataLoaders, or n_out=.")
+            raise ValueError(
+                "The number of classes is unknown: the loaders have no codes. "
+                "Fix: pass codes= to SegmentationDataLoaders, or n_out=."
+            )
         n_out = len(dls.vocab)
     size = img_size if img_size is not None else _batch_size(dls, batch)
     size = [size, size] if isinstance(size, int) else [int(s) for s in size]
-    unet = dict(img_size=size, blur=blur, last_cross=last_cross, middle_channels=middle_channels,
-                y_range=None if y_range is None else list(y_range))
+    unet = dict(
+        img_size=size,
+        blur=blur,
+        last_cross=last_cross,
+        middle_channels=middle_channels,
+        y_range=None if y_range is None else list(y_range),
+    )
     body = create_unet_encoder(entry, pretrained, cut=cut, n_in=n_in)
     set_bn_momentum(body, bn_momentum)
-    model = DynamicUnet(body, n_out, tuple(size), blur=blur, last_cross=last_cross,
-                        y_range=y_range, middle_channels=middle_channels)
+    model = DynamicUnet(
+        body,
+        n_out,
+        tuple(size),
+        blur=blur,
+        last_cross=last_cross,
+        y_range=y_range,
+        middle_channels=middle_channels,
+    )
     name = _export_name(entry, cut)
     spec = dict(arch=name, n_out=n_out, n_in=n_in, cut=_int_or_none(cut), **unet)
     learn = VisionLearner(
-        dls, model, loss_func=loss_func, metrics=metrics,
+        dls,
+        model,
+        loss_func=loss_func,
+        metrics=metrics,
         splitter=splitter or partial(unet_splitter, split=_split_at(entry, cut)),
-        task="segmentation", builder="vision_unet" if name else None, builder_kwargs=spec,
-        normalize_stats=stats, **kwargs)
+        task="segmentation",
+        builder="vision_unet" if name else None,
+        builder_kwargs=spec,
+        normalize_stats=stats,
+        **kwargs,
+    )
     return _transfer_setup(learn, model.encoder, entry, pretrained, freeze_bn_stats)
 
 
-def _transfer_setup(learn: VisionLearner, body: nn.Module, entry: Arch, pretrained: bool,
-                    freeze_bn_stats: bool | None) -> VisionLearner:
+def _transfer_setup(
+    learn: VisionLearner,
+    body: nn.Module,
+    entry: Arch,
+    pretrained: bool,
+    freeze_bn_stats: bool | None,
+) -> VisionLearner:
     """Freeze a pretrained body; keep its BatchNorm statistics if asked or the arch says so."""
     if freeze_bn_stats is None:
         freeze_bn_stats = pretrained and entry.meta.freeze_bn_stats

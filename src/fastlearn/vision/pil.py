@@ -60,10 +60,13 @@ class PILImage(Image.Image):
         """
         if isinstance(source, np.ndarray):
             source = _array_to_tensor(source)
-        if not isinstance(source, (str, Path, bytes, bytearray, Image.Image, torch.Tensor,
-                                   BytesIO)) and not hasattr(source, "read"):
-            raise TypeError(f"Expected a path, bytes, a file, a Pillow image, a numpy array or "
-                            f"a tensor. Received: {type(source).__name__}.")
+        if not isinstance(
+            source, (str, Path, bytes, bytearray, Image.Image, torch.Tensor, BytesIO)
+        ) and not hasattr(source, "read"):
+            raise TypeError(
+                f"Expected a path, bytes, a file, a Pillow image, a numpy array or "
+                f"a tensor. Received: {type(source).__name__}."
+            )
         img = open_image(source, cls.mode)
         if img is source:  # open_image kept the caller's image: don't share its pixels
             img = img.copy()
@@ -125,14 +128,18 @@ def image2tensor(img: Any) -> torch.Tensor:
 def _array_to_tensor(a: np.ndarray) -> torch.Tensor:
     """A numpy image (H, W) or (H, W, C) as the (C, H, W) or (H, W) tensor `open_image` takes."""
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (1, 2, 3, 4)):
-        raise ValueError(f"Expected an image array (H, W) or (H, W, C) with 1-4 channels. "
-                         f"Received: shape {a.shape}.")
+        raise ValueError(
+            f"Expected an image array (H, W) or (H, W, C) with 1-4 channels. "
+            f"Received: shape {a.shape}."
+        )
     if a.dtype == np.bool_:
         a = a.astype(np.uint8) * 255
     elif a.dtype.kind in "iu" and a.dtype != np.uint8:
         if a.size and (a.min() < 0 or a.max() > 255):
-            raise ValueError(f"Expected integer pixels in 0..255. Received: {a.dtype} values "
-                             f"from {a.min()} to {a.max()}. Fix: scale them to 0..255 first.")
+            raise ValueError(
+                f"Expected integer pixels in 0..255. Received: {a.dtype} values "
+                f"from {a.min()} to {a.max()}. Fix: scale them to 0..255 first."
+            )
         a = a.astype(np.uint8)
     elif a.dtype.kind == "f":
         a = a.astype(np.float32)

@@ -49,17 +49,22 @@ class ProbeResult:
     arch: str = ""
 
     def __repr__(self) -> str:
-        return (f"LinearProbe({self.arch}): error {self.error_rate:.4f}, accuracy "
-                f"{self.accuracy:.4f} ({self.n_train} train, {self.n_valid} valid, C={self.C:g})")
+        return (
+            f"LinearProbe({self.arch}): error {self.error_rate:.4f}, accuracy "
+            f"{self.accuracy:.4f} ({self.n_train} train, {self.n_valid} valid, C={self.C:g})"
+        )
 
     def beaten_by(self, error_rate: float, name: str = "fine_tune") -> bool | None:
         """Whether `error_rate` is at most the probe's; None, with a warning, when the
         validation set has under `MIN_VALID` items (one error then moves the rate by more than
         a point, too little data to tell)."""
         if self.n_valid < MIN_VALID:
-            warnings.warn(f"Only {self.n_valid} validation items: too few to tell {name} from "
-                          f"the linear probe (one error is {1 / self.n_valid:.1%}). Fix: a "
-                          f"validation set of at least {MIN_VALID} items.", stacklevel=3)
+            warnings.warn(
+                f"Only {self.n_valid} validation items: too few to tell {name} from "
+                f"the linear probe (one error is {1 / self.n_valid:.1%}). Fix: a "
+                f"validation set of at least {MIN_VALID} items.",
+                stacklevel=3,
+            )
             return None
         return error_rate <= self.error_rate + 1e-6  # float32 metrics: 6/120 = 0.0500000007
 
@@ -78,13 +83,20 @@ def _plain(dl: DataLoader, batch_tfms: Sequence) -> DataLoader:
     if isinstance(ds, ImageDataset) and ds.train:  # item transforms draw no random crops
         ds = copy.copy(ds)
         ds.train = False
-    return dl.new(dataset=ds, shuffle=False, drop_last=False, augment=False, sampler=None,
-                  batch_tfms=list(batch_tfms))
+    return dl.new(
+        dataset=ds,
+        shuffle=False,
+        drop_last=False,
+        augment=False,
+        sampler=None,
+        batch_tfms=list(batch_tfms),
+    )
 
 
 @torch.no_grad()
-def probe_features(body: nn.Module, dl: DataLoader, normalize: Normalize | None = None
-                   ) -> tuple[Tensor, Tensor]:
+def probe_features(
+    body: nn.Module, dl: DataLoader, normalize: Normalize | None = None
+) -> tuple[Tensor, Tensor]:
     """(features, targets) over `dl`: the body's average-pooled outputs, (N, C) and (N,)."""
     body.eval()
     param = next(body.parameters())
@@ -98,8 +110,14 @@ def probe_features(body: nn.Module, dl: DataLoader, normalize: Normalize | None 
     return torch.cat(feats), torch.cat(targs)
 
 
-def fit_probe(train: tuple[Tensor, Tensor], valid: tuple[Tensor, Tensor], *,
-              Cs: Sequence[float] = DEFAULT_CS, cv: int = 5, arch: str = "") -> ProbeResult:
+def fit_probe(
+    train: tuple[Tensor, Tensor],
+    valid: tuple[Tensor, Tensor],
+    *,
+    Cs: Sequence[float] = DEFAULT_CS,
+    cv: int = 5,
+    arch: str = "",
+) -> ProbeResult:
     """Standardise, fit a logistic regression (C by stratified CV), score on `valid`."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -110,19 +128,27 @@ def fit_probe(train: tuple[Tensor, Tensor], valid: tuple[Tensor, Tensor], *,
     folds = min(cv, int(np.bincount(yt).min()))
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     if folds >= 2 and len(Cs) > 1:
-        search = GridSearchCV(model, {"logisticregression__C": list(Cs)},
-                              cv=StratifiedKFold(folds, shuffle=True, random_state=0))
+        search = GridSearchCV(
+            model,
+            {"logisticregression__C": list(Cs)},
+            cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+        )
         model = search.fit(xt, yt).best_estimator_
     else:
         model.set_params(logisticregression__C=Cs[0]).fit(xt, yt)
     accuracy = float((model.predict(xv) == yv).mean())
-    return ProbeResult(1 - accuracy, accuracy, len(yt), len(yv),
-                       float(model[-1].C), arch)
+    return ProbeResult(1 - accuracy, accuracy, len(yt), len(yv), float(model[-1].C), arch)
 
 
-def linear_probe(dls: DataLoaders, arch: ArchLike = "efficientnet_lite0", *,
-                 pretrained: bool = True, weights_path: str | Path | None = None,
-                 Cs: Sequence[float] = DEFAULT_CS, cv: int = 5) -> ProbeResult:
+def linear_probe(
+    dls: DataLoaders,
+    arch: ArchLike = "efficientnet_lite0",
+    *,
+    pretrained: bool = True,
+    weights_path: str | Path | None = None,
+    Cs: Sequence[float] = DEFAULT_CS,
+    cv: int = 5,
+) -> ProbeResult:
     """Logistic regression on the frozen (pretrained) body's pooled features of `dls`.
 
     Both splits go through the validation loader's batch transforms (no augmentation); the
@@ -132,13 +158,17 @@ def linear_probe(dls: DataLoaders, arch: ArchLike = "efficientnet_lite0", *,
         >>> linear_probe(dls, "efficientnet_lite0").error_rate
     """
     if not isinstance(dls, DataLoaders) or dls.valid is None:
-        raise TypeError(f"Expected DataLoaders with a validation set. Received: "
-                        f"{type(dls).__name__}. Fix: ImageDataLoaders.from_...(valid_pct=0.2).")
+        raise TypeError(
+            f"Expected DataLoaders with a validation set. Received: "
+            f"{type(dls).__name__}. Fix: ImageDataLoaders.from_...(valid_pct=0.2)."
+        )
     batch = _first_batch(dls)
     if batch[1].is_floating_point() or batch[1].ndim != 1:
-        raise ValueError(f"Expected one class index per image. Received: targets of dtype "
-                         f"{batch[1].dtype} and shape {tuple(batch[1].shape)}. The linear probe "
-                         "is for single-label classification.")
+        raise ValueError(
+            f"Expected one class index per image. Received: targets of dtype "
+            f"{batch[1].dtype} and shape {tuple(batch[1].shape)}. The linear probe "
+            "is for single-label classification."
+        )
     entry = get_arch(arch)
     body = create_body(entry, pretrained, n_in=_n_channels(dls, batch), weights_path=weights_path)
     body.to(dls.valid.device or torch.device("cpu"))

@@ -28,9 +28,17 @@ from ..core.io import save_figure
 if TYPE_CHECKING:
     from ..core.data import DataLoader, DataLoaders
 
-__all__ = ["show_images", "show_image", "show_image_batch", "show_image_loader",
-           "image_for_display", "decode_target", "grid_shape", "loader_images",
-           "task_of"]
+__all__ = [
+    "show_images",
+    "show_image",
+    "show_image_batch",
+    "show_image_loader",
+    "image_for_display",
+    "decode_target",
+    "grid_shape",
+    "loader_images",
+    "task_of",
+]
 
 Figsize = tuple[float, float]
 
@@ -83,8 +91,9 @@ def show_images(
     """
     n = len(images) if max_n is None else min(len(images), max_n)
     if n < 1:
-        raise ValueError("Expected at least one image to show. Received none (an empty batch, "
-                         "or max_n=0).")
+        raise ValueError(
+            "Expected at least one image to show. Received none (an empty batch, or max_n=0)."
+        )
     nrows, ncols = grid_shape(n, nrows, ncols)
     n = min(n, nrows * ncols)
     fig = new_figure(figsize or (3 * ncols, 3 * nrows), dpi=dpi, use_pyplot=path is None)
@@ -97,8 +106,14 @@ def show_images(
         ax.imshow(image_for_display(images[i]), cmap="gray", vmin=0, vmax=1)
         if masks is not None:
             m = masks[i].detach().cpu().numpy()
-            ax.imshow(m, cmap="tab20", alpha=alpha, interpolation="nearest", vmin=0,
-                      vmax=max(n_codes or int(m.max()) + 1, 2) - 1)
+            ax.imshow(
+                m,
+                cmap="tab20",
+                alpha=alpha,
+                interpolation="nearest",
+                vmin=0,
+                vmax=max(n_codes or int(m.max()) + 1, 2) - 1,
+            )
         if titles is not None:
             color = title_colors[i] if title_colors is not None else "black"
             ax.set_title(str(titles[i]), fontsize=10, color=color)
@@ -107,8 +122,14 @@ def show_images(
 
 
 def show_image(
-    im: Any, ax: Any = None, figsize: Figsize | None = None, title: str | None = None,
-    cmap: str | None = None, *, ctx: Any = None, **kwargs: Any,
+    im: Any,
+    ax: Any = None,
+    figsize: Figsize | None = None,
+    title: str | None = None,
+    cmap: str | None = None,
+    *,
+    ctx: Any = None,
+    **kwargs: Any,
 ) -> Any:
     """Draw one image on `ax` (or `ctx`, or a new figure) and return the axes (fastai's).
 
@@ -156,9 +177,11 @@ def _as_display_array(im: Any) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (2, 3, 4)):
-        raise ValueError(f"Expected an image: (C, H, W) or (H, W) tensor, (H, W[, C]) array "
-                         f"or Pillow image. Received: {type(im).__name__} of shape "
-                         f"{tuple(arr.shape)}.")
+        raise ValueError(
+            f"Expected an image: (C, H, W) or (H, W) tensor, (H, W[, C]) array "
+            f"or Pillow image. Received: {type(im).__name__} of shape "
+            f"{tuple(arr.shape)}."
+        )
     if arr.ndim == 3 and arr.shape[-1] == 2:  # grey + alpha: the grey
         arr = arr[..., 0]
     return arr
@@ -191,9 +214,16 @@ def loader_images(dl: DataLoader, x: Tensor) -> Tensor:
 
 
 def show_image_batch(
-    dls: Any, batch: Sequence[Tensor], *, dl: DataLoader | None = None, max_n: int = 9,
-    nrows: int | None = None, ncols: int | None = None, figsize: Figsize | None = None,
-    dpi: int | None = None, path: str | Path | None = None,
+    dls: Any,
+    batch: Sequence[Tensor],
+    *,
+    dl: DataLoader | None = None,
+    max_n: int = 9,
+    nrows: int | None = None,
+    ncols: int | None = None,
+    figsize: Figsize | None = None,
+    dpi: int | None = None,
+    path: str | Path | None = None,
 ) -> Any:
     """Draw a batch of `dl` (default `dls.train`): images de-normalised, targets decoded.
 
@@ -213,9 +243,16 @@ def show_image_batch(
 
 
 def show_image_loader(
-    dls: DataLoaders, dl: DataLoader, *, max_n: int = 9, nrows: int | None = None,
-    ncols: int | None = None, figsize: Figsize | None = None, dpi: int | None = None,
-    unique: bool = False, path: str | Path | None = None,
+    dls: DataLoaders,
+    dl: DataLoader,
+    *,
+    max_n: int = 9,
+    nrows: int | None = None,
+    ncols: int | None = None,
+    figsize: Figsize | None = None,
+    dpi: int | None = None,
+    unique: bool = False,
+    path: str | Path | None = None,
 ) -> Any:
     """Draw a batch of the loader `dl` of `dls`; returns the figure.
 
@@ -223,16 +260,33 @@ def show_image_loader(
     loader's transforms on its own (on the training loader: as many different augmentations).
     """
     batch = _unique_batch(dl, max_n) if unique else dl.one_batch()
-    return show_image_batch(dls, batch, dl=dl, max_n=max_n, nrows=nrows, ncols=ncols,
-                            figsize=figsize, dpi=dpi, path=path)
+    return show_image_batch(
+        dls,
+        batch,
+        dl=dl,
+        max_n=max_n,
+        nrows=nrows,
+        ncols=ncols,
+        figsize=figsize,
+        dpi=dpi,
+        path=path,
+    )
 
 
 def _unique_batch(dl: DataLoader, n: int) -> Any:
     """A batch of `n` copies of the loader's first item, each transformed separately."""
     if dl.dataset is None or len(dl.dataset) == 0:
-        raise ValueError("show_batch(unique=True) repeats the loader's first item. Received a "
-                         "loader without a dataset (a wrapped torch loader) or an empty one. "
-                         "Fix: build the loaders from a dataset, or drop unique=True.")
-    same = dl.new(dataset=Subset(dl.dataset, [0] * n), bs=n, shuffle=False, sampler=None,
-                  drop_last=False, num_workers=0)
+        raise ValueError(
+            "show_batch(unique=True) repeats the loader's first item. Received a "
+            "loader without a dataset (a wrapped torch loader) or an empty one. "
+            "Fix: build the loaders from a dataset, or drop unique=True."
+        )
+    same = dl.new(
+        dataset=Subset(dl.dataset, [0] * n),
+        bs=n,
+        shuffle=False,
+        sampler=None,
+        drop_last=False,
+        num_workers=0,
+    )
     return same.one_batch()

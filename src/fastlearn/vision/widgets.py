@@ -30,18 +30,32 @@ if TYPE_CHECKING:
     from ..core.data import DataLoader
     from ..core.learner import Learner
 
-__all__ = ["ImageClassifierCleaner", "WidgetsUnavailableError", "widgets", "FileUpload",
-           "Output", "Label", "Button", "Dropdown", "VBox", "HBox", "Box", "Layout"]
+__all__ = [
+    "ImageClassifierCleaner",
+    "WidgetsUnavailableError",
+    "widgets",
+    "FileUpload",
+    "Output",
+    "Label",
+    "Button",
+    "Dropdown",
+    "VBox",
+    "HBox",
+    "Box",
+    "Layout",
+]
 
 
 class WidgetsUnavailableError(RuntimeError):
     """A notebook widget the course uses, which fastlearn does not provide."""
 
 
-_APP = ("To try the model on your own images, export it (learn.export('model.fl')) and run "
-        "`fastlearn serve model.fl`: a web page with an upload button that shows the "
-        "prediction. In the notebook, read a file or bytes directly: "
-        "img = PILImage.create('bear.jpg'); learn.predict(img).")
+_APP = (
+    "To try the model on your own images, export it (learn.export('model.fl')) and run "
+    "`fastlearn serve model.fl`: a web page with an upload button that shows the "
+    "prediction. In the notebook, read a file or bytes directly: "
+    "img = PILImage.create('bear.jpg'); learn.predict(img)."
+)
 
 
 class _NoWidget:
@@ -72,8 +86,17 @@ HBox = _NoWidget("HBox")
 Box = _NoWidget("Box")
 Layout = _NoWidget("Layout")
 #: `widgets.FileUpload()` and the rest, as the course spells them (fastai re-exports ipywidgets).
-widgets = SimpleNamespace(FileUpload=FileUpload, Output=Output, Label=Label, Button=Button,
-                          Dropdown=Dropdown, VBox=VBox, HBox=HBox, Box=Box, Layout=Layout)
+widgets = SimpleNamespace(
+    FileUpload=FileUpload,
+    Output=Output,
+    Label=Label,
+    Button=Button,
+    Dropdown=Dropdown,
+    VBox=VBox,
+    HBox=HBox,
+    Box=Box,
+    Layout=Layout,
+)
 
 
 class ImageClassifierCleaner:
@@ -91,16 +114,21 @@ class ImageClassifierCleaner:
     def __init__(self, learn: Learner, *, max_n: int | None = None) -> None:
         self.vocab = list(learn.dls.vocab) if learn.dls.vocab is not None else None
         if self.vocab is None:
-            raise TypeError("ImageClassifierCleaner expects a classifier's loaders (with "
-                            "classes). Received loaders with vocab=None.")
+            raise TypeError(
+                "ImageClassifierCleaner expects a classifier's loaders (with "
+                "classes). Received loaders with vocab=None."
+            )
         import pandas as pd
 
-        frames = [_ranked(learn, dl, split, self.vocab)
-                  for split, dl in (("train", learn.dls.train), ("valid", learn.dls.valid))
-                  if dl is not None]
+        frames = [
+            _ranked(learn, dl, split, self.vocab)
+            for split, dl in (("train", learn.dls.train), ("valid", learn.dls.valid))
+            if dl is not None
+        ]
         frame = pd.concat(frames).sort_values("loss", ascending=False, kind="stable")
-        self.frame: pd.DataFrame = frame.head(max_n).reset_index(drop=True) if max_n \
-            else frame.reset_index(drop=True)
+        self.frame: pd.DataFrame = (
+            frame.head(max_n).reset_index(drop=True) if max_n else frame.reset_index(drop=True)
+        )
         self.fns: list[Path] = [Path(p) for p in self.frame["path"]]
         self._delete: set[int] = set()
         self._change: dict[int, Any] = {}
@@ -117,8 +145,9 @@ class ImageClassifierCleaner:
     def _check_rows(self, idxs: Sequence[int]) -> None:
         bad = [i for i in idxs if not 0 <= int(i) < len(self.frame)]
         if bad:
-            raise IndexError(f"Expected row numbers of the cleaner's table, 0..{len(self) - 1}. "
-                             f"Received: {bad}.")
+            raise IndexError(
+                f"Expected row numbers of the cleaner's table, 0..{len(self) - 1}. Received: {bad}."
+            )
 
     def mark_delete(self, *idxs: int) -> ImageClassifierCleaner:
         """Mark rows whose files should be deleted (returned by `delete()`)."""
@@ -142,10 +171,18 @@ class ImageClassifierCleaner:
         """(row, new category) of the rows marked with another category."""
         return sorted(self._change.items())
 
-    def plot(self, max_n: int = 9, *, split: str | None = None, label: Any = None,
-             nrows: int | None = None, ncols: int | None = None,
-             figsize: tuple[float, float] | None = None, dpi: int | None = None,
-             path: str | Path | None = None) -> Any:
+    def plot(
+        self,
+        max_n: int = 9,
+        *,
+        split: str | None = None,
+        label: Any = None,
+        nrows: int | None = None,
+        ncols: int | None = None,
+        figsize: tuple[float, float] | None = None,
+        dpi: int | None = None,
+        path: str | Path | None = None,
+    ) -> Any:
         """The worst `max_n` images (of one `split` or `label` if given), titled
         '#row label/predicted' and the loss; returns the figure."""
         rows = self.frame
@@ -158,8 +195,9 @@ class ImageClassifierCleaner:
             raise ValueError(f"No image to show for split={split!r}, label={label!r}.")
         tensors = [image2tensor(PILImage.create(p).to_thumb(256)) for p in rows["path"]]
         titles = [f"#{i} {r.label}/{r.predicted}\n{r.loss:.2f}" for i, r in rows.iterrows()]
-        return show_images(tensors, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi,
-                           path=path)
+        return show_images(
+            tensors, titles, nrows=nrows, ncols=ncols, figsize=figsize, dpi=dpi, path=path
+        )
 
 
 def _item_paths(dl: DataLoader) -> list[Any]:
@@ -173,8 +211,10 @@ def _item_paths(dl: DataLoader) -> list[Any]:
 
     if isinstance(ds, TupleDataset):
         return [ds.dsets.items[i] for i in ds.idx]
-    raise TypeError(f"ImageClassifierCleaner lists image files. Expected loaders built from "
-                    f"files (ImageDataLoaders, DataBlock). Received a {type(ds).__name__}.")
+    raise TypeError(
+        f"ImageClassifierCleaner lists image files. Expected loaders built from "
+        f"files (ImageDataLoaders, DataBlock). Received a {type(ds).__name__}."
+    )
 
 
 def _ranked(learn: Learner, dl: DataLoader, split: str, vocab: list[Any]) -> pd.DataFrame:
@@ -186,14 +226,18 @@ def _ranked(learn: Learner, dl: DataLoader, split: str, vocab: list[Any]) -> pd.
     with learn.no_progress():
         probs, targs, losses = learn.get_preds(dl=ordered, with_loss=True)
     if targs.ndim != 1:
-        raise TypeError("ImageClassifierCleaner expects a single-label classifier (one class "
-                        f"per image). Received targets of shape {tuple(targs.shape)}.")
+        raise TypeError(
+            "ImageClassifierCleaner expects a single-label classifier (one class "
+            f"per image). Received targets of shape {tuple(targs.shape)}."
+        )
     pred = probs.argmax(-1)
-    return pd.DataFrame({
-        "path": [str(p) for p in paths],
-        "split": split,
-        "label": [vocab[int(t)] for t in targs],
-        "predicted": [vocab[int(p)] for p in pred],
-        "loss": losses.float().cpu().numpy(),
-        "probability": probs.gather(1, pred[:, None])[:, 0].float().cpu().numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "path": [str(p) for p in paths],
+            "split": split,
+            "label": [vocab[int(t)] for t in targs],
+            "predicted": [vocab[int(p)] for p in pred],
+            "loss": losses.float().cpu().numpy(),
+            "probability": probs.gather(1, pred[:, None])[:, 0].float().cpu().numpy(),
+        }
+    )

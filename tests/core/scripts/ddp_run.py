@@ -47,30 +47,49 @@ def mlp(batch_norm: bool = False) -> nn.Module:
     return nn.Sequential(nn.Linear(8, 32), *norm, nn.ReLU(), nn.Linear(32, 3))
 
 
-def make_learner(path: str | Path, *, show_progress: bool = True, cuda: bool = False,
-                 batch_norm: bool = False, sync_stop_every_batch: bool = False) -> Learner:
+def make_learner(
+    path: str | Path,
+    *,
+    show_progress: bool = True,
+    cuda: bool = False,
+    batch_norm: bool = False,
+    sync_stop_every_batch: bool = False,
+) -> Learner:
     """Three classes. BatchNorm (`batch_norm`, or `cuda` where it is synchronised) makes the
     processes' statistics differ from one process's."""
     set_seed(0)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(N_TRAIN + N_VALID, 8, generator=g)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
-    dls = DataLoaders.from_dsets(TensorDataset(x[:N_TRAIN], y[:N_TRAIN]),
-                                 TensorDataset(x[N_TRAIN:], y[N_TRAIN:]),
-                                 bs=GLOBAL_BS // world_size(), val_bs=16,
-                                 device="cuda" if cuda else "cpu")
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:N_TRAIN], y[:N_TRAIN]),
+        TensorDataset(x[N_TRAIN:], y[N_TRAIN:]),
+        bs=GLOBAL_BS // world_size(),
+        val_bs=16,
+        device="cuda" if cuda else "cpu",
+    )
     model = mlp(batch_norm=batch_norm or cuda)
-    cbs = ([DistributedCallback(sync_bn=cuda, sync_stop_every_batch=sync_stop_every_batch)]
-           if world_size() > 1 else [])
-    return Learner(dls, model, metrics=[accuracy, F1Score(average="macro"), RocAuc()],
-                   path=path, show_progress=show_progress, cbs=cbs)
+    cbs = (
+        [DistributedCallback(sync_bn=cuda, sync_stop_every_batch=sync_stop_every_batch)]
+        if world_size() > 1
+        else []
+    )
+    return Learner(
+        dls,
+        model,
+        metrics=[accuracy, F1Score(average="macro"), RocAuc()],
+        path=path,
+        show_progress=show_progress,
+        cbs=cbs,
+    )
 
 
 def fit(learn: Learner, extra_cbs: list[Callback] = ()) -> None:
     """lr_find (its suggestion unused), then 3 epochs of one-cycle."""
     learn.lr_find(num_it=20, show_plot=False)
-    learn.fit_one_cycle(3, 1e-2, cbs=[CSVLogger("history.csv"),
-                                      SaveModelCallback(fname="best"), *extra_cbs])
+    learn.fit_one_cycle(
+        3, 1e-2, cbs=[CSVLogger("history.csv"), SaveModelCallback(fname="best"), *extra_cbs]
+    )
 
 
 class CrashCallback(Callback):
@@ -118,8 +137,9 @@ def main() -> None:
     extra += [StopCallback()] if args.stop_rank == rank() else []
     fit(learn, extra)
     learn.save("final")
-    learn.export("model.fl", builder="ddp_run_mlp",
-                 builder_kwargs={"batch_norm": args.cuda or stop})
+    learn.export(
+        "model.fl", builder="ddp_run_mlp", builder_kwargs={"batch_norm": args.cuda or stop}
+    )
     learn.recorder.plot_loss(path=Path(args.out) / "loss.png")
     weights = sum(float(p.double().sum()) for p in learn.model.state_dict().values())
     result = {"history": learn.recorder.history, "weights": weights, "writes": list(writes)}

@@ -40,17 +40,22 @@ def make_learner(path: str | Path) -> Learner:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(320, 6, generator=g)
     y = (x[:, 0] - x[:, 1] > 0).long()
-    dls = DataLoaders.from_dsets(TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]),
-                                 bs=32, device="cpu")
-    model = nn.Sequential(nn.Linear(6, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.3),
-                          nn.Linear(32, 2))
+    dls = DataLoaders.from_dsets(
+        TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:]), bs=32, device="cpu"
+    )
+    model = nn.Sequential(
+        nn.Linear(6, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2)
+    )
     return Learner(dls, model, metrics=accuracy, path=path, show_progress=False)
 
 
 def fit(learn: Learner, *, extra_cbs: list[Callback] = (), resume: bool = False) -> None:
     # Accumulating 2 batches puts some checkpoints in the middle of an accumulation.
-    cbs = [GradientAccumulationCallback(2), CheckpointCallback("ckpt", every_batches=EVERY),
-           *extra_cbs]
+    cbs = [
+        GradientAccumulationCallback(2),
+        CheckpointCallback("ckpt", every_batches=EVERY),
+        *extra_cbs,
+    ]
     learn.fit_one_cycle(N_EPOCH, 1e-2, cbs=cbs, resume="ckpt" if resume else None)
 
 
@@ -93,8 +98,10 @@ def main() -> None:
     extra = [KillCallback(*kill, in_write=args.kill_in_write is not None)] if kill else []
     fit(learn, extra_cbs=extra, resume=args.resume)
     if is_main_process():
-        torch.save({"model": learn.model.state_dict(), "history": learn.recorder.history},
-                   Path(args.dir) / "final.pt")
+        torch.save(
+            {"model": learn.model.state_dict(), "history": learn.recorder.history},
+            Path(args.dir) / "final.pt",
+        )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ def random_boxes(n, seed):
 def test_iou_matches_reference():
     a, b = random_boxes(20, 0), random_boxes(15, 1)
     ours = box_iou(a, b)
-    ref = torch.tensor([[iou_ref(x.tolist(), y.tolist()) for y in b] for x in a],
-                       dtype=torch.double)
+    ref = torch.tensor(
+        [[iou_ref(x.tolist(), y.tolist()) for y in b] for x in a], dtype=torch.double
+    )
     torch.testing.assert_close(ours, ref)
 
 
@@ -52,8 +53,9 @@ def test_giou_is_iou_minus_empty_part_of_enclosing_box():
     a = torch.tensor([[0.0, 0, 2, 2], [0, 0, 1, 1], [0, 0, 1, 1]])
     b = torch.tensor([[0.0, 0, 2, 2], [2, 0, 3, 1], [0.5, 0, 1.5, 1]])
     # same box: 1; disjoint, enclosing 3 x 1 with union 2: 0 - 1/3; half overlap: 1/3 - 0
-    torch.testing.assert_close(generalized_box_iou(a, b), torch.tensor([1.0, -1 / 3, 1 / 3]),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        generalized_box_iou(a, b), torch.tensor([1.0, -1 / 3, 1 / 3]), atol=1e-6, rtol=0
+    )
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -61,8 +63,7 @@ def test_giou_is_iou_minus_empty_part_of_enclosing_box():
 def test_nms_is_the_greedy_algorithm(seed, thresh):
     boxes = random_boxes(60, seed)
     scores = torch.rand(60, generator=torch.Generator().manual_seed(seed + 10)).double()
-    assert nms(boxes, scores, thresh).tolist() == nms_ref(boxes.tolist(), scores.tolist(),
-                                                          thresh)
+    assert nms(boxes, scores, thresh).tolist() == nms_ref(boxes.tolist(), scores.tolist(), thresh)
 
 
 def test_nms_long_suppression_chain():

@@ -34,18 +34,21 @@ def test_batches_pad_boxes_and_labels_and_scale_to_unit():
     assert x.shape == (6, 3, 72, 88) and boxes.shape == (6, n_max, 4)
     assert labels.shape == (6, n_max) and labels.dtype == torch.long
     for i, (_, b, lab) in enumerate(items):  # squish to the same size: pixels / size * 2 - 1
-        expected = torch.tensor(b, dtype=torch.float).reshape(-1, 4) / torch.tensor(
-            [88, 72, 88, 72]) * 2 - 1
-        torch.testing.assert_close(boxes[i, :len(b)].as_subclass(torch.Tensor), expected)
-        assert labels[i, :len(b)].tolist() == [list(dls.vocab).index(v) for v in lab]
-        assert (labels[i, len(b):] == 0).all() and (boxes[i, len(b):] == 0).all()
+        expected = (
+            torch.tensor(b, dtype=torch.float).reshape(-1, 4) / torch.tensor([88, 72, 88, 72]) * 2
+            - 1
+        )
+        torch.testing.assert_close(boxes[i, : len(b)].as_subclass(torch.Tensor), expected)
+        assert labels[i, : len(b)].tolist() == [list(dls.vocab).index(v) for v in lab]
+        assert (labels[i, len(b) :] == 0).all() and (boxes[i, len(b) :] == 0).all()
 
 
 def test_a_batch_without_any_box():
     items = [(img, [], []) for img, _, _ in rectangles(3)] + rectangles(1, seed=5, max_boxes=2)
     items[-1] = (items[-1][0], [[1, 1, 20, 20]], ["red"])
-    dls = detection_block(splitter=lambda o: ([0, 1, 2, 3], [0, 1]),
-                          item_tfms=Resize(32)).dataloaders(items, bs=2, num_workers=0)
+    dls = detection_block(
+        splitter=lambda o: ([0, 1, 2, 3], [0, 1]), item_tfms=Resize(32)
+    ).dataloaders(items, bs=2, num_workers=0)
     x, boxes, labels = dls.valid.one_batch()
     assert boxes.shape == (2, 0, 4) and labels.shape == (2, 0)
 
@@ -90,9 +93,19 @@ TRANSFORMS = {
     "resize_crop": dict(item_tfms=Resize(80)),
     "resize_pad": dict(item_tfms=Resize(80, method="pad", pad_mode="zeros")),
     "random_resized_crop": dict(item_tfms=RandomResizedCrop(72, min_scale=0.4)),
-    "aug_transforms": dict(item_tfms=Resize((96, 128), method="squish"), batch_tfms=aug_transforms(
-        max_rotate=25, max_warp=0.2, max_zoom=1.3, max_lighting=0, p_affine=1.0,
-        pad_mode="zeros", size=(64, 80), min_scale=0.5)),
+    "aug_transforms": dict(
+        item_tfms=Resize((96, 128), method="squish"),
+        batch_tfms=aug_transforms(
+            max_rotate=25,
+            max_warp=0.2,
+            max_zoom=1.3,
+            max_lighting=0,
+            p_affine=1.0,
+            pad_mode="zeros",
+            size=(64, 80),
+            min_scale=0.5,
+        ),
+    ),
 }
 
 
@@ -131,8 +144,11 @@ def test_boxes_follow_their_rectangles(name, tmp_path):
 
 def test_boxes_outside_the_image_are_clipped():
     img = rectangles(1, max_boxes=1)[0][0]  # 88 x 72
-    dls = loaders([(img, [[-10, -5, 200, 300], [40, 10, 60, 30]], ["red", "blue"])] * 2,
-                  bs=2, item_tfms=Resize((72, 88), method="squish"))
+    dls = loaders(
+        [(img, [[-10, -5, 200, 300], [40, 10, 60, 30]], ["red", "blue"])] * 2,
+        bs=2,
+        item_tfms=Resize((72, 88), method="squish"),
+    )
     boxes = dls.valid.one_batch()[1].as_subclass(torch.Tensor)
     assert boxes[0, 0].tolist() == [-1, -1, 1, 1]
 
@@ -162,18 +178,27 @@ def test_unseen_validation_label_is_an_error():
 def test_tensor_bbox_corners_round_trip():
     b = TensorBBox([[1.0, 2.0, 5.0, 9.0]])
     assert b.to_points().tolist() == [[1, 2], [5, 2], [1, 9], [5, 9]]
-    torch.testing.assert_close(b.from_points(b.to_points() / 10).as_subclass(torch.Tensor),
-                               torch.tensor([[0.1, 0.2, 0.5, 0.9]]))
+    torch.testing.assert_close(
+        b.from_points(b.to_points() / 10).as_subclass(torch.Tensor),
+        torch.tensor([[0.1, 0.2, 0.5, 0.9]]),
+    )
 
 
 # ------------------------------------------------------------------ COCO json
 def coco_json(tmp_path, **change):
-    data = {"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"},
-                       {"id": 3, "file_name": "c.jpg"}],
-            "annotations": [{"image_id": 1, "bbox": [10, 20, 30, 40], "category_id": 7},
-                            {"image_id": 1, "bbox": [0, 0, 5, 5], "category_id": 9},
-                            {"image_id": 2, "bbox": [1, 2, 3, 4], "category_id": 7}],
-            "categories": [{"id": 7, "name": "chair"}, {"id": 9, "name": "tv"}]}
+    data = {
+        "images": [
+            {"id": 1, "file_name": "a.jpg"},
+            {"id": 2, "file_name": "b.jpg"},
+            {"id": 3, "file_name": "c.jpg"},
+        ],
+        "annotations": [
+            {"image_id": 1, "bbox": [10, 20, 30, 40], "category_id": 7},
+            {"image_id": 1, "bbox": [0, 0, 5, 5], "category_id": 9},
+            {"image_id": 2, "bbox": [1, 2, 3, 4], "category_id": 7},
+        ],
+        "categories": [{"id": 7, "name": "chair"}, {"id": 9, "name": "tv"}],
+    }
     data.update(change)
     path = tmp_path / "train.json"
     path.write_text(json.dumps(data))
@@ -189,17 +214,26 @@ def test_get_annotations_as_fastai(tmp_path):
     assert names == ["a.jpg", "b.jpg"]
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"categories": None}, None),
-    ({"annotations": [{"image_id": 1, "category_id": 7}]}, "annotation 0 has no 'bbox'"),
-    ({"annotations": [{"image_id": 1, "bbox": [1, 2, 3, 4], "category_id": 5}]},
-     r"category id 5, not among the categories \[7, 9\]"),
-    ({"annotations": [{"image_id": 42, "bbox": [1, 2, 3, 4], "category_id": 7}]},
-     "image id 42, which 'images' does not list"),
-    ({"annotations": [{"image_id": 1, "bbox": [1, 2, "x", 4], "category_id": 7}]},
-     "expected \\[x, y, width, height\\]"),
-    ({"images": [{"file_name": "a.jpg"}]}, "has no 'id'"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"categories": None}, None),
+        ({"annotations": [{"image_id": 1, "category_id": 7}]}, "annotation 0 has no 'bbox'"),
+        (
+            {"annotations": [{"image_id": 1, "bbox": [1, 2, 3, 4], "category_id": 5}]},
+            r"category id 5, not among the categories \[7, 9\]",
+        ),
+        (
+            {"annotations": [{"image_id": 42, "bbox": [1, 2, 3, 4], "category_id": 7}]},
+            "image id 42, which 'images' does not list",
+        ),
+        (
+            {"annotations": [{"image_id": 1, "bbox": [1, 2, "x", 4], "category_id": 7}]},
+            "expected \\[x, y, width, height\\]",
+        ),
+        ({"images": [{"file_name": "a.jpg"}]}, "has no 'id'"),
+    ],
+)
 def test_malformed_coco_json_names_the_entry(tmp_path, change, match):
     if change == {"categories": None}:
         path = tmp_path / "bad.json"

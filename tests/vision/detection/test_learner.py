@@ -40,12 +40,15 @@ def test_predict_gives_boxes_in_original_pixels(trained):
         assert [pred_labels[int(j)] for j in ious.argmax(1)] == labels
 
 
-@pytest.mark.parametrize("item_tfm, batch_tfms", [
-    (Resize((48, 64), method="squish"), []),
-    (Resize(56), []),  # centre crop of 88 x 72
-    (Resize(64, method="pad", pad_mode="zeros"), []),
-    (Resize((72, 96), method="squish"), [CenterResize((48, 48))]),
-])
+@pytest.mark.parametrize(
+    "item_tfm, batch_tfms",
+    [
+        (Resize((48, 64), method="squish"), []),
+        (Resize(56), []),  # centre crop of 88 x 72
+        (Resize(64, method="pad", pad_mode="zeros"), []),
+        (Resize((72, 96), method="squish"), [CenterResize((48, 48))]),
+    ],
+)
 def test_boxes_map_back_to_original_pixels(item_tfm, batch_tfms):
     """Through every validation transform and back: a box comes home (when not cropped)."""
     img = rectangles(1)[0][0]  # 88 x 72
@@ -102,9 +105,11 @@ def test_show_results_and_worst_images(trained, tmp_path):
 def test_transfer_learning_calls(rect_files):
     """freeze (pretrained), three groups with slice learning rates, fine_tune, lr_find."""
     dls = detection_block(item_tfms=Resize(32, method="squish")).dataloaders(
-        rect_files, bs=4, num_workers=0, device="cpu")
-    learn = detection_learner(dls, "tiny_detection_body", pretrained=True, show_progress=False,
-                              **TINY)
+        rect_files, bs=4, num_workers=0, device="cpu"
+    )
+    learn = detection_learner(
+        dls, "tiny_detection_body", pretrained=True, show_progress=False, **TINY
+    )
     body_convs = [p for n, p in learn.model.body.named_parameters() if p.ndim == 4]
     assert learn.n_groups == 3 and not any(p.requires_grad for p in body_convs)
     assert all(p.requires_grad for p in learn.model.head.parameters())
@@ -126,8 +131,9 @@ def test_learner_refuses_classification_loaders_and_mismatched_labels(rect_files
     from fastlearn.core.datablock import DataBlockError
     from fastlearn.vision.data import ImageDataLoaders
 
-    cls_dls = ImageDataLoaders.from_lists(".", [f for f, _, _ in rect_files],
-                                          ["a", "b"] * 4, item_tfms=Resize(32), num_workers=0)
+    cls_dls = ImageDataLoaders.from_lists(
+        ".", [f for f, _, _ in rect_files], ["a", "b"] * 4, item_tfms=Resize(32), num_workers=0
+    )
     with pytest.raises(ValueError, match="Expected detection loaders"):
         detection_learner(cls_dls, "tiny_detection_body", pretrained=False)
     bad = [(f, b, [*lab, "red"] if b else lab) for f, b, lab in rect_files]  # one label too many

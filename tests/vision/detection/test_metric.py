@@ -31,8 +31,10 @@ def reference(detections, targets, n_classes):
         ev.accumulate()
         ev.summarize()
     p = ev.eval["precision"][:, :, :, 0, 2]  # (T, R, K), area 'all', 100 detections
-    per_class = [float(np.mean(p[:, :, k])) if (p[:, :, k] > -1).any() else float("nan")
-                 for k in range(n_classes)]
+    per_class = [
+        float(np.mean(p[:, :, k])) if (p[:, :, k] > -1).any() else float("nan")
+        for k in range(n_classes)
+    ]
     return ev.stats[:3], per_class
 
 
@@ -65,8 +67,11 @@ def random_case(seed, n_images=25, n_classes=5, integer=False, tie_scores=False)
         size = (gt_boxes[:, 2:] - gt_boxes[:, :2]).repeat(1, 2)
         jitter = torch.randn(n_gt, 4, generator=g) * size * 0.1
         det_boxes = (gt_boxes + jitter)[keep]
-        det_cls = torch.where(torch.rand(n_gt, generator=g) < 0.1,
-                              torch.randint(0, n_classes, (n_gt,), generator=g), gt_cls)[keep]
+        det_cls = torch.where(
+            torch.rand(n_gt, generator=g) < 0.1,
+            torch.randint(0, n_classes, (n_gt,), generator=g),
+            gt_cls,
+        )[keep]
         n_fp = int(torch.randint(0, 6, (1,), generator=g))
         det_boxes = torch.cat([det_boxes, random_boxes(g, n_fp, integer=integer)])
         det_cls = torch.cat([det_cls, torch.randint(0, n_classes, (n_fp,), generator=g)])
@@ -100,20 +105,47 @@ def test_integer_boxes_and_tied_scores_equal_pycocotools():
 def test_real_scene_equal_pycocotools():
     """A hand-labelled street scene (pixels) with duplicate, nested and touching boxes, and
     detections at IoU exactly .5 and .75 (a match: COCO's test is IoU >= threshold)."""
-    gt = torch.tensor([[12, 40, 110, 200], [120, 60, 170, 190], [168, 58, 220, 195],
-                       [300, 20, 420, 90], [305, 25, 415, 88], [0, 210, 640, 240],
-                       [400, 300, 500, 400], [520, 300, 620, 400]], dtype=torch.float)
+    gt = torch.tensor(
+        [
+            [12, 40, 110, 200],
+            [120, 60, 170, 190],
+            [168, 58, 220, 195],
+            [300, 20, 420, 90],
+            [305, 25, 415, 88],
+            [0, 210, 640, 240],
+            [400, 300, 500, 400],
+            [520, 300, 620, 400],
+        ],
+        dtype=torch.float,
+    )
     gt_cls = torch.tensor([0, 0, 0, 1, 1, 2, 1, 1])
-    det = torch.tensor([[10, 42, 108, 205], [11, 41, 109, 201], [122, 62, 168, 188],
-                        [140, 60, 220, 195], [300, 20, 420, 90], [302, 22, 418, 89],
-                        [0, 200, 600, 240], [500, 300, 600, 400], [400, 300, 500, 350],
-                        [520, 300, 620, 375]], dtype=torch.float)
+    det = torch.tensor(
+        [
+            [10, 42, 108, 205],
+            [11, 41, 109, 201],
+            [122, 62, 168, 188],
+            [140, 60, 220, 195],
+            [300, 20, 420, 90],
+            [302, 22, 418, 89],
+            [0, 200, 600, 240],
+            [500, 300, 600, 400],
+            [400, 300, 500, 350],
+            [520, 300, 620, 375],
+        ],
+        dtype=torch.float,
+    )
     scores = torch.tensor([0.9, 0.85, 0.8, 0.8, 0.95, 0.7, 0.6, 0.99, 0.5, 0.4])
     det_cls = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 1, 1])
     empty = (torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long))
-    assert_same([(det, scores, det_cls), empty, (det[:2] + 300, scores[:2], det_cls[:2])],
-                [(gt, gt_cls), (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)),
-                 (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))], 3)
+    assert_same(
+        [(det, scores, det_cls), empty, (det[:2] + 300, scores[:2], det_cls[:2])],
+        [
+            (gt, gt_cls),
+            (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)),
+            (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)),
+        ],
+        3,
+    )
 
 
 def test_perfect_detections_score_one():

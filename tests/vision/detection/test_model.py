@@ -16,8 +16,10 @@ from fastlearn.vision.detection.postprocess import DetectionPostprocess
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(0)
-    return {arch: build_detector(arch, 3, width=32, n_convs=1)
-            for arch in ("resnet18", "efficientnet_lite0", "tiny_detection_body")}
+    return {
+        arch: build_detector(arch, 3, width=32, n_convs=1)
+        for arch in ("resnet18", "efficientnet_lite0", "tiny_detection_body")
+    }
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "efficientnet_lite0", "tiny_detection_body"])
@@ -66,8 +68,12 @@ def test_location_grid():
 
 def points_for(model_strides, hw):
     h, w = hw
-    return torch.cat([location_grid(math.ceil(h / s), math.ceil(w / s), s, hw, torch.zeros(1))
-                      for s in model_strides])
+    return torch.cat(
+        [
+            location_grid(math.ceil(h / s), math.ceil(w / s), s, hw, torch.zeros(1))
+            for s in model_strides
+        ]
+    )
 
 
 def test_assignment_centre_sampling_and_levels():
@@ -88,7 +94,7 @@ def test_assignment_centre_sampling_and_levels():
     large_pos = pos[1] & (idx[1] == 0)
     assert large_pos.any() and set(level[large_pos].tolist()) <= {8, 16}
     # centre sampling: within 1.5 strides of the centre
-    d = (cx[large_pos].abs() / (2 * level[large_pos] / 128))
+    d = cx[large_pos].abs() / (2 * level[large_pos] / 128)
     assert (d < 1.5).all()
 
 
@@ -116,9 +122,13 @@ def test_a_box_smaller_than_a_stride_gets_its_nearest_location():
 def test_focal_loss_formula():
     logits, targets = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1.0, 0.0, 0.0])
     p = torch.sigmoid(logits)
-    expected = torch.stack([-0.25 * (1 - p[0]) ** 2 * torch.log(p[0]),
-                            -0.75 * p[1] ** 2 * torch.log(1 - p[1]),
-                            -0.75 * p[2] ** 2 * torch.log(1 - p[2])])
+    expected = torch.stack(
+        [
+            -0.25 * (1 - p[0]) ** 2 * torch.log(p[0]),
+            -0.75 * p[1] ** 2 * torch.log(1 - p[1]),
+            -0.75 * p[2] ** 2 * torch.log(1 - p[2]),
+        ]
+    )
     torch.testing.assert_close(sigmoid_focal_loss(logits, targets), expected)
 
 
@@ -126,8 +136,12 @@ def test_focal_loss_formula():
 def batch(models):
     torch.manual_seed(1)
     preds = models["tiny_detection_body"](torch.randn(2, 3, 64, 64)).detach()
-    boxes = torch.tensor([[[-0.5, -0.5, 0.2, 0.3], [0.3, 0.3, 0.9, 0.8]],
-                          [[-0.8, 0.0, -0.2, 0.7], [0.0, 0.0, 0.0, 0.0]]])
+    boxes = torch.tensor(
+        [
+            [[-0.5, -0.5, 0.2, 0.3], [0.3, 0.3, 0.9, 0.8]],
+            [[-0.8, 0.0, -0.2, 0.7], [0.0, 0.0, 0.0, 0.0]],
+        ]
+    )
     return preds, boxes, torch.tensor([[1, 2], [3, 0]])
 
 
@@ -151,8 +165,9 @@ def test_per_image_losses(batch):
     preds, boxes, labels = batch
     per_image = FCOSLoss(reduction="none")(preds, boxes, labels)
     assert per_image.shape == (2,)
-    torch.testing.assert_close(per_image[1], FCOSLoss(reduction="none")(
-        preds[1:], boxes[1:], labels[1:])[0])
+    torch.testing.assert_close(
+        per_image[1], FCOSLoss(reduction="none")(preds[1:], boxes[1:], labels[1:])[0]
+    )
 
 
 def test_loss_errors_name_the_shapes(batch):

@@ -48,8 +48,9 @@ def test_post_predict_answers_boxes_in_pixels(model_file):
     with TestClient(create_app(path)) as client:
         info = client.get("/info").json()
         assert info["title"].startswith("Object detector · ") and info["task"] == "detection"
-        answer = client.post("/predict", files={"file": ("img.png", Path(image).read_bytes(),
-                                                         "image/png")}).json()
+        answer = client.post(
+            "/predict", files={"file": ("img.png", Path(image).read_bytes(), "image/png")}
+        ).json()
     got = sorted((b["label"], b["box"]) for b in answer["boxes"])
     want = sorted(zip(labels, boxes))
     assert [g[0] for g in got] == [w[0] for w in want]
@@ -87,15 +88,20 @@ def test_page_draws_the_boxes(model_file, detector_page, tmp_path):
     # pixels either side for the model's error), the canvas differs from the enlarged image.
     x, y = round(boxes[0][0] * 4) - 16, round((boxes[0][1] + boxes[0][3]) * 2) - 2
     drawn = page.eval_on_selector(
-        "canvas#boxes", f"c => Array.from(c.getContext('2d').getImageData({x}, {y}, 32, 4).data)")
-    plain = page.evaluate("""([src, x, y]) => new Promise(done => {
+        "canvas#boxes", f"c => Array.from(c.getContext('2d').getImageData({x}, {y}, 32, 4).data)"
+    )
+    plain = page.evaluate(
+        """([src, x, y]) => new Promise(done => {
         const img = new Image(); img.onload = () => { const c = document.createElement('canvas');
         c.width = img.width * 4; c.height = img.height * 4; const g = c.getContext('2d');
         g.drawImage(img, 0, 0, c.width, c.height);
         done(Array.from(g.getImageData(x, y, 32, 4).data)); };
-        img.src = src; })""", [page.eval_on_selector("#preview", "i => i.src"), x, y])
+        img.src = src; })""",
+        [page.eval_on_selector("#preview", "i => i.src"), x, y],
+    )
     changed = sum(abs(a - b) > 40 for a, b in zip(drawn, plain))
     assert changed >= 8, changed  # a line of the box's colour crosses the window
     page.screenshot(path=str(tmp_path / "detection_page.png"), full_page=True)
-    assert sorted(page.locator("#label").inner_text().replace('"', "").strip("[]").split(",")) \
-        == sorted(labels)
+    assert sorted(
+        page.locator("#label").inner_text().replace('"', "").strip("[]").split(",")
+    ) == sorted(labels)

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["DistributedCallback", "runs_on_this_process"]
 
 
-
 def runs_on_this_process(cb: Callback) -> bool:
     """Whether the learner fires `cb`'s events here: callbacks that write to the terminal or
     to files (`main_process_only = True`, as ProgressCallback and CSVLogger) on rank 0 only."""
@@ -71,8 +70,14 @@ class DistributedCallback(Callback):
 
     order = -30  # shard the loaders before other callbacks look at them
 
-    def __init__(self, *, sync_bn: bool = False, find_unused_parameters: bool = False,
-                 quiet_workers: bool = True, sync_stop_every_batch: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sync_bn: bool = False,
+        find_unused_parameters: bool = False,
+        quiet_workers: bool = True,
+        sync_stop_every_batch: bool | None = None,
+    ) -> None:
         self.sync_bn, self.find_unused_parameters = sync_bn, find_unused_parameters
         self.quiet_workers, self.sync_stop_every_batch = quiet_workers, sync_stop_every_batch
         self.ddp: _DDP | None = None
@@ -91,11 +96,17 @@ class DistributedCallback(Callback):
         learn.total_iters = learn.n_epoch * len(learn.dls.train)  # schedules see the shard
         self.bare = learn.model
         device = next(learn.model.parameters()).device
-        self.ddp = _DDP(learn.model, device_ids=[local_rank()] if device.type == "cuda" else None,
-                        find_unused_parameters=self.find_unused_parameters)
+        self.ddp = _DDP(
+            learn.model,
+            device_ids=[local_rank()] if device.type == "cuda" else None,
+            find_unused_parameters=self.find_unused_parameters,
+        )
         every = self.sync_stop_every_batch
-        self.every_batch = every if every is not None else any(
-            isinstance(cb, (LRFinderCallback, TerminateOnNaNCallback)) for cb in learn.cbs)
+        self.every_batch = (
+            every
+            if every is not None
+            else any(isinstance(cb, (LRFinderCallback, TerminateOnNaNCallback)) for cb in learn.cbs)
+        )
 
     def _silence(self) -> contextlib.ExitStack:
         quiet = contextlib.ExitStack()
@@ -104,8 +115,11 @@ class DistributedCallback(Callback):
 
     def _convert_sync_bn(self, learn: Learner) -> None:
         if learn.dls.device.type != "cuda":
-            warnings.warn("sync_bn=True needs CUDA (torch's SyncBatchNorm runs on GPUs only); "
-                          "BatchNorm statistics stay per process on the CPU.", stacklevel=2)
+            warnings.warn(
+                "sync_bn=True needs CUDA (torch's SyncBatchNorm runs on GPUs only); "
+                "BatchNorm statistics stay per process on the CPU.",
+                stacklevel=2,
+            )
             return
         # The converted layers reuse the same Parameter objects: the optimiser is unaffected.
         learn.model = nn.SyncBatchNorm.convert_sync_batchnorm(learn.model)

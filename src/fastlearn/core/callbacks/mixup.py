@@ -38,11 +38,13 @@ class MixHandler(Callback):
 
     def __init__(self, alpha: float) -> None:
         if not alpha > 0:
-            raise ValueError(f"Expected alpha > 0 (the Beta distribution's parameter). "
-                             f"Received: {alpha!r}.")
+            raise ValueError(
+                f"Expected alpha > 0 (the Beta distribution's parameter). Received: {alpha!r}."
+            )
         self.alpha = alpha
-        self.distrib = torch.distributions.Beta(torch.tensor(float(alpha)),
-                                                torch.tensor(float(alpha)))
+        self.distrib = torch.distributions.Beta(
+            torch.tensor(float(alpha)), torch.tensor(float(alpha))
+        )
         self.lam = 1.0
         self.perm: torch.Tensor | None = None
         self.yb_shuffled: tuple = ()
@@ -79,9 +81,11 @@ def _check_float_inputs(xb: tuple, name: str) -> None:
     for x in xb:
         if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
             got = f"{x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
-            raise TypeError(f"{name} blends inputs, so it expects float tensors. Received: a "
-                            f"{got}. Fix: use it on images or other float inputs, not on "
-                            f"category codes or token ids.")
+            raise TypeError(
+                f"{name} blends inputs, so it expects float tensors. Received: a "
+                f"{got}. Fix: use it on images or other float inputs, not on "
+                f"category codes or token ids."
+            )
 
 
 class MixUp(MixHandler):
@@ -108,8 +112,10 @@ class CutMix(MixHandler):
         """Paste the box of x[perm] into x; the weight is the share of x that remains."""
         x = xb[0]
         if x.ndim != 4:
-            raise ValueError(f"CutMix expects image batches (B, C, H, W). Received: shape "
-                             f"{tuple(x.shape)}. Fix: use MixUp for other inputs.")
+            raise ValueError(
+                f"CutMix expects image batches (B, C, H, W). Received: shape "
+                f"{tuple(x.shape)}. Fix: use MixUp for other inputs."
+            )
         h, w = x.shape[-2:]
         y1, y2, x1, x2 = self.box(h, w, lam)
         x = x.clone()

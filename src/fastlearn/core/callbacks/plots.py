@@ -12,8 +12,13 @@ from ..io import save_figure
 __all__ = ["plot_loss", "plot_sched", "plot_lr_find"]
 
 
-def plot_loss(losses: Sequence[float], values: Sequence[Sequence[float]], skip_start: int = 5,
-              with_valid: bool = True, path: str | Path | None = None) -> Any:
+def plot_loss(
+    losses: Sequence[float],
+    values: Sequence[Sequence[float]],
+    skip_start: int = 5,
+    with_valid: bool = True,
+    path: str | Path | None = None,
+) -> Any:
     """Smoothed training loss per batch and, from `values` rows, validation loss per epoch."""
     import matplotlib.pyplot as plt
 
@@ -29,8 +34,7 @@ def plot_loss(losses: Sequence[float], values: Sequence[Sequence[float]], skip_s
     return _finish(fig, path)
 
 
-def plot_sched(lrs: Sequence[float], moms: Sequence[float],
-               path: str | Path | None = None) -> Any:
+def plot_sched(lrs: Sequence[float], moms: Sequence[float], path: str | Path | None = None) -> Any:
     """Learning rate and momentum per batch."""
     import matplotlib.pyplot as plt
 

@@ -21,15 +21,23 @@ from ..callback import Callback, CancelStepException
 if TYPE_CHECKING:
     from ..learner import Learner
 
-__all__ = ["MixedPrecisionCallback", "ChannelsLastCallback", "compile_model", "fp16_unavailable",
-           "bf16_unavailable", "fast_cpu_bf16"]
+__all__ = [
+    "MixedPrecisionCallback",
+    "ChannelsLastCallback",
+    "compile_model",
+    "fp16_unavailable",
+    "bf16_unavailable",
+    "fast_cpu_bf16",
+]
 
 
 def fp16_unavailable(device: torch.device) -> str | None:
     """Why float16 mixed precision can't run on `device` (None when it can)."""
     if device.type != "cuda":
-        return (f"to_fp16() expected a CUDA device. Received: {device.type}. Training goes on "
-                "in float32. Fix: use learn.to_bf16() on CPUs (autocast to bfloat16).")
+        return (
+            f"to_fp16() expected a CUDA device. Received: {device.type}. Training goes on "
+            "in float32. Fix: use learn.to_bf16() on CPUs (autocast to bfloat16)."
+        )
     return None
 
 
@@ -42,15 +50,21 @@ def fast_cpu_bf16() -> bool:
 def bf16_unavailable(device: torch.device) -> str | None:
     """Why bfloat16 mixed precision can't run (fast) on `device` (None when it can)."""
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return ("to_bf16() expected a GPU with bfloat16 support (compute capability 8.0+). "
-                "Received: one without. Training goes on in float32. Fix: use learn.to_fp16().")
+        return (
+            "to_bf16() expected a GPU with bfloat16 support (compute capability 8.0+). "
+            "Received: one without. Training goes on in float32. Fix: use learn.to_fp16()."
+        )
     if device.type == "cpu" and not fast_cpu_bf16():
-        return ("to_bf16() expected a CPU with fast bfloat16 kernels (AVX-512 or AMX). "
-                "Received: one without, where autocast would run matrix products many times "
-                "slower. Training goes on in float32. Fix: to_bf16(force=True) to use it anyway.")
+        return (
+            "to_bf16() expected a CPU with fast bfloat16 kernels (AVX-512 or AMX). "
+            "Received: one without, where autocast would run matrix products many times "
+            "slower. Training goes on in float32. Fix: to_bf16(force=True) to use it anyway."
+        )
     if device.type not in ("cuda", "cpu"):
-        return (f"to_bf16() expected a CUDA or CPU device. Received: {device.type}. Training "
-                "goes on in float32.")
+        return (
+            f"to_bf16() expected a CUDA or CPU device. Received: {device.type}. Training "
+            "goes on in float32."
+        )
     return None
 
 
@@ -146,8 +160,12 @@ class ChannelsLastCallback(Callback):
         learn.model.to(memory_format=torch.channels_last)
 
     def before_batch(self, learn: Learner) -> None:
-        learn.xb = tuple(x.contiguous(memory_format=torch.channels_last)
-                         if isinstance(x, torch.Tensor) and x.ndim == 4 else x for x in learn.xb)
+        learn.xb = tuple(
+            x.contiguous(memory_format=torch.channels_last)
+            if isinstance(x, torch.Tensor) and x.ndim == 4
+            else x
+            for x in learn.xb
+        )
 
 
 def _compile_unsupported(model: nn.Module, device: torch.device, backend: str) -> str | None:
@@ -155,22 +173,32 @@ def _compile_unsupported(model: nn.Module, device: torch.device, backend: str) -
         return f"torch {torch.__version__} has no nn.Module.compile (torch >= 2.2 does)"
     if not torch._dynamo.is_dynamo_supported():
         return "torch.compile does not support this Python version or platform"
-    if backend == "inductor" and device.type == "cpu" and not any(
-            shutil.which(cc) for cc in ("g++", "c++", "clang++")):
+    if (
+        backend == "inductor"
+        and device.type == "cpu"
+        and not any(shutil.which(cc) for cc in ("g++", "c++", "clang++"))
+    ):
         return "the inductor backend needs a C++ compiler on CPUs and none was found"
     return None
 
 
-def compile_model(model: nn.Module, device: torch.device, *, backend: str = "inductor",
-                  mode: str | None = None, fallback: bool = True) -> bool:
+def compile_model(
+    model: nn.Module,
+    device: torch.device,
+    *,
+    backend: str = "inductor",
+    mode: str | None = None,
+    fallback: bool = True,
+) -> bool:
     """Compile `model` in place (its class and state_dict keys stay); False, with a message,
     where torch.compile can't run here. With `fallback`, a graph that fails to compile later
     runs eagerly with a warning instead of stopping the fit (`torch._dynamo.config.suppress_errors`,
     a process-wide setting)."""
     reason = _compile_unsupported(model, device, backend)
     if reason is not None:
-        warnings.warn(f"learn.compile(): {reason}; training goes on without compiling.",
-                      stacklevel=3)
+        warnings.warn(
+            f"learn.compile(): {reason}; training goes on without compiling.", stacklevel=3
+        )
         return False
     if fallback:
         torch._dynamo.config.suppress_errors = True

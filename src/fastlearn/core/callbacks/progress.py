@@ -104,8 +104,9 @@ class ProgressCallback(Callback):
         loss = learn.recorder.smooth_loss if learn.training else math.nan
         # the epoch as the table numbers it (from 0), then how many of how many
         head = f"epoch {learn.epoch} [{learn.epoch + 1}/{learn.n_epoch}] {phase} "
-        tail = (f" {done}/{total} [{format_time(elapsed)}<{format_time(eta)}]"
-                + (f" loss {loss:.4f}" if learn.training else ""))
+        tail = f" {done}/{total} [{format_time(elapsed)}<{format_time(eta)}]" + (
+            f" loss {loss:.4f}" if learn.training else ""
+        )
         if self.notebook:
             self._show_html(head + tail, done / total)
             return
@@ -139,10 +140,15 @@ class ProgressCallback(Callback):
         from IPython.display import HTML, display
 
         head = "".join(f"<th>{html.escape(n)}</th>" for n in self.names)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>"
-                       for r in self.rows)
-        bar = (f"<progress value='{frac:.3f}' max='1' style='width:300px'></progress> "
-               f"{html.escape(bar_text)}" if bar_text else "")
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in self.rows
+        )
+        bar = (
+            f"<progress value='{frac:.3f}' max='1' style='width:300px'></progress> "
+            f"{html.escape(bar_text)}"
+            if bar_text
+            else ""
+        )
         content = HTML(f"<div>{bar}</div><table><tr>{head}</tr>{body}</table>")
         if self._handle is None:
             self._handle = display(content, display_id=True)

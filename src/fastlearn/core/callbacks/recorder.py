@@ -63,7 +63,7 @@ class Recorder(Callback):
     @property
     def values(self) -> list[list[float]]:
         """Per epoch of this fit: [train_loss, valid_loss (if any), *metrics]."""
-        return [[row[k] for k in list(row)[1:-1]] for row in self.history[self._fit_start:]]
+        return [[row[k] for k in list(row)[1:-1]] for row in self.history[self._fit_start :]]
 
     @property
     def log(self) -> list[Any]:
@@ -75,9 +75,12 @@ class Recorder(Callback):
         self.lrs, self.moms = [], []
         self.smoother = SmoothedLoss(self.beta)
         self._fit_start = len(self.history)
-        self.metric_names = _unique(["epoch", "train_loss"]
-                                    + (["valid_loss"] if learn.dls.valid is not None else [])
-                                    + [m.name for m in learn.metrics] + ["time"])
+        self.metric_names = _unique(
+            ["epoch", "train_loss"]
+            + (["valid_loss"] if learn.dls.valid is not None else [])
+            + [m.name for m in learn.metrics]
+            + ["time"]
+        )
 
     def before_epoch(self, learn: Learner) -> None:
         self._start = time.perf_counter()
@@ -113,17 +116,26 @@ class Recorder(Callback):
         elapsed = time.perf_counter() - self._start
         self.history.append(dict(zip(self.metric_names, [learn.epoch, *row, elapsed])))
         if nonfinite:
-            warnings.warn(f"Epoch {learn.epoch}: the loss is {row[0]} (train) / "
-                          f"{row[-1] if len(row) > 1 else '-'} (valid). The learning rate may be "
-                          "too high (see lr_find), or the inputs contain NaN. "
-                          "TerminateOnNaNCallback stops at the first bad batch.", stacklevel=2)
+            warnings.warn(
+                f"Epoch {learn.epoch}: the loss is {row[0]} (train) / "
+                f"{row[-1] if len(row) > 1 else '-'} (valid). The learning rate may be "
+                "too high (see lr_find), or the inputs contain NaN. "
+                "TerminateOnNaNCallback stops at the first bad batch.",
+                stacklevel=2,
+            )
 
     def state_dict(self) -> dict[str, Any]:
         """History and smoothing state, for exact resume."""
         smoothed = self.smoother.state_dict()
-        return {"history": self.history, "losses": smoothed["losses"], "lrs": self.lrs,
-                "moms": self.moms, "values": self.values, "avg": smoothed["avg"],
-                "count": smoothed["count"]}
+        return {
+            "history": self.history,
+            "losses": smoothed["losses"],
+            "lrs": self.lrs,
+            "moms": self.moms,
+            "values": self.values,
+            "avg": smoothed["avg"],
+            "count": smoothed["count"],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore `state_dict`."""
@@ -132,8 +144,9 @@ class Recorder(Callback):
         self.smoother.load_state_dict(state)
 
     # ---- plots
-    def plot_loss(self, skip_start: int = 5, with_valid: bool = True,
-                  path: str | Path | None = None) -> Any:
+    def plot_loss(
+        self, skip_start: int = 5, with_valid: bool = True, path: str | Path | None = None
+    ) -> Any:
         """Smoothed training loss per batch and validation loss per epoch."""
         return plots.plot_loss(self.losses, self.values, skip_start, with_valid, path)
 
@@ -141,8 +154,9 @@ class Recorder(Callback):
         """Learning rate and momentum per batch."""
         return plots.plot_sched(self.lrs, self.moms, path)
 
-    def plot_lr_find(self, finder: Any, suggestions: Any = None,
-                     path: str | Path | None = None) -> Any:
+    def plot_lr_find(
+        self, finder: Any, suggestions: Any = None, path: str | Path | None = None
+    ) -> Any:
         """Loss against learning rate (log scale) with the suggestions marked."""
         return plots.plot_lr_find(finder, suggestions, path)
 

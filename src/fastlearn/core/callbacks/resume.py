@@ -76,8 +76,10 @@ def checkpoint_state(learn: Learner, *, batches_done: int | None, train_iter: in
     (None: after the whole epoch), as a plain dict of tensors and Python values."""
     model = unwrap_model(learn.model)
     grads = [p.grad for p in model.parameters()]
-    rng = {"rng": _plain_rng(get_rng_states()),
-           "epoch_rng": learn.dls.train.epoch_rng_state if batches_done else None}
+    rng = {
+        "rng": _plain_rng(get_rng_states()),
+        "epoch_rng": learn.dls.train.epoch_rng_state if batches_done else None,
+    }
     return {
         "version": CHECKPOINT_VERSION,
         "model": model.state_dict(),
@@ -166,11 +168,15 @@ class ResumeCallback(Callback):
 
 def _check_compatible(state: dict[str, Any], learn: Learner, path: Path) -> None:
     if state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path} is not a CheckpointCallback checkpoint of version "
-                         f"{CHECKPOINT_VERSION}. Received: version {state.get('version')}. Fix: "
-                         "resume from a file CheckpointCallback wrote (learn.load reads save()).")
+        raise ValueError(
+            f"{path} is not a CheckpointCallback checkpoint of version "
+            f"{CHECKPOINT_VERSION}. Received: version {state.get('version')}. Fix: "
+            "resume from a file CheckpointCallback wrote (learn.load reads save())."
+        )
     if (state["n_epoch"], state["total_iters"]) != (learn.n_epoch, learn.total_iters):
-        raise ValueError(f"{path} was written by a fit of {state['n_epoch']} epochs and "
-                         f"{state['total_iters']} batches. Received a fit of {learn.n_epoch} "
-                         f"epochs and {learn.total_iters} batches. Fix: resume with the same "
-                         "number of epochs, data, batch size and number of processes.")
+        raise ValueError(
+            f"{path} was written by a fit of {state['n_epoch']} epochs and "
+            f"{state['total_iters']} batches. Received a fit of {learn.n_epoch} "
+            f"epochs and {learn.total_iters} batches. Fix: resume with the same "
+            "number of epochs, data, batch size and number of processes."
+        )

@@ -16,8 +16,16 @@ from ..callback import Callback, CancelFitException, CancelValidException
 if TYPE_CHECKING:
     from ..learner import Learner
 
-__all__ = ["ParamScheduler", "LRFinderCallback", "SuggestedLRs", "suggest", "valley", "slide",
-           "steep", "minimum"]
+__all__ = [
+    "ParamScheduler",
+    "LRFinderCallback",
+    "SuggestedLRs",
+    "suggest",
+    "valley",
+    "slide",
+    "steep",
+    "minimum",
+]
 
 
 class ParamScheduler(Callback):
@@ -28,8 +36,9 @@ class ParamScheduler(Callback):
     run_valid = False
 
     def __init__(self, scheds: dict[str, Sequence[Callable[[float], float]]]) -> None:
-        self.scheds = {k: list(v) if isinstance(v, (list, tuple)) else [v]
-                       for k, v in scheds.items()}
+        self.scheds = {
+            k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in scheds.items()
+        }
 
     def before_batch(self, learn: Learner) -> None:
         pos = learn.train_iter / max(learn.total_iters, 1)
@@ -52,12 +61,15 @@ class SuggestedLRs(tuple):
     even when it was not requested: `learn.lr_find().steep`.
     """
 
-    def __new__(cls, chosen: Mapping[str, float],
-                others: Mapping[str, float] | None = None) -> SuggestedLRs:
+    def __new__(
+        cls, chosen: Mapping[str, float], others: Mapping[str, float] | None = None
+    ) -> SuggestedLRs:
         self = super().__new__(cls, [float(v) for v in chosen.values()])
         self._fields = tuple(chosen)
-        self._values = {**dict(zip(self._fields, self)),
-                        **{k: float(v) for k, v in (others or {}).items() if k not in chosen}}
+        self._values = {
+            **dict(zip(self._fields, self)),
+            **{k: float(v) for k, v in (others or {}).items() if k not in chosen},
+        }
         return self
 
     def __getattr__(self, name: str) -> float:
@@ -87,8 +99,10 @@ class SuggestedLRs(tuple):
 def _arrays(lrs: Sequence[float], losses: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     lrs_a, losses_a = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     if lrs_a.shape != losses_a.shape or lrs_a.ndim != 1 or len(lrs_a) < 2:
-        raise ValueError(f"Expected two equal-length sequences of at least 2 values. Received: "
-                         f"{len(lrs_a)} learning rates and {len(losses_a)} losses.")
+        raise ValueError(
+            f"Expected two equal-length sequences of at least 2 values. Received: "
+            f"{len(lrs_a)} learning rates and {len(losses_a)} losses."
+        )
     return lrs_a, losses_a
 
 
@@ -110,8 +124,13 @@ def valley(lrs: Sequence[float], losses: Sequence[float]) -> float:
     return float(lrs_a[max(start + int(third) + int(third / 2), 0)])
 
 
-def slide(lrs: Sequence[float], losses: Sequence[float], lr_diff: int = 15,
-          thresh: float = 0.005, adjust_value: float = 1.0) -> float:
+def slide(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    lr_diff: int = 15,
+    thresh: float = 0.005,
+    adjust_value: float = 1.0,
+) -> float:
     """An interval slide rule (fastai's `slide`): move a window `lr_diff` points wide left
     from the end of the curve until the loss's slope is about the same (within `thresh`) at
     both its ends; suggest the window's left end, times `adjust_value`."""
@@ -149,17 +168,25 @@ def suggestion_name(func: SuggestFunc) -> str:
     return getattr(inner, "__name__", type(inner).__name__)
 
 
-def suggest(lrs: Sequence[float], losses: Sequence[float],
-            suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,)) -> SuggestedLRs:
+def suggest(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,),
+) -> SuggestedLRs:
     """Apply each rule `f(lrs, losses) -> lr` to a recorded curve; the built-in rules are
     computed too, readable as attributes of the result."""
     funcs = list(suggest_funcs) if isinstance(suggest_funcs, (list, tuple)) else [suggest_funcs]
     if not funcs:
-        raise ValueError("Expected at least one suggestion function. Received: none. Fix: "
-                         "suggest_funcs=(valley,) or (minimum, steep).")
+        raise ValueError(
+            "Expected at least one suggestion function. Received: none. Fix: "
+            "suggest_funcs=(valley,) or (minimum, steep)."
+        )
     chosen = {suggestion_name(f): float(f(lrs, losses)) for f in funcs}
-    others = {suggestion_name(f): f(lrs, losses) for f in BUILT_IN_RULES
-              if suggestion_name(f) not in chosen}
+    others = {
+        suggestion_name(f): f(lrs, losses)
+        for f in BUILT_IN_RULES
+        if suggestion_name(f) not in chosen
+    }
     return SuggestedLRs(chosen, others)
 
 
@@ -169,8 +196,9 @@ class LRFinderCallback(Callback):
 
     order = 60
 
-    def __init__(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100,
-                 stop_div: bool = True) -> None:
+    def __init__(
+        self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True
+    ) -> None:
         if not 0 < start_lr < end_lr:
             raise ValueError(f"Expected 0 < start_lr < end_lr. Received: {start_lr}, {end_lr}.")
         self.sched = sched_exp(start_lr, end_lr)
@@ -180,8 +208,10 @@ class LRFinderCallback(Callback):
         self.losses: list[float] = []
 
     def before_fit(self, learn: Learner) -> None:
-        self._saved = (copy.deepcopy(learn.model.state_dict()),
-                       copy.deepcopy(learn.opt.state_dict()))
+        self._saved = (
+            copy.deepcopy(learn.model.state_dict()),
+            copy.deepcopy(learn.opt.state_dict()),
+        )
         self.best = math.inf
 
     def before_batch(self, learn: Learner) -> None:
@@ -218,18 +248,22 @@ class LRFinderCallback(Callback):
         """The recorded curve without its first `skip_start` points, its last, exploding
         `skip_end` points and anything from the first non-finite loss on (at least 2 points
         are kept when 2 were recorded)."""
-        finite = next((i for i, v in enumerate(self.losses) if not math.isfinite(v)),
-                      len(self.losses))
+        finite = next(
+            (i for i, v in enumerate(self.losses) if not math.isfinite(v)), len(self.losses)
+        )
         end = max(min(len(self.losses) - skip_end, finite), min(finite, 2))
         start = min(skip_start, max(end - 2, 0))
         return self.lrs[start:end], self.losses[start:end]
 
-    def suggestions(self, suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,)
-                    ) -> SuggestedLRs:
+    def suggestions(
+        self, suggest_funcs: SuggestFunc | Sequence[SuggestFunc] = (valley,)
+    ) -> SuggestedLRs:
         """The rules' suggestions on the recorded curve, as fastai: the first num_it/10 points
         (noisy, the smoothed loss still warming up) and the last 5 are left out."""
         lrs, losses = self.trimmed(skip_start=self.num_it // 10)
         if len(lrs) < 2:
-            raise RuntimeError("The lr finder recorded fewer than 2 points. Fix: use more "
-                               "training data or a larger num_it.")
+            raise RuntimeError(
+                "The lr finder recorded fewer than 2 points. Fix: use more "
+                "training data or a larger num_it."
+            )
         return suggest(lrs, losses, suggest_funcs)

@@ -30,8 +30,12 @@ class StreamPredsCallback(Callback):
     order = 70
     run_train = False
 
-    def __init__(self, act: Callable | None = None, reduce: Callable | None = None,
-                 save_to: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        act: Callable | None = None,
+        reduce: Callable | None = None,
+        save_to: str | Path | None = None,
+    ) -> None:
         self.act, self.reduce = act, reduce
         self.save_to = Path(save_to) if save_to is not None else None
         self.results: list[Any] = []
@@ -41,8 +45,11 @@ class StreamPredsCallback(Callback):
         preds = to_detach(learn.pred)
         preds = self.act(preds) if self.act is not None else preds
         targs = to_detach(learn.yb[0] if len(learn.yb) == 1 else learn.yb) if learn.yb else None
-        out = self.reduce(preds, targs) if self.reduce is not None else {"preds": preds,
-                                                                       "targs": targs}
+        out = (
+            self.reduce(preds, targs)
+            if self.reduce is not None
+            else {"preds": preds, "targs": targs}
+        )
         if self.save_to is None:
             self.results.append(out)
             return

@@ -13,8 +13,7 @@ from ..callback import Callback, CancelFitException
 if TYPE_CHECKING:
     from ..learner import Learner
 
-__all__ = ["TrackerCallback", "EarlyStoppingCallback", "SaveModelCallback",
-           "ReduceLROnPlateau"]
+__all__ = ["TrackerCallback", "EarlyStoppingCallback", "SaveModelCallback", "ReduceLROnPlateau"]
 
 
 class TrackerCallback(Callback):
@@ -22,8 +21,9 @@ class TrackerCallback(Callback):
 
     order = 55  # after the Recorder has computed the epoch's values
 
-    def __init__(self, monitor: str = "valid_loss", comp: Callable | None = None,
-                 min_delta: float = 0.0) -> None:
+    def __init__(
+        self, monitor: str = "valid_loss", comp: Callable | None = None, min_delta: float = 0.0
+    ) -> None:
         if comp is None:
             comp = operator.lt if "loss" in monitor or "error" in monitor else operator.gt
         if comp is operator.lt:
@@ -34,8 +34,10 @@ class TrackerCallback(Callback):
     def before_fit(self, learn: Learner) -> None:
         names = learn.recorder.metric_names
         if self.monitor not in names:
-            raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, which is not a "
-                             f"column of the results. Expected one of: {names[1:-1]}.")
+            raise ValueError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which is not a "
+                f"column of the results. Expected one of: {names[1:-1]}."
+            )
         self.best = np.inf if self.comp is operator.lt else -np.inf
 
     def after_epoch(self, learn: Learner) -> None:
@@ -59,8 +61,13 @@ class EarlyStoppingCallback(TrackerCallback):
     The stop takes effect before the next epoch, so the epoch that triggered it is complete
     everywhere: in the printed table, the CSV log and the checkpoints."""
 
-    def __init__(self, monitor: str = "valid_loss", comp: Callable | None = None,
-                 min_delta: float = 0.0, patience: int = 1) -> None:
+    def __init__(
+        self,
+        monitor: str = "valid_loss",
+        comp: Callable | None = None,
+        min_delta: float = 0.0,
+        patience: int = 1,
+    ) -> None:
         super().__init__(monitor, comp, min_delta)
         self.patience = patience
 
@@ -74,8 +81,10 @@ class EarlyStoppingCallback(TrackerCallback):
 
     def before_epoch(self, learn: Learner) -> None:
         if self.wait >= self.patience:  # the last epoch's callbacks have all run
-            print(f"No improvement of {self.monitor} since epoch "
-                  f"{learn.epoch - 1 - self.wait}: early stopping.")
+            print(
+                f"No improvement of {self.monitor} since epoch "
+                f"{learn.epoch - 1 - self.wait}: early stopping."
+            )
             raise CancelFitException()
 
     def state_dict(self) -> dict[str, Any]:
@@ -90,20 +99,33 @@ class EarlyStoppingCallback(TrackerCallback):
 class SaveModelCallback(TrackerCallback):
     """Saves the model whenever `monitor` improves (or every epoch); loads the best at the end."""
 
-    def __init__(self, monitor: str = "valid_loss", comp: Callable | None = None,
-                 min_delta: float = 0.0, fname: str = "model", every_epoch: bool = False,
-                 with_opt: bool = False, at_end: bool = False) -> None:
+    def __init__(
+        self,
+        monitor: str = "valid_loss",
+        comp: Callable | None = None,
+        min_delta: float = 0.0,
+        fname: str = "model",
+        every_epoch: bool = False,
+        with_opt: bool = False,
+        at_end: bool = False,
+    ) -> None:
         super().__init__(monitor, comp, min_delta)
-        self.fname, self.every_epoch, self.with_opt, self.at_end = (fname, every_epoch,
-                                                                    with_opt, at_end)
+        self.fname, self.every_epoch, self.with_opt, self.at_end = (
+            fname,
+            every_epoch,
+            with_opt,
+            at_end,
+        )
 
     def after_epoch(self, learn: Learner) -> None:
         super().after_epoch(learn)
         if self.every_epoch:
             learn.save(f"{self.fname}_{learn.epoch}", with_opt=self.with_opt)
         elif self.new_best and not self.at_end:
-            print(f"Better model found at epoch {learn.epoch} with {self.monitor} "
-                  f"value: {self.best:.6g}.")
+            print(
+                f"Better model found at epoch {learn.epoch} with {self.monitor} "
+                f"value: {self.best:.6g}."
+            )
             learn.save(self.fname, with_opt=self.with_opt)
 
     def after_fit(self, learn: Learner) -> None:
@@ -116,9 +138,15 @@ class SaveModelCallback(TrackerCallback):
 class ReduceLROnPlateau(TrackerCallback):
     """Divides the learning rate by `factor` when `monitor` stalls for `patience` epochs."""
 
-    def __init__(self, monitor: str = "valid_loss", comp: Callable | None = None,
-                 min_delta: float = 0.0, patience: int = 1, factor: float = 10.0,
-                 min_lr: float = 0.0) -> None:
+    def __init__(
+        self,
+        monitor: str = "valid_loss",
+        comp: Callable | None = None,
+        min_delta: float = 0.0,
+        patience: int = 1,
+        factor: float = 10.0,
+        min_lr: float = 0.0,
+    ) -> None:
         super().__init__(monitor, comp, min_delta)
         self.patience, self.factor, self.min_lr = patience, factor, min_lr
 
@@ -133,5 +161,7 @@ class ReduceLROnPlateau(TrackerCallback):
             old = learn.opt.get_hyper("lr")
             learn.opt.set_hyper("lr", [max(lr / self.factor, self.min_lr) for lr in old])
             self.wait = 0
-            print(f"Epoch {learn.epoch}: reducing the learning rate to "
-                  f"{learn.opt.get_hyper('lr')[-1]:.3g}.")
+            print(
+                f"Epoch {learn.epoch}: reducing the learning rate to "
+                f"{learn.opt.get_hyper('lr')[-1]:.3g}."
+            )

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from ..learner import Learner
 
 __all__ = [
-    "BnFreeze", "GradientClipCallback", "GradientAccumulationCallback", "TerminateOnNaNCallback",
+    "BnFreeze",
+    "GradientClipCallback",
+    "GradientAccumulationCallback",
+    "TerminateOnNaNCallback",
 ]
 
 
@@ -74,8 +77,10 @@ class TerminateOnNaNCallback(Callback):
         if not bool(torch.isfinite(learn.loss).all()):
             learn.model.load_state_dict(self._good)
             learn.opt.zero_grad()
-            print(f"Loss is {learn.loss.item()} at epoch {learn.epoch}, batch {learn.iter}: "
-                  "stopping and restoring the weights of the last good epoch.")
+            print(
+                f"Loss is {learn.loss.item()} at epoch {learn.epoch}, batch {learn.iter}: "
+                "stopping and restoring the weights of the last good epoch."
+            )
             self.stopped = True
             raise CancelFitException()
 
@@ -87,8 +92,10 @@ class TerminateOnNaNCallback(Callback):
             self._good = copy.deepcopy(state)
         else:
             learn.model.load_state_dict(self._good)
-            print(f"Weights hold NaN or infinite values after epoch {learn.epoch}: stopping and "
-                  "restoring the weights of the last good epoch.")
+            print(
+                f"Weights hold NaN or infinite values after epoch {learn.epoch}: stopping and "
+                "restoring the weights of the last good epoch."
+            )
             self.stopped = True
             raise CancelFitException()
 
@@ -111,8 +118,9 @@ class BnFreeze(Callback):
         root = self.module if self.module is not None else learn.model
         for m in root.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and (
-                    self.module is not None
-                    or not any(p.requires_grad for p in m.parameters(recurse=False))):
+                self.module is not None
+                or not any(p.requires_grad for p in m.parameters(recurse=False))
+            ):
                 m.eval()
 
     def __repr__(self) -> str:

@@ -50,11 +50,14 @@ class ValidationTotals:
             try:
                 metric.update(learn.pred, *learn.yb)
             except Exception as e:
-                raise _renamed(e, f"Metric {metric.name!r} failed on predictions of shape "
-                                  f"{tuple(learn.pred.shape)} and targets of shape "
-                                  f"{tuple(learn.yb[0].shape)}: {type(e).__name__}: {e}. Fix: "
-                                  "check the metric suits this task (classification metrics "
-                                  "need class-index targets).") from e
+                raise _renamed(
+                    e,
+                    f"Metric {metric.name!r} failed on predictions of shape "
+                    f"{tuple(learn.pred.shape)} and targets of shape "
+                    f"{tuple(learn.yb[0].shape)}: {type(e).__name__}: {e}. Fix: "
+                    "check the metric suits this task (classification metrics "
+                    "need class-index targets).",
+                ) from e
 
     def values(self) -> list[float]:
         """[mean loss, *metric values] as floats; distributed, over every process's share."""
@@ -68,8 +71,9 @@ class ValidationTotals:
             try:
                 out.append(float(metric.compute()))
             except Exception as e:
-                raise _renamed(e, f"Metric {metric.name!r} failed to compute: "
-                                  f"{type(e).__name__}: {e}") from e
+                raise _renamed(
+                    e, f"Metric {metric.name!r} failed to compute: {type(e).__name__}: {e}"
+                ) from e
         return out
 
 

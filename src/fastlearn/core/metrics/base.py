@@ -47,10 +47,12 @@ class Metric:
     def accumulated(self) -> dict[str, Any]:
         """The accumulated state: the attributes named in `state_names`."""
         if not self.state_names:
-            raise TypeError(f"Metric {self.name!r} ({type(self).__name__}) declares no state, "
-                            "so its processes' shares can't be merged. Fix: list the attributes "
-                            "reset() assigns as a class attribute: state_names = ('total', "
-                            "'count').")
+            raise TypeError(
+                f"Metric {self.name!r} ({type(self).__name__}) declares no state, "
+                "so its processes' shares can't be merged. Fix: list the attributes "
+                "reset() assigns as a class attribute: state_names = ('total', "
+                "'count')."
+            )
         return {key: vars(self)[key] for key in self.state_names}
 
     def merge(self, other: Metric) -> None:
@@ -100,9 +102,11 @@ def merge_values(a: Any, b: Any, what: str = "metric state") -> Any:
         return a + b
     if a == b:
         return a
-    raise TypeError(f"Can't merge {what} across processes: expected tensors, numbers or lists. "
-                    f"Received: {type(a).__name__} and {type(b).__name__}. Fix: give the metric "
-                    "a merge(other) method (see Metric.merge).")
+    raise TypeError(
+        f"Can't merge {what} across processes: expected tensors, numbers or lists. "
+        f"Received: {type(a).__name__} and {type(b).__name__}. Fix: give the metric "
+        "a merge(other) method (see Metric.merge)."
+    )
 
 
 def _to_cpu(obj: Any) -> Any:

@@ -118,8 +118,10 @@ class ConfusionMetric(Metric):
         if self.counts is None:
             self.counts, self.n_classes = other.counts.clone(), other.n_classes
         elif other.n_classes != self.n_classes:
-            raise ValueError(f"{self.name} can't merge {other.n_classes} classes into "
-                             f"{self.n_classes}. Fix: give every process the same model head.")
+            raise ValueError(
+                f"{self.name} can't merge {other.n_classes} classes into "
+                f"{self.n_classes}. Fix: give every process the same model head."
+            )
         else:
             self.counts = self.counts + other.counts.to(self.counts.device)
 

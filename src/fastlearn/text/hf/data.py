@@ -34,24 +34,26 @@ from .tokenize import HFTokenize, Item
 
 __all__ = ["HFTextDataset", "HFTextDataLoader", "HFTextDataLoaders", "LengthGroupedBatches"]
 
+
 class HFTextDataset(Dataset):
     """Tokenized texts held as padded tensors, with optional targets."""
 
-    def __init__(self, encoded: dict[str, torch.Tensor], targets: torch.Tensor | None,
-                 tokenize: HFTokenize) -> None:
+    def __init__(
+        self, encoded: dict[str, torch.Tensor], targets: torch.Tensor | None, tokenize: HFTokenize
+    ) -> None:
         self.input_ids, self.lengths = encoded["input_ids"], encoded["lengths"]
         self.token_type_ids = encoded.get("token_type_ids")
         self.targets, self.tokenize = targets, tokenize
 
     @classmethod
-    def from_items(cls, items: Sequence[Any], targets: torch.Tensor | None,
-                   tokenize: HFTokenize) -> HFTextDataset:
+    def from_items(
+        cls, items: Sequence[Any], targets: torch.Tensor | None, tokenize: HFTokenize
+    ) -> HFTextDataset:
         """Check and tokenize `items` (texts, or (a, b) pairs)."""
         for i, x in enumerate(items):
             err = text_error(x)
             if err is not None:
-                raise DataBlockError(f"Item {i} is {type(x).__name__} {x!r:.60}, not a text: "
-                                     f"{err}")
+                raise DataBlockError(f"Item {i} is {type(x).__name__} {x!r:.60}, not a text: {err}")
         return cls(tokenize([tokenize.check_item(x) for x in items]), targets, tokenize)
 
     def __len__(self) -> int:
@@ -79,8 +81,10 @@ class HFTextDataset(Dataset):
         """Pad items from `__getitem__` into a batch (used only with a custom sampler)."""
         n_text = len(samples[0]) - (self.targets is not None)
         pads = (self.tokenize.pad_id, 0, 0)
-        cols = [pad_sequence([s[j] for s in samples], batch_first=True, padding_value=pads[j])
-                for j in range(n_text)]
+        cols = [
+            pad_sequence([s[j] for s in samples], batch_first=True, padding_value=pads[j])
+            for j in range(n_text)
+        ]
         if self.targets is not None:
             cols.append(torch.stack([s[-1] for s in samples]))
         return tuple(cols)
@@ -98,8 +102,9 @@ class LengthGroupedBatches:
     (a run that would run out of memory does so at once).
     """
 
-    def __init__(self, dataset: HFTextDataset, bs: int, shuffle: bool, drop_last: bool,
-                 group: int = 50) -> None:
+    def __init__(
+        self, dataset: HFTextDataset, bs: int, shuffle: bool, drop_last: bool, group: int = 50
+    ) -> None:
         self.dataset, self.bs, self.shuffle, self.drop_last = dataset, bs, shuffle, drop_last
         self.group = group
 
@@ -146,11 +151,20 @@ class HFTextDataLoaders(DataLoaders):
     `max_len`, pair or not), `vocab` the classes in training order (None for regression).
     """
 
-    def __init__(self, train: DataLoader, valid: DataLoader | None = None, *,
-                 tokenize: HFTokenize, text_cols: Sequence[str] = ("text",),
-                 label_col: str | None = "label", regression: bool = False,
-                 vocab: Sequence[Any] | None = None, device: torch.device | str | None = None,
-                 path: str | Path = ".", inference: bool = False) -> None:
+    def __init__(
+        self,
+        train: DataLoader,
+        valid: DataLoader | None = None,
+        *,
+        tokenize: HFTokenize,
+        text_cols: Sequence[str] = ("text",),
+        label_col: str | None = "label",
+        regression: bool = False,
+        vocab: Sequence[Any] | None = None,
+        device: torch.device | str | None = None,
+        path: str | Path = ".",
+        inference: bool = False,
+    ) -> None:
         self.inference = inference  # loaded for predictions only: an empty training set
         n_inp = 3 if tokenize.with_types else 2
         super().__init__(train, valid, device=device, vocab=vocab, n_inp=n_inp)
@@ -162,13 +176,27 @@ class HFTextDataLoaders(DataLoaders):
             super()._check_nonempty()
 
     @classmethod
-    def from_df(cls, df: Any, text_col: str | None = None, label_col: str = "label", *,
-                text_cols: Sequence[str] | None = None, tokenizer: str | Path | Any,
-                max_len: int = 256, truncation: str = "head", valid_col: str | None = None,
-                valid_pct: float = 0.2, seed: int | None = None, splits: Splits | None = None,
-                regression: bool | None = None, bs: int = 32, val_bs: int | None = None,
-                drop_last: bool = False, device: torch.device | str | None = None,
-                path: str | Path = ".") -> HFTextDataLoaders:
+    def from_df(
+        cls,
+        df: Any,
+        text_col: str | None = None,
+        label_col: str = "label",
+        *,
+        text_cols: Sequence[str] | None = None,
+        tokenizer: str | Path | Any,
+        max_len: int = 256,
+        truncation: str = "head",
+        valid_col: str | None = None,
+        valid_pct: float = 0.2,
+        seed: int | None = None,
+        splits: Splits | None = None,
+        regression: bool | None = None,
+        bs: int = 32,
+        val_bs: int | None = None,
+        drop_last: bool = False,
+        device: torch.device | str | None = None,
+        path: str | Path = ".",
+    ) -> HFTextDataLoaders:
         """Loaders over a DataFrame: texts in `text_col` (or a pair in `text_cols=(a, b)`),
         targets in `label_col`, tokenized once by `tokenizer` (a folder, hub name or object).
 
@@ -183,28 +211,50 @@ class HFTextDataLoaders(DataLoaders):
             ...                                 tokenizer="bert-base-uncased", max_len=128)
         """
         cols = _text_columns(df, text_col, text_cols, label_col)
-        tokenize = HFTokenize(load_tokenizer(tokenizer), max_len, pair=len(cols) == 2,
-                              truncation=truncation)
+        tokenize = HFTokenize(
+            load_tokenizer(tokenizer), max_len, pair=len(cols) == 2, truncation=truncation
+        )
         train_idx, valid_idx = _split(df, splits, valid_col, valid_pct, seed)
         labels = _labels(df, label_col)
-        is_regression = (regression if regression is not None
-                         else labels.dtype.kind == "f")
+        is_regression = regression if regression is not None else labels.dtype.kind == "f"
         items = _items(df, cols)
         y, vocab = _targets(labels, is_regression, (train_idx, valid_idx))
         device = torch.device(device) if device is not None else default_device()
-        dsets = [HFTextDataset.from_items([items[i] for i in idx], y[idx], tokenize)
-                 for idx in (train_idx, valid_idx)]
+        dsets = [
+            HFTextDataset.from_items([items[i] for i in idx], y[idx], tokenize)
+            for idx in (train_idx, valid_idx)
+        ]
         common = dict(device=device, n_inp=3 if tokenize.with_types else 2)
-        train = HFTextDataLoader(dsets[0], bs, shuffle=True, drop_last=drop_last, augment=True,
-                                 collate_fn=dsets[0].collate, **common)
-        valid = (HFTextDataLoader(dsets[1], val_bs or 2 * bs, collate_fn=dsets[1].collate,
-                                  **common) if valid_idx else None)
-        return cls(train, valid, tokenize=tokenize, text_cols=cols, label_col=label_col,
-                   regression=is_regression, vocab=vocab, device=device, path=path)
+        train = HFTextDataLoader(
+            dsets[0],
+            bs,
+            shuffle=True,
+            drop_last=drop_last,
+            augment=True,
+            collate_fn=dsets[0].collate,
+            **common,
+        )
+        valid = (
+            HFTextDataLoader(dsets[1], val_bs or 2 * bs, collate_fn=dsets[1].collate, **common)
+            if valid_idx
+            else None
+        )
+        return cls(
+            train,
+            valid,
+            tokenize=tokenize,
+            text_cols=cols,
+            label_col=label_col,
+            regression=is_regression,
+            vocab=vocab,
+            device=device,
+            path=path,
+        )
 
     @classmethod
-    def from_csv(cls, csv: str | Path, text_col: str | None = None, label_col: str = "label",
-                 **kwargs: Any) -> HFTextDataLoaders:
+    def from_csv(
+        cls, csv: str | Path, text_col: str | None = None, label_col: str = "label", **kwargs: Any
+    ) -> HFTextDataLoaders:
         """`from_df` on `pd.read_csv(csv)`."""
         import pandas as pd
 
@@ -220,25 +270,36 @@ class HFTextDataLoaders(DataLoaders):
         """Cross entropy for classes, mean squared error for regression."""
         return MSELossFlat() if self.regression else CrossEntropyLossFlat()
 
-    def test_dl(self, items: Any, *, bs: int | None = None,
-                with_labels: bool = False) -> DataLoader:
+    def test_dl(
+        self, items: Any, *, bs: int | None = None, with_labels: bool = False
+    ) -> DataLoader:
         """A loader over new texts: a list of texts (or (a, b) pairs), or a DataFrame with the
         training text columns (and, `with_labels`, its label column)."""
         targets = None
         if hasattr(items, "columns"):  # a DataFrame
-            cols = _text_columns(items, None, self.text_cols,
-                                 self.label_col if with_labels else None)
+            cols = _text_columns(
+                items, None, self.text_cols, self.label_col if with_labels else None
+            )
             if with_labels:
                 targets = self._encode_labels(_labels(items, self.label_col))
             items = _items(items, cols)
         elif with_labels:
-            raise TypeError(f"with_labels=True expects a DataFrame with columns "
-                            f"{self.text_cols + [self.label_col]}. Received: "
-                            f"{type(items).__name__}.")
+            raise TypeError(
+                f"with_labels=True expects a DataFrame with columns "
+                f"{self.text_cols + [self.label_col]}. Received: "
+                f"{type(items).__name__}."
+            )
         ds = HFTextDataset.from_items(list(items), targets, self.tokenize)
         ref = self.valid or self.train
-        return ref.new(dataset=ds, bs=bs or ref.bs, shuffle=False, drop_last=False,
-                       sampler=None, augment=False, collate_fn=ds.collate)
+        return ref.new(
+            dataset=ds,
+            bs=bs or ref.bs,
+            shuffle=False,
+            drop_last=False,
+            sampler=None,
+            augment=False,
+            collate_fn=ds.collate,
+        )
 
     def _encode_labels(self, labels: Any) -> torch.Tensor:
         if self.regression:
@@ -254,41 +315,69 @@ class HFTextDataLoaders(DataLoaders):
 
     def to_state(self) -> dict[str, Any]:
         """The preprocessing as plain JSON (the tokenizer itself is saved apart)."""
-        return {"text_cols": self.text_cols, "label_col": self.label_col,
-                "max_len": self.tokenize.max_len, "pair": self.tokenize.pair,
-                "truncation": self.tokenize.truncation,
-                "regression": self.regression,
-                "vocab": None if self.vocab is None else _json_values(self.vocab),
-                "bs": (self.valid or self.train).bs}
+        return {
+            "text_cols": self.text_cols,
+            "label_col": self.label_col,
+            "max_len": self.tokenize.max_len,
+            "pair": self.tokenize.pair,
+            "truncation": self.tokenize.truncation,
+            "regression": self.regression,
+            "vocab": None if self.vocab is None else _json_values(self.vocab),
+            "bs": (self.valid or self.train).bs,
+        }
 
     @classmethod
-    def for_inference(cls, state: dict[str, Any], tokenizer: Any, *,
-                      device: torch.device | str | None = None) -> HFTextDataLoaders:
+    def for_inference(
+        cls, state: dict[str, Any], tokenizer: Any, *, device: torch.device | str | None = None
+    ) -> HFTextDataLoaders:
         """Loaders with no data, for predictions only, from `to_state()` and a tokenizer."""
-        tokenize = HFTokenize(tokenizer, state["max_len"], pair=state["pair"],
-                              truncation=state.get("truncation", "head"))
+        tokenize = HFTokenize(
+            tokenizer,
+            state["max_len"],
+            pair=state["pair"],
+            truncation=state.get("truncation", "head"),
+        )
         empty = HFTextDataset(tokenize([]), None, tokenize)
         device = torch.device(device) if device is not None else default_device()
-        train = HFTextDataLoader(empty, state.get("bs", 32), collate_fn=empty.collate,
-                                 device=device, n_inp=3 if tokenize.with_types else 2)
-        return cls(train, None, tokenize=tokenize, text_cols=state["text_cols"],
-                   label_col=state["label_col"], regression=state["regression"],
-                   vocab=state["vocab"], device=device, inference=True)
+        train = HFTextDataLoader(
+            empty,
+            state.get("bs", 32),
+            collate_fn=empty.collate,
+            device=device,
+            n_inp=3 if tokenize.with_types else 2,
+        )
+        return cls(
+            train,
+            None,
+            tokenize=tokenize,
+            text_cols=state["text_cols"],
+            label_col=state["label_col"],
+            regression=state["regression"],
+            vocab=state["vocab"],
+            device=device,
+            inference=True,
+        )
 
 
-def _text_columns(df: Any, text_col: str | None, text_cols: Sequence[str] | None,
-                  label_col: str | None) -> list[str]:
+def _text_columns(
+    df: Any, text_col: str | None, text_cols: Sequence[str] | None, label_col: str | None
+) -> list[str]:
     if (text_col is None) == (text_cols is None):
-        raise ValueError(f"Expected text_col='...' or text_cols=('a', 'b'), one of the two. "
-                         f"Received: text_col={text_col!r}, text_cols={text_cols!r}.")
+        raise ValueError(
+            f"Expected text_col='...' or text_cols=('a', 'b'), one of the two. "
+            f"Received: text_col={text_col!r}, text_cols={text_cols!r}."
+        )
     cols = [text_col] if text_col is not None else list(text_cols)
     if not 1 <= len(cols) <= 2:
-        raise ValueError(f"Expected one text column or a pair. Received: {cols}. Fix: join "
-                         "the extra columns into one text first (df.a + ' ' + df.b).")
+        raise ValueError(
+            f"Expected one text column or a pair. Received: {cols}. Fix: join "
+            "the extra columns into one text first (df.a + ' ' + df.b)."
+        )
     missing = [c for c in cols + ([label_col] if label_col else []) if c not in df.columns]
     if missing:
-        raise KeyError(f"Columns {missing} are not in the DataFrame. Its columns: "
-                       f"{list(df.columns)[:20]}.")
+        raise KeyError(
+            f"Columns {missing} are not in the DataFrame. Its columns: {list(df.columns)[:20]}."
+        )
     return cols
 
 
@@ -300,8 +389,10 @@ def _items(df: Any, cols: list[str]) -> list[Item]:
         bad = [(i, v) for i, v in enumerate(column) if text_error(v) is not None]
         if bad:
             i, v = bad[0]
-            raise DataBlockError(f"Text column {c!r} holds {type(v).__name__} {v!r:.60} at row "
-                                 f"{i} ({len(bad)} in all): {text_error(v)}")
+            raise DataBlockError(
+                f"Text column {c!r} holds {type(v).__name__} {v!r:.60} at row "
+                f"{i} ({len(bad)} in all): {text_error(v)}"
+            )
     return columns[0] if len(columns) == 1 else list(zip(*columns))
 
 
@@ -309,14 +400,17 @@ def _labels(df: Any, label_col: str) -> Any:
     labels = df[label_col]
     missing = labels.isna().to_numpy().nonzero()[0]
     if len(missing):
-        raise ValueError(f"{len(missing)} rows have no label in {label_col!r} (rows "
-                         f"{missing[:10].tolist()}). Fix: drop them (df.dropna(subset="
-                         f"[{label_col!r}])) or fill them.")
+        raise ValueError(
+            f"{len(missing)} rows have no label in {label_col!r} (rows "
+            f"{missing[:10].tolist()}). Fix: drop them (df.dropna(subset="
+            f"[{label_col!r}])) or fill them."
+        )
     return labels
 
 
-def _split(df: Any, splits: Splits | None, valid_col: str | None, valid_pct: float,
-           seed: int | None) -> Splits:
+def _split(
+    df: Any, splits: Splits | None, valid_col: str | None, valid_pct: float, seed: int | None
+) -> Splits:
     if splits is not None:
         return list(splits[0]), list(splits[1])
     if valid_col is not None:
@@ -324,16 +418,19 @@ def _split(df: Any, splits: Splits | None, valid_col: str | None, valid_pct: flo
     return RandomSplitter(valid_pct, seed)(range(len(df)))
 
 
-def _targets(labels: Any, regression: bool,
-             splits: Splits) -> tuple[torch.Tensor, list[Any] | None]:
+def _targets(
+    labels: Any, regression: bool, splits: Splits
+) -> tuple[torch.Tensor, list[Any] | None]:
     """Float targets, or class indices by the core CategoryBlock (classes from the training
     labels; a validation label unseen in training is an error)."""
     if regression:
         try:
             return torch.tensor(labels.to_numpy(dtype="float32")), None
         except (TypeError, ValueError) as e:
-            raise ValueError(f"Expected numbers for a regression target. Received: "
-                             f"{labels.dtype} values such as {labels.iloc[0]!r}.") from e
+            raise ValueError(
+                f"Expected numbers for a regression target. Received: "
+                f"{labels.dtype} values such as {labels.iloc[0]!r}."
+            ) from e
     values = labels.tolist()
     block = CategoryBlock()
     block.setup([values[i] for i in splits[0]])

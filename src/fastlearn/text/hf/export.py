@@ -24,8 +24,13 @@ from .data import HFTextDataLoaders, HFTextDataset
 from .learner import HFClassifier, check_compatible
 from .load import classifier_from_config, tokenizer_from_files
 
-__all__ = ["BUILDER", "TransformersPredictor", "hf_sequence_classifier", "predictor_from_config",
-           "check_header"]
+__all__ = [
+    "BUILDER",
+    "TransformersPredictor",
+    "hf_sequence_classifier",
+    "predictor_from_config",
+    "check_header",
+]
 
 BUILDER = "hf_sequence_classifier"
 
@@ -45,10 +50,14 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
     """The tokenizer's files, the preprocessing `for_inference` reads, the model's config."""
     files = header.section(config, "tokenizer_files", "tokenizer_files")
     for name, content in files.items():
-        if not (isinstance(content, str) or isinstance(content, dict)
-                and isinstance(content.get("base64"), str)):
-            raise header.refuse(f"tokenizer_files.{name}", content,
-                                'the file\'s text, or {"base64": its bytes}')
+        if not (
+            isinstance(content, str)
+            or isinstance(content, dict)
+            and isinstance(content.get("base64"), str)
+        ):
+            raise header.refuse(
+                f"tokenizer_files.{name}", content, 'the file\'s text, or {"base64": its bytes}'
+            )
     pre = header.section(config, "preprocessing", "preprocessing")
     cols = header.string_list(pre, "text_cols", "preprocessing.text_cols")
     if not 1 <= len(cols) <= 2:
@@ -63,8 +72,9 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
         raise header.refuse("preprocessing.vocab", vocab, "null or a non-empty list of labels")
     header.integer(pre, "bs", "preprocessing.bs", 32, low=1)
     if config["builder"] == BUILDER:
-        hf_config = header.section(config.get("builder_kwargs", {}), "hf_config",
-                                   "builder_kwargs.hf_config")
+        hf_config = header.section(
+            config.get("builder_kwargs", {}), "hf_config", "builder_kwargs.hf_config"
+        )
         header.text(hf_config, "model_type", "builder_kwargs.hf_config.model_type")
 
 

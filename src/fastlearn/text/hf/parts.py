@@ -46,8 +46,10 @@ def save_pretrained_parts(learn: TransformersLearner, folder: str | Path) -> Pat
         raise TypeError(f"Expected a TransformersLearner. Received: {type(learn).__name__}.")
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not (folder / HEADER).is_file():
-        raise FileExistsError(f"{folder} exists and was not written by save_pretrained_parts "
-                              f"(no {HEADER}). Fix: choose a new or empty folder.")
+        raise FileExistsError(
+            f"{folder} exists and was not written by save_pretrained_parts "
+            f"(no {HEADER}). Fix: choose a new or empty folder."
+        )
     folder.parent.mkdir(parents=True, exist_ok=True)
     header = learn.export_config(with_tokenizer=False)
     for key in ("hf_config", "tokenizer_files", "builder", "builder_kwargs"):
@@ -74,8 +76,9 @@ def _replace_folder(new: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def load_from_parts(folder: str | Path, *, device: torch.device | str | None = None,
-                    **kwargs: Any) -> TransformersLearner:
+def load_from_parts(
+    folder: str | Path, *, device: torch.device | str | None = None, **kwargs: Any
+) -> TransformersLearner:
     """The learner saved by `save_pretrained_parts`, ready to predict: read from local files
     only (no network), weights from safetensors (nothing unpickled).
 
@@ -84,43 +87,64 @@ def load_from_parts(folder: str | Path, *, device: torch.device | str | None = N
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"No folder at {folder}. Fix: pass the folder written by "
-                                "save_pretrained_parts.")
+        raise FileNotFoundError(
+            f"No folder at {folder}. Fix: pass the folder written by save_pretrained_parts."
+        )
     if not (folder / HEADER).is_file():
-        hint = ("it holds a transformers model but no fastlearn.json: fine-tune it with "
-                "transformers_learner(dls, folder)" if (folder / "config.json").is_file()
-                else f"it holds {sorted(p.name for p in folder.iterdir())[:10]}")
+        hint = (
+            "it holds a transformers model but no fastlearn.json: fine-tune it with "
+            "transformers_learner(dls, folder)"
+            if (folder / "config.json").is_file()
+            else f"it holds {sorted(p.name for p in folder.iterdir())[:10]}"
+        )
         raise ValueError(f"{folder} was not written by save_pretrained_parts: {hint}.")
     header = json.loads((folder / HEADER).read_text(encoding="utf-8"))
     if header.get("application") != APPLICATION:
-        raise ValueError(f"Expected a saved {APPLICATION!r} learner. Received: "
-                         f"{header.get('application')!r} in {folder / HEADER}.")
+        raise ValueError(
+            f"Expected a saved {APPLICATION!r} learner. Received: "
+            f"{header.get('application')!r} in {folder / HEADER}."
+        )
     transformers = require_transformers()
     hf_model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        folder, local_files_only=True, use_safetensors=True)
+        folder, local_files_only=True, use_safetensors=True
+    )
     return _rebuild(header, hf_model, load_tokenizer(folder), device, **kwargs)
 
 
-def learner_from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor] | None
-                        = None, *, device: torch.device | str | None = None,
-                        **kwargs: Any) -> TransformersLearner:
+def learner_from_config(
+    config: dict[str, Any],
+    state_dict: dict[str, torch.Tensor] | None = None,
+    *,
+    device: torch.device | str | None = None,
+    **kwargs: Any,
+) -> TransformersLearner:
     """Rebuild a learner from `export_config()` and the HFClassifier's `state_dict` (the
     builder the generic export uses): the model built from its config, no network."""
     hf_model = classifier_from_config(config["hf_config"])
-    learn = _rebuild(config, hf_model, tokenizer_from_files(config["tokenizer_files"]), device,
-                     **kwargs)
+    learn = _rebuild(
+        config, hf_model, tokenizer_from_files(config["tokenizer_files"]), device, **kwargs
+    )
     if state_dict is not None:
         learn.model.load_state_dict(state_dict)
     return learn
 
 
-def _rebuild(header: dict[str, Any], hf_model: nn.Module, tokenizer: Any,
-             device: torch.device | str | None, **kwargs: Any) -> TransformersLearner:
+def _rebuild(
+    header: dict[str, Any],
+    hf_model: nn.Module,
+    tokenizer: Any,
+    device: torch.device | str | None,
+    **kwargs: Any,
+) -> TransformersLearner:
     dls = HFTextDataLoaders.for_inference(header["preprocessing"], tokenizer, device=device)
     model_kwargs = header["model_kwargs"]
     loss_func = MSELossFlat() if dls.regression else CrossEntropyLossFlat()
     kwargs.setdefault("train_bn", False)
     kwargs.setdefault("splitter", transformers_splitter)
-    return TransformersLearner(dls, HFClassifier(hf_model.eval(), model_kwargs["y_range"]),
-                               loss_func=loss_func, model_name_or_path=model_kwargs[
-                                   "model_name_or_path"], **kwargs)
+    return TransformersLearner(
+        dls,
+        HFClassifier(hf_model.eval(), model_kwargs["y_range"]),
+        loss_func=loss_func,
+        model_name_or_path=model_kwargs["model_name_or_path"],
+        **kwargs,
+    )

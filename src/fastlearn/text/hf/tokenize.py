@@ -30,34 +30,45 @@ class HFTokenize:
     that every row has something for the model to attend to.
     """
 
-    def __init__(self, tokenizer: Any, max_len: int = 256, *, pair: bool = False,
-                 truncation: str = "head") -> None:
+    def __init__(
+        self, tokenizer: Any, max_len: int = 256, *, pair: bool = False, truncation: str = "head"
+    ) -> None:
         model_max = getattr(tokenizer, "model_max_length", None) or 0
         if max_len < 4 or (0 < model_max < 10**6 and max_len > model_max):
-            raise ValueError(f"Expected 4 <= max_len <= {model_max} (the tokenizer's "
-                             f"model_max_length). Received: max_len={max_len}.")
+            raise ValueError(
+                f"Expected 4 <= max_len <= {model_max} (the tokenizer's "
+                f"model_max_length). Received: max_len={max_len}."
+            )
         if truncation not in ("head", "head_tail") or (pair and truncation != "head"):
-            raise ValueError(f"Expected truncation 'head' (or 'head_tail' for single texts). "
-                             f"Received: {truncation!r}{' for pairs' if pair else ''}.")
+            raise ValueError(
+                f"Expected truncation 'head' (or 'head_tail' for single texts). "
+                f"Received: {truncation!r}{' for pairs' if pair else ''}."
+            )
         self.tokenizer, self.max_len, self.pair = tokenizer, max_len, pair
         self.truncation = truncation
         self.with_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else (tokenizer.eos_token_id or 0))
-        candidates = (getattr(tokenizer, name, None) for name in
-                      ("eos_token_id", "sep_token_id", "unk_token_id"))
+        candidates = (
+            getattr(tokenizer, name, None)
+            for name in ("eos_token_id", "sep_token_id", "unk_token_id")
+        )
         self.empty_id = int(next((c for c in candidates if c is not None), self.pad_id))
 
     def check_item(self, item: Any) -> Item:
         """One text (or pair) as the model reads it; anything else is a clear error."""
         if self.pair:
             if not isinstance(item, (tuple, list)) or len(item) != 2:
-                raise TypeError(f"This model reads pairs of texts. Expected (text_a, text_b). "
-                                f"Received: {type(item).__name__} {str(item)[:60]!r}.")
+                raise TypeError(
+                    f"This model reads pairs of texts. Expected (text_a, text_b). "
+                    f"Received: {type(item).__name__} {str(item)[:60]!r}."
+                )
             return (as_text(item[0]), as_text(item[1]))
         if not isinstance(item, str):
-            raise TypeError(f"This model reads one text per item. Expected a str. Received: "
-                            f"{type(item).__name__} {str(item)[:60]!r}.")
+            raise TypeError(
+                f"This model reads one text per item. Expected a str. Received: "
+                f"{type(item).__name__} {str(item)[:60]!r}."
+            )
         return item
 
     def __call__(self, items: Sequence[Item], chunk: int = 8192) -> dict[str, torch.Tensor]:
@@ -69,13 +80,22 @@ class HFTokenize:
         for i in range(0, len(items), chunk):  # bounded memory on large corpora
             part = items[i : i + chunk]
             args = ([a for a, _ in part], [b for _, b in part]) if self.pair else (list(part),)
-            enc = self.tokenizer(*args, truncation=head, max_length=self.max_len if head
-                                 else None, padding=False, return_attention_mask=False,
-                                 return_token_type_ids=self.with_types, verbose=False)
+            enc = self.tokenizer(
+                *args,
+                truncation=head,
+                max_length=self.max_len if head else None,
+                padding=False,
+                return_attention_mask=False,
+                return_token_type_ids=self.with_types,
+                verbose=False,
+            )
             ids += enc["input_ids"] if head else [self._head_tail(x) for x in enc["input_ids"]]
             if self.with_types:
-                types += (enc["token_type_ids"] if head
-                          else [self._head_tail(x) for x in enc["token_type_ids"]])
+                types += (
+                    enc["token_type_ids"]
+                    if head
+                    else [self._head_tail(x) for x in enc["token_type_ids"]]
+                )
         for j in (j for j, row in enumerate(ids) if not row):  # nothing to attend to
             ids[j] = [self.empty_id]
             if self.with_types:
@@ -92,7 +112,7 @@ class HFTokenize:
         if len(row) <= self.max_len:
             return row
         n_head = self.max_len // 4
-        return row[:n_head] + row[len(row) - (self.max_len - n_head):]
+        return row[:n_head] + row[len(row) - (self.max_len - n_head) :]
 
 
 def _pad(rows: list[list[int]], filled: torch.Tensor, value: int, dtype: torch.dtype):

@@ -50,8 +50,9 @@ from .vocab import Vocab
 __all__ = ["TextBlock", "get_text_files"]
 
 
-def get_text_files(path: str | os.PathLike, recurse: bool = True,
-                   folders: Sequence[str] | None = None) -> L:
+def get_text_files(
+    path: str | os.PathLike, recurse: bool = True, folders: Sequence[str] | None = None
+) -> L:
     """The `.txt` files under `path` (sorted; `folders`: only those sub-folders)."""
     return get_files(path, extensions=[".txt"], recurse=recurse, folders=folders)
 
@@ -83,11 +84,20 @@ class TextBlock(TransformBlock):
     Build it with `TextBlock.from_df(text_cols)` or `TextBlock.from_folder(path)`, which give
     the block the getter it uses when the DataBlock has no `get_x`."""
 
-    def __init__(self, vocab: Vocab | Sequence[str] | None = None, is_lm: bool = False,
-                 seq_len: int = 72, backwards: bool = False, min_freq: int = 3,
-                 max_vocab: int = 60000, *, tok: Any = None, getter: Any = None,
-                 n_workers: int | None = None,
-                 cache_dir: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        vocab: Vocab | Sequence[str] | None = None,
+        is_lm: bool = False,
+        seq_len: int = 72,
+        backwards: bool = False,
+        min_freq: int = 3,
+        max_vocab: int = 60000,
+        *,
+        tok: Any = None,
+        getter: Any = None,
+        n_workers: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
         super().__init__()
         if seq_len < 1:
             raise ValueError(f"Expected seq_len >= 1. Received: {seq_len}.")
@@ -110,11 +120,19 @@ class TextBlock(TransformBlock):
         return out
 
     @classmethod
-    def from_df(cls, text_cols: str | int | Sequence[str | int],
-                vocab: Vocab | Sequence[str] | None = None, is_lm: bool = False,
-                seq_len: int = 72, backwards: bool = False, min_freq: int = 3,
-                max_vocab: int = 60000, tok: Any = None, n_workers: int | None = None,
-                cache_dir: str | os.PathLike | None = None) -> TextBlock:
+    def from_df(
+        cls,
+        text_cols: str | int | Sequence[str | int],
+        vocab: Vocab | Sequence[str] | None = None,
+        is_lm: bool = False,
+        seq_len: int = 72,
+        backwards: bool = False,
+        min_freq: int = 3,
+        max_vocab: int = 60000,
+        tok: Any = None,
+        n_workers: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> TextBlock:
         """Texts from the column(s) `text_cols` of a DataFrame's rows (several columns: one
         field each), read when the DataBlock has no `get_x`; the course's
         `get_x=ColReader('text')` reads the same single column (with several columns, leave
@@ -123,19 +141,48 @@ class TextBlock(TransformBlock):
             >>> TextBlock.from_df("text", is_lm=True)
             TextBlock(is_lm=True, tok=WordTokenizer)
         """
-        return cls(vocab, is_lm, seq_len, backwards, min_freq, max_vocab, tok=tok,
-                   getter=ColReader(text_cols), n_workers=n_workers, cache_dir=cache_dir)
+        return cls(
+            vocab,
+            is_lm,
+            seq_len,
+            backwards,
+            min_freq,
+            max_vocab,
+            tok=tok,
+            getter=ColReader(text_cols),
+            n_workers=n_workers,
+            cache_dir=cache_dir,
+        )
 
     @classmethod
-    def from_folder(cls, path: str | os.PathLike, vocab: Vocab | Sequence[str] | None = None,
-                    is_lm: bool = False, seq_len: int = 72, backwards: bool = False,
-                    min_freq: int = 3, max_vocab: int = 60000, tok: Any = None,
-                    n_workers: int | None = None, cache_dir: str | os.PathLike | None = None,
-                    encoding: str = "utf8") -> TextBlock:
+    def from_folder(
+        cls,
+        path: str | os.PathLike,
+        vocab: Vocab | Sequence[str] | None = None,
+        is_lm: bool = False,
+        seq_len: int = 72,
+        backwards: bool = False,
+        min_freq: int = 3,
+        max_vocab: int = 60000,
+        tok: Any = None,
+        n_workers: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        encoding: str = "utf8",
+    ) -> TextBlock:
         """Texts read from the files the DataBlock's `get_items` lists (e.g.
         `get_text_files`); undecodable bytes become U+FFFD."""
-        return cls(vocab, is_lm, seq_len, backwards, min_freq, max_vocab, tok=tok,
-                   getter=ReadText(path, encoding), n_workers=n_workers, cache_dir=cache_dir)
+        return cls(
+            vocab,
+            is_lm,
+            seq_len,
+            backwards,
+            min_freq,
+            max_vocab,
+            tok=tok,
+            getter=ReadText(path, encoding),
+            n_workers=n_workers,
+            cache_dir=cache_dir,
+        )
 
     # ---------------------------------------------------------------- per block
     def check(self, value: Any) -> str | None:
@@ -147,10 +194,12 @@ class TextBlock(TransformBlock):
 
     def encode(self, values: Sequence[Any], splits: Splits) -> list[Tensor]:
         """Token ids of every text; tokenized once (here, where the split is known)."""
-        tokens = tokenize_texts(values, tokenizer=self.tok, n_workers=self.n_workers,
-                                cache_dir=self.cache_dir)
-        self.text_vocab = _make_vocab(self.given_vocab, [tokens[i] for i in splits[0]],
-                                      self.min_freq, self.max_vocab)
+        tokens = tokenize_texts(
+            values, tokenizer=self.tok, n_workers=self.n_workers, cache_dir=self.cache_dir
+        )
+        self.text_vocab = _make_vocab(
+            self.given_vocab, [tokens[i] for i in splits[0]], self.min_freq, self.max_vocab
+        )
         ids = self.text_vocab.numericalize_batch(tokens)
         return [t.flip(0) for t in ids] if self.backwards else ids
 
@@ -167,16 +216,20 @@ class TextBlock(TransformBlock):
 
     def _vocab(self) -> Vocab:
         if self.text_vocab is None:
-            raise RuntimeError("This TextBlock has no vocabulary yet: it is learned when a "
-                               "DataBlock encodes the texts (dblock.datasets(source)).")
+            raise RuntimeError(
+                "This TextBlock has no vocabulary yet: it is learned when a "
+                "DataBlock encodes the texts (dblock.datasets(source))."
+            )
         return self.text_vocab
 
     # ---------------------------------------------------------------- as the input block
     def datasets(self, dsets: Datasets) -> list[TextDataset]:
         """A TextDataset per split: token ids, and the target block's encoded values."""
         if dsets.item_tfms:
-            raise DataBlockError(f"TextBlock takes no item transforms (texts are encoded all at "
-                                 f"once). Received: item_tfms={dsets.item_tfms}.")
+            raise DataBlockError(
+                f"TextBlock takes no item transforms (texts are encoded all at "
+                f"once). Received: item_tfms={dsets.item_tfms}."
+            )
         targets = self._targets(dsets)
         ids = dsets.encoded[0]
         out = []
@@ -187,19 +240,25 @@ class TextBlock(TransformBlock):
 
     def _targets(self, dsets: Datasets) -> Tensor | None:
         if dsets.n_inp != 1 or len(dsets.blocks) > 2:
-            raise DataBlockError(f"TextBlock reads one input and at most one target. Received: "
-                                 f"blocks {dsets.blocks} with n_inp={dsets.n_inp}.")
+            raise DataBlockError(
+                f"TextBlock reads one input and at most one target. Received: "
+                f"blocks {dsets.blocks} with n_inp={dsets.n_inp}."
+            )
         if len(dsets.blocks) == 1:
             return None
         if self.is_lm:
-            raise DataBlockError(f"A language model (TextBlock is_lm=True) reads the texts "
-                                 f"alone. Received: a target block {dsets.blocks[1]!r}. Fix: "
-                                 "drop the target block, or is_lm=False for a classifier.")
+            raise DataBlockError(
+                f"A language model (TextBlock is_lm=True) reads the texts "
+                f"alone. Received: a target block {dsets.blocks[1]!r}. Fix: "
+                "drop the target block, or is_lm=False for a classifier."
+            )
         targets = dsets.encoded[1]
         if not isinstance(targets, Tensor):
-            raise DataBlockError(f"TextBlock batches targets encoded as one tensor "
-                                 f"(CategoryBlock, MultiCategoryBlock, RegressionBlock). "
-                                 f"Received: {type(targets).__name__} from {dsets.blocks[1]!r}.")
+            raise DataBlockError(
+                f"TextBlock batches targets encoded as one tensor "
+                f"(CategoryBlock, MultiCategoryBlock, RegressionBlock). "
+                f"Received: {type(targets).__name__} from {dsets.blocks[1]!r}."
+            )
         return targets
 
     def trace(self, dsets: Datasets, i: int, train: bool) -> Iterator[tuple[str, Any]]:
@@ -207,32 +266,62 @@ class TextBlock(TransformBlock):
         text = dsets.raw[0][i]
         yield "text", text
         yield f"tokenize ({type(self.tok).__name__})", self.tok.tokenize_batch([text])[0]
-        yield (f"numericalize (vocab of {len(self._vocab())}"
-               f"{', reversed' if self.backwards else ''})"), dsets.encoded_value(0, i)
+        yield (
+            (
+                f"numericalize (vocab of {len(self._vocab())}"
+                f"{', reversed' if self.backwards else ''})"
+            ),
+            dsets.encoded_value(0, i),
+        )
 
     def collate(self, samples: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         """Samples -> (texts padded at the start, targets stacked)."""
         x = pad_texts([s[0] for s in samples], _pad_id(self._vocab()))
         return (x, *(torch.stack([s[k] for s in samples]) for k in range(1, len(samples[0]))))
 
-    def dataloaders(self, dsets: Datasets, *, bs: int = 64, val_bs: int | None = None,
-                    seq_len: int | None = None, path: str | os.PathLike = ".",
-                    shuffle: bool = True, truncate: int | None = None,
-                    device: torch.device | str | None = None,
-                    num_workers: int = 0) -> TextDataLoaders:
+    def dataloaders(
+        self,
+        dsets: Datasets,
+        *,
+        bs: int = 64,
+        val_bs: int | None = None,
+        seq_len: int | None = None,
+        path: str | os.PathLike = ".",
+        shuffle: bool = True,
+        truncate: int | None = None,
+        device: torch.device | str | None = None,
+        num_workers: int = 0,
+    ) -> TextDataLoaders:
         """TextDataLoaders: language-model windows of about `seq_len` tokens (`is_lm`), else
         classifier batches padded at the start (`truncate`: keep that many first tokens).
         `num_workers` is accepted and unused: a batch is a slice of tensors in memory."""
         seq_len = self.seq_len if seq_len is None else seq_len
         vocab = self._vocab()
-        train, valid = _loaders(dsets.train, dsets.valid, self.is_lm, bs=bs, val_bs=val_bs,
-                                seq_len=seq_len, pad_idx=_pad_id(vocab), truncate=truncate,
-                                shuffle=shuffle, batch_tfms=dsets.batch_tfms)
+        train, valid = _loaders(
+            dsets.train,
+            dsets.valid,
+            self.is_lm,
+            bs=bs,
+            val_bs=val_bs,
+            seq_len=seq_len,
+            pad_idx=_pad_id(vocab),
+            truncate=truncate,
+            shuffle=shuffle,
+            batch_tfms=dsets.batch_tfms,
+        )
         target = dsets.target_block
-        return TextDataLoaders(train, valid, text_vocab=vocab, tokenizer=self.tok,
-                               is_lm=self.is_lm, classes=None if target is None else target.vocab,
-                               path=path, seq_len=seq_len, backwards=self.backwards,
-                               device=device)
+        return TextDataLoaders(
+            train,
+            valid,
+            text_vocab=vocab,
+            tokenizer=self.tok,
+            is_lm=self.is_lm,
+            classes=None if target is None else target.vocab,
+            path=path,
+            seq_len=seq_len,
+            backwards=self.backwards,
+            device=device,
+        )
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -243,8 +332,12 @@ def _is_trained(tok: SubwordTokenizer) -> bool:
         return False
 
 
-def _make_vocab(vocab: Vocab | Sequence[str] | None, train_tokens: list[list[str]],
-                min_freq: int, max_vocab: int) -> Vocab:
+def _make_vocab(
+    vocab: Vocab | Sequence[str] | None,
+    train_tokens: list[list[str]],
+    min_freq: int,
+    max_vocab: int,
+) -> Vocab:
     if isinstance(vocab, Vocab):
         return vocab
     if vocab is not None:
@@ -259,22 +352,48 @@ def _pad_id(vocab: Vocab) -> int:
     return vocab.stoi[PAD]
 
 
-def _loaders(train_ds: TextDataset, valid_ds: TextDataset, is_lm: bool, *, bs: int,
-             val_bs: int | None, seq_len: int, pad_idx: int, truncate: int | None,
-             shuffle: bool, batch_tfms: Sequence[Any]) -> tuple[Any, Any]:
+def _loaders(
+    train_ds: TextDataset,
+    valid_ds: TextDataset,
+    is_lm: bool,
+    *,
+    bs: int,
+    val_bs: int | None,
+    seq_len: int,
+    pad_idx: int,
+    truncate: int | None,
+    shuffle: bool,
+    batch_tfms: Sequence[Any],
+) -> tuple[Any, Any]:
     val_bs = val_bs or bs
     if is_lm:
-        train = LMDataLoader(train_ds, bs, seq_len=seq_len, shuffle=shuffle, augment=True,
-                             batch_tfms=batch_tfms)
+        train = LMDataLoader(
+            train_ds, bs, seq_len=seq_len, shuffle=shuffle, augment=True, batch_tfms=batch_tfms
+        )
         valid = None
         if len(valid_ds):  # a small validation corpus gets fewer rows, each one window at least
             n_tokens = int(valid_ds.lengths.sum())
             rows = max(1, min(val_bs, (n_tokens - 1) // seq_len))
-            valid = (LMDataLoader(valid_ds, rows, seq_len=seq_len, batch_tfms=batch_tfms)
-                     if n_tokens > 1 else None)
+            valid = (
+                LMDataLoader(valid_ds, rows, seq_len=seq_len, batch_tfms=batch_tfms)
+                if n_tokens > 1
+                else None
+            )
         return train, valid
-    train = SortedTextDataLoader(train_ds, bs, pad_idx=pad_idx, truncate=truncate,
-                                 shuffle=shuffle, augment=True, batch_tfms=batch_tfms)
-    valid = (SortedTextDataLoader(valid_ds, val_bs, pad_idx=pad_idx, truncate=truncate,
-                                  batch_tfms=batch_tfms) if len(valid_ds) else None)
+    train = SortedTextDataLoader(
+        train_ds,
+        bs,
+        pad_idx=pad_idx,
+        truncate=truncate,
+        shuffle=shuffle,
+        augment=True,
+        batch_tfms=batch_tfms,
+    )
+    valid = (
+        SortedTextDataLoader(
+            valid_ds, val_bs, pad_idx=pad_idx, truncate=truncate, batch_tfms=batch_tfms
+        )
+        if len(valid_ds)
+        else None
+    )
     return train, valid

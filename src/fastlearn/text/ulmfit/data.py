@@ -108,8 +108,9 @@ class TextDataLoaders(DataLoaders):
             device=self.device,
         )
 
-    def show_batch(self, max_n: int = 6, *, max_chars: int = 300, ds_idx: int = 0,
-                   dl: DataLoader | None = None) -> Any:
+    def show_batch(
+        self, max_n: int = 6, *, max_chars: int = 300, ds_idx: int = 0, dl: DataLoader | None = None
+    ) -> Any:
         """Print `max_n` texts of a batch of `dl` (default `self[ds_idx]`), detokenized, with
         their labels (or next words); returns them as a DataFrame (see `text.show`)."""
         from .show import show_text_batch
@@ -151,9 +152,14 @@ class TextDataLoaders(DataLoaders):
         splitter = (
             ColSplitter(valid_col) if valid_col is not None else RandomSplitter(valid_pct, seed)
         )
-        return cls._from_source(df, partial(TextBlock.from_df, text_col),
-                                get_y=None if is_lm else ColReader(label_col),
-                                splitter=splitter, is_lm=is_lm, **kwargs)
+        return cls._from_source(
+            df,
+            partial(TextBlock.from_df, text_col),
+            get_y=None if is_lm else ColReader(label_col),
+            splitter=splitter,
+            is_lm=is_lm,
+            **kwargs,
+        )
 
     @classmethod
     def from_csv(
@@ -214,10 +220,18 @@ class TextDataLoaders(DataLoaders):
         if is_lm:
             files = sorted(f for d in (train, valid, unsup) for f in (path / d).rglob("*.txt"))
             if not files:
-                raise ValueError(f"Found no .txt files under {path} in {train}, {valid} or "
-                                 f"{unsup}. Fix: check the path and the folder names.")
-            return cls._from_source(files, block, get_y=None, is_lm=True,
-                                    splitter=RandomSplitter(valid_pct or 0.1, seed), **kwargs)
+                raise ValueError(
+                    f"Found no .txt files under {path} in {train}, {valid} or "
+                    f"{unsup}. Fix: check the path and the folder names."
+                )
+            return cls._from_source(
+                files,
+                block,
+                get_y=None,
+                is_lm=True,
+                splitter=RandomSplitter(valid_pct or 0.1, seed),
+                **kwargs,
+            )
         files = _labelled_files(path, train, unsup)
         if not files:
             raise ValueError(
@@ -235,8 +249,9 @@ class TextDataLoaders(DataLoaders):
                 )
             splitter = IndexSplitter(range(len(files), len(files) + len(valid_files)))
             files = files + valid_files
-        return cls._from_source(files, block, get_y=parent_label, splitter=splitter,
-                                is_lm=False, **kwargs)
+        return cls._from_source(
+            files, block, get_y=parent_label, splitter=splitter, is_lm=False, **kwargs
+        )
 
     @classmethod
     def _from_source(
@@ -263,13 +278,21 @@ class TextDataLoaders(DataLoaders):
     ) -> TextDataLoaders:
         """The DataBlock behind every constructor: `text_block(...)` (TextBlock.from_df or
         from_folder) and, for a classifier, a CategoryBlock (`classes`: the classes in order)."""
-        text = text_block(vocab=text_vocab, is_lm=is_lm, seq_len=seq_len, min_freq=min_freq,
-                          max_vocab=max_vocab, tok=tokenizer, n_workers=n_workers,
-                          cache_dir=cache_dir)
+        text = text_block(
+            vocab=text_vocab,
+            is_lm=is_lm,
+            seq_len=seq_len,
+            min_freq=min_freq,
+            max_vocab=max_vocab,
+            tok=tokenizer,
+            n_workers=n_workers,
+            cache_dir=cache_dir,
+        )
         blocks = [text] if is_lm else [text, CategoryBlock(vocab=classes)]
         dblock = DataBlock(blocks, get_y=get_y, splitter=splitter)
-        return dblock.dataloaders(source, bs=bs, val_bs=val_bs, truncate=truncate, path=path,
-                                  device=device)
+        return dblock.dataloaders(
+            source, bs=bs, val_bs=val_bs, truncate=truncate, path=path, device=device
+        )
 
 
 def _labelled_files(path: Path, folder: str, unsup: str) -> list[Path]:

@@ -39,8 +39,7 @@ def _check_rules(state: Any, path: str) -> None:
         raise header.refuse(path, state, "an object")
     for key, value in state.items():
         if key != "type" and (key not in _RULES or not isinstance(value, bool)):
-            raise header.refuse(f"{path}.{key}", value, f"a rule of {list(_RULES)}: true or "
-                                "false")
+            raise header.refuse(f"{path}.{key}", value, f"a rule of {list(_RULES)}: true or false")
 
 
 def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
@@ -59,14 +58,15 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
     header.integer(vocab, "min_freq", "preprocessing.vocab.min_freq")
     header.integer(vocab, "max_vocab", "preprocessing.vocab.max_vocab")
     header.integer(pre, "truncate", "preprocessing.truncate", None, low=1)
-    header.choice(config, "task", "task", ("classification", "language_model"),
-                  "classification")
+    header.choice(config, "task", "task", ("classification", "language_model"), "classification")
     n_emb = config.get("builder_kwargs", {}).get("vocab_sz")
     if n_emb != len(itos):
-        raise ExportError(f"The model file's vocabulary (preprocessing.vocab.itos) has "
-                          f"{len(itos)} tokens but builder_kwargs.vocab_sz is {n_emb!r}: the "
-                          "model's embedding must have a row for every token. Fix: export "
-                          "the model again with learn.export().")
+        raise ExportError(
+            f"The model file's vocabulary (preprocessing.vocab.itos) has "
+            f"{len(itos)} tokens but builder_kwargs.vocab_sz is {n_emb!r}: the "
+            "model's embedding must have a row for every token. Fix: export "
+            "the model again with learn.export()."
+        )
 
 
 class TextPredictor(Predictor):
@@ -80,13 +80,17 @@ class TextPredictor(Predictor):
         try:
             self.tokenizer = tokenizer_from_state(prep["tokenizer"])
         except Exception as e:  # noqa: BLE001 (the tokenizers library raises bare Exception)
-            raise ExportError(f"The model file's preprocessing.tokenizer can't be rebuilt: "
-                              f"{type(e).__name__}: {e}. Fix: export the model again.") from e
+            raise ExportError(
+                f"The model file's preprocessing.tokenizer can't be rebuilt: "
+                f"{type(e).__name__}: {e}. Fix: export the model again."
+            ) from e
         try:
             self.text_vocab = Vocab.from_state(prep["vocab"])
         except ValueError as e:
-            raise ExportError(f"The model file's preprocessing.vocab can't be used: {e} Fix: "
-                              "export the model again.") from e
+            raise ExportError(
+                f"The model file's preprocessing.vocab can't be used: {e} Fix: "
+                "export the model again."
+            ) from e
         self.truncate = prep.get("truncate")
         self.task = config.get("task", "classification")
         self.pad_idx = self.text_vocab.stoi.get(PAD, 1)

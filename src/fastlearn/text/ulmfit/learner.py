@@ -154,8 +154,9 @@ class _TextLearner(Learner):
         _check_sizes(encoder, sizes)
         encoder.load_state_dict(enc)
 
-    def show_results(self, max_n: int = 6, *, ds_idx: int = 1, dl: Any = None,
-                     max_chars: int = 300) -> Any:
+    def show_results(
+        self, max_n: int = 6, *, ds_idx: int = 1, dl: Any = None, max_chars: int = 300
+    ) -> Any:
         """Print `max_n` validation texts with label and prediction (a language model: the
         next words and the predicted ones); returns a DataFrame (see `text.show`)."""
         from .show import show_text_results
@@ -385,8 +386,7 @@ def _pretrained_source(
     if pretrained is not True:
         return pretrained
     clash = {k: v for k, v in (config or {}).items() if _WT103_SIZES.get(k, v) != v}
-    reason = (f"config sets {clash}, not the WT103 encoder's sizes {_WT103_SIZES}"
-              if clash else None)
+    reason = f"config sets {clash}, not the WT103 encoder's sizes {_WT103_SIZES}" if clash else None
     folder = None
     if reason is None:
         folder, reason = _wt103_folder()
@@ -398,7 +398,9 @@ def _pretrained_source(
             "folder, a save_encoder file or an exported .fl: see "
             "fastlearn.text.load_pretrained), or put wt103-fwd.tgz in "
             "FASTLEARN_DATA_MIRROR; pretrained=False silences this warning.",
-            UserWarning, stacklevel=3)
+            UserWarning,
+            stacklevel=3,
+        )
     return folder
 
 
@@ -409,8 +411,11 @@ def _wt103_folder() -> tuple[Path | None, str]:
 
     name = URLs.WT103_FWD.rsplit("/", 1)[-1]  # wt103-fwd.tgz
     home = fastlearn_home()
-    local = ((home / "data" / name.removesuffix(".tgz")).is_dir()
-             or (home / "archive" / name).is_file() or os.environ.get("FASTLEARN_DATA_MIRROR"))
+    local = (
+        (home / "data" / name.removesuffix(".tgz")).is_dir()
+        or (home / "archive" / name).is_file()
+        or os.environ.get("FASTLEARN_DATA_MIRROR")
+    )
     reason = None if local else unreachable(URLs.WT103_FWD)
     if reason is not None:
         return None, f"offline: {reason}"

@@ -41,14 +41,18 @@ def _id_tensors(texts: Any) -> list[Tensor]:
     try:
         ids = [torch.as_tensor(t) for t in texts]
     except (TypeError, ValueError, RuntimeError) as e:
-        raise TypeError(f"Expected a TextDataset or a sequence of numericalized texts (1-d "
-                        f"integer tensors). Received: {type(texts).__name__} ({e}). Fix: "
-                        "numericalize the tokens first (Numericalize()).") from None
+        raise TypeError(
+            f"Expected a TextDataset or a sequence of numericalized texts (1-d "
+            f"integer tensors). Received: {type(texts).__name__} ({e}). Fix: "
+            "numericalize the tokens first (Numericalize())."
+        ) from None
     for i, t in enumerate(ids):
         if t.ndim != 1 or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise TypeError(f"Expected text {i} as a 1-d integer tensor of token ids. Received: "
-                            f"{t.dtype} of shape {tuple(t.shape)}. Fix: numericalize the tokens "
-                            "first (Numericalize()).")
+            raise TypeError(
+                f"Expected text {i} as a 1-d integer tensor of token ids. Received: "
+                f"{t.dtype} of shape {tuple(t.shape)}. Fix: numericalize the tokens "
+                "first (Numericalize())."
+            )
     return [t.long() for t in ids]
 
 

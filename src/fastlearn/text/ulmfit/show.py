@@ -33,8 +33,9 @@ def _labels(dls: TextDataLoaders, y: Tensor) -> list[str]:
     return [str(dls.vocab[int(v)]) if dls.vocab else str(v.tolist()) for v in y]
 
 
-def show_text_batch(dls: TextDataLoaders, dl: DataLoader, *, max_n: int = 6,
-                    max_chars: int = 300) -> pd.DataFrame:
+def show_text_batch(
+    dls: TextDataLoaders, dl: DataLoader, *, max_n: int = 6, max_chars: int = 300
+) -> pd.DataFrame:
     """Print `max_n` texts of a batch of `dl` with their labels (a language model: the words
     that follow); returns them as a DataFrame (text, label) or (text, target)."""
     import pandas as pd
@@ -68,8 +69,9 @@ def _outputs(learn: Learner, x: Tensor) -> Tensor:
         model.train(was_training)
 
 
-def show_text_results(learn: Learner, dl: DataLoader, *, max_n: int = 6,
-                      max_chars: int = 300) -> pd.DataFrame:
+def show_text_results(
+    learn: Learner, dl: DataLoader, *, max_n: int = 6, max_chars: int = 300
+) -> pd.DataFrame:
     """Print `max_n` texts of the first batch of `dl` with their label and the model's
     prediction; returns a DataFrame (text, label, prediction). For a language model: the
     target words and the predicted next words (text, target, prediction)."""
@@ -83,8 +85,10 @@ def show_text_results(learn: Learner, dl: DataLoader, *, max_n: int = 6,
     if dls.is_lm:
         targets, preds = [dls.decode(r) for r in y], [dls.decode(r) for r in pred]
         for i, text in enumerate(texts):
-            print(f"[{i}] {_cut(text, max_chars)}\n    -> ... {dls.decode(y[i, -3:])} "
-                  f"(predicted: ... {dls.decode(pred[i, -3:])})")
+            print(
+                f"[{i}] {_cut(text, max_chars)}\n    -> ... {dls.decode(y[i, -3:])} "
+                f"(predicted: ... {dls.decode(pred[i, -3:])})"
+            )
         return pd.DataFrame({"text": texts, "target": targets, "prediction": preds})
     labels, preds = _labels(dls, y), _labels(dls, pred)
     print("[i] label/prediction: text")

@@ -41,16 +41,21 @@ class TraceableTextClassifier(nn.Module):
         return self.head((out * mask[:, :, None], mask))
 
 
-def traceable_model(model: nn.Module,
-                    config: dict[str, Any]) -> tuple[nn.Module, dict[str, dict[int, str]]]:
+def traceable_model(
+    model: nn.Module, config: dict[str, Any]
+) -> tuple[nn.Module, dict[str, dict[int, str]]]:
     """The module to export for a text model, and the dynamic axes of its input and output:
     ids (batch, sequence) -> logits (batch, classes)."""
     if isinstance(model, TextClassifier):
         axes = {"input_0": {0: "batch", 1: "sequence"}, "output": {0: "batch"}}
         return TraceableTextClassifier(model), axes
-    what = ("a language model, whose forward carries its hidden state from call to call"
-            if isinstance(model, LanguageModel) else f"a {type(model).__name__}")
+    what = (
+        "a language model, whose forward carries its hidden state from call to call"
+        if isinstance(model, LanguageModel)
+        else f"a {type(model).__name__}"
+    )
     raise ExportError(
         f"ONNX export of a ULMFiT model takes the classifier (text_classifier_learner: token "
         f"ids in, class logits out). Received: {what}. Fix: export the classifier; keep a "
-        "language model in PyTorch (learn.export, learn.save_encoder).")
+        "language model in PyTorch (learn.export, learn.save_encoder)."
+    )

@@ -161,9 +161,12 @@ class Numericalize:
     def setup(self, token_lists: Iterable[Sequence[str]]) -> Numericalize:
         """Build the vocabulary from tokenized texts, unless one was given."""
         if self.vocab is None:
-            self.vocab = Vocab.from_tokens(token_lists, min_freq=self.min_freq,
-                                           max_vocab=self.max_vocab,
-                                           special_tokens=self.special_toks)
+            self.vocab = Vocab.from_tokens(
+                token_lists,
+                min_freq=self.min_freq,
+                max_vocab=self.max_vocab,
+                special_tokens=self.special_toks,
+            )
         return self
 
     def __call__(self, tokens: Sequence[str]) -> torch.Tensor:
@@ -176,8 +179,10 @@ class Numericalize:
 
     def _vocab(self) -> Vocab:
         if self.vocab is None:
-            raise RuntimeError("Numericalize has no vocabulary yet. Fix: num.setup(token_lists) "
-                               "first, or pass Numericalize(vocab).")
+            raise RuntimeError(
+                "Numericalize has no vocabulary yet. Fix: num.setup(token_lists) "
+                "first, or pass Numericalize(vocab)."
+            )
         return self.vocab
 
     def __repr__(self) -> str:

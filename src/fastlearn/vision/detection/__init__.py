@@ -27,8 +27,24 @@ from .postprocess import DetectionPostprocess
 from .predict import detect
 
 __all__ = [
-    "BBoxBlock", "BBoxLblBlock", "TensorBBox", "TensorBBoxLabel", "get_annotations",
-    "DetectionInterpretation", "DetectionLearner", "build_detector", "detection_learner",
-    "FCOSLoss", "MeanAveragePrecision", "coco_evaluate", "to_coco", "FCOS",
-    "DetectionPostprocess", "detect", "batched_nms", "box_iou", "generalized_box_iou", "nms",
+    "BBoxBlock",
+    "BBoxLblBlock",
+    "TensorBBox",
+    "TensorBBoxLabel",
+    "get_annotations",
+    "DetectionInterpretation",
+    "DetectionLearner",
+    "build_detector",
+    "detection_learner",
+    "FCOSLoss",
+    "MeanAveragePrecision",
+    "coco_evaluate",
+    "to_coco",
+    "FCOS",
+    "DetectionPostprocess",
+    "detect",
+    "batched_nms",
+    "box_iou",
+    "generalized_box_iou",
+    "nms",
 ]

@@ -17,8 +17,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["box_area", "box_iou", "generalized_box_iou", "xywh_to_xyxy", "xyxy_to_xywh",
-           "clip_boxes", "nms", "batched_nms"]
+__all__ = [
+    "box_area",
+    "box_iou",
+    "generalized_box_iou",
+    "xywh_to_xyxy",
+    "xyxy_to_xywh",
+    "clip_boxes",
+    "nms",
+    "batched_nms",
+]
 
 
 def box_area(boxes: Tensor) -> Tensor:
@@ -50,7 +58,7 @@ def generalized_box_iou(a: Tensor, b: Tensor, eps: float = 1e-7) -> Tensor:
     inter = wh[..., 0] * wh[..., 1]
     union = box_area(a) + box_area(b) - inter
     iou = inter / (union + eps)
-    enc_wh = (torch.maximum(a[..., 2:], b[..., 2:]) - torch.minimum(a[..., :2], b[..., :2]))
+    enc_wh = torch.maximum(a[..., 2:], b[..., 2:]) - torch.minimum(a[..., :2], b[..., :2])
     enclosing = enc_wh[..., 0].clamp(min=0) * enc_wh[..., 1].clamp(min=0)
     return iou - (enclosing - union) / (enclosing + eps)
 
@@ -83,8 +91,10 @@ def nms(boxes: Tensor, scores: Tensor, iou_thresh: float = 0.5) -> Tensor:
     Ties in score keep the input order.
     """
     if boxes.ndim != 2 or boxes.shape[-1] != 4 or scores.shape != boxes.shape[:1]:
-        raise ValueError(f"Expected boxes (N, 4) and scores (N,). Received: boxes "
-                         f"{tuple(boxes.shape)}, scores {tuple(scores.shape)}.")
+        raise ValueError(
+            f"Expected boxes (N, 4) and scores (N,). Received: boxes "
+            f"{tuple(boxes.shape)}, scores {tuple(scores.shape)}."
+        )
     order = torch.argsort(scores, descending=True, stable=True)
     if len(order) <= 1:
         return order

@@ -43,8 +43,14 @@ from ..blocks import SpatialBlock
 from ..dataset import ImageDataset
 from ..geometry import TensorGeometry
 
-__all__ = ["TensorBBox", "TensorBBoxLabel", "BBoxBlock", "BBoxLblBlock", "get_annotations",
-           "check_box_counts"]
+__all__ = [
+    "TensorBBox",
+    "TensorBBoxLabel",
+    "BBoxBlock",
+    "BBoxLblBlock",
+    "get_annotations",
+    "check_box_counts",
+]
 
 
 class TensorBBox(TensorGeometry):
@@ -106,12 +112,16 @@ class BBoxBlock(SpatialBlock):
         try:
             t = torch.as_tensor(value, dtype=torch.float32)
         except (TypeError, ValueError, RuntimeError):
-            return (f"BBoxBlock takes (n, 4) boxes (x0, y0, x1, y1) in pixels. Received "
-                    f"{type(value).__name__} {value!r:.60}.")
+            return (
+                f"BBoxBlock takes (n, 4) boxes (x0, y0, x1, y1) in pixels. Received "
+                f"{type(value).__name__} {value!r:.60}."
+            )
         if not (t.ndim == 2 and t.shape[1] == 4) and t.numel() != 0:
-            return (f"BBoxBlock takes (n, 4) boxes (x0, y0, x1, y1) in pixels, one row per box. "
-                    f"Received shape {tuple(t.shape)}. Fix: e.g. [[10, 20, 50, 80]], or [] for "
-                    "an image without boxes.")
+            return (
+                f"BBoxBlock takes (n, 4) boxes (x0, y0, x1, y1) in pixels, one row per box. "
+                f"Received shape {tuple(t.shape)}. Fix: e.g. [[10, 20, 50, 80]], or [] for "
+                "an image without boxes."
+            )
         if not bool(torch.isfinite(t).all()):
             return "BBoxBlock received NaN or infinite coordinates."
         return None
@@ -127,11 +137,13 @@ class BBoxBlock(SpatialBlock):
                 b = torch.where(empty[:, None], b[:, :2].repeat(1, 2), b)  # a point: no area
             out.append(TensorBBox(b))
         if bad:
-            warnings.warn(f"BBoxBlock: {sum(n for _, n, _ in bad)} boxes in {len(bad)} items "
-                          f"have zero or negative width or height (first: item {bad[0][0]}, "
-                          f"{bad[0][2]}); the loss and the metric ignore them. Boxes are (x0, "
-                          "y0, x1, y1): get_annotations converts COCO's (x, y, width, height).",
-                          stacklevel=2)
+            warnings.warn(
+                f"BBoxBlock: {sum(n for _, n, _ in bad)} boxes in {len(bad)} items "
+                f"have zero or negative width or height (first: item {bad[0][0]}, "
+                f"{bad[0][2]}); the loss and the metric ignore them. Boxes are (x0, "
+                "y0, x1, y1): get_annotations converts COCO's (x, y, width, height).",
+                stacklevel=2,
+            )
         return out
 
     def decode(self, x: Any) -> Tensor:
@@ -162,11 +174,16 @@ class BBoxLblBlock(SpatialBlock):
         return None if self.categorize is None else L(self.categorize.vocab)
 
     def check(self, value: Any) -> str | None:
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, Tensor)) and \
-                not hasattr(value, "__len__"):
-            return (f"BBoxLblBlock takes a list of labels, one per box. Received "
-                    f"{type(value).__name__} {value!r:.60}. Fix: e.g. ['chair', 'tv'], or [] "
-                    "for an image without boxes.")
+        if (
+            isinstance(value, (str, bytes))
+            or not isinstance(value, (list, tuple, Tensor))
+            and not hasattr(value, "__len__")
+        ):
+            return (
+                f"BBoxLblBlock takes a list of labels, one per box. Received "
+                f"{type(value).__name__} {value!r:.60}. Fix: e.g. ['chair', 'tv'], or [] "
+                "for an image without boxes."
+            )
         return None
 
     def setup(self, train_values: Sequence[Any]) -> None:
@@ -178,20 +195,24 @@ class BBoxLblBlock(SpatialBlock):
         if self.add_na and (not vocab or vocab[0] != "#na#"):
             vocab = ["#na#", *vocab]
         if len(vocab) < 2:
-            raise DataBlockError("BBoxLblBlock found no label in the training items. Fix: check "
-                                 "get_y (its second getter returns empty lists).")
+            raise DataBlockError(
+                "BBoxLblBlock found no label in the training items. Fix: check "
+                "get_y (its second getter returns empty lists)."
+            )
         self.categorize = Categorize(vocab).setup([])
 
     def encode(self, values: Sequence[Any], splits: Splits) -> list[TensorBBoxLabel]:
         index = self.categorize._index
         for part, name in ((splits[0], "training"), (splits[1], "validation")):
-            unseen = sorted({str(_plain(v)) for i in part for v in values[i]
-                             if _plain(v) not in index})
+            unseen = sorted(
+                {str(_plain(v)) for i in part for v in values[i] if _plain(v) not in index}
+            )
             if unseen:
                 raise DataBlockError(
                     f"BBoxLblBlock: {name} labels not in the vocabulary {list(index)[:10]}: "
                     f"{unseen[:10]}. Fix: pass every class in vocab=, or use a split where "
-                    "each class appears in training.")
+                    "each class appears in training."
+                )
         return [TensorBBoxLabel([index[_plain(v)] for v in vs]) for vs in values]
 
     def decode(self, x: Any) -> list[Any]:
@@ -213,43 +234,59 @@ def check_box_counts(dataset: Any, what: str = "dataset") -> None:
         if len(boxes) != len(labels):
             raise DataBlockError(
                 f"Item {j} of the {what} ({src!r}) has {len(boxes)} boxes and {len(labels)} "
-                "labels. Fix: the two getters must return one label per box, in the same order.")
+                "labels. Fix: the two getters must return one label per box, in the same order."
+            )
 
 
 # ---------------------------------------------------------------------------------- COCO json
 def _need(entry: dict[str, Any], keys: Sequence[str], where: str, fname: Any) -> None:
     if not isinstance(entry, dict):
-        raise ValueError(f"{fname}: expected {where} to be an object. Received: "
-                         f"{type(entry).__name__} {entry!r:.80}.")
+        raise ValueError(
+            f"{fname}: expected {where} to be an object. Received: "
+            f"{type(entry).__name__} {entry!r:.80}."
+        )
     missing = [k for k in keys if k not in entry]
     if missing:
-        raise ValueError(f"{fname}: {where} has no {', '.join(map(repr, missing))} "
-                         f"(it has {sorted(entry)}). Fix: a COCO json needs, per image, 'id' "
-                         "and 'file_name'; per annotation, 'image_id', 'category_id' and "
-                         "'bbox' [x, y, width, height]; per category, 'id' and 'name'.")
+        raise ValueError(
+            f"{fname}: {where} has no {', '.join(map(repr, missing))} "
+            f"(it has {sorted(entry)}). Fix: a COCO json needs, per image, 'id' "
+            "and 'file_name'; per annotation, 'image_id', 'category_id' and "
+            "'bbox' [x, y, width, height]; per category, 'id' and 'name'."
+        )
 
 
-def _annotation_box(a: Any, n: int, names: dict[Any, str], classes: dict[Any, str],
-                    fname: Any) -> list[float]:
+def _annotation_box(
+    a: Any, n: int, names: dict[Any, str], classes: dict[Any, str], fname: Any
+) -> list[float]:
     """Annotation `n`'s box as corners, after checking its keys, image, category and bbox."""
     _need(a, ("image_id", "category_id", "bbox"), f"annotation {n}", fname)
     if a["image_id"] not in names:
-        raise ValueError(f"{fname}: annotation {n} is for image id {a['image_id']!r}, which "
-                         "'images' does not list. Fix: add the image, or drop the annotation.")
+        raise ValueError(
+            f"{fname}: annotation {n} is for image id {a['image_id']!r}, which "
+            "'images' does not list. Fix: add the image, or drop the annotation."
+        )
     if a["category_id"] not in classes:
-        raise ValueError(f"{fname}: annotation {n} has category id {a['category_id']!r}, not "
-                         f"among the categories {sorted(classes)}. Fix: add it to "
-                         "'categories', or drop the annotation.")
+        raise ValueError(
+            f"{fname}: annotation {n} has category id {a['category_id']!r}, not "
+            f"among the categories {sorted(classes)}. Fix: add it to "
+            "'categories', or drop the annotation."
+        )
     bb = a["bbox"]
-    if not (isinstance(bb, (list, tuple)) and len(bb) == 4
-            and all(isinstance(v, (int, float)) and math.isfinite(v) for v in bb)):
-        raise ValueError(f"{fname}: annotation {n} has bbox {bb!r:.60}; expected [x, y, width, "
-                         "height] (4 finite numbers).")
+    if not (
+        isinstance(bb, (list, tuple))
+        and len(bb) == 4
+        and all(isinstance(v, (int, float)) and math.isfinite(v) for v in bb)
+    ):
+        raise ValueError(
+            f"{fname}: annotation {n} has bbox {bb!r:.60}; expected [x, y, width, "
+            "height] (4 finite numbers)."
+        )
     return [bb[0], bb[1], bb[0] + bb[2], bb[1] + bb[3]]
 
 
-def get_annotations(fname: str | os.PathLike, prefix: str | None = None, *,
-                    keep_empty: bool = True) -> tuple[list[str], list[tuple[list, list]]]:
+def get_annotations(
+    fname: str | os.PathLike, prefix: str | None = None, *, keep_empty: bool = True
+) -> tuple[list[str], list[tuple[list, list]]]:
     """(file names, [(boxes, labels)]) of a COCO json: boxes as [x0, y0, x1, y1] pixels, labels
     as category names; file names with `prefix` prepended (fastai's `get_annotations`).
 
@@ -276,4 +313,3 @@ def get_annotations(fname: str | os.PathLike, prefix: str | None = None, *,
         labels[a["image_id"]].append(classes[a["category_id"]])
     ids = [k for k in names if keep_empty or boxes[k]]
     return [names[k] for k in ids], [(boxes[k], labels[k]) for k in ids]
-

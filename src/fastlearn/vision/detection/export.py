@@ -29,11 +29,13 @@ from .predict import detect
 __all__ = ["DetectionPredictor", "predictor_from_config", "detection_fcos", "check_header"]
 
 
-def detection_fcos(arch: str, n_classes: int, n_in: int = 3, width: int = 128,
-                   n_convs: int = 4, n_extra: int = 2) -> FCOS:
+def detection_fcos(
+    arch: str, n_classes: int, n_in: int = 3, width: int = 128, n_convs: int = 4, n_extra: int = 2
+) -> FCOS:
     """An FCOS detector over `arch`'s body, without downloading weights (the file has them)."""
-    return build_detector(arch, n_classes, False, n_in=n_in, width=width, n_convs=n_convs,
-                          n_extra=n_extra)
+    return build_detector(
+        arch, n_classes, False, n_in=n_in, width=width, n_convs=n_convs, n_extra=n_extra
+    )
 
 
 BUILDERS = {"detection_fcos": detection_fcos}  # see core/export.py's _BUILDER_APPLICATIONS
@@ -45,8 +47,12 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
     kw = config["builder_kwargs"]
     header.text(kw, "arch", "builder_kwargs.arch")
     n_classes = header.integer(kw, "n_classes", "builder_kwargs.n_classes", low=1, high=100_000)
-    for key, low, high, default in (("n_in", 1, 64, 3), ("width", 1, 4096, 128),
-                                    ("n_convs", 0, 32, 4), ("n_extra", 0, 4, 2)):
+    for key, low, high, default in (
+        ("n_in", 1, 64, 3),
+        ("width", 1, 4096, 128),
+        ("n_convs", 0, 32, 4),
+        ("n_extra", 0, 4, 2),
+    ):
         header.integer(kw, key, f"builder_kwargs.{key}", default, low=low, high=high)
     post = header.section(config, "postprocess", "postprocess", {})
     for key in ("score_thresh", "iou_thresh"):
@@ -60,16 +66,18 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
         raise header.refuse("vocab", vocab, f"'#na#' and the {n_classes} class names")
     unknown = set(post) - {"score_thresh", "iou_thresh", "pre_nms_top_k", "max_dets"}
     if unknown:
-        raise header.refuse("postprocess", post, "only score_thresh, iou_thresh, "
-                            "pre_nms_top_k and max_dets")
+        raise header.refuse(
+            "postprocess", post, "only score_thresh, iou_thresh, pre_nms_top_k and max_dets"
+        )
 
 
 class DetectionPredictor(Predictor):
     """An exported detector: `predict(image)` -> (boxes (D, 4) in pixels of the image, labels,
     scores), best first; images as paths, bytes, PIL images or (C, H, W) uint8 tensors."""
 
-    def __init__(self, model: nn.Module, config: dict[str, Any],
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, model: nn.Module, config: dict[str, Any], device: torch.device | str = "cpu"
+    ) -> None:
         super().__init__(model, config, device)
         pre = config.get("preprocessing", {})
         self.task = "detection"
@@ -80,8 +88,15 @@ class DetectionPredictor(Predictor):
 
     def predict_batch(self, items: Sequence[Any]) -> list[tuple[Tensor, list[Any], Tensor]]:
         """(boxes, labels, scores) for each image."""
-        out = detect(self.model, items, item_tfms=self.item_tfms, batch_tfms=self.batch_tfms,
-                     postprocess=self.postprocess, mode=self.mode, device=self.device)
+        out = detect(
+            self.model,
+            items,
+            item_tfms=self.item_tfms,
+            batch_tfms=self.batch_tfms,
+            postprocess=self.postprocess,
+            mode=self.mode,
+            device=self.device,
+        )
         return [(b, [self.vocab[int(k) + 1] for k in c], s) for b, s, c in out]
 
     def predict(self, item: Any) -> tuple[Tensor, list[Any], Tensor]:
@@ -93,7 +108,8 @@ class DetectionPredictor(Predictor):
         return {**super().info(), "task": self.task}
 
 
-def predictor_from_config(config: dict[str, Any], model: nn.Module,
-                          device: torch.device) -> DetectionPredictor:
+def predictor_from_config(
+    config: dict[str, Any], model: nn.Module, device: torch.device
+) -> DetectionPredictor:
     """The detection application's predictor (called by `load_learner`)."""
     return DetectionPredictor(model, config, device)

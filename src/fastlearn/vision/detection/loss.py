@@ -34,8 +34,9 @@ from .postprocess import BOX, CENTERNESS, N_META, POINT, valid_targets
 __all__ = ["FCOSLoss", "sigmoid_focal_loss", "assign_targets"]
 
 
-def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
-                       gamma: float = 2.0) -> Tensor:
+def sigmoid_focal_loss(
+    logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> Tensor:
     """Per-element focal loss (Lin et al.) of logits against 0/1 targets of the same shape."""
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
@@ -48,15 +49,22 @@ def _level_ranges(strides: Tensor, lo: float, hi: float) -> tuple[Tensor, Tensor
     """(A,) lower and upper box sizes, in strides, that each location answers for."""
     finest, coarsest = strides == strides.min(), strides == strides.max()
     low = torch.where(finest, torch.zeros_like(strides), torch.full_like(strides, lo))
-    high = torch.where(coarsest, torch.full_like(strides, float("inf")),
-                       torch.full_like(strides, hi))
+    high = torch.where(
+        coarsest, torch.full_like(strides, float("inf")), torch.full_like(strides, hi)
+    )
     return low, high
 
 
 @torch.no_grad()
-def assign_targets(points: Tensor, boxes: Tensor, labels: Tensor, *, radius: float = 1.5,
-                   size_range: tuple[float, float] = (4.0, 8.0), small_boxes: bool = True
-                   ) -> tuple[Tensor, Tensor, Tensor]:
+def assign_targets(
+    points: Tensor,
+    boxes: Tensor,
+    labels: Tensor,
+    *,
+    radius: float = 1.5,
+    size_range: tuple[float, float] = (4.0, 8.0),
+    small_boxes: bool = True,
+) -> tuple[Tensor, Tensor, Tensor]:
     """(gt index (B, A), positive (B, A), nearest (B, A)): the box each location answers for,
     and which positives are a small box's nearest location (see `FCOSLoss`).
 
@@ -103,13 +111,21 @@ class FCOSLoss(nn.Module):
     `small_boxes=False` leaves boxes smaller than a stride unassigned, as published FCOS.
     """
 
-    def __init__(self, *, alpha: float = 0.25, gamma: float = 2.0, radius: float = 1.5,
-                 size_range: tuple[float, float] = (4.0, 8.0), small_boxes: bool = True,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        radius: float = 1.5,
+        size_range: tuple[float, float] = (4.0, 8.0),
+        small_boxes: bool = True,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"Expected reduction 'mean', 'sum' or 'none'. Received: "
-                             f"{reduction!r}.")
+            raise ValueError(
+                f"Expected reduction 'mean', 'sum' or 'none'. Received: {reduction!r}."
+            )
         self.alpha, self.gamma, self.radius, self.size_range = alpha, gamma, radius, size_range
         self.small_boxes = small_boxes
         self.reduction = reduction
@@ -123,9 +139,14 @@ class FCOSLoss(nn.Module):
         if boxes.shape[1] == 0:  # no image of the batch has a box: one padding row each
             boxes, labels = boxes.new_zeros(len(boxes), 1, 4), labels.new_zeros(len(boxes), 1)
         points = preds[0, :, POINT]  # the same locations for every image of the batch
-        idx, pos, nearest = assign_targets(points, boxes, labels, radius=self.radius,
-                                           size_range=self.size_range,
-                                           small_boxes=self.small_boxes)
+        idx, pos, nearest = assign_targets(
+            points,
+            boxes,
+            labels,
+            radius=self.radius,
+            size_range=self.size_range,
+            small_boxes=self.small_boxes,
+        )
         gt_boxes = torch.gather(boxes, 1, idx[..., None].expand(-1, -1, 4))  # (B, A, 4)
         gt_cls = torch.gather(labels.long(), 1, idx)  # (B, A), 1..C at positives
         n_classes = preds.shape[-1] - N_META
@@ -136,24 +157,34 @@ class FCOSLoss(nn.Module):
         ctr_target = torch.where(pos, ctr_target, torch.zeros_like(ctr_target))
         giou = 1 - generalized_box_iou(preds[..., BOX], gt_boxes)
         box = (giou * ctr_target).sum(1)  # positives only: the target is 0 elsewhere
-        ctr = (F.binary_cross_entropy_with_logits(preds[..., CENTERNESS], ctr_target,
-                                                  reduction="none") * pos).sum(1)
+        ctr = (
+            F.binary_cross_entropy_with_logits(preds[..., CENTERNESS], ctr_target, reduction="none")
+            * pos
+        ).sum(1)
         n_pos, ctr_sum = pos.sum(1).float(), ctr_target.sum(1)
         if self.reduction == "none":
-            return (cls / n_pos.clamp(min=1) + box / ctr_sum.clamp(min=1e-6)
-                    + ctr / n_pos.clamp(min=1))
-        total = (cls.sum() / n_pos.sum().clamp(min=1) + box.sum() / ctr_sum.sum().clamp(min=1e-6)
-                 + ctr.sum() / n_pos.sum().clamp(min=1))
+            return (
+                cls / n_pos.clamp(min=1) + box / ctr_sum.clamp(min=1e-6) + ctr / n_pos.clamp(min=1)
+            )
+        total = (
+            cls.sum() / n_pos.sum().clamp(min=1)
+            + box.sum() / ctr_sum.sum().clamp(min=1e-6)
+            + ctr.sum() / n_pos.sum().clamp(min=1)
+        )
         return total * len(preds) if self.reduction == "sum" else total
 
 
 def _check(preds: Tensor, boxes: Tensor, labels: Tensor) -> None:
     """Clear errors for outputs and targets that don't fit (the first batch's check)."""
     if preds.ndim != 3 or preds.shape[-1] <= N_META:
-        raise ValueError(f"FCOSLoss expected detector outputs (B, A, 9 + n_classes). "
-                         f"Received: {tuple(preds.shape)}. Fix: use an FCOS model "
-                         "(detection_learner builds one).")
+        raise ValueError(
+            f"FCOSLoss expected detector outputs (B, A, 9 + n_classes). "
+            f"Received: {tuple(preds.shape)}. Fix: use an FCOS model "
+            "(detection_learner builds one)."
+        )
     if boxes.ndim != 3 or boxes.shape[-1] != 4 or labels.shape != boxes.shape[:2]:
-        raise ValueError(f"FCOSLoss expected boxes (B, n, 4) and labels (B, n). Received: boxes "
-                         f"{tuple(boxes.shape)}, labels {tuple(labels.shape)}. Fix: a DataBlock "
-                         "with blocks (ImageBlock, BBoxBlock, BBoxLblBlock) and n_inp=1.")
+        raise ValueError(
+            f"FCOSLoss expected boxes (B, n, 4) and labels (B, n). Received: boxes "
+            f"{tuple(boxes.shape)}, labels {tuple(labels.shape)}. Fix: a DataBlock "
+            "with blocks (ImageBlock, BBoxBlock, BBoxLblBlock) and n_inp=1."
+        )

@@ -36,8 +36,13 @@ from torch import Tensor
 from ...core.metrics import Metric
 from .postprocess import DetectionPostprocess, Detections, split_targets
 
-__all__ = ["coco_evaluate", "to_coco", "MeanAveragePrecision", "IOU_THRESHOLDS",
-           "RECALL_THRESHOLDS"]
+__all__ = [
+    "coco_evaluate",
+    "to_coco",
+    "MeanAveragePrecision",
+    "IOU_THRESHOLDS",
+    "RECALL_THRESHOLDS",
+]
 
 # As pycocotools builds them (so that .5 and .75 are found by equality, as there).
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -99,8 +104,13 @@ def _as_numpy(t: Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy()
 
 
-def coco_evaluate(detections: Sequence[Detections], targets: Sequence[tuple[Tensor, Tensor]],
-                  n_classes: int, *, max_dets: int = 100) -> dict[str, Any]:
+def coco_evaluate(
+    detections: Sequence[Detections],
+    targets: Sequence[tuple[Tensor, Tensor]],
+    n_classes: int,
+    *,
+    max_dets: int = 100,
+) -> dict[str, Any]:
     """COCO box AP of `detections` against `targets`, one entry per image in the same order.
 
     `detections[i]`: (boxes (D, 4), scores (D,), classes (D,)), classes in 0..n_classes-1;
@@ -109,8 +119,10 @@ def coco_evaluate(detections: Sequence[Detections], targets: Sequence[tuple[Tens
     mean keys are -1 when no class has ground truth (pycocotools' value).
     """
     if len(detections) != len(targets):
-        raise ValueError(f"Expected one detection entry per target image. Received: "
-                         f"{len(detections)} detections, {len(targets)} targets.")
+        raise ValueError(
+            f"Expected one detection entry per target image. Received: "
+            f"{len(detections)} detections, {len(targets)} targets."
+        )
     scores: list[list[np.ndarray]] = [[] for _ in range(n_classes)]
     matches: list[list[np.ndarray]] = [[] for _ in range(n_classes)]
     n_gt = np.zeros(n_classes, dtype=np.int64)
@@ -142,14 +154,22 @@ def _summary(precision: np.ndarray) -> dict[str, Any]:
         return float(np.mean(valid)) if valid.size else -1.0
 
     t50, t75 = (int(np.flatnonzero(IOU_THRESHOLDS == t)[0]) for t in (0.5, 0.75))
-    per_class = [float(np.mean(precision[:, :, k])) if (precision[:, :, k] > -1).any()
-                 else float("nan") for k in range(precision.shape[2])]
-    return {"map": mean(precision), "map50": mean(precision[t50]), "map75": mean(precision[t75]),
-            "per_class": per_class, "precision": precision}
+    per_class = [
+        float(np.mean(precision[:, :, k])) if (precision[:, :, k] > -1).any() else float("nan")
+        for k in range(precision.shape[2])
+    ]
+    return {
+        "map": mean(precision),
+        "map50": mean(precision[t50]),
+        "map75": mean(precision[t75]),
+        "per_class": per_class,
+        "precision": precision,
+    }
 
 
-def to_coco(detections: Sequence[Detections], targets: Sequence[tuple[Tensor, Tensor]],
-            n_classes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def to_coco(
+    detections: Sequence[Detections], targets: Sequence[tuple[Tensor, Tensor]], n_classes: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The same images as COCO ground truth (a dict as in a COCO json) and COCO results (a
     list of dicts), for pycocotools or any COCO tool: image i has id i + 1, class k has
     category id k + 1, boxes become (x, y, width, height)."""
@@ -158,14 +178,28 @@ def to_coco(detections: Sequence[Detections], targets: Sequence[tuple[Tensor, Te
     for i, ((g_boxes, g_cls), (d_boxes, d_scores, d_cls)) in enumerate(zip(targets, detections)):
         for box, k in zip(_as_numpy(g_boxes).reshape(-1, 4), g_cls.tolist()):
             x0, y0, x1, y1 = box.tolist()
-            annotations.append({"id": len(annotations) + 1, "image_id": i + 1,
-                                "category_id": int(k) + 1, "bbox": [x0, y0, x1 - x0, y1 - y0],
-                                "area": (x1 - x0) * (y1 - y0), "iscrowd": 0})
-        for box, s, k in zip(_as_numpy(d_boxes).reshape(-1, 4), _as_numpy(d_scores).reshape(-1),
-                             d_cls.tolist()):
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": i + 1,
+                    "category_id": int(k) + 1,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
+        for box, s, k in zip(
+            _as_numpy(d_boxes).reshape(-1, 4), _as_numpy(d_scores).reshape(-1), d_cls.tolist()
+        ):
             x0, y0, x1, y1 = box.tolist()
-            results.append({"image_id": i + 1, "category_id": int(k) + 1,
-                            "bbox": [x0, y0, x1 - x0, y1 - y0], "score": float(s)})
+            results.append(
+                {
+                    "image_id": i + 1,
+                    "category_id": int(k) + 1,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "score": float(s),
+                }
+            )
     categories = [{"id": k + 1, "name": str(k)} for k in range(n_classes)]
     return {"images": images, "annotations": annotations, "categories": categories}, results
 
@@ -181,11 +215,13 @@ class MeanAveragePrecision(Metric):
 
     state_names = ("detections", "targets", "n_classes")
 
-    def __init__(self, iou_thresh: float | None = None, *,
-                 postprocess: DetectionPostprocess | None = None) -> None:
+    def __init__(
+        self, iou_thresh: float | None = None, *, postprocess: DetectionPostprocess | None = None
+    ) -> None:
         if iou_thresh not in (None, 0.5, 0.75):
-            raise ValueError(f"Expected iou_thresh None (.50:.95), 0.5 or 0.75. Received: "
-                             f"{iou_thresh!r}.")
+            raise ValueError(
+                f"Expected iou_thresh None (.50:.95), 0.5 or 0.75. Received: {iou_thresh!r}."
+            )
         self.iou_thresh, self.postprocess = iou_thresh, postprocess or DetectionPostprocess()
         self.name = "mAP" if iou_thresh is None else f"mAP{round(iou_thresh * 100)}"
         self.reset()
@@ -205,8 +241,9 @@ class MeanAveragePrecision(Metric):
 
     def results(self) -> dict[str, Any]:
         """'map', 'map50', 'map75' and 'per_class' (AP of each class, NaN without targets)."""
-        return coco_evaluate(self.detections, self.targets, self.n_classes,
-                             max_dets=self.postprocess.max_dets)
+        return coco_evaluate(
+            self.detections, self.targets, self.n_classes, max_dets=self.postprocess.max_dets
+        )
 
     def compute(self) -> float:
         """The chosen mAP (NaN before any update)."""

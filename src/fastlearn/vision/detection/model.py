@@ -30,8 +30,9 @@ from ..models.heads import dummy_forward
 __all__ = ["FCOS", "FeaturePyramid", "FCOSHead", "find_taps", "location_grid", "fcos_splitter"]
 
 
-def find_taps(body: nn.Sequential, size: int = 256, n: int = 3
-              ) -> tuple[list[int], list[int], list[int]]:
+def find_taps(
+    body: nn.Sequential, size: int = 256, n: int = 3
+) -> tuple[list[int], list[int], list[int]]:
     """(indices, strides, channels) of the body's children that end each of its last `n`
     strides (>= 8), found by a dummy forward at `size`."""
     outputs = dummy_forward(body, (size, size))
@@ -40,14 +41,17 @@ def find_taps(body: nn.Sequential, size: int = 256, n: int = 3
         last[size // out.shape[-1]] = i  # the last child at each stride
     strides = sorted(s for s in last if s >= 8)[-n:]
     if not strides:
-        raise ValueError(f"Expected a body that reaches stride 8 or more. Received strides "
-                         f"{sorted(last)} at input size {size}.")
+        raise ValueError(
+            f"Expected a body that reaches stride 8 or more. Received strides "
+            f"{sorted(last)} at input size {size}."
+        )
     taps = [last[s] for s in strides]
     return taps, strides, [outputs[i].shape[1] for i in taps]
 
 
-def _conv(n_in: int, n_out: int, kernel: int = 3, stride: int = 1, std: float | None = None
-          ) -> nn.Conv2d:
+def _conv(
+    n_in: int, n_out: int, kernel: int = 3, stride: int = 1, std: float | None = None
+) -> nn.Conv2d:
     conv = nn.Conv2d(n_in, n_out, kernel, stride=stride, padding=kernel // 2)
     if std is None:
         nn.init.kaiming_uniform_(conv.weight, a=1)
@@ -81,16 +85,20 @@ def _tower(width: int, n_convs: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for _ in range(n_convs):
         groups = math.gcd(32, max(width // 4, 1))  # 32 groups of 4+ channels, as FCOS at 128+
-        layers += [_conv(width, width, std=0.01), nn.GroupNorm(groups, width),
-                   nn.ReLU(inplace=True)]
+        layers += [
+            _conv(width, width, std=0.01),
+            nn.GroupNorm(groups, width),
+            nn.ReLU(inplace=True),
+        ]
     return nn.Sequential(*layers)
 
 
 class FCOSHead(nn.Module):
     """The head shared by every level: class logits, side distances and centre-ness."""
 
-    def __init__(self, width: int, n_classes: int, n_levels: int, *, n_convs: int = 4,
-                 prior: float = 0.01) -> None:
+    def __init__(
+        self, width: int, n_classes: int, n_levels: int, *, n_convs: int = 4, prior: float = 0.01
+    ) -> None:
         super().__init__()
         self.cls_tower, self.box_tower = _tower(width, n_convs), _tower(width, n_convs)
         self.cls_logits = _conv(width, n_classes, std=0.01)
@@ -127,8 +135,15 @@ class FCOS(nn.Module):
     pyramid levels above the body's last stride (P6, P7).
     """
 
-    def __init__(self, body: nn.Sequential, n_classes: int, *, width: int = 128,
-                 n_convs: int = 4, n_extra: int = 2) -> None:
+    def __init__(
+        self,
+        body: nn.Sequential,
+        n_classes: int,
+        *,
+        width: int = 128,
+        n_convs: int = 4,
+        n_extra: int = 2,
+    ) -> None:
         super().__init__()
         if n_classes < 1:
             raise ValueError(f"Expected n_classes >= 1. Received: {n_classes}.")
@@ -160,8 +175,12 @@ class FCOS(nn.Module):
             scale = torch.cat([loc[..., 2:], loc[..., 2:]], -1)
             sign = dist.new_tensor([-1.0, -1.0, 1.0, 1.0])
             boxes = torch.cat([loc[..., :2], loc[..., :2]], -1) + sign * dist * scale
-            rows.append(torch.cat([boxes, loc, ctr.flatten(2).transpose(1, 2),
-                                   logits.flatten(2).transpose(1, 2)], -1))
+            rows.append(
+                torch.cat(
+                    [boxes, loc, ctr.flatten(2).transpose(1, 2), logits.flatten(2).transpose(1, 2)],
+                    -1,
+                )
+            )
         return torch.cat(rows, 1)
 
 

@@ -24,8 +24,16 @@ from torch import Tensor
 
 from .boxes import batched_nms, box_area
 
-__all__ = ["BOX", "POINT", "CENTERNESS", "N_META", "Detections", "DetectionPostprocess",
-           "split_targets", "valid_targets"]
+__all__ = [
+    "BOX",
+    "POINT",
+    "CENTERNESS",
+    "N_META",
+    "Detections",
+    "DetectionPostprocess",
+    "split_targets",
+    "valid_targets",
+]
 
 BOX, POINT, CENTERNESS, N_META = slice(0, 4), slice(4, 8), 8, 9
 Detections = tuple[Tensor, Tensor, Tensor]  # boxes (D, 4), scores (D,), classes (D,) from 0
@@ -53,8 +61,9 @@ class DetectionPostprocess:
     def __call__(self, preds: Tensor) -> list[Detections]:
         """One (boxes, scores, classes) per image of `preds` (B, A, 9 + C)."""
         if preds.ndim != 3 or preds.shape[-1] <= N_META:
-            raise ValueError(f"Expected detector outputs (B, A, 9 + n_classes). Received: "
-                             f"{tuple(preds.shape)}.")
+            raise ValueError(
+                f"Expected detector outputs (B, A, 9 + n_classes). Received: {tuple(preds.shape)}."
+            )
         probs = torch.sigmoid(preds[..., N_META:].float())  # (B, A, C)
         ctr = torch.sigmoid(preds[..., CENTERNESS].float())  # (B, A)
         return [self._one(preds[i, :, BOX].float(), probs[i], ctr[i]) for i in range(len(preds))]

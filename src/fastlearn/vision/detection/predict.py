@@ -43,22 +43,27 @@ def describe_item(item: Any) -> str:
     return repr(os.fspath(item)) if isinstance(item, (str, os.PathLike)) else type(item).__name__
 
 
-def _load(item: Any, i: int, mode: str | None, tfms: Sequence[ItemTransform]
-          ) -> tuple[Tensor, Tensor, tuple[int, int]]:
+def _load(
+    item: Any, i: int, mode: str | None, tfms: Sequence[ItemTransform]
+) -> tuple[Tensor, Tensor, tuple[int, int]]:
     """(uint8 image after the item transforms, the original's corners moved with it (2, 2)
     in [-1, 1], the original's (w, h))."""
     if not isinstance(item, IMAGE_TYPES):
-        raise TypeError(f"Expected an image: a path, bytes, a PIL image or a (C, H, W) tensor. "
-                        f"Received: {describe_item(item)} (item {i}).")
+        raise TypeError(
+            f"Expected an image: a path, bytes, a PIL image or a (C, H, W) tensor. "
+            f"Received: {describe_item(item)} (item {i})."
+        )
     draft = tfms[0].draft_size if tfms else None
     try:
         img, size = open_image_sized(item, mode, draft)
     except Exception as e:  # noqa: BLE001 (any decoder failure is the input's)
-        raise ValueError(f"Could not read item {i} ({describe_item(item)}) as an image: "
-                         f"{type(e).__name__}: {e}") from None
+        raise ValueError(
+            f"Could not read item {i} ({describe_item(item)}) as an image: {type(e).__name__}: {e}"
+        ) from None
     corners = TensorPoint([[0.0, 0.0], [float(img.size[0]), float(img.size[1])]])
-    ds = ImageDataset([(img, corners)], None, list(tfms), train=False, mode=mode, spatial=1,
-                      skip_bad=False)
+    ds = ImageDataset(
+        [(img, corners)], None, list(tfms), train=False, mode=mode, spatial=1, skip_bad=False
+    )
     x, moved = ds[0]
     return x, moved, size
 
@@ -73,9 +78,16 @@ def _to_pixels(boxes: Tensor, corners: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 @torch.no_grad()
-def detect(model: nn.Module, items: Sequence[Any], *, item_tfms: Sequence[ItemTransform],
-           batch_tfms: Sequence[Callable], postprocess: DetectionPostprocess,
-           mode: str | None = "RGB", device: torch.device | str = "cpu") -> list[Detections]:
+def detect(
+    model: nn.Module,
+    items: Sequence[Any],
+    *,
+    item_tfms: Sequence[ItemTransform],
+    batch_tfms: Sequence[Callable],
+    postprocess: DetectionPostprocess,
+    mode: str | None = "RGB",
+    device: torch.device | str = "cpu",
+) -> list[Detections]:
     """(boxes (D, 4) in pixels of each original image, scores (D,), classes (D,) from 0), per
     item, best first. `batch_tfms` are the validation ones (no augmentation)."""
     items = list(items)

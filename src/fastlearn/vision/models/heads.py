@@ -87,7 +87,11 @@ def adapt_first_conv(body: nn.Module, n_in: int) -> None:
 
 
 def create_body(
-    arch: ArchLike, pretrained: bool = True, *, cut: Cut = None, n_in: int = 3,
+    arch: ArchLike,
+    pretrained: bool = True,
+    *,
+    cut: Cut = None,
+    n_in: int = 3,
     weights_path: str | Path | None = None,
 ) -> nn.Sequential:
     """Build ``arch`` and cut off its pool and classifier, leaving an nn.Sequential body.
@@ -97,8 +101,11 @@ def create_body(
     ``weights_path`` loads a local weights file for ``arch`` (the builder's ``weights_path``).
     """
     entry = get_arch(arch)
-    model = (entry.fn(pretrained=pretrained) if weights_path is None
-             else entry.fn(pretrained=True, weights_path=weights_path))
+    model = (
+        entry.fn(pretrained=pretrained)
+        if weights_path is None
+        else entry.fn(pretrained=True, weights_path=weights_path)
+    )
     body = _cut_model(model, cut if cut is not None else entry.cut)
     adapt_first_conv(body, n_in)
     return body
@@ -109,8 +116,9 @@ def create_unet_encoder(
 ) -> nn.Sequential:
     """``create_body`` for a U-Net: the architecture's ``meta.unet_cut`` unless ``cut`` is given."""
     entry = get_arch(arch)
-    return create_body(entry, pretrained, cut=cut if cut is not None else entry.meta.unet_cut,
-                       n_in=n_in)
+    return create_body(
+        entry, pretrained, cut=cut if cut is not None else entry.meta.unet_cut, n_in=n_in
+    )
 
 
 @torch.no_grad()

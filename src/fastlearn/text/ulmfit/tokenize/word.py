@@ -1,7 +1,7 @@
 """WordTokenizer: a fast rule-based word tokenizer (no spaCy) with fastai's rules applied.
 
-    >>> WordTokenizer()("I don't like it!!!!")
-    ['xxbos', 'xxmaj', 'i', 'do', "n't", 'like', 'it', 'xxrep', '4', '!']
+>>> WordTokenizer()("I don't like it!!!!")
+['xxbos', 'xxmaj', 'i', 'do', "n't", 'like', 'it', 'xxrep', '4', '!']
 """
 
 from __future__ import annotations
@@ -117,8 +117,7 @@ class WordTokenizer:
 
     def _words(self, text: str, out: list[str]) -> None:
         """Append the tokens of one string to `out`."""
-        text = apply_rules(text, html=self.fix_html, rep=self.replace_rep,
-                           wrep=self.replace_wrep)
+        text = apply_rules(text, html=self.fix_html, rep=self.replace_rep, wrep=self.replace_wrep)
         plain, web = _token_regexes()
         web_like = "@" in text or "://" in text or "www." in text
         tokens = (web if web_like else plain).findall(text)
