@@ -367,11 +367,36 @@ def test_encode_row_equals_transform_property(rows):
     df = pd.DataFrame(rows, columns=["s", "i", "b", "f"]).assign(n=range(len(rows)))
     half = len(df) // 2
     proc = TabularProcessor(["s", "i", "b"], ["f", "n"]).fit(df.iloc[:half])
-    cats, conts = proc.transform(df)
+    try:
+        cats, conts = proc.transform(df)
+    except ValueError as e:
+        # A value far beyond a nearly constant training column (e.g. a std of 1e-43) overflows
+        # float32 once normalised: refused by name, by the frame and by the row alike.
+        assert "overflows float32" in str(e)
+        refused = 0
+        for i in range(len(df)):
+            try:
+                proc.encode_row(df.iloc[i].to_dict())
+            except ValueError as row_error:
+                assert "overflows float32" in str(row_error)
+                refused += 1
+        assert refused >= 1
+        return
     for i in range(len(df)):
         row_cats, row_conts = proc.encode_row(df.iloc[i].to_dict())
         assert row_cats == cats[i].tolist()
         assert torch.equal(torch.tensor(row_conts, dtype=torch.float32), conts[i])
+
+
+def test_a_value_beyond_a_nearly_constant_column_is_refused_by_frame_and_row():
+    rows = [(None, 0, False, 0.0), (None, 0, False, 4.108557927309778e-43)] * 2
+    rows += [(None, 0, False, 1.0), (None, 0, False, 2.0)]
+    df = pd.DataFrame(rows, columns=["s", "i", "b", "f"]).assign(n=range(len(rows)))
+    proc = TabularProcessor(["s", "i", "b"], ["f", "n"]).fit(df.iloc[:4])
+    with pytest.raises(ValueError, match="column 'f'.*overflows float32"):
+        proc.transform(df)
+    with pytest.raises(ValueError, match="column 'f'.*overflows float32"):
+        proc.encode_row(df.iloc[5].to_dict())
 
 
 @pytest.mark.parametrize(
