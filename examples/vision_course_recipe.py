@@ -8,9 +8,9 @@ unfreeze, run the finder again and fit every layer with discriminative learning 
 `slice(low, lr / 5)`, `low` from the finder; then go bigger on the image size (double it):
 freeze, finder, fit; unfreeze, finder, refit. The same learner continues on new loaders
 (`learn.dls = bigger`), which keep the pretrained model's normalisation. Prints the error rate
-after each stage; asserts the final one is at most 5%, and reports it against the linear probe
-on the final (larger) images, measured in the same run. With `--plots DIR`, saves each learning
-rate finder's curve there.
+after each stage; asserts the final one is at most 5% and not significantly worse than the
+linear probe on the final (larger) images, measured in the same run (`check_probe`). With
+`--plots DIR`, saves each learning rate finder's curve there.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main() -> None:
     check("error_rate", error, 0.05, at_most=True)
     with Timer("linear probe"):
         probe = learn.probe()
-    check_probe("lr_find + slice", error, probe)
+    check_probe("lr_find + slice", learn, probe)
 
 
 if __name__ == "__main__":

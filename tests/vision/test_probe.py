@@ -144,3 +144,41 @@ def test_probe_rejects_regression_targets():
     )
     with pytest.raises(ValueError, match="one class index per image"):
         linear_probe(dls, "tiny_probe")
+
+
+@pytest.mark.parametrize(
+    "only_probe, only_model", [(0, 0), (3, 0), (5, 1), (9, 2), (4, 4), (2, 7), (12, 3)]
+)
+def test_paired_comparison_is_mcnemars_exact_test(only_probe, only_model):
+    from scipy.stats import binomtest
+
+    from fastlearn.vision import PairedComparison
+
+    n = only_probe + only_model
+    cmp = PairedComparison("fine_tune", 0.1, 0.1, only_probe, only_model)
+    expected = 1.0 if n == 0 else binomtest(only_probe, n, 0.5, alternative="greater").pvalue
+    assert cmp.p_worse == pytest.approx(expected)
+    assert cmp.worse == (expected < 0.05)
+    assert ("significantly WORSE" in str(cmp)) == cmp.worse
+
+
+def test_versus_pairs_the_learners_validation_items_with_the_probes():
+    dls = tensor_dls()
+    learn = vision_learner(dls, "tiny_probe", show_progress=False)
+    learn.fit(2, 1e-2)
+    probe = learn.probe(Cs=(1.0,))
+    assert len(probe.correct) == 60 and 1 - sum(probe.correct) / 60 == pytest.approx(
+        probe.error_rate
+    )
+    preds, targs = learn.get_preds()
+    mine = (preds.argmax(1) == targs).tolist()
+    cmp = probe.versus(learn)
+    assert cmp.error_rate == pytest.approx(1 - sum(mine) / 60)
+    assert cmp.only_probe == sum(p and not m for p, m in zip(probe.correct, mine))
+    assert cmp.only_model == sum(m and not p for p, m in zip(probe.correct, mine))
+    assert probe.versus(mine) == cmp
+    # the probe against itself: no disagreement, never worse
+    same = probe.versus(probe.correct, "probe")
+    assert (same.only_probe, same.only_model, same.worse) == (0, 0, False)
+    with pytest.raises(ValueError, match="one result per validation item"):
+        probe.versus(mine[:-1])

@@ -84,7 +84,7 @@ from .models import (
     xresnet152,
 )
 from .pil import PILImage, PILImageBW, image2tensor
-from .probe import ProbeResult, linear_probe
+from .probe import PairedComparison, ProbeResult, linear_probe
 from .show import show_image, show_image_batch, show_images
 
 __all__ = [
@@ -161,6 +161,7 @@ __all__ = [
     "image2tensor",
     "show_image",
     "ProbeResult",
+    "PairedComparison",
     "linear_probe",
     "BBoxBlock",
     "BBoxLblBlock",

@@ -15,23 +15,33 @@ validation pipeline: the training images are resized as for validation, not augm
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..core.data import DataLoader, DataLoaders
+from ..core.learner import Learner
 from .augment import Normalize
 from .dataset import ImageDataset
 from .learner import _first_batch, _n_channels, find_normalize
 from .models.heads import ArchLike, create_body
 from .models.registry import get_arch
 
-__all__ = ["ProbeResult", "linear_probe", "probe_features", "fit_probe", "MIN_VALID"]
+__all__ = [
+    "ProbeResult",
+    "PairedComparison",
+    "linear_probe",
+    "probe_features",
+    "fit_probe",
+    "MIN_VALID",
+]
 
 MIN_VALID = 100  # fewer validation items than this cannot tell a 1-point difference
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 2, 7))
@@ -47,6 +57,7 @@ class ProbeResult:
     n_valid: int
     C: float
     arch: str = ""
+    correct: tuple[bool, ...] = field(default=(), repr=False)  # per validation item, in order
 
     def __repr__(self) -> str:
         return (
@@ -68,6 +79,37 @@ class ProbeResult:
             return None
         return error_rate <= self.error_rate + 1e-6  # float32 metrics: 6/120 = 0.0500000007
 
+    def versus(self, other: Any, name: str = "fine_tune") -> PairedComparison:
+        """`other` against the probe on the same validation items, paired: `other` is a
+        learner over the same loaders (its `get_preds` on the validation set) or one bool per
+        validation item (right or wrong, in the loader's order).
+
+        With 120 validation items one error moves the rate by 0.8 points, so a single run
+        cannot show "at least as good" by the rates alone. McNemar's exact test on the items
+        only one of the two gets right can show "significantly worse": see `PairedComparison`.
+
+            >>> print(learn.probe().versus(learn))
+        """
+        if not self.correct:
+            raise ValueError(
+                "Expected a probe that kept its per-item results. Received: a ProbeResult "
+                "without `correct`. Fix: linear_probe(...) or learn.probe() (they keep them)."
+            )
+        if isinstance(other, Learner):
+            preds, targs = other.get_preds(dl=other.dls.valid)
+            other = (preds.argmax(-1) == targs).tolist()
+        other = [bool(c) for c in other]
+        if len(other) != len(self.correct):
+            raise ValueError(
+                f"Expected one result per validation item ({len(self.correct)}). Received: "
+                f"{len(other)}. Fix: compare on the loaders the probe was fitted on."
+            )
+        only_probe = sum(p and not o for p, o in zip(self.correct, other))
+        only_other = sum(o and not p for p, o in zip(self.correct, other))
+        return PairedComparison(
+            name, 1 - sum(other) / len(other), self.error_rate, only_probe, only_other
+        )
+
     def compare(self, error_rate: float, name: str = "fine_tune") -> str:
         """One line: `name`'s validation error against the probe's, with the verdict."""
         line = f"{name} error {error_rate:.4f}, linear probe {self.error_rate:.4f}"
@@ -75,6 +117,41 @@ class ProbeResult:
         if beaten is None:
             return f"{line}: too few validation items ({self.n_valid}) to tell"
         return f"{line}: {name} is {'at least as good' if beaten else 'WORSE'}"
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """A model against the linear probe on the same validation items.
+
+    `only_probe`: items the probe gets right and the model wrong; `only_model`: the reverse.
+    `p_worse`: McNemar's exact one-sided p-value, the chance that a model exactly as good as
+    the probe loses at least `only_probe` of the `only_probe + only_model` items where they
+    disagree. `worse` (p < 0.05) says the model is significantly worse than the probe.
+    """
+
+    name: str
+    error_rate: float
+    probe_error_rate: float
+    only_probe: int
+    only_model: int
+
+    @property
+    def p_worse(self) -> float:
+        n = self.only_probe + self.only_model
+        return sum(math.comb(n, k) for k in range(self.only_probe, n + 1)) / 2**n
+
+    @property
+    def worse(self) -> bool:
+        return self.p_worse < 0.05
+
+    def __str__(self) -> str:
+        verdict = "significantly WORSE" if self.worse else "not worse"
+        return (
+            f"{self.name} error {self.error_rate:.4f}, linear probe {self.probe_error_rate:.4f}; "
+            f"on the items only one gets right: probe {self.only_probe}, {self.name} "
+            f"{self.only_model} (McNemar p = {self.p_worse:.3f}): {self.name} is {verdict} "
+            "than the probe"
+        )
 
 
 def _plain(dl: DataLoader, batch_tfms: Sequence) -> DataLoader:
@@ -136,8 +213,17 @@ def fit_probe(
         model = search.fit(xt, yt).best_estimator_
     else:
         model.set_params(logisticregression__C=Cs[0]).fit(xt, yt)
-    accuracy = float((model.predict(xv) == yv).mean())
-    return ProbeResult(1 - accuracy, accuracy, len(yt), len(yv), float(model[-1].C), arch)
+    correct = model.predict(xv) == yv
+    accuracy = float(correct.mean())
+    return ProbeResult(
+        1 - accuracy,
+        accuracy,
+        len(yt),
+        len(yv),
+        float(model[-1].C),
+        arch,
+        tuple(bool(c) for c in correct),
+    )
 
 
 def linear_probe(
