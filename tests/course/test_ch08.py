@@ -196,8 +196,11 @@ def test_creating_our_own_embedding_module(dls):
 
 
 # --- Interpreting Embeddings and Biases -----------------------------------------------------
-@pytest.mark.xfail(reason='open: on the synthetic ratings the trained movie biases do not rank the designed best film first (weight decay now reaches bias parameters as in fastai; the cause is not isolated)', strict=False)
-def test_interpreting_embeddings_and_biases(ratings, dls):
+def test_interpreting_embeddings_and_biases(ratings):
+    # The book trains on 100,000 ratings; these 480 synthetic ones give 30 steps at bs=64,
+    # where Adam moves every above-average film's bias at the same rate (about lr a step),
+    # so the ranking is noise. bs=8 gives 240 steps: the biases then learn the designed order.
+    dls = CollabDataLoaders.from_df(ratings, item_name='title', bs=8)
     n_users, n_movies = _sizes(dls)
     learn = Learner(dls, DotProductBiasParams(n_users, n_movies, 50), loss_func=MSELossFlat())
     learn.fit_one_cycle(5, 5e-3, wd=0.1)
@@ -214,7 +217,7 @@ def test_interpreting_embeddings_and_biases(ratings, dls):
     top_movies = g.sort_values(ascending=False).index.values[:1000]
     top_idxs = tensor([learn.dls.classes['title'].o2i[m] for m in top_movies])
     movie_w = learn.model.movie_factors[top_idxs].cpu().detach()
-    movie_pca = movie_w.pca(3)
+    movie_pca = pca(movie_w, 3)          # the book's movie_w.pca(3) patches torch.Tensor
     fac0, fac1, fac2 = movie_pca.t()
     assert tuple(movie_pca.shape) == (len(top_movies), 3)
     idxs = list(range(10))
