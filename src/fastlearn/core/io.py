@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 __all__ = ["atomic_write", "atomic_save", "save_figure", "default_file_mode", "make_parent"]
 
 
@@ -54,6 +52,8 @@ def make_parent(path: Path) -> None:
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """`torch.save` through `atomic_write`."""
+    import torch  # here, not at the top: the CLI's downloads use this module without torch
+
     with atomic_write(path) as f:
         torch.save(obj, f)
     return Path(path)
