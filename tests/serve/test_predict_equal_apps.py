@@ -363,3 +363,51 @@ def test_segmentation_batches_predict_the_same(tiny_seg_arch, tmp_path):
     assert all(torch.equal(mask, p.argmax(0)) for mask, _, p in batch)
     singles = torch.stack([learn.predict(f)[2] for f in files[:3]])
     assert torch.allclose(probs, singles, atol=1e-6)
+
+
+def test_a_backwards_classifier_and_language_model_predict_the_same(tmp_path):
+    """Trained on reversed ids (`backwards=True`), the exported predictor reverses them too."""
+    from fastlearn import CategoryBlock, ColReader, ColSplitter, DataBlock
+    from fastlearn.text import AWD_LSTM, TextBlock, language_model_learner, text_classifier_learner
+
+    df = corpus(60)
+    dls_lm = DataBlock(
+        blocks=TextBlock.from_df("text", is_lm=True, seq_len=8, min_freq=1, backwards=True),
+        splitter=ColSplitter(),
+    ).dataloaders(df, bs=4, device="cpu")
+    dls = DataBlock(
+        blocks=(
+            TextBlock.from_df("text", vocab=dls_lm.vocab, seq_len=8, backwards=True),
+            CategoryBlock,
+        ),
+        get_y=ColReader("label"),
+        splitter=ColSplitter(),
+    ).dataloaders(df, bs=8, device="cpu")
+    assert dls.backwards and dls_lm.backwards
+    set_seed(0)
+    clas = text_classifier_learner(
+        dls,
+        AWD_LSTM,
+        config=TINY,
+        drop_mult=0.1,
+        pretrained=False,
+        show_progress=False,
+        path=tmp_path,
+    )
+    clas.fit_one_cycle(6, 5e-2)
+    predictor = load_learner(clas.export(tmp_path / "back.fl"))
+    for text in PROMPTS:
+        assert same(predictor.predict(text), clas.predict(text))
+    # the reversal matters: reading the ids forwards gives other probabilities
+    predictor.backwards = False
+    assert not all(same(predictor.predict(t), clas.predict(t)) for t in PROMPTS)
+
+    set_seed(0)
+    lm = language_model_learner(
+        dls_lm, AWD_LSTM, config=TINY, pretrained=False, show_progress=False, path=tmp_path
+    )
+    lm.fit(1, 1e-2)
+    gen = load_learner(lm.export(tmp_path / "back_lm.fl"))
+    for prompt in PROMPTS:
+        greedy = lm.predict(prompt, n_words=6, temperature=0)
+        assert gen.generate(prompt, n_words=6, temperature=0) == greedy

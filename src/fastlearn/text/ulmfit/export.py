@@ -58,6 +58,7 @@ def check_header(config: dict[str, Any], limits: LoadLimits) -> None:
     header.integer(vocab, "min_freq", "preprocessing.vocab.min_freq")
     header.integer(vocab, "max_vocab", "preprocessing.vocab.max_vocab")
     header.integer(pre, "truncate", "preprocessing.truncate", None, low=1)
+    header.flag(pre, "backwards", "preprocessing.backwards", False)
     header.choice(config, "task", "task", ("classification", "language_model"), "classification")
     n_emb = config.get("builder_kwargs", {}).get("vocab_sz")
     if n_emb != len(itos):
@@ -92,6 +93,7 @@ class TextPredictor(Predictor):
                 "export the model again."
             ) from e
         self.truncate = prep.get("truncate")
+        self.backwards = prep.get("backwards", False)  # ids reversed, as the model was trained
         self.task = config.get("task", "classification")
         self.pad_idx = self.text_vocab.stoi.get(PAD, 1)
 
@@ -112,7 +114,8 @@ class TextPredictor(Predictor):
         bad = [type(t).__name__ for t in texts if not isinstance(t, (str, tuple, list))]
         if bad:
             raise TypeError(f"Expected texts (str). Received: {bad[0]}.")
-        return self.text_vocab.numericalize_batch(tokenize_texts(texts, tokenizer=self.tokenizer))
+        ids = self.text_vocab.numericalize_batch(tokenize_texts(texts, tokenizer=self.tokenizer))
+        return [t.flip(0) for t in ids] if self.backwards else ids
 
     def preprocess(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
         """Texts -> one batch of ids (B, longest), padded at the start, truncated as in training."""
@@ -146,7 +149,8 @@ class TextPredictor(Predictor):
             if t in (PAD, FLD) or t.startswith(FAKE) or (no_unk and t == UNK)
         ]
         new, probs = self.model.generate(prompt, n_words, temperature, banned)
-        tokens = self.text_vocab.decode(torch.cat([prompt, new]).tolist())
+        ids = torch.cat([prompt, new])
+        tokens = self.text_vocab.decode((ids.flip(0) if self.backwards else ids).tolist())
         detok = getattr(self.tokenizer, "detokenize", None)
         return (detok(tokens) if detok is not None else detokenize(tokens)), probs.cpu()
 

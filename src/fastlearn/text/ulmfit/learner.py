@@ -250,6 +250,7 @@ def _preprocessing(dls: TextDataLoaders) -> dict[str, Any]:
         "tokenizer": dls.tokenizer.to_state(),
         "vocab": dls.text_vocab.to_state(),
         "truncate": getattr(dls.train, "truncate", None),
+        "backwards": bool(dls.backwards),
     }
 
 
