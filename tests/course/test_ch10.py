@@ -194,7 +194,11 @@ def test_fine_tuning_the_language_model(imdb_path):
              for _ in range(N_SENTENCES)]
     print("\n".join(preds))
     assert all(isinstance(p, str) for p in preds)
-    assert all(p.lower().startswith("i liked this movie because") for p in preds)
+    # The synthetic reviews never say "liked" or "because": the prompt's unknown words come
+    # back as xxunk (fastai's too); the known ones are the prompt's.
+    vocab = set(learn.dls.vocab)
+    expected = [w if w in vocab else 'xxunk' for w in TEXT.lower().split()]
+    assert all(p.lower().split()[:len(expected)] == expected for p in preds)
     assert all(len(p.split()) > len(TEXT.split()) for p in preds)
 
 
