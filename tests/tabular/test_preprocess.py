@@ -463,3 +463,17 @@ def test_encode_row_bad_rows(frames):
     assert cats[2] == 2 and conts[1] == pytest.approx(
         (42 - proc.procs[-1].means["age"]) / proc.procs[-1].stds["age"]
     )
+
+
+def test_the_vision_normalize_in_procs_means_the_tabular_proc():
+    """After `from fastlearn.vision.all import *` (the course's chapter 1 imports every
+    application), `Normalize` is the vision transform; in procs it is the tabular proc."""
+    from fastlearn.tabular.procs import Normalize as TabularNormalize
+    from fastlearn.vision.augment import Normalize as VisionNormalize
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 6.0]})
+    ours = TabularProcessor([], ["x"], procs=[VisionNormalize]).fit(df)
+    assert isinstance(ours.procs[0], TabularNormalize)
+    _, conts = ours.transform(df)
+    expected = (df.x - df.x.mean()) / df.x.std(ddof=0)
+    assert np.allclose(conts[:, 0].numpy(), expected.to_numpy(), atol=1e-3)

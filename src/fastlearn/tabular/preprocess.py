@@ -39,6 +39,16 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 PROCS: dict[str, type[TabularProc]] = {p.__name__: p for p in (FillMissing, Categorify, Normalize)}
 
 
+def _proc(p: Any) -> TabularProc:
+    """A proc instance from a proc or its class. A notebook that star-imports
+    `fastlearn.vision.all` after `fastlearn.tabular.all` (the course's chapter 1) holds the
+    vision `Normalize` batch transform under the name; in `procs` it can only mean the
+    tabular proc of that name, as fastai's one `Normalize` class serves both."""
+    if isinstance(p, type) and not issubclass(p, TabularProc) and p.__name__ == "Normalize":
+        return Normalize()
+    return p() if isinstance(p, type) else p
+
+
 class TabularProcessor:
     """Fit procs on training rows; turn any frame into (cats int64 (N, n_cat), conts float32).
 
@@ -56,7 +66,7 @@ class TabularProcessor:
             raise ValueError(f"Columns {sorted(overlap)} are in both cat_names and cont_names.")
         self.input_cat_names, self.cont_names = list(cat_names), list(cont_names)
         self.cat_names = list(cat_names)
-        procs = [p() if isinstance(p, type) else p for p in procs]
+        procs = [_proc(p) for p in procs]
         self.procs: list[TabularProc] = sorted(procs, key=lambda p: p.order)  # stable sort
         # the training mode of each categorical input and median of each continuous one: the
         # defaults a form offers (None when a column had no value)
