@@ -117,7 +117,10 @@ def test_export_and_inference(bears_path, tmp_path, monkeypatch):
 
     learn.export()
     path = Path()
-    assert list(path.ls(file_exts='.pkl')) == [Path('export.pkl')]
+    # Documented difference: the export is the safe export.fl (no pickle); load_learner given
+    # the book's export.pkl finds it.
+    assert list(path.ls(file_exts='.fl')) == [Path('export.fl')]
+    assert list(path.ls(file_exts='.pkl')) == []
     learn_inf = load_learner(path/'export.pkl')
 
     pred, pred_idx, probs = learn_inf.predict(str(bears_path/'grizzly'/'00000000.jpg'))

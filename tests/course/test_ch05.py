@@ -54,10 +54,18 @@ def test_presizing(pets_path):
     dblock1 = DataBlock(blocks=(ImageBlock(), CategoryBlock()),
                         get_y=parent_label,
                         item_tfms=Resize(64))
-    dls1 = dblock1.dataloaders([(pets_path/'images'/'Bengal_1.jpg')]*100, bs=8)
+    # Documented difference: the book's demo labels every image 'images' (parent_label of
+    # images/Bengal_1.jpg); fastlearn refuses a one-class classifier and names the cause.
+    with pytest.raises(DataBlockError, match=r"1 class: \['images'\].*parent_label"):
+        dblock1.dataloaders([(pets_path/'images'/'Bengal_1.jpg')]*100, bs=8)
+    dblock2 = DataBlock(blocks=(ImageBlock(), CategoryBlock()),
+                        get_y=lambda o: o.name[0].isupper(),    # cat or dog: two classes
+                        item_tfms=Resize(64))
+    files = [pets_path/'images'/'Bengal_1.jpg', pets_path/'images'/'american_bulldog_1.jpg']
+    dls1 = dblock2.dataloaders(files*50, bs=8)
     x, y = dls1.valid.one_batch()
     assert tuple(x.shape) == (8, 3, 64, 64)
-    assert list(dls1.vocab) == ['images']
+    assert list(dls1.vocab) == [False, True]
 
 
 # --- Checking and Debugging a DataBlock -----------------------------------------------------

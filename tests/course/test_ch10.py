@@ -216,8 +216,10 @@ def test_text_classifier(imdb_path):
     ).dataloaders(path, path=path, bs=8, seq_len=72)
     dls_clas.show_batch(max_n=3)
     assert len(dls_clas.train_ds) == 40 and len(dls_clas.valid_ds) == 16
-    assert list(dls_clas.vocab[1]) == ['neg', 'pos']
-    assert list(dls_clas.vocab[0]) == list(dls_lm.vocab)
+    # Documented difference: dls_clas.vocab is the classes; the tokens are dls_clas.text_vocab
+    # (fastai's dls_clas.vocab is the pair (tokens, classes)).
+    assert list(dls_clas.vocab) == ['neg', 'pos']
+    assert list(dls_clas.text_vocab.itos) == list(dls_lm.vocab)
     x, y = dls_clas.one_batch()
     assert x.shape[0] == 8 and tuple(y.shape) == (8,)
 
@@ -244,6 +246,10 @@ def test_text_classifier(imdb_path):
     learn.fit_one_cycle(1, slice(5e-3/(2.6**4), 5e-3))
     learn.unfreeze()
     learn.fit_one_cycle(2, slice(1e-3/(2.6**4), 1e-3))
+    # The book's 25,000 reviews give thousands of steps to these calls; 40 synthetic reviews
+    # give 25, about chance (measured: valid loss 0.70 against 0.69 before). Ten more epochs
+    # show the classifier learns the sentiment words (measured: loss 0.008, accuracy 1.0).
+    learn.fit_one_cycle(10, 1e-2)
     after = learn.validate()
-    assert after[0] < before
-    assert 0 <= after[1] <= 1
+    assert after[0] < before / 2
+    assert after[1] >= 0.9
