@@ -216,22 +216,11 @@ class VisionLearner(Learner):
                 "tta() averages class predictions; for segmentation the "
                 "augmentations would move the masks. Fix: use get_preds()."
             )
-        dl = dl if dl is not None else self.dls[ds_idx]
-        aug_dl = dl.new(
-            batch_tfms=_with_augment(dl, self.dls.train, augment),
-            augment=True,
-            shuffle=False,
-            drop_last=False,
-        )
-        with self.no_progress():
-            aug = torch.stack([self.get_preds(dl=aug_dl)[0] for _ in range(n)])
-            preds, targs = self.get_preds(dl=dl)[:2]
-        aug = aug.max(0).values if use_max else aug.mean(0)
-        if use_max:
-            return torch.stack([preds, aug]).max(0).values, targs
-        if beta is None:
-            return (aug, preds), targs
-        return torch.lerp(aug, preds, beta), targs
+        if augment is None and not any(
+            getattr(t, "train_only", False) for t in self.dls.train.batch_tfms
+        ):
+            augment = [_RandomFlip()]  # loaders without augmentation: horizontal flips
+        return super().tta(ds_idx, dl, n, beta, use_max, augment)
 
     def show_results(
         self,
@@ -267,18 +256,6 @@ class _RandomFlip:
         x = batch[0]
         flip = (torch.rand(len(x), device=x.device) < 0.5).view(-1, *([1] * (x.ndim - 1)))
         return (torch.where(flip, x.flip(-1), x), *batch[1:])
-
-
-def _with_augment(
-    dl: DataLoader, train: DataLoader, augment: Sequence[Callable] | None
-) -> list[Callable]:
-    """`dl`'s validation transforms plus the augmentation, by `order`."""
-    if augment is None:
-        augment = [t for t in train.batch_tfms if getattr(t, "train_only", False)] or [
-            _RandomFlip()
-        ]
-    kept = [t for t in dl.batch_tfms if not getattr(t, "train_only", False)]
-    return sorted([*kept, *augment], key=lambda t: getattr(t, "order", 50))
 
 
 # ---------------------------------------------------------------------------- constructors
