@@ -8,6 +8,7 @@ process's share for distributed training (see `fastlearn.core.sharding`).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -52,6 +53,17 @@ def _usable_workers(num_workers: int, dataset: Any) -> int:
         )
         return 0
     return num_workers
+
+
+def _freeze_inherited(worker_id: int) -> None:
+    """Worker start: leave what the worker inherited from the parent to the parent.
+
+    A forked worker holds a copy of every parent object, the parent's uncollected garbage
+    too (a dropped learner's loaders sit in reference cycles). Collected in the worker, that
+    garbage's finalisers would run there: torch's loader iterators then print "can only test
+    a child process" tracebacks. Frozen objects are never collected (and never touched by the
+    collector, so their pages stay shared with the parent)."""
+    gc.freeze()
 
 
 class DataLoader:
@@ -139,6 +151,7 @@ class DataLoader:
             collate_fn=self.collate_fn,
             pin_memory=pin,
             persistent_workers=workers > 0,
+            worker_init_fn=_freeze_inherited if workers > 0 else None,
         )
 
     @classmethod

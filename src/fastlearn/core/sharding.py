@@ -66,6 +66,7 @@ def _shard_torch_loader(dl: DataLoader, rank: int, world_size: int, even: bool) 
         drop_last=loader.drop_last,
         num_workers=loader.num_workers,
         pin_memory=loader.pin_memory,
+        worker_init_fn=loader.worker_init_fn,
     )
     return type(dl)(
         loader=torch_loader,
