@@ -128,7 +128,7 @@ def check(name: str, value: float, target: float, *, at_most: bool = False) -> N
     # metrics are float32: 6 errors in 120 is 0.0500000007, which must count as 5%
     margin = 1e-6 * max(1.0, abs(target))
     ok = value <= target + margin if at_most else value >= target - margin
-    line = f"{name} = {value:.4f} (target {'<=' if at_most else '>='} {target})"
+    line = f"{name} = {value:.4f} (target {'<=' if at_most else '>='} {target:g})"
     print(f"{line}: {'OK' if ok else 'MISSED'}")
     if not ok:
         raise AssertionError(f"{line} missed")

@@ -160,6 +160,9 @@ def test_paired_comparison_is_mcnemars_exact_test(only_probe, only_model):
     assert cmp.p_worse == pytest.approx(expected)
     assert cmp.worse == (expected < 0.05)
     assert ("significantly WORSE" in str(cmp)) == cmp.worse
+    # with enough validation items the verdict stands; under MIN_VALID there is none
+    assert PairedComparison("m", 0.1, 0.1, only_probe, only_model, MIN_VALID).worse == cmp.worse
+    assert PairedComparison("m", 0.1, 0.1, only_probe, only_model, MIN_VALID - 1).worse is None
 
 
 def test_versus_pairs_the_learners_validation_items_with_the_probes():
@@ -172,13 +175,17 @@ def test_versus_pairs_the_learners_validation_items_with_the_probes():
     )
     preds, targs = learn.get_preds()
     mine = (preds.argmax(1) == targs).tolist()
-    cmp = probe.versus(learn)
+    with pytest.warns(UserWarning, match="Only 60 validation items: too few to tell"):
+        cmp = probe.versus(learn)
     assert cmp.error_rate == pytest.approx(1 - sum(mine) / 60)
     assert cmp.only_probe == sum(p and not m for p, m in zip(probe.correct, mine))
     assert cmp.only_model == sum(m and not p for p, m in zip(probe.correct, mine))
+    warnings.simplefilter("ignore", UserWarning)  # the small set's warning, checked above
     assert probe.versus(mine) == cmp
+    assert cmp.n_valid == 60 and cmp.worse is None  # too few items for a verdict
+    assert str(cmp).endswith("too few validation items (60) to tell fine_tune from the probe")
     # the probe against itself: no disagreement, never worse
     same = probe.versus(probe.correct, "probe")
-    assert (same.only_probe, same.only_model, same.worse) == (0, 0, False)
+    assert (same.only_probe, same.only_model, same.worse) == (0, 0, None)
     with pytest.raises(ValueError, match="one result per validation item"):
         probe.versus(mine[:-1])

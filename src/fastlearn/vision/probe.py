@@ -47,6 +47,15 @@ MIN_VALID = 100  # fewer validation items than this cannot tell a 1-point differ
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 2, 7))
 
 
+def _warn_too_few(n_valid: int, name: str) -> None:
+    warnings.warn(
+        f"Only {n_valid} validation items: too few to tell {name} from the linear probe "
+        f"(one error is {1 / n_valid:.1%}). Fix: a validation set of at least {MIN_VALID} "
+        "items.",
+        stacklevel=4,
+    )
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     """A linear probe's validation error rate and accuracy, and how it was fitted."""
@@ -70,12 +79,7 @@ class ProbeResult:
         validation set has under `MIN_VALID` items (one error then moves the rate by more than
         a point, too little data to tell)."""
         if self.n_valid < MIN_VALID:
-            warnings.warn(
-                f"Only {self.n_valid} validation items: too few to tell {name} from "
-                f"the linear probe (one error is {1 / self.n_valid:.1%}). Fix: a "
-                f"validation set of at least {MIN_VALID} items.",
-                stacklevel=3,
-            )
+            _warn_too_few(self.n_valid, name)
             return None
         return error_rate <= self.error_rate + 1e-6  # float32 metrics: 6/120 = 0.0500000007
 
@@ -106,8 +110,10 @@ class ProbeResult:
             )
         only_probe = sum(p and not o for p, o in zip(self.correct, other))
         only_other = sum(o and not p for p, o in zip(self.correct, other))
+        if len(other) < MIN_VALID:
+            _warn_too_few(len(other), name)
         return PairedComparison(
-            name, 1 - sum(other) / len(other), self.error_rate, only_probe, only_other
+            name, 1 - sum(other) / len(other), self.error_rate, only_probe, only_other, len(other)
         )
 
     def compare(self, error_rate: float, name: str = "fine_tune") -> str:
@@ -126,7 +132,8 @@ class PairedComparison:
     `only_probe`: items the probe gets right and the model wrong; `only_model`: the reverse.
     `p_worse`: McNemar's exact one-sided p-value, the chance that a model exactly as good as
     the probe loses at least `only_probe` of the `only_probe + only_model` items where they
-    disagree. `worse` (p < 0.05) says the model is significantly worse than the probe.
+    disagree. `worse` (p < 0.05) says the model is significantly worse than the probe; it is
+    None, no verdict, when `n_valid` (the validation items) is under `MIN_VALID`.
     """
 
     name: str
@@ -134,6 +141,11 @@ class PairedComparison:
     probe_error_rate: float
     only_probe: int
     only_model: int
+    n_valid: int | None = None
+
+    @property
+    def too_few(self) -> bool:
+        return self.n_valid is not None and self.n_valid < MIN_VALID
 
     @property
     def p_worse(self) -> float:
@@ -141,16 +153,21 @@ class PairedComparison:
         return sum(math.comb(n, k) for k in range(self.only_probe, n + 1)) / 2**n
 
     @property
-    def worse(self) -> bool:
-        return self.p_worse < 0.05
+    def worse(self) -> bool | None:
+        return None if self.too_few else self.p_worse < 0.05
 
     def __str__(self) -> str:
-        verdict = "significantly WORSE" if self.worse else "not worse"
+        if self.too_few:
+            verdict = (
+                f"too few validation items ({self.n_valid}) to tell {self.name} from the probe"
+            )
+        else:
+            verdict = f"{self.name} is {'significantly WORSE' if self.worse else 'not worse'} than "
+            verdict += "the probe"
         return (
             f"{self.name} error {self.error_rate:.4f}, linear probe {self.probe_error_rate:.4f}; "
             f"on the items only one gets right: probe {self.only_probe}, {self.name} "
-            f"{self.only_model} (McNemar p = {self.p_worse:.3f}): {self.name} is {verdict} "
-            "than the probe"
+            f"{self.only_model} (McNemar p = {self.p_worse:.3f}): {verdict}"
         )
 
 
