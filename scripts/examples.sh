@@ -11,7 +11,7 @@ if [ -z "${FASTLEARN_DATA_MIRROR:-}" ] && [ -d "$ROOT/../shared/datasets" ]; the
   export FASTLEARN_DATA_MIRROR="file://$(cd "$ROOT/../shared/datasets" && pwd)/"
 fi
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(tabular_adult vision_mnist collab_movielens vision_pets_is_cat)
+[ ${#names[@]} -gt 0 ] || names=(tabular_adult vision_mnist vision_mnist_transfer collab_movielens vision_pets_is_cat)
 cd "$ROOT/examples"
 for name in "${names[@]}"; do
   echo "== $name"
