@@ -52,6 +52,7 @@ from fastlearn.core.losses import MSELossFlat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 from collab_movielens import load_ratings, movielens_folder  # noqa: E402 (the example's reader)
+from fastai_env import fastai_python  # noqa: E402 (beside this file)
 
 EPOCHS, LR, WD, BS, N_FACTORS, Y_RANGE = 5, 5e-3, 0.1, 64, 50, (0.0, 5.5)
 
@@ -210,15 +211,6 @@ with learn.no_bar(), learn.no_logging():
     wall, cpu = (time.perf_counter() - wall) / 5, (time.process_time() - cpu) / 5
 print(json.dumps({"epoch_s": wall, "cpu_s": cpu, "mse": float(learn.recorder.values[-1][1])}))
 """
-
-
-def fastai_python() -> str | None:
-    """The python of .venv-fastai if fastai imports there, else None."""
-    python = ROOT / ".venv-fastai" / "bin" / "python"
-    if not python.exists():
-        return None
-    ok = subprocess.run([str(python), "-c", "import fastai"], capture_output=True)
-    return str(python) if ok.returncode == 0 else None
 
 
 def run_fastai(python: str, folder: Path, seed: int, threads: int) -> dict:

@@ -37,6 +37,8 @@ from fastlearn import Callback, URLs, accuracy, set_seed, untar_data
 from fastlearn.tabular import TabularDataLoaders, TabularModel, get_emb_sz, tabular_learner
 
 ROOT = Path(__file__).resolve().parents[1]
+from fastai_env import fastai_python  # noqa: E402 (beside this file)
+
 CAT_NAMES = ["workclass", "education", "marital-status", "occupation", "relationship", "race"]
 CONT_NAMES = ["age", "fnlwgt", "education-num"]
 SETUP = dict(
@@ -283,16 +285,6 @@ result = dict(epochs=timer.wall, cpu=timer.cpu, build=build, accuracy=acc,
               predict=statistics.median(times))
 print(json.dumps(result))
 """
-
-
-def fastai_python() -> str | None:
-    """The python of fastai's environment, or None when fastai is not installed there."""
-    python = os.environ.get("FASTAI_PYTHON", str(ROOT / ".venv-fastai" / "bin" / "python"))
-    ok = (
-        Path(python).exists()
-        and subprocess.run([python, "-c", "import fastai"], capture_output=True).returncode == 0
-    )
-    return python if ok else None
 
 
 def run_fastai(python: str, csv: Path, epochs: int, seed: int, threads: int) -> dict:

@@ -56,6 +56,7 @@ from fastlearn.vision.probe import fit_probe
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 from common import dataset  # noqa: E402 (the examples' data finder)
+from fastai_env import fastai_python  # noqa: E402 (beside this file)
 
 from fastlearn.core.urls import URLs  # noqa: E402
 
@@ -122,15 +123,6 @@ def images(folder: Path, seeds: range) -> tuple[torch.Tensor, torch.Tensor, dict
     return x, y, splits, list(dls.vocab)
 
 
-def fastai_python() -> str | None:
-    """The python of .venv-fastai if fastai and safetensors import there, else None."""
-    python = ROOT / ".venv-fastai" / "bin" / "python"
-    if not python.exists():
-        return None
-    ok = subprocess.run([str(python), "-c", "import fastai, safetensors"], capture_output=True)
-    return str(python) if ok.returncode == 0 else None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="folder holding oxford-iiit-pet-sample.tgz (or extracted)")
@@ -181,7 +173,7 @@ def main() -> None:
                 flush=True,
             )
 
-    python = fastai_python()
+    python = fastai_python("safetensors")  # safetensors: fastlearn's models, from src/
     if python is None:
         print(
             "fastai: skipped (no .venv-fastai with fastai and safetensors; run "
