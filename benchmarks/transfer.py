@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
+from fastlearn.core.data import DataLoader
 from fastlearn.vision.all import (
     DataLoaders,
     ImageDataLoaders,
@@ -51,7 +51,7 @@ from fastlearn.vision.models import EFFICIENTNET_LITE_STATS
 from fastlearn.vision.models.efficientnet import efficientnet_lite0_weights_file
 from fastlearn.vision.models.heads import create_body
 from fastlearn.vision.models.registry import get_arch
-from fastlearn.vision.probe import fit_probe
+from fastlearn.vision.probe import fit_probe, mcnemar_p_worse, probe_features
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -96,13 +96,6 @@ print(json.dumps(out))
 """
 
 
-def p_worse(only_a: int, only_b: int) -> float:
-    """McNemar's exact one-sided p: `a` right where `b` is wrong at least `only_a` times of
-    the `only_a + only_b` disagreements, for two equally good models."""
-    n = only_a + only_b
-    return sum(math.comb(n, k) for k in range(only_a, n + 1)) / 2**n
-
-
 def images(folder: Path, seeds: range) -> tuple[torch.Tensor, torch.Tensor, dict, list[str]]:
     """All photos through the validation pipeline, their labels, and the splits."""
     files = sorted(get_image_files(folder))
@@ -134,12 +127,11 @@ def main() -> None:
     folder = dataset(URLs.PETS, args.data, "images") / "images"
     x, y, splits, vocab = images(folder, range(args.splits))
     seeds = list(range(args.seeds))
-    body = create_body("efficientnet_lite0").eval()
+    body = create_body("efficientnet_lite0")
     results: dict[str, dict[tuple[int, int], list[bool]]] = {"probe": {}, "fastlearn": {}}
     frozen: dict[str, dict[tuple[int, int], int]] = {"fastlearn": {}, "fastai": {}}
 
-    with torch.no_grad():  # the probe's features: the frozen body's pooled outputs
-        feats = torch.cat([body(x[i : i + 64]).mean((-2, -1)) for i in range(0, len(x), 64)])
+    feats, _ = probe_features(body, DataLoader(TensorDataset(x, y), 64))
     for split, (tr, va) in splits.items():
         probe = fit_probe((feats[tr], y[tr]), (feats[va], y[va]))
         for seed in seeds:
@@ -233,8 +225,8 @@ def main() -> None:
             only_a = sum(ca and not cb for ca, cb in zip(ra, rb))
             print(
                 f"{a} vs {b}, seed {seed}: right only by {b} {only_b}, only by {a} {only_a}; "
-                f"p({a} worse) = {p_worse(only_b, only_a):.3f}, "
-                f"p({b} worse) = {p_worse(only_a, only_b):.3f}"
+                f"p({a} worse) = {mcnemar_p_worse(only_b, only_a):.3f}, "
+                f"p({b} worse) = {mcnemar_p_worse(only_a, only_b):.3f}"
             )
 
 

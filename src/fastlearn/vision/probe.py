@@ -41,18 +41,27 @@ __all__ = [
     "probe_features",
     "fit_probe",
     "MIN_VALID",
+    "mcnemar_p_worse",
 ]
 
 MIN_VALID = 100  # fewer validation items than this cannot tell a 1-point difference
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 2, 7))
 
 
-def _warn_too_few(n_valid: int, name: str) -> None:
+def mcnemar_p_worse(only_other: int, only_model: int) -> float:
+    """McNemar's exact one-sided p-value on paired right/wrong results: the chance that a
+    model exactly as good as the other loses at least `only_other` of the `only_other +
+    only_model` items where exactly one of the two is right."""
+    n = only_other + only_model
+    return sum(math.comb(n, k) for k in range(only_other, n + 1)) / 2**n
+
+
+def _warn_too_few(n_valid: int, name: str, stacklevel: int) -> None:
     warnings.warn(
         f"Only {n_valid} validation items: too few to tell {name} from the linear probe "
         f"(one error is {1 / n_valid:.1%}). Fix: a validation set of at least {MIN_VALID} "
         "items.",
-        stacklevel=4,
+        stacklevel=stacklevel + 1,
     )
 
 
@@ -79,7 +88,7 @@ class ProbeResult:
         validation set has under `MIN_VALID` items (one error then moves the rate by more than
         a point, too little data to tell)."""
         if self.n_valid < MIN_VALID:
-            _warn_too_few(self.n_valid, name)
+            _warn_too_few(self.n_valid, name, 3)  # the caller of compare()
             return None
         return error_rate <= self.error_rate + 1e-6  # float32 metrics: 6/120 = 0.0500000007
 
@@ -111,7 +120,7 @@ class ProbeResult:
         only_probe = sum(p and not o for p, o in zip(self.correct, other))
         only_other = sum(o and not p for p, o in zip(self.correct, other))
         if len(other) < MIN_VALID:
-            _warn_too_few(len(other), name)
+            _warn_too_few(len(other), name, 2)  # the caller of versus()
         return PairedComparison(
             name, 1 - sum(other) / len(other), self.error_rate, only_probe, only_other, len(other)
         )
@@ -149,8 +158,7 @@ class PairedComparison:
 
     @property
     def p_worse(self) -> float:
-        n = self.only_probe + self.only_model
-        return sum(math.comb(n, k) for k in range(self.only_probe, n + 1)) / 2**n
+        return mcnemar_p_worse(self.only_probe, self.only_model)
 
     @property
     def worse(self) -> bool | None:
